@@ -1,0 +1,4 @@
+export * from './tenant-connection.ts';
+export * from './source-status.ts';
+export * from './raw-envelope.ts';
+export * from './dead-letter.ts';

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { sourceSchema } from './tenant-connection.ts';
+
+/**
+ * Value of the compacted topic `m365.status`, key = `${orgId}|${source}`. Written by ingest after each poll
+ * cycle of a source (and on each state change); read by the control plane to tell the truth about a
+ * connection (guarantee 5).
+ */
+export const STATUS_REASONS = [
+  'consent_revoked',
+  'secret_invalid',
+  'secret_expired',
+  'tenant_not_found',
+  'audit_logging_off',
+  'subscription_disabled',
+  'permission_missing',
+  'licence_missing',
+  'throttled',
+  'lagging',
+  'data_loss_risk',
+  'microsoft_unavailable',
+  'malformed_response',
+  'tenant_mismatch',
+  'kafka_unavailable',
+] as const;
+export type StatusReason = (typeof STATUS_REASONS)[number];
+
+export const SOURCE_STATES = ['ok', 'degraded', 'failing', 'unavailable_licence', 'paused'] as const;
+export type SourceState = (typeof SOURCE_STATES)[number];
+
+export const sourceStatusSchema = z.object({
+  schemaVersion: z.literal(1),
+  orgId: z.string().min(1),
+  tenantId: z.string(),
+  source: sourceSchema,
+  state: z.enum(SOURCE_STATES),
+  reason: z.enum(STATUS_REASONS).nullable(),
+  /** Human-readable detail, e.g. Microsoft's error code and message (never a token or secret). */
+  message: z.string().nullable(),
+  /** For licence_missing: the licence the report needs (e.g. "Microsoft Entra ID P1"). */
+  licenceRequired: z.string().nullable().default(null),
+  lastSuccessAt: z.string().nullable(),
+  lastErrorAt: z.string().nullable(),
+  /** Newest event time seen (event time, not fetch time). */
+  lastEventAt: z.string().nullable(),
+  firstEventAt: z.string().nullable().default(null),
+  /** Seconds between now and the cursor: how far behind Microsoft this source is. */
+  lagSeconds: z.number().nullable(),
+  /** Hours left before the oldest unfetched window passes Microsoft's 7-day limit; null when nothing is failing. */
+  hoursUntilDataLoss: z.number().nullable().default(null),
+  counts: z.object({
+    recordsPublished: z.number().int().nonnegative(),
+    duplicatesSkipped: z.number().int().nonnegative(),
+    deadLettered: z.number().int().nonnegative(),
+    errors: z.number().int().nonnegative(),
+    /** Records published in the last 24 hours (by publish time). */
+    events24h: z.number().int().nonnegative(),
+  }),
+  updatedAt: z.string(),
+});
+export type SourceStatus = z.infer<typeof sourceStatusSchema>;
+
+export function statusKey(orgId: string, source: string): string {
+  return `${orgId}|${source}`;
+}

@@ -1,0 +1,270 @@
+/**
+ * The one module that touches kafkajs. Services get clients, types and helpers from here so the Kafka client can be
+ * replaced in one place (fixed choice: hide the Kafka client behind one module of the shared runtime).
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import {
+  Kafka,
+  Partitioners,
+  logLevel as KafkaLogLevel,
+  CompressionTypes,
+  type Admin,
+  type Consumer,
+  type ConsumerConfig,
+  type KafkaConfig,
+  type LogEntry,
+  type Producer,
+  type SASLOptions,
+} from 'kafkajs';
+import type { Logger } from './logger.ts';
+import { envBoolean, envInt, parseSettings, setting } from './settings.ts';
+import type { TopicSpec, Topics } from './topics.ts';
+
+export type {
+  Admin as KafkaAdmin,
+  Consumer as KafkaConsumer,
+  Producer as KafkaProducer,
+  Transaction as KafkaTransaction,
+  EachBatchPayload,
+  EachMessagePayload,
+  KafkaMessage,
+  Message as OutgoingMessage,
+  IHeaders as KafkaHeaders,
+  RecordMetadata,
+  TopicPartitionOffsetAndMetadata,
+  ConsumerCrashEvent,
+  Batch as KafkaBatch,
+} from 'kafkajs';
+export { CompressionTypes };
+
+export const kafkaSettingsSpec = {
+  brokers: setting(
+    'KAFKA_BROKERS',
+    z
+      .string()
+      .default('127.0.0.1:9092')
+      .transform((v) => v.split(',').map((b) => b.trim()).filter(Boolean))
+      .refine((list) => list.length > 0 && list.every((b) => /^[^:\s]+:\d{1,5}$/.test(b)), {
+        message: 'expected host:port[,host:port…]',
+      }),
+    'Kafka bootstrap brokers, comma separated',
+  ),
+  clientId: setting('KAFKA_CLIENT_ID', z.string().default('m365-siem'), 'client id prefix sent to Kafka'),
+  ssl: setting('KAFKA_SSL', envBoolean(false), 'connect to Kafka over TLS'),
+  sslCaFile: setting('KAFKA_SSL_CA_FILE', z.string().optional(), 'PEM file of the CA that signed the brokers\' certificates'),
+  sslRejectUnauthorized: setting('KAFKA_SSL_REJECT_UNAUTHORIZED', envBoolean(true), 'verify broker certificates (keep true in production)'),
+  saslMechanism: setting(
+    'KAFKA_SASL_MECHANISM',
+    z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+    'SASL mechanism: plain, scram-sha-256 or scram-sha-512; unset = no SASL',
+  ),
+  saslUsername: setting('KAFKA_SASL_USERNAME', z.string().optional(), 'SASL user name'),
+  saslPassword: setting('KAFKA_SASL_PASSWORD', z.string().optional(), 'SASL password (never logged)'),
+  connectionTimeoutMs: setting('KAFKA_CONNECTION_TIMEOUT_MS', envInt(10_000, 100, 600_000), 'broker connection timeout'),
+  requestTimeoutMs: setting('KAFKA_REQUEST_TIMEOUT_MS', envInt(30_000, 100, 600_000), 'broker request timeout'),
+} as const;
+
+export type KafkaSettings = ReturnType<typeof parseKafkaSettings>;
+
+export function parseKafkaSettings(env: Readonly<Record<string, string | undefined>>) {
+  const s = parseSettings(kafkaSettingsSpec, env);
+  if (s.saslMechanism && (!s.saslUsername || !s.saslPassword)) {
+    throw new Error('invalid configuration:\n  - KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required when KAFKA_SASL_MECHANISM is set');
+  }
+  return s;
+}
+
+function toSasl(s: KafkaSettings): SASLOptions | undefined {
+  if (!s.saslMechanism) return undefined;
+  const username = s.saslUsername ?? '';
+  const password = s.saslPassword ?? '';
+  switch (s.saslMechanism) {
+    case 'plain':
+      return { mechanism: 'plain', username, password };
+    case 'scram-sha-256':
+      return { mechanism: 'scram-sha-256', username, password };
+    case 'scram-sha-512':
+      return { mechanism: 'scram-sha-512', username, password };
+  }
+}
+
+/** Builds the kafkajs config from settings; exported for tests of TLS/SASL wiring. */
+export function toKafkaConfig(s: KafkaSettings, logger: Logger, clientIdSuffix?: string): KafkaConfig {
+  const ssl = s.ssl
+    ? {
+        rejectUnauthorized: s.sslRejectUnauthorized,
+        ...(s.sslCaFile ? { ca: [readFileSync(s.sslCaFile, 'utf8')] } : {}),
+      }
+    : undefined;
+  const sasl = toSasl(s);
+  return {
+    clientId: clientIdSuffix ? `${s.clientId}-${clientIdSuffix}` : s.clientId,
+    brokers: s.brokers,
+    connectionTimeout: s.connectionTimeoutMs,
+    requestTimeout: s.requestTimeoutMs,
+    ...(ssl ? { ssl } : {}),
+    ...(sasl ? { sasl } : {}),
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: () => (entry: LogEntry) => {
+      const { message, ...rest } = entry.log;
+      const fields = { kafka: { namespace: entry.namespace, ...rest } };
+      if (entry.level === KafkaLogLevel.ERROR) logger.error(fields, message);
+      else if (entry.level === KafkaLogLevel.WARN) logger.warn(fields, message);
+      else logger.debug(fields, message);
+    },
+  };
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  /** Read only committed transactional data (siem.events consumers must). */
+  readCommitted?: boolean;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  maxBytesPerPartition?: number;
+  rebalanceTimeoutMs?: number;
+}
+
+export class KafkaClient {
+  readonly kafka: Kafka;
+
+  constructor(
+    readonly settings: KafkaSettings,
+    private readonly logger: Logger,
+    clientIdSuffix?: string,
+  ) {
+    this.kafka = new Kafka(toKafkaConfig(settings, logger, clientIdSuffix));
+  }
+
+  /** Idempotent producer with acks=all on every send (the caller passes acks: -1 implicitly via idempotence). */
+  producer(): Producer {
+    return this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  }
+
+  /** Transactional producer: exactly-once consume→produce together with `sendOffsets`. */
+  transactionalProducer(transactionalId: string, transactionTimeoutMs = 60_000): Producer {
+    return this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionalId,
+      transactionTimeout: transactionTimeoutMs,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  }
+
+  consumer(options: ConsumerOptions): Consumer {
+    const config: ConsumerConfig = {
+      groupId: options.groupId,
+      readUncommitted: !(options.readCommitted ?? true),
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
+      rebalanceTimeout: options.rebalanceTimeoutMs ?? 60_000,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
+      allowAutoTopicCreation: false,
+    };
+    return this.kafka.consumer(config);
+  }
+
+  admin(): Admin {
+    return this.kafka.admin();
+  }
+
+  /** Creates missing topics with their partition/cleanup/retention settings; leaves existing ones alone. */
+  async ensureTopics(topics: Topics | readonly TopicSpec[]): Promise<void> {
+    const specs = Array.isArray(topics) ? (topics as readonly TopicSpec[]) : Object.values(topics as Topics);
+    const admin = this.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((t) => !existing.has(t.name));
+      if (missing.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.name,
+          numPartitions: t.partitions,
+          replicationFactor: t.replicationFactor,
+          configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
+        })),
+      });
+      this.logger.info({ topics: missing.map((t) => t.name) }, 'created topics');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async deleteTopics(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    const admin = this.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const present = names.filter((n) => existing.has(n));
+      if (present.length > 0) await admin.deleteTopics({ topics: present, timeout: 30_000 });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * Reads a compacted topic from the beginning to the end offsets observed at call time and returns the latest
+   * value per key (null = tombstone). Used to rebuild state on start (control plane, checkpoints, status).
+   */
+  async readCompactedToEnd(topic: string, groupIdPrefix: string): Promise<Map<string, Buffer | null>> {
+    const admin = this.admin();
+    await admin.connect();
+    let ends: Array<{ partition: number; offset: string; low: string }>;
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      ends = offsets.map((o) => ({ partition: o.partition, offset: o.high, low: o.low }));
+    } finally {
+      await admin.disconnect();
+    }
+    const pending = new Set(ends.filter((e) => BigInt(e.offset) > BigInt(e.low)).map((e) => e.partition));
+    const state = new Map<string, Buffer | null>();
+    if (pending.size === 0) return state;
+    const groupId = `${groupIdPrefix}-replay-${process.pid}-${Date.now()}`;
+    const consumer = this.consumer({ groupId, readCommitted: true });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const endOf = new Map(ends.map((e) => [e.partition, BigInt(e.offset)]));
+        consumer
+          .run({
+            autoCommit: false,
+            eachBatch: async ({ batch }) => {
+              for (const m of batch.messages) {
+                if (m.key) state.set(m.key.toString(), m.value);
+              }
+              const end = endOf.get(batch.partition) ?? 0n;
+              if (BigInt(batch.highWatermark) >= end && BigInt(batch.lastOffset()) + 1n >= end) {
+                pending.delete(batch.partition);
+                if (pending.size === 0) resolve();
+              }
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect();
+      // The throwaway group must not accumulate on the broker.
+      const cleanup = this.admin();
+      await cleanup.connect();
+      await cleanup.deleteGroups([groupId]).catch(() => undefined);
+      await cleanup.disconnect();
+    }
+    return state;
+  }
+}
+
+export function createKafkaClient(settings: KafkaSettings, logger: Logger, clientIdSuffix?: string): KafkaClient {
+  return new KafkaClient(settings, logger, clientIdSuffix);
+}
