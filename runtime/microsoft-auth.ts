@@ -13,7 +13,7 @@ import { parseSettings, setting } from './settings.ts';
 import type { StatusReason } from './contracts/source-status.ts';
 
 export const microsoftAppSettingsSpec = {
-  clientId: setting('M365_CLIENT_ID', z.string().uuid({ message: 'expected the application (client) id GUID' }).optional(), 'application (client) id of the multi-tenant Entra app'),
+  clientId: setting('M365_CLIENT_ID', z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected the application (client) id GUID').optional(), 'application (client) id of the multi-tenant Entra app'),
   clientSecret: setting('M365_CLIENT_SECRET', z.string().min(1).optional(), 'client secret of the app (or use a certificate); never logged'),
   certificateFile: setting('M365_CLIENT_CERTIFICATE_FILE', z.string().optional(), 'PEM file with the app certificate (used instead of a secret)'),
   privateKeyFile: setting('M365_CLIENT_PRIVATE_KEY_FILE', z.string().optional(), 'PEM file with the certificate\'s private key'),

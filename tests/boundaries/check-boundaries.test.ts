@@ -1,0 +1,64 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const checker = join(import.meta.dirname, '../../bin/check-boundaries.js');
+
+function run(root: string): { code: number; output: string } {
+  try {
+    const output = execFileSync(process.execPath, [checker, root], { encoding: 'utf8', stdio: 'pipe' });
+    return { code: 0, output };
+  } catch (e) {
+    const err = e as { status: number; stderr: string };
+    return { code: err.status, output: err.stderr };
+  }
+}
+
+describe('import boundary check', () => {
+  const roots: string[] = [];
+  const tree = (files: Record<string, string>) => {
+    const root = mkdtempSync(join(tmpdir(), 'boundaries-'));
+    roots.push(root);
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(join(root, path, '..'), { recursive: true });
+      writeFileSync(join(root, path), text);
+    }
+    return root;
+  };
+  afterEach(() => {
+    for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
+  });
+
+  it('passes the real project', () => {
+    expect(run(join(import.meta.dirname, '../..')).code).toBe(0);
+  });
+
+  it('fails when one service imports another', () => {
+    const root = tree({
+      'runtime/index.ts': 'export const x = 1;',
+      'ingest/poller.ts': "import { x } from '../runtime/index.ts';\nimport { y } from '../normalize/mapper.ts';",
+      'normalize/mapper.ts': 'export const y = 2;',
+    });
+    const { code, output } = run(root);
+    expect(code).toBe(1);
+    expect(output).toContain('ingest/poller.ts: imports ../normalize/mapper.ts (normalize/)');
+  });
+
+  it('fails when a service uses the Kafka client directly', () => {
+    const root = tree({ 'index/consumer.ts': "import { Kafka } from 'kafkajs';" });
+    const { code, output } = run(root);
+    expect(code).toBe(1);
+    expect(output).toContain('only runtime/kafka.ts may use the Kafka client');
+  });
+
+  it('allows runtime and schemas imports from services', () => {
+    const root = tree({
+      'runtime/kafka.ts': "import { Kafka } from 'kafkajs';",
+      'schemas/index.ts': "import '../runtime/kafka.ts';",
+      'index/writer.ts': "import type { A } from '../runtime/kafka.ts';\nimport { b } from '../schemas/index.ts';",
+    });
+    expect(run(root).code).toBe(0);
+  });
+});
