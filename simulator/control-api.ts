@@ -1,0 +1,280 @@
+import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { SOURCES } from '../runtime/sources.ts';
+import type { SourceName } from '../runtime/sources.ts';
+import { ALL_ROLE_VALUES, CLOUDS } from './app-roles.ts';
+import type { SimContext } from './context.ts';
+import type { SimRequest } from './http.ts';
+import { isLoopback, send, sendJson } from './http.ts';
+import { buildLedger } from './ledger.ts';
+import type { Tenant, TenantSettings } from './tenant-state.ts';
+import { DEFAULT_TENANT_SETTINGS } from './tenant-state.ts';
+
+/** The simulator's own control API under `/_sim/` (loopback clients only). */
+
+const rate = z.number().min(0).max(1);
+const delayRange = z
+  .tuple([z.number().int().min(0), z.number().int().min(0)])
+  .refine(([a, b]) => a <= b, { message: 'min must be <= max' });
+
+const tenantPatch = z
+  .object({
+    name: z.string().min(1).max(200),
+    cloud: z.enum(CLOUDS as [string, ...string[]]),
+    partner: z.boolean(),
+    licences: z.object({ entraP1: z.boolean(), entraP2: z.boolean() }).partial(),
+    auditLogging: z.boolean(),
+    recordsPerMinute: z.number().int().min(0).max(100_000),
+    publicationDelayMs: delayRange,
+    duplicateRate: rate,
+    reserveRate: rate,
+    outOfOrder: z.boolean(),
+    recordsPerBlob: z.number().int().min(1).max(10_000),
+    contentPageSize: z.number().int().min(1).max(10_000),
+    graphThrottling: z.boolean(),
+    managementRequestsPerMinute: z.number().int().min(1),
+  })
+  .partial()
+  .strict();
+
+const tenantCreate = tenantPatch.extend({
+  name: z.string().min(1).max(200),
+  domain: z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i, 'expected a DNS domain').optional(),
+  users: z.number().int().min(1).max(10_000).optional(),
+  tenantId: z.uuid().optional(),
+});
+
+const sourceEnum = z.enum(SOURCES as unknown as [SourceName, ...SourceName[]]);
+const recordsBody = z.object({ source: sourceEnum, count: z.number().int().min(1).max(1_000_000) }).strict();
+const consentBody = z.object({ roles: z.array(z.enum(ALL_ROLE_VALUES as [string, ...string[]])).optional() }).strict();
+const faultBody = z
+  .object({
+    tenantId: z.string().optional(),
+    target: z.enum(['token', 'management', 'graph']),
+    kind: z.enum(['throttle', 'server-error', 'slow', 'malformed', 'truncated']),
+    rate: rate.optional(),
+    durationMs: z.number().int().min(1).optional(),
+    count: z.number().int().min(1).optional(),
+    delayMs: z.number().int().min(0).max(120_000).optional(),
+  })
+  .strict();
+const clockBody = z.object({ advanceMs: z.number().int().min(0) }).strict();
+const secretBody = z.object({ expired: z.boolean() }).strict();
+const appPatch = z
+  .object({ requiredRoles: z.array(z.enum(ALL_ROLE_VALUES as [string, ...string[]])).min(1), redirectUris: z.array(z.url()) })
+  .partial()
+  .strict();
+
+function badRequest(res: ServerResponse, error: z.ZodError): void {
+  const issue = error.issues[0];
+  const field = issue && issue.path.length > 0 ? issue.path.join('.') : issue && 'keys' in issue ? String((issue as { keys: string[] }).keys.join(',')) : '(body)';
+  sendJson(res, 400, { error: { code: 'BadRequest', field, message: `invalid field '${field}': ${issue?.message ?? 'invalid'}` } });
+}
+
+export function tenantView(ctx: SimContext, t: Tenant): Record<string, unknown> {
+  const sp = t.servicePrincipal;
+  return {
+    tenantId: t.tenantId,
+    ...t.settings,
+    initialDomain: `${t.settings.domain.split('.')[0]}.onmicrosoft.com`,
+    createdAt: new Date(t.createdAtMs).toISOString(),
+    adminAccount: t.adminAccount.userPrincipalName,
+    servicePrincipal: sp
+      ? { id: sp.id, roles: [...sp.roles.management, ...sp.roles.graph].sort(), consentedBy: sp.consentedBy ?? null, createdAt: sp.createdAt }
+      : null,
+    consentRevoked: t.revokedConsent,
+    subscriptions: [...t.subscriptions.values()].map((s) => ({ contentType: s.contentType, status: s.status, webhook: s.webhook })),
+    endpoints: {
+      authority: `${ctx.origin()}/${t.tenantId}`,
+      management: `${ctx.origin()}/api/v1.0/${t.tenantId}/activity/feed`,
+      graph: `${ctx.origin()}/v1.0`,
+    },
+  };
+}
+
+export function appView(ctx: SimContext): Record<string, unknown> {
+  const app = ctx.state.app;
+  return {
+    clientId: app.clientId,
+    clientSecret: app.clientSecret,
+    secretExpired: app.secretExpired,
+    displayName: app.displayName,
+    requiredRoles: app.requiredRoles,
+    redirectUris: app.redirectUris,
+    certificate: {
+      certPem: app.certificate.certPem,
+      privateKeyPem: app.certificate.privateKeyPem,
+      thumbprint: app.certificate.thumbprint,
+      thumbprintSha256: app.certificate.thumbprintSha256,
+    },
+  };
+}
+
+async function jsonBody(req: SimRequest, res: ServerResponse): Promise<unknown> {
+  const raw = (await req.body()).toString('utf8');
+  if (raw.trim() === '') return {};
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    sendJson(res, 400, { error: { code: 'BadRequest', field: '(body)', message: 'body is not valid JSON' } });
+    return undefined;
+  }
+}
+
+export async function handleControl(ctx: SimContext, req: SimRequest, res: ServerResponse, segments: string[]): Promise<void> {
+  if (!isLoopback(req.remoteAddress)) {
+    sendJson(res, 403, { error: { code: 'Forbidden', message: 'the control API answers loopback clients only' } });
+    return;
+  }
+  const state = ctx.state;
+  const now = ctx.now();
+  const [a, b, c] = segments;
+  const notFound = () => sendJson(res, 404, { error: { code: 'NotFound', message: `no such control resource: ${req.rawPath}` } });
+
+  if (a === 'tenants' && b === undefined) {
+    if (req.method === 'GET') return sendJson(res, 200, [...state.tenants.values()].map((t) => tenantView(ctx, t)));
+    if (req.method !== 'POST') return notFound();
+    const body = await jsonBody(req, res);
+    if (body === undefined) return;
+    const parsed = tenantCreate.safeParse(body);
+    if (!parsed.success) return badRequest(res, parsed.error);
+    const p = parsed.data;
+    const domain = (p.domain ?? `${p.name.toLowerCase().replace(/[^a-z0-9]+/g, '')}${state.tenants.size}.onmicrosoft.com`).toLowerCase();
+    if (state.resolveTenant(domain) || (p.tenantId && state.tenants.has(p.tenantId.toLowerCase()))) {
+      return sendJson(res, 409, { error: { code: 'Conflict', field: p.tenantId ? 'tenantId' : 'domain', message: 'a tenant with this domain or id exists' } });
+    }
+    const settings: TenantSettings = {
+      ...DEFAULT_TENANT_SETTINGS,
+      ...stripUndefined(p),
+      licences: { ...DEFAULT_TENANT_SETTINGS.licences, ...stripUndefined(p.licences ?? {}) },
+      name: p.name,
+      domain,
+      users: p.users ?? DEFAULT_TENANT_SETTINGS.users,
+      cloud: (p.cloud ?? DEFAULT_TENANT_SETTINGS.cloud) as TenantSettings['cloud'],
+    } as TenantSettings;
+    delete (settings as unknown as Record<string, unknown>).tenantId;
+    const tenant = state.createTenant(settings, p.tenantId?.toLowerCase());
+    return sendJson(res, 201, tenantView(ctx, tenant));
+  }
+
+  if (a === 'tenants' && b) {
+    const tenant = state.tenants.get(b.toLowerCase());
+    if (!tenant) return sendJson(res, 404, { error: { code: 'NotFound', message: `tenant ${b} not found` } });
+    if (c === undefined) {
+      if (req.method === 'GET') return sendJson(res, 200, tenantView(ctx, tenant));
+      if (req.method === 'DELETE') {
+        state.tenants.delete(tenant.tenantId);
+        return send(res, 204, '');
+      }
+      if (req.method !== 'PATCH') return notFound();
+      const body = await jsonBody(req, res);
+      if (body === undefined) return;
+      const parsed = tenantPatch.safeParse(body);
+      if (!parsed.success) return badRequest(res, parsed.error);
+      const p = parsed.data;
+      tenant.advance(now);
+      tenant.settings = {
+        ...tenant.settings,
+        ...stripUndefined(p),
+        licences: { ...tenant.settings.licences, ...stripUndefined(p.licences ?? {}) },
+      } as TenantSettings;
+      return sendJson(res, 200, tenantView(ctx, tenant));
+    }
+    if (c === 'consent') {
+      if (req.method === 'DELETE') {
+        if (tenant.servicePrincipal) tenant.revokedConsent = true;
+        tenant.servicePrincipal = null;
+        return send(res, 204, '');
+      }
+      if (req.method !== 'POST') return notFound();
+      const body = await jsonBody(req, res);
+      if (body === undefined) return;
+      const parsed = consentBody.safeParse(body);
+      if (!parsed.success) return badRequest(res, parsed.error);
+      tenant.revokedConsent = false;
+      tenant.grantRoles(parsed.data.roles ?? state.app.requiredRoles, now);
+      const sp = tenant.servicePrincipal;
+      if (sp) sp.consentedBy = tenant.adminAccount.userPrincipalName;
+      return sendJson(res, 200, tenantView(ctx, tenant));
+    }
+    if (c === 'records' && req.method === 'POST') {
+      const body = await jsonBody(req, res);
+      if (body === undefined) return;
+      const parsed = recordsBody.safeParse(body);
+      if (!parsed.success) return badRequest(res, parsed.error);
+      tenant.advance(now);
+      const added = tenant.addRecords(parsed.data.source, parsed.data.count, now);
+      return sendJson(res, 201, { source: parsed.data.source, count: added.count, firstIndex: added.firstIndex, availableAt: new Date(added.availableAtMs).toISOString() });
+    }
+    if (c === 'ledger' && req.method === 'GET') {
+      const source = req.url.searchParams.get('source') ?? '';
+      const parsed = sourceEnum.safeParse(source);
+      if (!parsed.success) return sendJson(res, 400, { error: { code: 'BadRequest', field: 'source', message: `invalid field 'source': unknown source '${source}'` } });
+      return sendJson(res, 200, buildLedger(tenant, parsed.data, now));
+    }
+    if (c === 'subscriptions' && segments[3] && segments[4] === 'disable' && req.method === 'POST') {
+      const sub = tenant.subscriptions.get(segments[3]);
+      if (!sub) return sendJson(res, 404, { error: { code: 'NotFound', message: `no subscription for ${segments[3]}` } });
+      if (sub.status === 'enabled') {
+        const open = sub.intervals.find((i) => i.toMs === null);
+        if (open) open.toMs = now;
+      }
+      sub.status = 'disabled';
+      return sendJson(res, 200, tenantView(ctx, tenant));
+    }
+    return notFound();
+  }
+
+  if (a === 'faults') {
+    if (b === undefined && req.method === 'GET') return sendJson(res, 200, ctx.faults.list());
+    if (b === undefined && req.method === 'POST') {
+      const body = await jsonBody(req, res);
+      if (body === undefined) return;
+      const parsed = faultBody.safeParse(body);
+      if (!parsed.success) return badRequest(res, parsed.error);
+      const fault = ctx.faults.add(stripUndefined(parsed.data) as Parameters<typeof ctx.faults.add>[0]);
+      return sendJson(res, 201, { id: fault.id });
+    }
+    if (b && req.method === 'DELETE') {
+      return ctx.faults.remove(b) ? send(res, 204, '') : sendJson(res, 404, { error: { code: 'NotFound', message: `fault ${b} not found` } });
+    }
+    return notFound();
+  }
+
+  if (a === 'clock' && b === undefined) {
+    if (req.method === 'GET') return sendJson(res, 200, { now: new Date(now).toISOString() });
+    if (req.method !== 'POST') return notFound();
+    const body = await jsonBody(req, res);
+    if (body === undefined) return;
+    const parsed = clockBody.safeParse(body);
+    if (!parsed.success) return badRequest(res, parsed.error);
+    return sendJson(res, 200, { now: new Date(ctx.advanceClock(parsed.data.advanceMs)).toISOString() });
+  }
+
+  if (a === 'app') {
+    if (b === undefined && req.method === 'GET') return sendJson(res, 200, appView(ctx));
+    if (b === undefined && req.method === 'PATCH') {
+      const body = await jsonBody(req, res);
+      if (body === undefined) return;
+      const parsed = appPatch.safeParse(body);
+      if (!parsed.success) return badRequest(res, parsed.error);
+      if (parsed.data.requiredRoles) state.app.requiredRoles = [...parsed.data.requiredRoles];
+      if (parsed.data.redirectUris) state.app.redirectUris = [...parsed.data.redirectUris];
+      return sendJson(res, 200, appView(ctx));
+    }
+    if (b === 'secret' && req.method === 'POST') {
+      const body = await jsonBody(req, res);
+      if (body === undefined) return;
+      const parsed = secretBody.safeParse(body);
+      if (!parsed.success) return badRequest(res, parsed.error);
+      state.app.secretExpired = parsed.data.expired;
+      return sendJson(res, 200, { clientId: state.app.clientId, clientSecret: state.app.clientSecret, expired: state.app.secretExpired });
+    }
+    return notFound();
+  }
+  return notFound();
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,184 @@
+import { Agent, request } from 'node:https';
+import type { SourceName } from '../runtime/sources.ts';
+import type { FaultKind, FaultTarget } from './faults.ts';
+
+/** A small typed client for the simulator's `/_sim/` control API (tests, demo). */
+
+export interface TenantCreateRequest {
+  name: string;
+  domain?: string;
+  tenantId?: string;
+  cloud?: 'commercial' | 'gcc' | 'gcc-high' | 'dod';
+  partner?: boolean;
+  licences?: { entraP1?: boolean; entraP2?: boolean };
+  auditLogging?: boolean;
+  users?: number;
+  recordsPerMinute?: number;
+  publicationDelayMs?: [number, number];
+  duplicateRate?: number;
+  reserveRate?: number;
+  outOfOrder?: boolean;
+  recordsPerBlob?: number;
+  contentPageSize?: number;
+  graphThrottling?: boolean;
+  managementRequestsPerMinute?: number;
+}
+
+export type TenantPatchRequest = Partial<Omit<TenantCreateRequest, 'domain' | 'tenantId' | 'users'>>;
+
+export interface SimTenant {
+  tenantId: string;
+  name: string;
+  domain: string;
+  initialDomain: string;
+  cloud: string;
+  partner: boolean;
+  licences: { entraP1: boolean; entraP2: boolean };
+  auditLogging: boolean;
+  users: number;
+  recordsPerMinute: number;
+  publicationDelayMs: [number, number];
+  duplicateRate: number;
+  reserveRate: number;
+  outOfOrder: boolean;
+  recordsPerBlob: number;
+  contentPageSize: number;
+  graphThrottling: boolean;
+  managementRequestsPerMinute: number;
+  createdAt: string;
+  adminAccount: string;
+  servicePrincipal: { id: string; roles: string[]; consentedBy: string | null; createdAt: string } | null;
+  consentRevoked: boolean;
+  subscriptions: Array<{ contentType: string; status: string; webhook: unknown }>;
+  endpoints: { authority: string; management: string; graph: string };
+}
+
+export interface FaultRequest {
+  tenantId?: string;
+  target: FaultTarget;
+  kind: FaultKind;
+  rate?: number;
+  durationMs?: number;
+  count?: number;
+  delayMs?: number;
+}
+
+export interface LedgerResponse {
+  tenantId: string;
+  source: SourceName;
+  records: Array<{ id: string; availableAt: string; eventTime: string; contentId?: string }>;
+  pending: number;
+  notCollected: number;
+}
+
+export interface AppInfo {
+  clientId: string;
+  clientSecret: string;
+  secretExpired: boolean;
+  displayName: string;
+  requiredRoles: string[];
+  redirectUris: string[];
+  certificate: { certPem: string; privateKeyPem: string; thumbprint: string; thumbprintSha256: string };
+}
+
+export class SimulatorControlError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(`simulator control API answered ${status}: ${JSON.stringify(body)}`);
+    this.name = 'SimulatorControlError';
+  }
+}
+
+export class SimulatorControl {
+  private readonly agent: Agent;
+
+  /** `ca` is the simulator CA (PEM); omit when NODE_EXTRA_CA_CERTS already trusts it. */
+  constructor(
+    readonly baseUrl: string,
+    ca?: string,
+  ) {
+    this.agent = new Agent({ keepAlive: true, ...(ca ? { ca } : {}) });
+  }
+
+  private call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(`/_sim${path}`, this.baseUrl);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return new Promise<T>((resolve, reject) => {
+      const req = request(
+        url,
+        { method, agent: this.agent, headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {} },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const parsed: unknown = text ? JSON.parse(text) : undefined;
+            if ((res.statusCode ?? 500) >= 400) reject(new SimulatorControlError(res.statusCode ?? 500, parsed));
+            else resolve(parsed as T);
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  createTenant(body: TenantCreateRequest): Promise<SimTenant> {
+    return this.call('POST', '/tenants', body);
+  }
+  listTenants(): Promise<SimTenant[]> {
+    return this.call('GET', '/tenants');
+  }
+  getTenant(tenantId: string): Promise<SimTenant> {
+    return this.call('GET', `/tenants/${tenantId}`);
+  }
+  patchTenant(tenantId: string, patch: TenantPatchRequest): Promise<SimTenant> {
+    return this.call('PATCH', `/tenants/${tenantId}`, patch);
+  }
+  deleteTenant(tenantId: string): Promise<void> {
+    return this.call('DELETE', `/tenants/${tenantId}`);
+  }
+  /** Grants roles as an accepted admin consent would (default: every role the app declares). */
+  grantConsent(tenantId: string, roles?: string[]): Promise<SimTenant> {
+    return this.call('POST', `/tenants/${tenantId}/consent`, roles ? { roles } : {});
+  }
+  /** Removes the app's service principal from the tenant (consent revoked). */
+  revokeConsent(tenantId: string): Promise<void> {
+    return this.call('DELETE', `/tenants/${tenantId}/consent`);
+  }
+  addRecords(tenantId: string, source: SourceName, count: number): Promise<{ source: SourceName; count: number; firstIndex: number; availableAt: string }> {
+    return this.call('POST', `/tenants/${tenantId}/records`, { source, count });
+  }
+  disableSubscription(tenantId: string, contentType: string): Promise<SimTenant> {
+    return this.call('POST', `/tenants/${tenantId}/subscriptions/${contentType}/disable`, {});
+  }
+  injectFault(fault: FaultRequest): Promise<{ id: string }> {
+    return this.call('POST', '/faults', fault);
+  }
+  clearFault(id: string): Promise<void> {
+    return this.call('DELETE', `/faults/${id}`);
+  }
+  setSecretExpired(expired: boolean): Promise<{ clientId: string; clientSecret: string; expired: boolean }> {
+    return this.call('POST', '/app/secret', { expired });
+  }
+  getApp(): Promise<AppInfo> {
+    return this.call('GET', '/app');
+  }
+  patchApp(patch: { requiredRoles?: string[]; redirectUris?: string[] }): Promise<AppInfo> {
+    return this.call('PATCH', '/app', patch);
+  }
+  /** Moves the simulator clock forward (it never goes back). */
+  advanceClock(advanceMs: number): Promise<{ now: string }> {
+    return this.call('POST', '/clock', { advanceMs });
+  }
+  ledger(tenantId: string, source: SourceName): Promise<LedgerResponse> {
+    return this.call('GET', `/tenants/${tenantId}/ledger?source=${encodeURIComponent(source)}`);
+  }
+  close(): void {
+    this.agent.destroy();
+  }
+}

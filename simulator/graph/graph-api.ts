@@ -1,0 +1,503 @@
+import type { ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { GraphSource } from '../../runtime/sources.ts';
+import type { AppRole, ResourceApp } from '../app-roles.ts';
+import { GRAPH_RESOURCE, MANAGEMENT_RESOURCE, resourceByAppId } from '../app-roles.ts';
+import type { SimContext } from '../context.ts';
+import { applyTransportFault } from '../context.ts';
+import { uuidFor } from '../deterministic.ts';
+import { checkAccessToken } from '../entra/token-service.ts';
+import type { SimRequest } from '../http.ts';
+import { bearerToken, graphDate, queryParam, sendJson } from '../http.ts';
+import type { GraphSourceKey } from '../records/graph-records.ts';
+import { ENTITY_SOURCES, GRAPH_TIME_FIELD, generateGraphRecord, userOfRecord } from '../records/graph-records.ts';
+import type { Tenant } from '../tenant-state.ts';
+
+/** Microsoft Graph v1.0 subset: audit logs, identity protection, registration report, directory objects. */
+
+const ODATA_JSON = 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
+
+interface CollectionSpec {
+  source: GraphSourceKey;
+  contextPath: string;
+  roles: string[];
+  roleMessage: 'reports' | 'identityProtection';
+  licence: 'premium' | 'none';
+  throttle: 'reports' | 'identityProtection';
+  defaultTop: number;
+  maxTop: number;
+  /** Extra string properties that accept `eq` in $filter. */
+  eqFields: string[];
+  odataType: string;
+}
+
+const COLLECTIONS: Record<string, CollectionSpec> = {
+  'auditLogs/signIns': {
+    source: 'signIns', contextPath: 'auditLogs/signIns', roles: ['AuditLog.Read.All'], roleMessage: 'reports', licence: 'premium', throttle: 'reports',
+    defaultTop: 1000, maxTop: 1000, eqFields: ['userId', 'appId', 'userPrincipalName', 'conditionalAccessStatus', 'status/errorCode'], odataType: 'signIn',
+  },
+  'auditLogs/directoryAudits': {
+    source: 'directoryAudits', contextPath: 'auditLogs/directoryAudits', roles: ['AuditLog.Read.All'], roleMessage: 'reports', licence: 'none', throttle: 'reports',
+    defaultTop: 1000, maxTop: 1000, eqFields: ['category', 'activityDisplayName', 'loggedByService', 'result', 'initiatedBy/user/id'], odataType: 'directoryAudit',
+  },
+  'identityProtection/riskyUsers': {
+    source: 'riskyUsers', contextPath: 'identityProtection/riskyUsers', roles: ['IdentityRiskyUser.Read.All'], roleMessage: 'identityProtection', licence: 'premium', throttle: 'identityProtection',
+    defaultTop: 20, maxTop: 500, eqFields: ['riskLevel', 'riskState', 'riskDetail', 'userPrincipalName'], odataType: 'riskyUser',
+  },
+  'identityProtection/riskDetections': {
+    source: 'riskDetections', contextPath: 'identityProtection/riskDetections', roles: ['IdentityRiskEvent.Read.All'], roleMessage: 'identityProtection', licence: 'premium', throttle: 'identityProtection',
+    defaultTop: 20, maxTop: 500, eqFields: ['riskEventType', 'riskLevel', 'riskState', 'userId', 'userPrincipalName'], odataType: 'riskDetection',
+  },
+  'reports/authenticationMethods/userRegistrationDetails': {
+    source: 'userRegistrationDetails', contextPath: 'reports/authenticationMethods/userRegistrationDetails', roles: ['AuditLog.Read.All', 'UserAuthenticationMethod.Read.All'], roleMessage: 'reports', licence: 'premium', throttle: 'reports',
+    defaultTop: 1000, maxTop: 1000, eqFields: ['isMfaRegistered', 'isSsprRegistered', 'isAdmin', 'userType', 'userPrincipalName'], odataType: 'userRegistrationDetails',
+  },
+};
+
+export class GraphError {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly message: string,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+
+type Clause = { field: string; op: 'ge' | 'le' | 'gt' | 'lt' | 'eq'; time?: number; value?: string | number | boolean };
+
+export function parseFilter(filter: string, timeField: string, eqFields: string[]): Clause[] {
+  const clauses: Clause[] = [];
+  for (const part of filter.split(/\s+and\s+/i)) {
+    const m = /^\s*([A-Za-z/]+)\s+(ge|le|gt|lt|eq)\s+(.+?)\s*$/i.exec(part);
+    if (!m) throw new Error(part);
+    const field = m[1] ?? '';
+    const op = (m[2] ?? '').toLowerCase() as Clause['op'];
+    const raw = m[3] ?? '';
+    if (field === timeField) {
+      const literal = raw.replace(/^'(.*)'$/, '$1');
+      if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/.test(literal)) throw new Error(part);
+      const t = Date.parse(/T/.test(literal) && !/(Z|[+-]\d{2}:\d{2})$/.test(literal) ? `${literal}Z` : literal);
+      if (Number.isNaN(t)) throw new Error(part);
+      clauses.push({ field, op, time: t });
+    } else if (op === 'eq' && eqFields.includes(field)) {
+      const value = /^'.*'$/.test(raw) ? raw.slice(1, -1).replace(/''/g, "'") : raw === 'true' ? true : raw === 'false' ? false : Number(raw);
+      if (typeof value === 'number' && Number.isNaN(value)) throw new Error(part);
+      clauses.push({ field, op, value });
+    } else {
+      throw new Error(part);
+    }
+  }
+  return clauses;
+}
+
+function pathValue(record: Record<string, unknown>, path: string): unknown {
+  let v: unknown = record;
+  for (const p of path.split('/')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
+  return v;
+}
+
+function timeMatches(t: number, clauses: Clause[]): boolean {
+  for (const c of clauses) {
+    if (c.time === undefined) continue;
+    if (c.op === 'ge' && !(t >= c.time)) return false;
+    if (c.op === 'gt' && !(t > c.time)) return false;
+    if (c.op === 'le' && !(t <= c.time)) return false;
+    if (c.op === 'lt' && !(t < c.time)) return false;
+    if (c.op === 'eq' && t !== c.time) return false;
+  }
+  return true;
+}
+
+interface SkipToken {
+  s: number;
+  o: number;
+}
+
+export class GraphApi {
+  constructor(private readonly ctx: SimContext) {}
+
+  private error(req: SimRequest, res: ServerResponse, e: GraphError): void {
+    const clientRequestId = typeof req.headers['client-request-id'] === 'string' ? req.headers['client-request-id'] : randomUUID();
+    const requestId = randomUUID();
+    sendJson(
+      res,
+      e.status,
+      { error: { code: e.code, message: e.message, innerError: { date: graphDate(this.ctx.now()), 'request-id': requestId, 'client-request-id': clientRequestId } } },
+      { 'request-id': requestId, 'client-request-id': clientRequestId, ...e.headers },
+    );
+  }
+
+  private ok(req: SimRequest, res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+    const clientRequestId = typeof req.headers['client-request-id'] === 'string' ? req.headers['client-request-id'] : randomUUID();
+    sendJson(res, status, body, { 'Content-Type': ODATA_JSON, 'OData-Version': '4.0', 'request-id': randomUUID(), 'client-request-id': clientRequestId, ...extra });
+  }
+
+  async handle(req: SimRequest, res: ServerResponse, path: string): Promise<void> {
+    try {
+      await this.route(req, res, path);
+    } catch (e) {
+      if (e instanceof GraphError) this.error(req, res, e);
+      else throw e;
+    }
+  }
+
+  private async route(req: SimRequest, res: ServerResponse, path: string): Promise<void> {
+    const ctx = this.ctx;
+    const now = ctx.now();
+    const auth = checkAccessToken(ctx, bearerToken(req), 'graph');
+    if (!auth.ok) {
+      const message = {
+        missing: 'Access token is empty.',
+        malformed: 'IDX14100: JWT is not well formed, there are no dots (.).\nThe token needs to be in JWS or JWE Compact Serialization Format.',
+        signature: 'Access token validation failure.',
+        expired: 'Lifetime validation failed, the token is expired.',
+        audience: 'Access token validation failure. Invalid audience.',
+      }[auth.reason];
+      throw new GraphError(401, 'InvalidAuthenticationToken', message, {
+        'WWW-Authenticate': `Bearer realm="", authorization_uri="${ctx.origin()}/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`,
+      });
+    }
+    const tenant = auth.tenant;
+    if (!tenant) throw new GraphError(401, 'InvalidAuthenticationToken', 'Access token validation failure.');
+    const roles = auth.claims.roles ?? [];
+
+    const fault = ctx.faults.take('graph', tenant.tenantId);
+    if (fault) {
+      if (fault.kind === 'throttle') throw new GraphError(429, 'TooManyRequests', 'Too many requests.', { 'Retry-After': '2' });
+      if (fault.kind === 'server-error') throw new GraphError(503, 'serviceNotAvailable', 'The service is temporarily unavailable. Please retry later.', { 'Retry-After': '1' });
+      if (await applyTransportFault(fault, res, '{"@odata.context":"x","value":[{"id":')) return;
+    }
+    tenant.advance(now);
+
+    const spec = COLLECTIONS[path];
+    if (spec && req.method === 'GET') return this.collection(req, res, tenant, roles, spec, now);
+    if (path === 'users' && req.method === 'GET') return this.users(req, res, tenant, roles);
+    if (path === 'organization' && req.method === 'GET') return this.organization(req, res, tenant, roles);
+    const sp = /^servicePrincipals(?:\(appId='([^']+)'\)|\/([0-9a-fA-F-]{36}))(?:\/(appRoleAssignedTo|appRoleAssignments))?$/.exec(path);
+    if (sp) return this.servicePrincipal(req, res, tenant, roles, sp[1], sp[2], sp[3], now);
+    if (path === 'servicePrincipals' && req.method === 'GET') return this.servicePrincipalList(req, res, tenant, roles);
+    throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${path.split('/')[0] ?? ''}'.`);
+  }
+
+  private throttle(tenant: Tenant, kind: CollectionSpec['throttle'], now: number): void {
+    if (!tenant.settings.graphThrottling) return;
+    if (kind === 'reports') {
+      const wait = tenant.rateLimit(`graph-reports|${this.ctx.state.app.clientId}`, 5, 10_000, now);
+      if (wait > 0) throw new GraphError(429, 'TooManyRequests', 'Too many requests.', { 'Retry-After': String(Math.max(1, Math.ceil(wait / 1000))) });
+    } else {
+      const wait = tenant.rateLimit('graph-identity-protection', 1, 1000, now);
+      // Identity protection answers 429 without Retry-After.
+      if (wait > 0) throw new GraphError(429, 'TooManyRequests', 'Too many requests.');
+    }
+  }
+
+  private collection(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[], spec: CollectionSpec, now: number): void {
+    if (!spec.roles.some((r) => roles.includes(r))) {
+      if (spec.roleMessage === 'reports') {
+        throw new GraphError(403, 'Authentication_MSGraphPermissionMissing', `Calling principal does not have required MSGraph permissions ${spec.roles.join(',')}`);
+      }
+      throw new GraphError(403, 'AccessDenied', 'You cannot perform the requested operation, required scopes are missing in the token.');
+    }
+    const lic = tenant.settings.licences;
+    if (spec.licence === 'premium' && !lic.entraP1 && !lic.entraP2) {
+      throw new GraphError(403, 'Authentication_RequestFromNonPremiumTenantOrB2CTenant', "Neither tenant is B2C or tenant doesn't have premium license");
+    }
+    this.throttle(tenant, spec.throttle, now);
+
+    const timeField = GRAPH_TIME_FIELD[spec.source];
+    const topRaw = queryParam(req.url, '$top');
+    let top = spec.defaultTop;
+    if (topRaw !== null) {
+      top = Number(topRaw);
+      if (!Number.isInteger(top) || top < 1 || top > spec.maxTop) {
+        throw new GraphError(400, 'Request_UnsupportedQuery', `Invalid page size specified: '${topRaw}'. Must be between 1 and ${spec.maxTop} inclusive.`);
+      }
+    }
+    const filterRaw = queryParam(req.url, '$filter');
+    let clauses: Clause[] = [];
+    if (filterRaw) {
+      try {
+        clauses = parseFilter(filterRaw, timeField, spec.eqFields);
+      } catch (e) {
+        throw new GraphError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified: '${(e as Error).message}'.`);
+      }
+    }
+    const orderby = queryParam(req.url, '$orderby');
+    let ascending = false;
+    if (orderby) {
+      const m = new RegExp(`^${timeField}(\\s+(asc|desc))?$`, 'i').exec(orderby.trim());
+      if (!m) throw new GraphError(400, 'Request_UnsupportedQuery', `Unsupported $orderby clause: '${orderby}'.`);
+      ascending = (m[2] ?? 'asc').toLowerCase() === 'asc';
+    }
+    const select = queryParam(req.url, '$select')?.split(',').map((s) => s.trim()).filter(Boolean);
+
+    let token: SkipToken = { s: now, o: 0 };
+    const skip = queryParam(req.url, '$skiptoken');
+    if (skip !== null) {
+      try {
+        const parsed = JSON.parse(Buffer.from(skip, 'base64url').toString('utf8')) as SkipToken;
+        if (typeof parsed.s !== 'number' || typeof parsed.o !== 'number' || parsed.s > now) throw new Error('bad');
+        token = parsed;
+      } catch {
+        throw new GraphError(400, 'Request_UnsupportedQuery', `Invalid $skiptoken: '${skip}'.`);
+      }
+    }
+
+    const source = `graph:${spec.source}` as GraphSource;
+    const feed = tenant.feed(source);
+    const rctx = tenant.graphContext();
+    // Available records as of the snapshot, as (index, time) pairs.
+    let rows: Array<{ index: number; t: number }> = [];
+    if (ENTITY_SOURCES.has(spec.source)) {
+      const latest = new Map<number, { index: number; t: number }>();
+      for (const b of feed.batches) {
+        if (b.availableAtMs > token.s) continue;
+        for (let i = b.firstIndex; i < b.firstIndex + b.count; i++) {
+          const u = userOfRecord(rctx, spec.source, i).index;
+          const t = feed.eventTimeOf(i);
+          const cur = latest.get(u);
+          if (!cur || t >= cur.t) latest.set(u, { index: i, t });
+        }
+      }
+      rows = [...latest.values()];
+    } else {
+      for (const b of feed.batches) {
+        if (b.availableAtMs > token.s) continue;
+        for (let i = b.firstIndex; i < b.firstIndex + b.count; i++) rows.push({ index: i, t: feed.eventTimeOf(i) });
+      }
+    }
+    rows = rows.filter((r) => timeMatches(r.t, clauses));
+    rows.sort((a, b) => (ascending ? a.t - b.t || a.index - b.index : b.t - a.t || b.index - a.index));
+    const eqClauses = clauses.filter((c) => c.value !== undefined);
+    // Generate only what the page needs: with equality filters, scan until the page is full.
+    let page: Array<Record<string, unknown>>;
+    let more: boolean;
+    if (eqClauses.length === 0) {
+      page = rows.slice(token.o, token.o + top).map((r) => generateGraphRecord(rctx, spec.source, r.index, r.t));
+      more = token.o + top < rows.length;
+    } else {
+      page = [];
+      more = false;
+      let matched = 0;
+      for (const r of rows) {
+        const rec = generateGraphRecord(rctx, spec.source, r.index, r.t);
+        if (!eqClauses.every((c) => pathValue(rec, c.field) === c.value)) continue;
+        if (matched++ < token.o) continue;
+        if (page.length === top) {
+          more = true;
+          break;
+        }
+        page.push(rec);
+      }
+    }
+    const body: Record<string, unknown> = {
+      '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#${spec.contextPath}${select ? `(${select.join(',')})` : ''}`,
+    };
+    if (more) {
+      const next = new URL(`${this.ctx.origin()}/v1.0/${spec.contextPath}`);
+      for (const [k, v] of req.url.searchParams) if (k.toLowerCase() !== '$skiptoken') next.searchParams.set(k, v);
+      next.searchParams.set('$skiptoken', Buffer.from(JSON.stringify({ s: token.s, o: token.o + top })).toString('base64url'));
+      body['@odata.nextLink'] = next.toString();
+    }
+    body.value = select ? page.map((r) => Object.fromEntries(select.filter((k) => k in r).map((k) => [k, r[k]]))) : page;
+    this.ok(req, res, 200, body);
+  }
+
+  private users(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[]): void {
+    if (!['User.Read.All', 'Directory.Read.All', 'User.ReadWrite.All', 'Directory.ReadWrite.All'].some((r) => roles.includes(r))) {
+      throw new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+    }
+    const topRaw = queryParam(req.url, '$top');
+    let top = 100;
+    if (topRaw !== null) {
+      top = Number(topRaw);
+      if (!Number.isInteger(top) || top < 1 || top > 999) {
+        throw new GraphError(400, 'Request_UnsupportedQuery', `Invalid page size specified: '${topRaw}'. Must be between 1 and 999 inclusive.`);
+      }
+    }
+    let offset = 0;
+    const skip = queryParam(req.url, '$skiptoken');
+    if (skip !== null) {
+      offset = Number(Buffer.from(skip, 'base64url').toString('utf8'));
+      if (!Number.isInteger(offset) || offset < 0) throw new GraphError(400, 'Request_UnsupportedQuery', `Invalid $skiptoken: '${skip}'.`);
+    }
+    const all = tenant.users.map((u) => ({
+      businessPhones: [],
+      displayName: u.displayName,
+      givenName: u.givenName,
+      jobTitle: u.jobTitle,
+      mail: u.userPrincipalName,
+      mobilePhone: null,
+      officeLocation: null,
+      preferredLanguage: 'en-US',
+      surname: u.surname,
+      userPrincipalName: u.userPrincipalName,
+      id: u.id,
+    }));
+    const page = all.slice(offset, offset + top);
+    const body: Record<string, unknown> = { '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#users` };
+    if (offset + top < all.length) {
+      const next = new URL(`${this.ctx.origin()}/v1.0/users`);
+      for (const [k, v] of req.url.searchParams) if (k !== '$skiptoken') next.searchParams.set(k, v);
+      next.searchParams.set('$skiptoken', Buffer.from(String(offset + top)).toString('base64url'));
+      body['@odata.nextLink'] = next.toString();
+    }
+    body.value = page;
+    this.ok(req, res, 200, body);
+  }
+
+  private organization(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[]): void {
+    if (!['Organization.Read.All', 'Directory.Read.All', 'Organization.ReadWrite.All', 'Directory.ReadWrite.All'].some((r) => roles.includes(r))) {
+      throw new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+    }
+    const lic = tenant.settings.licences;
+    const plans: Array<Record<string, string>> = [];
+    const assigned = '2023-01-01T00:00:00Z';
+    if (lic.entraP1 || lic.entraP2) plans.push({ assignedDateTime: assigned, capabilityStatus: 'Enabled', service: 'AADPremiumService', servicePlanId: '41781fb2-bc02-4b7c-bd55-b576c07bb09d' });
+    if (lic.entraP2) plans.push({ assignedDateTime: assigned, capabilityStatus: 'Enabled', service: 'AADPremiumService', servicePlanId: 'eec0eb4f-6444-4f95-aba0-50c24d67f998' });
+    const initial = `${tenant.settings.domain.split('.')[0]}.onmicrosoft.com`;
+    this.ok(req, res, 200, {
+      '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#organization`,
+      value: [
+        {
+          id: tenant.tenantId,
+          deletedDateTime: null,
+          businessPhones: [],
+          city: null,
+          country: null,
+          countryLetterCode: 'US',
+          createdDateTime: new Date(tenant.createdAtMs).toISOString().slice(0, 19) + 'Z',
+          displayName: tenant.settings.name,
+          tenantType: 'AAD',
+          assignedPlans: plans,
+          verifiedDomains: [
+            { capabilities: 'Email, OfficeCommunicationsOnline', isDefault: initial !== tenant.settings.domain.toLowerCase() ? false : true, isInitial: true, name: initial, type: 'Managed' },
+            ...(initial !== tenant.settings.domain.toLowerCase()
+              ? [{ capabilities: 'Email, OfficeCommunicationsOnline', isDefault: true, isInitial: false, name: tenant.settings.domain, type: 'Managed' }]
+              : []),
+          ],
+        },
+      ],
+    });
+  }
+
+  private resourceSpId(tenant: Tenant, resource: ResourceApp): string {
+    return uuidFor(`${tenant.seed}|${tenant.tenantId}|resource-sp|${resource.appId}`);
+  }
+
+  /** Service principals known in a tenant: the two resource apps and (when consented) ours. */
+  private servicePrincipals(tenant: Tenant): Array<{ id: string; appId: string; displayName: string; appRoles: readonly AppRole[]; resource?: ResourceApp }> {
+    const list: Array<{ id: string; appId: string; displayName: string; appRoles: readonly AppRole[]; resource?: ResourceApp }> = [GRAPH_RESOURCE, MANAGEMENT_RESOURCE].map((r) => ({
+      id: this.resourceSpId(tenant, r),
+      appId: r.appId,
+      displayName: r.displayName,
+      appRoles: r.roles,
+      resource: r,
+    }));
+    if (tenant.servicePrincipal) {
+      list.push({ id: tenant.servicePrincipal.id, appId: this.ctx.state.app.clientId, displayName: this.ctx.state.app.displayName, appRoles: [] });
+    }
+    return list;
+  }
+
+  private spView(sp: { id: string; appId: string; displayName: string; appRoles: readonly AppRole[] }): Record<string, unknown> {
+    return {
+      id: sp.id,
+      accountEnabled: true,
+      appDisplayName: sp.displayName,
+      appId: sp.appId,
+      appOwnerOrganizationId: sp.appId === this.ctx.state.app.clientId ? uuidFor(`${this.ctx.state.seed}|publisher-tenant`) : 'f8cdef31-a31e-4b4a-93e4-5f571e91255a',
+      appRoleAssignmentRequired: false,
+      displayName: sp.displayName,
+      servicePrincipalType: 'Application',
+      signInAudience: 'AzureADMultipleOrgs',
+      appRoles: sp.appRoles.map((r) => ({
+        allowedMemberTypes: ['Application'],
+        description: r.displayName,
+        displayName: r.displayName,
+        id: r.id,
+        isEnabled: true,
+        origin: 'Application',
+        value: r.value,
+      })),
+    };
+  }
+
+  private requireAny(roles: string[], needed: string[]): void {
+    if (!needed.some((r) => roles.includes(r))) throw new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+  }
+
+  private servicePrincipalList(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[]): void {
+    this.requireAny(roles, ['Application.Read.All', 'Directory.Read.All', 'Application.ReadWrite.All', 'AppRoleAssignment.ReadWrite.All']);
+    const filter = queryParam(req.url, '$filter');
+    let list = this.servicePrincipals(tenant);
+    if (filter) {
+      const m = /^appId eq '([^']+)'$/i.exec(filter.trim());
+      if (!m) throw new GraphError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified: '${filter}'.`);
+      list = list.filter((s) => s.appId.toLowerCase() === (m[1] ?? '').toLowerCase());
+    }
+    this.ok(req, res, 200, { '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#servicePrincipals`, value: list.map((s) => this.spView(s)) });
+  }
+
+  private async servicePrincipal(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[], appId: string | undefined, id: string | undefined, nav: string | undefined, now: number): Promise<void> {
+    const sp = this.servicePrincipals(tenant).find((s) => (appId ? s.appId.toLowerCase() === appId.toLowerCase() : s.id.toLowerCase() === (id ?? '').toLowerCase()));
+    const writing = req.method === 'POST';
+    if (writing) this.requireAny(roles, ['AppRoleAssignment.ReadWrite.All']);
+    else this.requireAny(roles, ['Application.Read.All', 'Directory.Read.All', 'Application.ReadWrite.All', 'AppRoleAssignment.ReadWrite.All']);
+    if (!sp) {
+      throw new GraphError(404, 'Request_ResourceNotFound', `Resource '${appId ?? id ?? ''}' does not exist or one of its queried reference-property objects are not present.`);
+    }
+    if (!nav) {
+      if (req.method !== 'GET') throw new GraphError(405, 'Request_BadRequest', 'The requested method is not allowed.');
+      this.ok(req, res, 200, { '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#servicePrincipals/$entity`, ...this.spView(sp) });
+      return;
+    }
+    const ours = tenant.servicePrincipal;
+    const assignmentView = (role: AppRole, resource: ResourceApp, a: { id: string; createdDateTime: string }) => ({
+      id: a.id,
+      deletedDateTime: null,
+      appRoleId: role.id,
+      createdDateTime: a.createdDateTime,
+      principalDisplayName: this.ctx.state.app.displayName,
+      principalId: ours?.id,
+      principalType: 'ServicePrincipal',
+      resourceDisplayName: resource.displayName,
+      resourceId: this.resourceSpId(tenant, resource),
+    });
+    const assignmentsOf = (resource: ResourceApp) =>
+      resource.roles.flatMap((role) => {
+        const a = ours && ours.roles[resource.kind].has(role.value) ? ours.assignmentIds.get(role.value) : undefined;
+        return a ? [assignmentView(role, resource, a)] : [];
+      });
+
+    if (req.method === 'GET') {
+      const value = nav === 'appRoleAssignedTo' ? (sp.resource ? assignmentsOf(sp.resource) : []) : sp.id === ours?.id ? [...assignmentsOf(GRAPH_RESOURCE), ...assignmentsOf(MANAGEMENT_RESOURCE)] : [];
+      this.ok(req, res, 200, { '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#servicePrincipals('${sp.id}')/${nav}`, value });
+      return;
+    }
+    if (req.method !== 'POST') throw new GraphError(405, 'Request_BadRequest', 'The requested method is not allowed.');
+    let body: { principalId?: unknown; resourceId?: unknown; appRoleId?: unknown };
+    try {
+      body = JSON.parse((await req.body()).toString('utf8')) as typeof body;
+    } catch {
+      throw new GraphError(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.');
+    }
+    const resourceId = String(body.resourceId ?? '');
+    const principalId = String(body.principalId ?? '');
+    const appRoleId = String(body.appRoleId ?? '');
+    const resourceSp = this.servicePrincipals(tenant).find((s) => s.id === resourceId);
+    const resource = resourceSp?.resource ?? (resourceSp ? undefined : resourceByAppId(resourceId));
+    if (nav === 'appRoleAssignedTo' && resourceId !== sp.id) {
+      throw new GraphError(400, 'Request_BadRequest', 'The resourceId in the request body must match the service principal in the URL.');
+    }
+    if (!resource || !resourceSp) throw new GraphError(404, 'Request_ResourceNotFound', `Resource '${resourceId}' does not exist or one of its queried reference-property objects are not present.`);
+    if (!ours || principalId !== ours.id) throw new GraphError(404, 'Request_ResourceNotFound', `Resource '${principalId}' does not exist or one of its queried reference-property objects are not present.`);
+    const role = resource.roles.find((r) => r.id === appRoleId);
+    if (!role) throw new GraphError(400, 'Request_BadRequest', `Permission being assigned was not found on application '${resource.appId}'.`);
+    if (ours.roles[resource.kind].has(role.value)) throw new GraphError(400, 'Request_BadRequest', 'Permission being assigned already exists on the object.');
+    tenant.grantRoles([role.value], now);
+    const a = ours.assignmentIds.get(role.value);
+    if (!a) throw new Error('assignment missing');
+    this.ok(req, res, 201, { '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#servicePrincipals('${sp.id}')/${nav}/$entity`, ...assignmentView(role, resource, a) });
+  }
+}

@@ -1,0 +1,13 @@
+/** Public surface of the Microsoft 365 simulator. */
+export { startSimulator } from './server.ts';
+export type { RunningSimulator, StartSimulatorOptions } from './server.ts';
+export { ensureCertificateAuthority } from './certificate-authority.ts';
+export type { CertificateAuthorityFiles } from './certificate-authority.ts';
+export { registerSimulatorCommands } from './cli.ts';
+export { SimulatorControl, SimulatorControlError } from './control-client.ts';
+export type { AppInfo, FaultRequest, LedgerResponse, SimTenant, TenantCreateRequest, TenantPatchRequest } from './control-client.ts';
+export type { FaultKind, FaultTarget } from './faults.ts';
+export type { Cloud } from './app-roles.ts';
+export { AUDIENCES, GRAPH_RESOURCE, MANAGEMENT_RESOURCE } from './app-roles.ts';
+export { simulatorSettingsSpec } from './config.ts';
+export { answerConsent, type ConsentOutcome } from './consent-driver.ts';

@@ -1,0 +1,77 @@
+import type { SourceName } from '../runtime/sources.ts';
+import { blobCollected } from './management-api/management-api.ts';
+import type { GraphSourceKey } from './records/graph-records.ts';
+import { graphRecordId } from './records/graph-records.ts';
+import { managementRecordId } from './records/management-records.ts';
+import type { Tenant } from './tenant-state.ts';
+
+/** Every record id a source made available, with when: what tests compare the pipeline against. */
+
+export interface LedgerEntry {
+  id: string;
+  availableAt: string;
+  eventTime: string;
+  contentId?: string;
+}
+
+export interface Ledger {
+  tenantId: string;
+  source: SourceName;
+  records: LedgerEntry[];
+  /** Records generated but not yet published (still inside their publication delay). */
+  pending: number;
+  /** Management API only: records published while no subscription was collecting them (never retrievable). */
+  notCollected: number;
+}
+
+export function buildLedger(tenant: Tenant, source: SourceName, now: number): Ledger {
+  tenant.advance(now);
+  const feed = tenant.feed(source);
+  const records: LedgerEntry[] = [];
+  let pending = 0;
+  let notCollected = 0;
+  if (source.startsWith('management:')) {
+    const contentType = source.slice('management:'.length);
+    const ctx = tenant.managementContext();
+    const sub = tenant.subscriptions.get(contentType);
+    const seen = new Set<number>();
+    for (const blob of feed.blobs) {
+      if (blob.reserveOf !== undefined) continue;
+      if (blob.contentCreatedMs > now) {
+        pending += blob.count;
+        continue;
+      }
+      if (!blobCollected(sub, blob)) {
+        notCollected += blob.count;
+        continue;
+      }
+      for (let i = blob.firstIndex; i < blob.firstIndex + blob.count; i++) {
+        if (seen.has(i)) continue;
+        seen.add(i);
+        records.push({
+          id: managementRecordId(ctx, contentType, i),
+          availableAt: new Date(blob.contentCreatedMs).toISOString(),
+          eventTime: new Date(feed.eventTimeOf(i)).toISOString(),
+          contentId: blob.contentId,
+        });
+      }
+    }
+  } else {
+    const key = source.slice('graph:'.length) as GraphSourceKey;
+    const ctx = tenant.graphContext();
+    for (const batch of feed.batches) {
+      if (batch.availableAtMs > now) {
+        pending += batch.count;
+        continue;
+      }
+      for (let i = batch.firstIndex; i < batch.firstIndex + batch.count; i++) {
+        records.push({
+          id: graphRecordId(ctx, key, i),
+          availableAt: new Date(batch.availableAtMs).toISOString(),
+          eventTime: new Date(feed.eventTimeOf(i)).toISOString(),
+        });
+      }
+    }
+  }
+  return { tenantId: tenant.tenantId, source, records, pending, notCollected };
+}

@@ -1,0 +1,307 @@
+import { randomUUID } from 'node:crypto';
+import { MANAGEMENT_SOURCES, SOURCES } from '../runtime/sources.ts';
+import type { SourceName } from '../runtime/sources.ts';
+import type { Cloud, ResourceKind } from './app-roles.ts';
+import { DEFAULT_REQUIRED_ROLES, resourceOfRole } from './app-roles.ts';
+import type { AppCertificate } from './certificate-authority.ts';
+import { Rng, uuidFor } from './deterministic.ts';
+import { Feed } from './feeds.ts';
+import type { BlobPolicy } from './feeds.ts';
+import type { SimUser } from './records/directory-people.ts';
+import { buildUsers } from './records/directory-people.ts';
+import type { GraphRecordContext } from './records/graph-records.ts';
+import type { ManagementRecordContext } from './records/management-records.ts';
+
+/** All mutable state of one simulator instance (several instances may live in one process). */
+
+export interface Licences {
+  entraP1: boolean;
+  entraP2: boolean;
+}
+
+export interface TenantSettings {
+  name: string;
+  domain: string;
+  cloud: Cloud;
+  partner: boolean;
+  licences: Licences;
+  auditLogging: boolean;
+  users: number;
+  /** Records generated per minute for each source, continuously. */
+  recordsPerMinute: number;
+  publicationDelayMs: [number, number];
+  duplicateRate: number;
+  reserveRate: number;
+  outOfOrder: boolean;
+  recordsPerBlob: number;
+  contentPageSize: number;
+  /** Enforce Graph's documented service limits (reports 5/10 s, identity protection 1/s). */
+  graphThrottling: boolean;
+  /** Management Activity API per-tenant request quota per minute (AF429 beyond it). */
+  managementRequestsPerMinute: number;
+}
+
+export interface ServicePrincipal {
+  id: string;
+  createdAt: string;
+  /** Granted application roles (role values) per resource kind. */
+  roles: Record<ResourceKind, Set<string>>;
+  /** appRoleAssignment ids per role value. */
+  assignmentIds: Map<string, { id: string; createdDateTime: string }>;
+  consentedBy?: string;
+}
+
+export interface Subscription {
+  contentType: string;
+  status: 'enabled' | 'disabled';
+  webhook: { status: string; address: string; authId: string | null; expiration: string | null } | null;
+  enabledSinceMs: number;
+  /** Intervals during which content was being collected. */
+  intervals: Array<{ fromMs: number; toMs: number | null }>;
+  lastStartMs: number;
+}
+
+export interface AppRegistration {
+  clientId: string;
+  clientSecret: string;
+  secretId: string;
+  secretExpired: boolean;
+  certificate: AppCertificate;
+  displayName: string;
+  requiredRoles: string[];
+  redirectUris: string[];
+}
+
+export const DEFAULT_TENANT_SETTINGS: Omit<TenantSettings, 'name' | 'domain'> = {
+  cloud: 'commercial',
+  partner: false,
+  licences: { entraP1: true, entraP2: true },
+  auditLogging: true,
+  users: 25,
+  recordsPerMinute: 0,
+  publicationDelayMs: [2000, 5000],
+  duplicateRate: 0,
+  reserveRate: 0,
+  outOfOrder: false,
+  recordsPerBlob: 100,
+  contentPageSize: 200,
+  graphThrottling: true,
+  managementRequestsPerMinute: 2000,
+};
+
+const WORKLOAD_CODE: Record<string, string> = {
+  'Audit.AzureActiveDirectory': 'aad',
+  'Audit.Exchange': 'exo',
+  'Audit.SharePoint': 'spo',
+  'Audit.General': 'gen',
+  'DLP.All': 'dlp',
+};
+
+export class Tenant {
+  readonly users: SimUser[];
+  readonly feeds = new Map<SourceName, Feed>();
+  readonly subscriptions = new Map<string, Subscription>();
+  servicePrincipal: ServicePrincipal | null = null;
+  /** Set when a service principal existed and was removed (consent revoked / enterprise app deleted). */
+  revokedConsent = false;
+  readonly createdAtMs: number;
+  private readonly requestLog = new Map<string, number[]>();
+  private batchCounter = 0;
+
+  constructor(
+    readonly seed: string,
+    readonly tenantId: string,
+    public settings: TenantSettings,
+    now: number,
+  ) {
+    this.createdAtMs = now;
+    this.users = buildUsers(seed, tenantId, settings.domain, settings.users);
+    for (const source of SOURCES) {
+      const contentType = source.startsWith('management:') ? source.slice('management:'.length) : source;
+      const tid = tenantId.replace(/-/g, '');
+      const code = WORKLOAD_CODE[contentType] ?? 'gen';
+      this.feeds.set(
+        source,
+        new Feed(
+          `${seed}|${tenantId}|${source}`,
+          (createdMs, seq) => {
+            const secs = Math.floor(createdMs / 1000);
+            const stamp = new Date(createdMs).toISOString().slice(0, 13).replace(/[-T]/g, '');
+            const rng = new Rng(`${seed}|${tenantId}|${source}|cid|${seq}`);
+            return `${secs}$${secs}$${tid}${code}${stamp}$${rng.hex(32)}$${String(seq % 100).padStart(2, '0')}`;
+          },
+          now,
+        ),
+      );
+    }
+  }
+
+  get adminAccount(): SimUser {
+    const admin = this.users[0];
+    if (!admin) throw new Error('tenant without users');
+    return admin;
+  }
+
+  managementContext(): ManagementRecordContext {
+    return { seed: this.seed, tenantId: this.tenantId, domain: this.settings.domain, users: this.users };
+  }
+
+  graphContext(): GraphRecordContext {
+    return {
+      seed: this.seed,
+      tenantId: this.tenantId,
+      domain: this.settings.domain,
+      users: this.users,
+      entraP1: this.settings.licences.entraP1 || this.settings.licences.entraP2,
+      entraP2: this.settings.licences.entraP2,
+    };
+  }
+
+  feed(source: SourceName): Feed {
+    const feed = this.feeds.get(source);
+    if (!feed) throw new Error(`unknown source ${source}`);
+    return feed;
+  }
+
+  private publicationDelay(key: string): number {
+    const [min, max] = this.settings.publicationDelayMs;
+    return min + Math.floor(new Rng(key).next() * Math.max(0, max - min + 1));
+  }
+
+  private blobPolicy(source: SourceName): BlobPolicy | undefined {
+    if (!(MANAGEMENT_SOURCES as readonly string[]).includes(source)) return undefined;
+    return {
+      recordsPerBlob: this.settings.recordsPerBlob,
+      duplicateRate: this.settings.duplicateRate,
+      reserveRate: this.settings.reserveRate,
+      outOfOrder: this.settings.outOfOrder,
+    };
+  }
+
+  /** Records whose events happen now; published after the tenant's publication delay. */
+  addRecords(source: SourceName, count: number, now: number): { firstIndex: number; count: number; availableAtMs: number } {
+    const seq = this.batchCounter++;
+    const availableAtMs = now + this.publicationDelay(`${this.seed}|${this.tenantId}|${source}|delay|${seq}`);
+    const batch = this.feed(source).addBatch(count, now - 30_000, now, availableAtMs, this.settings.outOfOrder, this.blobPolicy(source));
+    return { firstIndex: batch.firstIndex, count, availableAtMs };
+  }
+
+  /** Materialises the minute buckets of continuous generation up to `now` (lazily, on access). */
+  advance(now: number): void {
+    const rate = this.settings.recordsPerMinute;
+    for (const [source, feed] of this.feeds) {
+      if (rate <= 0) {
+        feed.rateCursorMs = Math.max(feed.rateCursorMs, now - (now % 60_000));
+        continue;
+      }
+      // never catch up more than 7 days
+      let cursor = Math.max(feed.rateCursorMs, now - 7 * 24 * 3600_000);
+      while (cursor + 60_000 <= now) {
+        const end = cursor + 60_000;
+        const seq = Math.floor(end / 60_000);
+        const delay = this.publicationDelay(`${this.seed}|${this.tenantId}|${source}|rate|${seq}`);
+        feed.addBatch(rate, cursor, end, Math.max(now, end + delay), this.settings.outOfOrder, this.blobPolicy(source));
+        cursor = end;
+      }
+      feed.rateCursorMs = cursor;
+    }
+  }
+
+  hasRole(kind: ResourceKind, role: string): boolean {
+    return this.servicePrincipal?.roles[kind].has(role) ?? false;
+  }
+
+  ensureServicePrincipal(seed: string, now: number): ServicePrincipal {
+    if (!this.servicePrincipal) {
+      this.servicePrincipal = {
+        id: uuidFor(`${seed}|${this.tenantId}|sp|${now}|${randomUUID()}`),
+        createdAt: new Date(now).toISOString(),
+        roles: { management: new Set(), graph: new Set() },
+        assignmentIds: new Map(),
+      };
+    }
+    return this.servicePrincipal;
+  }
+
+  grantRoles(roles: readonly string[], now: number): void {
+    const sp = this.ensureServicePrincipal(this.seed, now);
+    for (const role of roles) {
+      const resource = resourceOfRole(role);
+      if (!resource) continue;
+      sp.roles[resource.kind].add(role);
+      if (!sp.assignmentIds.has(role)) {
+        sp.assignmentIds.set(role, { id: new Rng(`${sp.id}|${role}`).hex(43), createdDateTime: new Date(now).toISOString() });
+      }
+    }
+  }
+
+  /** Sliding-window rate limiter; returns ms to wait when the limit is exceeded, else 0 (and records the call). */
+  rateLimit(key: string, limit: number, windowMs: number, now: number): number {
+    let log = this.requestLog.get(key);
+    if (!log) {
+      log = [];
+      this.requestLog.set(key, log);
+    }
+    while (log.length > 0 && (log[0] as number) <= now - windowMs) log.shift();
+    if (log.length >= limit) return (log[0] as number) + windowMs - now;
+    log.push(now);
+    return 0;
+  }
+}
+
+export class SimulatorState {
+  readonly tenants = new Map<string, Tenant>();
+  readonly app: AppRegistration;
+
+  constructor(
+    readonly seed: string,
+    certificate: AppCertificate,
+    readonly now: () => number = Date.now,
+  ) {
+    const rng = new Rng(`${seed}|app-secret`);
+    this.app = {
+      clientId: uuidFor(`${seed}|app`),
+      clientSecret: `Sim8Q~${rng.hex(34)}`,
+      secretId: rng.uuid(),
+      secretExpired: false,
+      certificate,
+      displayName: 'm365-siem connector',
+      requiredRoles: [...DEFAULT_REQUIRED_ROLES],
+      redirectUris: [],
+    };
+  }
+
+  createTenant(settings: TenantSettings, tenantId?: string): Tenant {
+    const id = tenantId ?? uuidFor(`${this.seed}|tenant|${settings.domain}|${this.tenants.size}`);
+    const tenant = new Tenant(this.seed, id, settings, this.now());
+    this.tenants.set(id, tenant);
+    return tenant;
+  }
+
+  /** Resolves a tenant by GUID, initial `*.onmicrosoft.com` domain or custom domain (case-insensitive). */
+  resolveTenant(idOrDomain: string): Tenant | undefined {
+    const key = idOrDomain.toLowerCase();
+    const byId = this.tenants.get(key);
+    if (byId) return byId;
+    for (const t of this.tenants.values()) {
+      const domain = t.settings.domain.toLowerCase();
+      const initial = `${domain.split('.')[0]}.onmicrosoft.com`;
+      if (domain === key || initial === key) return t;
+    }
+    return undefined;
+  }
+
+  /** All accounts that can sign in to the consent page: each tenant's global administrator. */
+  accounts(): Array<{ userPrincipalName: string; tenant: Tenant }> {
+    return [...this.tenants.values()].map((t) => ({ userPrincipalName: t.adminAccount.userPrincipalName, tenant: t }));
+  }
+
+  accountByUpn(upn: string): { user: SimUser; tenant: Tenant } | undefined {
+    const key = upn.toLowerCase();
+    for (const t of this.tenants.values()) {
+      const user = t.users.find((u) => u.userPrincipalName.toLowerCase() === key);
+      if (user) return { user, tenant: t };
+    }
+    return undefined;
+  }
+}
