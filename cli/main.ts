@@ -4,6 +4,12 @@
  */
 import { Command } from 'commander';
 import { ConfigError } from '../runtime/index.ts';
+import { registerNormalizeCommands } from '../normalize/index.ts';
+import { registerIndexCommands } from '../index/index.ts';
+import { registerControlPlaneCommands } from '../control-plane/index.ts';
+import { registerSimulatorCommands } from '../simulator/index.ts';
+import { registerStackCommands } from '../stack/index.ts';
+import { registerStartCommand } from './start.ts';
 
 const program = new Command();
 program
@@ -12,6 +18,12 @@ program
   .showHelpAfterError();
 
 // --- command registrations (one line per part) ---
+registerStartCommand(program);
+registerStackCommands(program);
+registerSimulatorCommands(program);
+registerControlPlaneCommands(program);
+registerIndexCommands(program);
+registerNormalizeCommands(program);
 // --- end of command registrations ---
 
 try {

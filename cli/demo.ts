@@ -1,0 +1,109 @@
+/**
+ * The demo organizations of `m365-siem start`: three simulated tenants with different licences and activity,
+ * connected through the real admin-consent flow (consent URL from the control plane, the simulator's consent
+ * page answered as an administrator would, Microsoft's redirect delivered to the control plane's callback).
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { hashToken } from '../control-plane/index.ts';
+import { answerConsent, SimulatorControl, type TenantCreateRequest } from '../simulator/index.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface DemoSetup {
+  operatorToken: string;
+  controlPlaneEnv: Record<string, string>;
+}
+
+export interface DemoOrganization {
+  id: string;
+  name: string;
+  tenantId: string;
+  status: string;
+}
+
+const DEMO_TENANTS: TenantCreateRequest[] = [
+  { name: 'Contoso Pharmaceuticals', domain: 'contoso-pharma.example', licences: { entraP1: true, entraP2: true }, auditLogging: true, users: 40, recordsPerMinute: 60 },
+  { name: 'Fabrikam Logistics', domain: 'fabrikam-logistics.example', licences: { entraP1: true, entraP2: false }, auditLogging: true, users: 25, recordsPerMinute: 20 },
+  { name: 'Northwind Dental', domain: 'northwind-dental.example', licences: { entraP1: false, entraP2: false }, auditLogging: true, users: 8, recordsPerMinute: 6 },
+];
+
+async function freePort(preferred: number): Promise<number> {
+  const tryPort = (port: number) =>
+    new Promise<number | null>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(null));
+      server.listen(port, '127.0.0.1', () => {
+        const address = server.address();
+        const chosen = typeof address === 'object' && address ? address.port : null;
+        server.close(() => resolve(chosen));
+      });
+    });
+  return (await tryPort(preferred)) ?? (await tryPort(0)) ?? preferred;
+}
+
+async function prepare(_serviceEnv: NodeJS.ProcessEnv, env: Env): Promise<DemoSetup> {
+  const operatorToken = env.M365_SIEM_TOKEN ?? `m365siem_${randomBytes(18).toString('base64url')}`;
+  const port = env.CONTROL_PLANE_PORT ? Number(env.CONTROL_PLANE_PORT) : await freePort(8080);
+  const controlPlaneEnv: Record<string, string> = {
+    CONTROL_PLANE_PORT: String(port),
+    CONTROL_PLANE_PUBLIC_URL: env.CONTROL_PLANE_PUBLIC_URL ?? `http://localhost:${port}`,
+    CONTROL_PLANE_TOKENS: env.CONTROL_PLANE_TOKENS ?? `admin:operator:${hashToken(operatorToken)}`,
+    CONTROL_PLANE_STATE_SECRET: env.CONTROL_PLANE_STATE_SECRET ?? randomBytes(32).toString('base64url'),
+  };
+  return { operatorToken, controlPlaneEnv };
+}
+
+async function api<T>(baseUrl: string, token: string, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${baseUrl}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+async function run(options: {
+  controlPlaneUrl: string;
+  simulatorUrl: string;
+  operatorToken: string;
+  progress: (line: string) => void;
+}): Promise<DemoOrganization[]> {
+  const { controlPlaneUrl, operatorToken, progress } = options;
+  const sim = new SimulatorControl(options.simulatorUrl);
+  try {
+    const app = await sim.getApp();
+    const callback = `${new URL(controlPlaneUrl).origin.replace('127.0.0.1', 'localhost')}/oauth/microsoft/callback`;
+    if (!app.redirectUris.includes(callback)) await sim.patchApp({ redirectUris: [...app.redirectUris, callback] });
+
+    const existing = await api<Array<{ id: string; name: string }>>(controlPlaneUrl, operatorToken, 'GET', '/organizations');
+    const simTenants = await sim.listTenants();
+    const out: DemoOrganization[] = [];
+    for (const spec of DEMO_TENANTS) {
+      const tenant = simTenants.find((t) => t.name === spec.name) ?? (await sim.createTenant(spec));
+      let org = existing.find((o) => o.name === spec.name);
+      if (!org) org = await api<{ id: string; name: string }>(controlPlaneUrl, operatorToken, 'POST', '/organizations', { name: spec.name });
+      const current = await api<{ status: string }>(controlPlaneUrl, operatorToken, 'GET', `/organizations/${org.id}/applications/microsoft-manage`).catch(() => null);
+      if (!current || current.status === 'not_connected' || current.status === 'disconnected') {
+        progress(`connecting ${spec.name} through admin consent`);
+        const { consentUrl } = await api<{ consentUrl: string }>(controlPlaneUrl, operatorToken, 'POST', `/organizations/${org.id}/applications/microsoft-manage`, {
+          autoUpgrade: true,
+          cloud: 'commercial',
+          tenant: tenant.tenantId,
+        });
+        const { redirectUrl } = await answerConsent(consentUrl, tenant.adminAccount, 'accept');
+        const landed = await fetch(redirectUrl);
+        if (!landed.ok) throw new Error(`consent callback for ${spec.name} answered ${landed.status}: ${(await landed.text()).slice(0, 300)}`);
+      }
+      const status = await api<{ status: string; reason: string | null }>(controlPlaneUrl, operatorToken, 'GET', `/organizations/${org.id}/applications/microsoft-manage`);
+      out.push({ id: org.id, name: spec.name, tenantId: tenant.tenantId, status: status.reason ? `${status.status} (${status.reason})` : status.status });
+    }
+    return out;
+  } finally {
+    sim.close();
+  }
+}
+
+export const connectDemoOrganizations = { prepare, run };

@@ -1,0 +1,190 @@
+/**
+ * The control plane's HTTP surface, built in a function (listen elsewhere) so tests run it in-process.
+ */
+import express, { type ErrorRequestHandler, type Express, type Request, type Response, type Router } from 'express';
+import { opsRouter, scrubSecrets, type Logger, type Readiness } from '../runtime/index.ts';
+import type { SchemaRegistryView } from '../schemas/index.ts';
+import { ApiError, requireRole, type Actor, type TokenEntry } from './auth.ts';
+import type { ConnectionService } from './connection-service.ts';
+import type { ControlPlaneMetrics } from './metrics.ts';
+import {
+  callbackQuery,
+  connectBody,
+  createOrganizationBody,
+  openApiDocument,
+  orgIdParams,
+  patchConnectionBody,
+  patchOrganizationBody,
+  validate,
+} from './openapi.ts';
+import { schemaRegistryRouter } from './schema-registry.ts';
+import { consentCallbackScriptTag } from './ui/consent-callback-script.ts';
+
+export interface ControlPlaneAppOptions {
+  /** Routers that own full paths (e.g. the events API under /api/v1/organizations/{id}/events), mounted before the API's 404. */
+  extraRouters?: Router[];
+  /** The operator UI, mounted last (it answers page paths only). */
+  ui?: Router;
+  service: ConnectionService;
+  tokens: readonly TokenEntry[];
+  metrics: ControlPlaneMetrics;
+  readiness: Readiness;
+  logger: Logger;
+  publicUrl: string;
+  schemaRegistry?: SchemaRegistryView;
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+
+function consentPage(title: string, message: string, ok: boolean, script = ''): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} — m365-siem</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;line-height:1.5}
+h1{font-size:1.4rem;color:${ok ? '#0a6b2d' : '#a4262c'}}</style></head>
+<body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${script}</body></html>
+`;
+}
+
+const actorOf = (req: Request): Actor => req.actor ?? { role: 'viewer', label: 'unknown' };
+
+export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
+  const { service, metrics, logger } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.originalUrl.startsWith('/api/v1/') ? '/api/v1' : ''}${String(req.route.path)}` : 'unmatched';
+      metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  app.use(opsRouter(metrics.metrics.registry, options.readiness));
+
+  // The consent redirect target: no bearer token (Microsoft redirects the administrator's browser here); the
+  // signed, expiring, single-use state binds it to an organization.
+  app.get('/oauth/microsoft/callback', async (req, res) => {
+    res.set('Cache-Control', 'no-store').set('Referrer-Policy', 'no-referrer');
+    const parsed = callbackQuery.safeParse(req.query);
+    const query = parsed.success ? parsed.data : {};
+    const outcome = await service.handleCallback(query);
+    const ok = outcome.httpStatus < 400;
+    // Tells the operator UI that opened the consent pop-up how it went (posted to our own origin only).
+    const script = consentCallbackScriptTag(options.publicUrl, { ok, orgId: outcome.orgId ?? null, message: ok ? null : `${outcome.title}: ${outcome.message}` });
+    res.status(outcome.httpStatus).type('html').send(consentPage(outcome.title, outcome.message, ok, script));
+  });
+
+  const viewer = requireRole(options.tokens, 'viewer');
+  const admin = requireRole(options.tokens, 'admin');
+  const api = express.Router();
+  // Authenticate before parsing bodies: an unauthenticated request learns nothing but 401.
+  api.use(viewer);
+  api.use(express.json({ limit: '64kb', strict: true }));
+
+  api.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument(options.publicUrl));
+  });
+
+  api.get('/organizations', (_req, res) => {
+    res.json({ items: service.listOrganizations() });
+  });
+  api.post('/organizations', admin, async (req, res) => {
+    const body = validate(createOrganizationBody, 'body', req.body);
+    const org = await service.createOrganization(actorOf(req), body.name);
+    res.status(201).location(`${options.publicUrl}/api/v1/organizations/${org.id}`).json(org);
+  });
+  api.get('/organizations/:id', (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    res.json(service.getOrganization(id));
+  });
+  api.patch('/organizations/:id', admin, async (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    const body = validate(patchOrganizationBody, 'body', req.body);
+    res.json(await service.renameOrganization(actorOf(req), id, body.name));
+  });
+  api.delete('/organizations/:id', admin, async (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    await service.deleteOrganization(actorOf(req), id);
+    res.status(204).end();
+  });
+  api.get('/organizations/:id/history', (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    res.json({ items: service.history(id) });
+  });
+
+  const m365 = '/organizations/:id/applications/microsoft-manage';
+  api.post(m365, admin, async (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    const body = validate(connectBody, 'body', req.body);
+    const { consentUrl } = await service.connect(actorOf(req), id, body);
+    res.status(201).json({ consentUrl });
+  });
+  api.get(m365, (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    res.json(service.connectionView(id, { withConsentUrl: req.actor?.role === 'admin' }));
+  });
+  api.patch(m365, admin, async (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    const body = validate(patchConnectionBody, 'body', req.body);
+    res.json(await service.setAutoUpgrade(actorOf(req), id, body.autoUpgrade));
+  });
+  api.delete(m365, admin, async (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    res.json(await service.disconnect(actorOf(req), id));
+  });
+  api.post(`${m365}/upgrades/approve`, admin, async (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    res.json(await service.approveUpgrade(actorOf(req), id));
+  });
+  api.post(`${m365}/repair`, admin, async (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    res.json(await service.repair(actorOf(req), id));
+  });
+  api.post(`${m365}/verify`, admin, async (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    res.json(await service.verify(id, actorOf(req)));
+  });
+
+  api.use('/schema-registry', schemaRegistryRouter(options.schemaRegistry));
+
+  api.use((req, _res, next) => next(new ApiError(404, 'not_found', `no endpoint ${req.method} ${req.baseUrl}${req.path}`)));
+  for (const router of options.extraRouters ?? []) app.use(router);
+  app.use('/api/v1', api);
+  if (options.ui) app.use(options.ui);
+  app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no endpoint ${req.method} ${req.path}`)));
+
+  const onError: ErrorRequestHandler = (error: unknown, req: Request, res: Response, _next) => {
+    if (res.headersSent) return;
+    if (error instanceof ApiError) {
+      if (error.status === 401) res.set('WWW-Authenticate', 'Bearer realm="m365-siem"');
+      res.status(error.status).json({ error: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } });
+      return;
+    }
+    const e = error as { type?: string; status?: number; message?: string };
+    if (e?.type === 'entity.parse.failed') {
+      res.status(400).json({ error: { code: 'invalid_json', message: 'body: the request body is not valid JSON', field: 'body' } });
+      return;
+    }
+    if (e?.type === 'entity.too.large') {
+      res.status(413).json({ error: { code: 'too_large', message: 'the request body is larger than 64 kB' } });
+      return;
+    }
+    if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+      res.status(e.status).json({ error: { code: 'bad_request', message: scrubSecrets(e.message ?? 'bad request') } });
+      return;
+    }
+    if (error instanceof Error && error.name.startsWith('KafkaJS')) {
+      logger.error({ err: error, method: req.method, path: req.path }, 'state write failed: Kafka unavailable');
+      res.status(503).set('Retry-After', '5').json({ error: { code: 'kafka_unavailable', message: 'the state store (Kafka) is unavailable; nothing was changed, retry later' } });
+      return;
+    }
+    logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    res.status(500).json({ error: { code: 'internal', message: 'internal error; see the control-plane log' } });
+  };
+  app.use(onError);
+  return app;
+}

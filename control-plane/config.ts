@@ -1,0 +1,137 @@
+/**
+ * Settings of the control plane, parsed once at start (STYLE.md practice 5). `process.env` is read by the caller
+ * and handed in; this module only validates.
+ */
+import { z } from 'zod';
+import {
+  ConfigError,
+  envBoolean,
+  envInt,
+  envUrl,
+  parseCloudProfiles,
+  parseCommonSettings,
+  parseKafkaSettings,
+  parseMicrosoftApp,
+  parseOpenSearchSettings,
+  parseSettings,
+  parseTopicSettings,
+  setting,
+  type CloudProfiles,
+  type KafkaSettings,
+  type MicrosoftAppCredentials,
+  type OpenSearchSettings,
+  type TopicSettings,
+} from '../runtime/index.ts';
+import { parseTokenTable, type TokenEntry } from './auth.ts';
+import { LATEST_MANIFEST_VERSION, MANIFEST_VERSIONS } from './permission-manifest.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const controlPlaneSettingsSpec = {
+  port: setting('CONTROL_PLANE_PORT', envInt(8080, 0, 65535), 'port of the control-plane REST API, callback, /healthz, /readyz and /metrics (0 = any free port)'),
+  host: setting('CONTROL_PLANE_HOST', z.string().default('127.0.0.1'), 'interface the control plane listens on (0.0.0.0 behind a reverse proxy)'),
+  publicUrl: setting(
+    'CONTROL_PLANE_PUBLIC_URL',
+    envUrl('http://localhost:8080').transform((v) => v.replace(/\/+$/, '')),
+    'external base URL of the control plane; the consent redirect URI is {this}/oauth/microsoft/callback and must be registered on the Entra app',
+  ),
+  tokens: setting(
+    'CONTROL_PLANE_TOKENS',
+    z.string({ message: 'required' }).min(1, 'required'),
+    'API bearer tokens as comma-separated role[:label]:sha256hex entries (role admin or viewer); create hashes with `m365-siem token hash <token>`',
+  ),
+  stateSecret: setting(
+    'CONTROL_PLANE_STATE_SECRET',
+    z.string({ message: 'required' }).min(32, 'expected at least 32 characters'),
+    'HMAC key that signs the consent state parameter (at least 32 random characters; never logged)',
+  ),
+  verifyIntervalSeconds: setting(
+    'CONTROL_PLANE_VERIFY_INTERVAL_SECONDS',
+    envInt(300, 0, 86_400),
+    'how often every connected organization is re-verified with fresh tokens (revoked consent, expired secret, manifest changes); 0 = never',
+  ),
+  manifestVersion: setting(
+    'PERMISSION_MANIFEST_VERSION',
+    envInt(LATEST_MANIFEST_VERSION, 1, 1000).refine((v) => MANIFEST_VERSIONS.includes(v), {
+      message: `expected one of ${MANIFEST_VERSIONS.join(', ')}`,
+    }),
+    'permission manifest version in force; connected organizations move to it on their next verification',
+  ),
+  expectedLagSeconds: setting(
+    'CONTROL_PLANE_EXPECTED_LAG_SECONDS',
+    envInt(4 * 3600, 60, 7 * 86_400),
+    'a source whose cursor is further behind than this is reported as lagging',
+  ),
+  historyLimit: setting('CONTROL_PLANE_HISTORY_LIMIT', envInt(1000, 10, 100_000), 'changes kept in each organization\'s history'),
+  ui: setting('CONTROL_PLANE_UI', envBoolean(true), 'serve the operator web UI at / (built from control-plane/ui, nothing fetched from the internet)'),
+  eventsApi: setting('CONTROL_PLANE_EVENTS_API', envBoolean(true), 'serve GET /api/v1/organizations/{id}/events from OpenSearch (needs OPENSEARCH_*)'),
+  eventsIndex: setting(
+    'INDEX_PREFIX',
+    z.string().regex(/^[a-z0-9][a-z0-9._-]{0,200}$/, 'expected a lower-case OpenSearch index name').default('siem-events'),
+    'read alias of the SIEM events the events API searches (the index service\'s INDEX_PREFIX)',
+  ),
+} as const;
+
+export interface ControlPlaneConfig {
+  port: number;
+  host: string;
+  publicUrl: string;
+  tokens: TokenEntry[];
+  stateSecret: string;
+  verifyIntervalSeconds: number;
+  manifestVersion: number;
+  expectedLagSeconds: number;
+  historyLimit: number;
+  ui: boolean;
+  eventsApi: boolean;
+  eventsIndex: string;
+  /** OpenSearch settings, parsed only when the events API is on. */
+  openSearch: OpenSearchSettings | null;
+  logLevel: ReturnType<typeof parseCommonSettings>['logLevel'];
+  kafka: KafkaSettings;
+  topics: TopicSettings;
+  clouds: CloudProfiles;
+  microsoftApp: MicrosoftAppCredentials;
+}
+
+export function parseControlPlaneConfig(env: Env): ControlPlaneConfig {
+  const s = parseSettings(controlPlaneSettingsSpec, env);
+  let tokens: TokenEntry[];
+  try {
+    tokens = parseTokenTable(s.tokens);
+  } catch (error) {
+    throw new ConfigError([`CONTROL_PLANE_TOKENS: ${(error as Error).message}`]);
+  }
+  const microsoftApp = parseMicrosoftApp(env);
+  if (!microsoftApp) throw new ConfigError(['M365_CLIENT_ID: required (the multi-tenant Entra application the control plane connects tenants to)']);
+  return {
+    port: s.port,
+    host: s.host,
+    publicUrl: s.publicUrl,
+    tokens,
+    stateSecret: s.stateSecret,
+    verifyIntervalSeconds: s.verifyIntervalSeconds,
+    manifestVersion: s.manifestVersion,
+    expectedLagSeconds: s.expectedLagSeconds,
+    historyLimit: s.historyLimit,
+    ui: s.ui,
+    eventsApi: s.eventsApi,
+    eventsIndex: s.eventsIndex,
+    openSearch: s.eventsApi ? parseOpenSearchSettings(env) : null,
+    logLevel: parseCommonSettings(env).logLevel,
+    kafka: parseKafkaSettings(env),
+    topics: parseTopicSettings(env),
+    clouds: parseCloudProfiles(env),
+    microsoftApp,
+  };
+}
+
+/** Settings of the `m365-siem org …` commands, which talk to a running control plane over its REST API. */
+export const cliSettingsSpec = {
+  url: setting('M365_SIEM_URL', envUrl('http://localhost:8080').transform((v) => v.replace(/\/+$/, '')), 'base URL of the control plane the CLI talks to'),
+  token: setting('M365_SIEM_TOKEN', z.string().min(1).optional(), 'API bearer token the CLI sends (admin for changes, viewer for reads)'),
+} as const;
+
+export function parseCliSettings(env: Env) {
+  return parseSettings(cliSettingsSpec, env);
+}

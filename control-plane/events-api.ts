@@ -1,0 +1,209 @@
+/**
+ * `GET /api/v1/organizations/{id}/events` — the organization's recent SIEM events from OpenSearch, for the UI's
+ * Analysis view (issue 9). Every query is filtered by `organization.id`, whatever else is asked, so one
+ * organization's operator view never shows another's events (guarantee 3). Viewer role suffices.
+ *
+ * Query parameters (all optional): dataset, action, user (name, e-mail or id; case-insensitive, substring),
+ * outcome, category, from / to (ISO 8601 instants, inclusive), size (1–500, default 50). Newest first.
+ * Answer: `{ total, events: [{ id, "@timestamp", dataset, action, outcome, category, user, sourceIp, document }] }`.
+ */
+import express from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { z } from 'zod';
+import type { OpenSearchClient } from '../runtime/index.ts';
+
+export interface EventsRouterDeps {
+  openSearch: OpenSearchClient;
+  /** Read alias (or index pattern) of the SIEM events, e.g. `siem-events`. */
+  indexAlias: string;
+  requireViewer: RequestHandler;
+}
+
+export const EVENTS_MAX_SIZE = 500;
+export const EVENTS_DEFAULT_SIZE = 50;
+
+const text = (max: number) => z.string().trim().min(1).max(max).optional();
+const instant = z
+  .string()
+  .trim()
+  .refine((v) => !Number.isNaN(Date.parse(v)) && /^\d{4}-\d{2}-\d{2}/.test(v), { message: 'expected an ISO 8601 date or date-time, e.g. 2026-11-26T07:00:00Z' })
+  .optional();
+
+export const eventsQuerySchema = z
+  .object({
+    dataset: text(100),
+    action: text(200),
+    user: text(320),
+    outcome: z.enum(['success', 'failure', 'unknown']).optional(),
+    category: text(100),
+    from: instant,
+    to: instant,
+    size: z.coerce.number().int().min(1).max(EVENTS_MAX_SIZE).default(EVENTS_DEFAULT_SIZE),
+  })
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), { message: 'from must not be after to', path: ['from'] });
+
+export type EventsQuery = z.infer<typeof eventsQuerySchema>;
+
+/** Treat query-string values that arrive empty (`?user=`) as absent. */
+function withoutEmpty(query: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(query).filter(([, v]) => !(typeof v === 'string' && v.trim() === '')));
+}
+
+function escapeWildcard(value: string): string {
+  return value.replace(/[\\*?]/g, (c) => `\\${c}`);
+}
+
+/** The OpenSearch query body for one organization and the filters; pure, unit-tested. */
+export function buildEventsSearch(orgId: string, q: EventsQuery): Record<string, unknown> {
+  const filter: unknown[] = [{ term: { 'organization.id': orgId } }];
+  if (q.dataset) filter.push({ term: { 'event.dataset': q.dataset } });
+  if (q.action) filter.push({ term: { 'event.action': { value: q.action, case_insensitive: true } } });
+  if (q.outcome) filter.push({ term: { 'event.outcome': q.outcome } });
+  if (q.category) filter.push({ term: { 'event.category': q.category } });
+  if (q.from || q.to) {
+    filter.push({ range: { '@timestamp': { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lte: q.to } : {}) } } });
+  }
+  if (q.user) {
+    const contains = `*${escapeWildcard(q.user)}*`;
+    filter.push({
+      bool: {
+        minimum_should_match: 1,
+        should: [
+          { term: { 'user.id': q.user } },
+          { wildcard: { 'user.name': { value: contains, case_insensitive: true } } },
+          { wildcard: { 'user.email': { value: contains, case_insensitive: true } } },
+          { wildcard: { 'user.target.email': { value: contains, case_insensitive: true } } },
+        ],
+      },
+    });
+  }
+  return {
+    size: q.size,
+    track_total_hits: true,
+    sort: [{ '@timestamp': { order: 'desc', unmapped_type: 'date' } }],
+    query: { bool: { filter } },
+  };
+}
+
+export interface EventSummary {
+  id: string;
+  '@timestamp': string | null;
+  dataset: string | null;
+  action: string | null;
+  outcome: string | null;
+  category: string[] | null;
+  user: string | null;
+  sourceIp: string | null;
+  document: Record<string, unknown>;
+}
+
+function path(doc: Record<string, unknown>, dotted: string): unknown {
+  // Documents may hold dotted keys flat ("event.action") or nested ({event: {action}}).
+  if (dotted in doc) return doc[dotted];
+  let cur: unknown = doc;
+  for (const part of dotted.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function str(value: unknown): string | null {
+  if (typeof value === 'string' && value) return value;
+  if (typeof value === 'number') return String(value);
+  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
+  return null;
+}
+
+export function summarizeHit(hit: { _id?: string; _source?: unknown }): EventSummary {
+  const doc = (hit._source && typeof hit._source === 'object' ? hit._source : {}) as Record<string, unknown>;
+  const category = path(doc, 'event.category');
+  return {
+    id: hit._id ?? str(path(doc, 'event.id')) ?? '',
+    '@timestamp': str(doc['@timestamp']),
+    dataset: str(path(doc, 'event.dataset')),
+    action: str(path(doc, 'event.action')),
+    outcome: str(path(doc, 'event.outcome')),
+    category: Array.isArray(category) ? category.filter((c): c is string => typeof c === 'string') : typeof category === 'string' ? [category] : null,
+    user: str(path(doc, 'user.email')) ?? str(path(doc, 'user.name')) ?? str(path(doc, 'user.id')),
+    sourceIp: str(path(doc, 'source.ip')) ?? str(path(doc, 'client.ip')),
+    document: doc,
+  };
+}
+
+function sendError(res: Response, status: number, code: string, message: string, field?: string): void {
+  res.status(status).json({ error: { code, message, ...(field ? { field } : {}) } });
+}
+
+function isUnavailable(error: unknown): boolean {
+  const name = (error as { name?: string } | null)?.name ?? '';
+  const status = (error as { meta?: { statusCode?: number } } | null)?.meta?.statusCode;
+  return ['ConnectionError', 'TimeoutError', 'NoLivingConnectionsError'].includes(name) || status === 429 || (typeof status === 'number' && status >= 500);
+}
+
+export function eventsRouter(deps: EventsRouterDeps): express.Router {
+  const router = express.Router();
+  router.get('/api/v1/organizations/:id/events', deps.requireViewer, async (req: Request, res: Response, next: NextFunction) => {
+    const orgId = String(req.params.id ?? '');
+    if (!orgId || orgId.length > 200) {
+      sendError(res, 400, 'invalid_request', 'organization id: expected 1 to 200 characters', 'id');
+      return;
+    }
+    const parsed = eventsQuerySchema.safeParse(withoutEmpty({ ...(req.query as Record<string, unknown>) }));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field = issue?.path.join('.') || 'query';
+      sendError(res, 400, 'invalid_request', `${field}: ${issue?.message ?? 'invalid value'}`, field);
+      return;
+    }
+    try {
+      const response = await deps.openSearch.search({
+        index: deps.indexAlias,
+        ignore_unavailable: true,
+        allow_no_indices: true,
+        body: buildEventsSearch(orgId, parsed.data) as never,
+      });
+      const hits = (response.body as { hits?: { total?: number | { value?: number }; hits?: Array<{ _id?: string; _source?: unknown }> } }).hits;
+      const total = typeof hits?.total === 'number' ? hits.total : (hits?.total?.value ?? 0);
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ total, events: (hits?.hits ?? []).map(summarizeHit) });
+    } catch (error) {
+      if (isUnavailable(error)) {
+        sendError(res, 503, 'opensearch_unavailable', 'OpenSearch is not reachable or overloaded right now; try again in a moment.');
+        return;
+      }
+      const type = (error as { meta?: { body?: { error?: { type?: string } } } })?.meta?.body?.error?.type;
+      if (type === 'index_not_found_exception') {
+        res.json({ total: 0, events: [] });
+        return;
+      }
+      next(error);
+    }
+  });
+  return router;
+}
+
+/** The path item for the control plane's OpenAPI document (`paths['/organizations/{id}/events']` under /api/v1). */
+export const eventsOpenApiPath = {
+  get: {
+    operationId: 'listOrganizationEvents',
+    summary: "The organization's recent SIEM events from OpenSearch, newest first (viewer)",
+    parameters: [
+      { name: 'id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 200 } },
+      { name: 'dataset', in: 'query', schema: { type: 'string', maxLength: 100 }, description: 'event.dataset, e.g. azure.signinlogs, o365.audit' },
+      { name: 'action', in: 'query', schema: { type: 'string', maxLength: 200 }, description: 'event.action, case-insensitive' },
+      { name: 'user', in: 'query', schema: { type: 'string', maxLength: 320 }, description: 'user name, e-mail or id; substring, case-insensitive' },
+      { name: 'outcome', in: 'query', schema: { type: 'string', enum: ['success', 'failure', 'unknown'] } },
+      { name: 'category', in: 'query', schema: { type: 'string', maxLength: 100 }, description: 'event.category' },
+      { name: 'from', in: 'query', schema: { type: 'string' }, description: 'ISO 8601 instant, inclusive' },
+      { name: 'to', in: 'query', schema: { type: 'string' }, description: 'ISO 8601 instant, inclusive' },
+      { name: 'size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: EVENTS_MAX_SIZE, default: EVENTS_DEFAULT_SIZE } },
+    ],
+    responses: {
+      '200': { description: '{ total, events: [{ id, @timestamp, dataset, action, outcome, category, user, sourceIp, document }] }' },
+      '400': { description: 'invalid filter (error.field names it)' },
+      '401': { description: 'missing or unknown token' },
+      '503': { description: 'OpenSearch unavailable' },
+    },
+  },
+} as const;

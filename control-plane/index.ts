@@ -1,0 +1,183 @@
+/**
+ * Public surface of the control plane: start it (the entry point wires Kafka, msal and HTTP together), build its
+ * express app for in-process tests, and register its CLI commands.
+ */
+import { createServer, type Server } from 'node:http';
+import {
+  AppTokenProvider,
+  createKafkaClient,
+  createLogger,
+  createOpenSearchClient,
+  parseCommonSettings,
+  Shutdown,
+  topicSpecs,
+  withRetry,
+  type KafkaClient,
+  type Logger,
+} from '../runtime/index.ts';
+import type { SchemaRegistryView } from '../schemas/index.ts';
+import { buildControlPlaneApp } from './app.ts';
+import { requireRole } from './auth.ts';
+import { eventsRouter } from './events-api.ts';
+import { parseControlPlaneConfig, type ControlPlaneConfig } from './config.ts';
+import { ConsentStateSigner } from './consent-state.ts';
+import { ConnectionService, type TokenSource } from './connection-service.ts';
+import { createControlPlaneMetrics } from './metrics.ts';
+import { OrganizationStore } from './organization-store.ts';
+import { SourceStatusView } from './source-status-view.ts';
+import type { FetchLike } from './upgrades.ts';
+
+export { buildControlPlaneApp, type ControlPlaneAppOptions } from './app.ts';
+export { parseControlPlaneConfig, controlPlaneSettingsSpec, type ControlPlaneConfig } from './config.ts';
+export { registerControlPlaneCommands } from './cli.ts';
+export { hashToken } from './auth.ts';
+export { ConnectionService } from './connection-service.ts';
+export { manifestFor, LATEST_MANIFEST_VERSION, MANIFEST_VERSIONS, requiredRoles, diffPermissions } from './permission-manifest.ts';
+export { REASONS, CONNECTION_REASONS, computeStatus } from './status.ts';
+export { organizationRecordSchema, type OrganizationRecord } from './organization-store.ts';
+
+export interface ControlPlaneDeps {
+  kafka?: KafkaClient;
+  tokens?: TokenSource;
+  logger?: Logger;
+  fetchImpl?: FetchLike;
+  schemaRegistry?: SchemaRegistryView;
+  now?: () => number;
+  propagationDelayMs?: number;
+}
+
+export interface RunningControlPlane {
+  url: string;
+  port: number;
+  config: ControlPlaneConfig;
+  service: ConnectionService;
+  /** Runs the periodic re-verification of every connected organization now. */
+  verifyNow(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startControlPlane(env: Readonly<Record<string, string | undefined>>, deps: ControlPlaneDeps = {}): Promise<RunningControlPlane> {
+  const config = parseControlPlaneConfig(env);
+  const logger = deps.logger ?? createLogger('control-plane', { level: config.logLevel });
+  const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger, 'control-plane');
+  const topics = topicSpecs(config.topics);
+  // Fresh topics can answer "not the leader" / "unknown partition" for a moment after creation, and a broker may be
+  // restarting: start steps are retried (bounded) before the service gives up.
+  const startStep = <T>(name: string, step: () => Promise<T>) =>
+    withRetry(step, {
+      attempts: 8,
+      initialMs: 250,
+      maxMs: 4_000,
+      onRetry: (error, attempt) => logger.warn({ err: error, step: name, attempt }, 'start step failed; retrying'),
+    });
+  await startStep('ensure topics', () => kafka.ensureTopics([topics.tenants, topics.status]));
+
+  const store = new OrganizationStore({ kafka, topic: topics.tenants.name, logger, historyLimit: config.historyLimit, ...(deps.now ? { now: deps.now } : {}) });
+  const statuses = new SourceStatusView(kafka, topics.status.name, logger);
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'error while closing'));
+  };
+  try {
+    await startStep('rebuild organizations', () => store.start());
+    closers.push(() => store.close());
+    await startStep('start status consumer', () => statuses.start());
+    closers.push(() => statuses.close());
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+
+  const metrics = createControlPlaneMetrics();
+  const service = new ConnectionService({
+    store,
+    tokens: deps.tokens ?? new AppTokenProvider(config.microsoftApp, config.clouds, logger),
+    statuses,
+    signer: new ConsentStateSigner(config.stateSecret, deps.now),
+    clouds: config.clouds,
+    publicUrl: config.publicUrl,
+    manifestVersion: config.manifestVersion,
+    expectedLagSeconds: config.expectedLagSeconds,
+    logger,
+    metrics,
+    ...(deps.fetchImpl ? { fetchImpl: deps.fetchImpl } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.propagationDelayMs !== undefined ? { propagationDelayMs: deps.propagationDelayMs } : {}),
+  });
+  const extraRouters = [];
+  if (config.eventsApi && config.openSearch) {
+    const openSearch = createOpenSearchClient(config.openSearch);
+    closers.push(() => openSearch.close());
+    extraRouters.push(eventsRouter({ openSearch, indexAlias: config.eventsIndex, requireViewer: requireRole(config.tokens, 'viewer') }));
+  }
+  const ui = config.ui ? (await import('./ui/index.ts')).uiRouter() : undefined;
+  const app = buildControlPlaneApp({
+    extraRouters,
+    ...(ui ? { ui } : {}),
+    service,
+    tokens: config.tokens,
+    metrics,
+    logger,
+    publicUrl: config.publicUrl,
+    readiness: () => (!store.loaded ? 'organization state not loaded' : !statuses.isRunning ? 'status consumer not running' : null),
+    ...(deps.schemaRegistry ? { schemaRegistry: deps.schemaRegistry } : {}),
+  });
+
+  const server: Server = createServer(app);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  closers.push(() => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  }));
+
+  let verifying: Promise<void> | null = null;
+  const verifyNow = () => {
+    verifying ??= service.verifyAll().finally(() => {
+      verifying = null;
+    });
+    return verifying;
+  };
+  if (config.verifyIntervalSeconds > 0) {
+    const timer = setInterval(() => {
+      void verifyNow().catch((error: unknown) => logger.error({ err: error }, 'periodic verification failed'));
+    }, config.verifyIntervalSeconds * 1000);
+    timer.unref();
+    closers.push(async () => {
+      clearInterval(timer);
+      await verifying?.catch(() => undefined);
+    });
+  }
+
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ url, publicUrl: config.publicUrl, manifestVersion: config.manifestVersion }, 'control plane listening');
+  let closed: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    config,
+    service,
+    verifyNow,
+    close: () => (closed ??= closeAll()),
+  };
+}
+
+/** `m365-siem start control-plane`: runs until SIGINT/SIGTERM. */
+export async function runControlPlane(env: Readonly<Record<string, string | undefined>>): Promise<void> {
+  const logger = createLogger('control-plane', { level: parseCommonSettings(env).logLevel });
+  const running = await startControlPlane(env, { logger });
+  const shutdown = new Shutdown(logger);
+  shutdown.register('control-plane', () => running.close());
+  shutdown.installSignalHandlers();
+  process.stdout.write(`${JSON.stringify({ service: 'control-plane', url: running.url, ready: true })}\n`);
+}

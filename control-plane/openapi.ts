@@ -1,0 +1,243 @@
+/**
+ * The REST API's schemas, written once in zod: requests are validated with them and the OpenAPI 3 document served
+ * at /api/v1/openapi.json is generated from them, so the document and the validation cannot disagree
+ * (docs/decisions/0022).
+ */
+import { z } from 'zod';
+import { CLOUDS, SOURCES } from '../runtime/index.ts';
+import { ApiError } from './auth.ts';
+import { eventsOpenApiPath } from './events-api.ts';
+import { ORGANIZATION_ID_PATTERN } from './organization-store.ts';
+import { CONNECTION_REASONS } from './status.ts';
+import { TENANT_INPUT } from './tenant-resolver.ts';
+
+// ------------------------------------------------------------------ requests
+
+export const orgIdParams = z.object({ id: z.string().regex(ORGANIZATION_ID_PATTERN, 'expected an organization id like org_abc123') }).strict();
+
+const orgName = z.string().trim().min(1, 'must not be empty').max(200, 'at most 200 characters');
+
+export const createOrganizationBody = z.object({ name: orgName }).strict();
+export const patchOrganizationBody = z.object({ name: orgName }).strict();
+
+export const connectBody = z
+  .object({
+    autoUpgrade: z.boolean(),
+    cloud: z.enum(CLOUDS),
+    tenant: z.string().regex(TENANT_INPUT, 'expected a tenant id (GUID) or a domain such as contoso.onmicrosoft.com').optional(),
+  })
+  .strict();
+
+export const patchConnectionBody = z.object({ autoUpgrade: z.boolean() }).strict();
+
+export const callbackQuery = z.object({
+  state: z.string().optional(),
+  tenant: z.string().optional(),
+  admin_consent: z.string().optional(),
+  error: z.string().optional(),
+  error_description: z.string().optional(),
+  scope: z.string().optional(),
+});
+
+// ------------------------------------------------------------------ responses
+
+const errorResponse = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional().describe('the request field at fault, for 400') }),
+});
+
+const organization = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  revision: z.number().int(),
+  connection: z
+    .object({ status: z.string(), reason: z.string().nullable(), tenantId: z.string().nullable(), cloud: z.enum(CLOUDS) })
+    .nullable(),
+});
+
+const consentUrlResponse = z.object({ consentUrl: z.string().describe('send a Global Administrator of the customer tenant here') });
+
+const sourceView = z.object({
+  name: z.enum(SOURCES),
+  state: z.enum(['waiting', 'ok', 'degraded', 'failing', 'unavailable_licence', 'paused', 'stopped']),
+  reason: z.string().nullable(),
+  message: z.string().nullable(),
+  remedy: z.string().nullable(),
+  lastEventAt: z.string().nullable(),
+  events24h: z.number().int(),
+  lagSeconds: z.number().nullable(),
+});
+
+const connectionResponse = z.object({
+  status: z.enum(['not_connected', 'connecting', 'waiting_for_first_events', 'active', 'needs_attention', 'disconnected']),
+  reason: z.enum(CONNECTION_REASONS).nullable(),
+  message: z.string().nullable(),
+  remedy: z.string().nullable(),
+  tenantId: z.string().nullable(),
+  requestedTenant: z.string().nullable(),
+  cloud: z.enum(CLOUDS).nullable(),
+  autoUpgrade: z.boolean().nullable(),
+  manifestVersion: z.number().int().nullable(),
+  permissions: z.object({ required: z.array(z.string()), granted: z.array(z.string()), missing: z.array(z.string()) }),
+  pendingUpgrade: z
+    .object({
+      missingRoles: z.array(z.string()),
+      manifestVersion: z.number().int(),
+      requestedAt: z.string(),
+      why: z.string(),
+      consentUrl: z.string().nullable().describe('only for admin tokens'),
+      pausedSources: z.array(z.string()),
+    })
+    .nullable(),
+  sources: z.array(sourceView),
+  connectedAt: z.string().nullable(),
+  verifiedAt: z.string().nullable(),
+  firstEventAt: z.string().nullable(),
+  lastEventAt: z.string().nullable(),
+});
+
+const historyResponse = z.object({
+  items: z.array(
+    z.object({
+      at: z.string(),
+      actor: z.object({ role: z.string().describe('admin, viewer, system or microsoft'), label: z.string() }),
+      action: z.string(),
+      message: z.string(),
+      detail: z.record(z.string(), z.unknown()),
+    }),
+  ),
+});
+
+// ------------------------------------------------------------------ validation
+
+type Part = 'params' | 'body' | 'query';
+
+/** Parses one part of a request; a failure becomes a 400 naming the field at fault. */
+export function validate<T extends z.ZodType>(schema: T, part: Part, value: unknown): z.output<T> {
+  if (part === 'body' && (value === undefined || value === null)) {
+    throw new ApiError(400, 'invalid_request', 'body: a JSON object body with Content-Type: application/json is required', 'body');
+  }
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (!issue) throw new ApiError(400, 'invalid_request', `${part} is invalid`, part);
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+  const field = [part, ...path.map(String)].join('.');
+  const message = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
+  throw new ApiError(400, 'invalid_request', `${field}: ${message}`, field);
+}
+
+// ------------------------------------------------------------------ document
+
+const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', target: 'openapi-3.0' });
+const out = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'output', target: 'openapi-3.0' });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const body = (schema: z.ZodType) => ({ required: true, content: { 'application/json': { schema: json(schema) } } });
+const ok = (description: string, schemaName?: string) => ({
+  description,
+  ...(schemaName ? { content: { 'application/json': { schema: ref(schemaName) } } } : {}),
+});
+const errors = (...codes: number[]) =>
+  Object.fromEntries(codes.map((c) => [String(c), { description: ERROR_TEXT[c] ?? 'error', content: { 'application/json': { schema: ref('Error') } } }]));
+const ERROR_TEXT: Record<number, string> = {
+  400: 'malformed request; `error.field` names the field at fault',
+  401: 'no or unknown bearer token',
+  403: 'the token\'s role may not do this (viewer tokens only read)',
+  404: 'no such organization',
+  409: 'the organization\'s state does not allow this',
+  422: 'the tenant could not be resolved',
+  502: 'Microsoft could not be reached',
+};
+const idParam = [{ name: 'id', in: 'path', required: true, schema: json(orgIdParams.shape.id) }];
+const pathParam = (name: string, description?: string) => ({ name, in: 'path', required: true, schema: { type: 'string' }, ...(description ? { description } : {}) });
+const read = ['viewer', 'admin'];
+const write = ['admin'];
+const op = (summary: string, roles: string[], rest: Record<string, unknown>) => ({
+  summary,
+  'x-roles': roles,
+  security: [{ bearer: [] }],
+  ...rest,
+});
+
+export function openApiDocument(publicUrl: string): Record<string, unknown> {
+  const m365 = '/organizations/{id}/applications/microsoft-manage';
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'm365-siem control plane',
+      version: '1.0.0',
+      description: 'Organizations and their Microsoft 365 connections: consent, status, permission upgrades, repair. Errors are {"error":{"code","message"}}.',
+    },
+    servers: [{ url: `${publicUrl}/api/v1` }],
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token from CONTROL_PLANE_TOKENS (admin or viewer)' } },
+      schemas: {
+        Error: out(errorResponse),
+        Organization: out(organization),
+        OrganizationList: out(z.object({ items: z.array(organization) })),
+        ConsentUrl: out(consentUrlResponse),
+        Connection: out(connectionResponse),
+        History: out(historyResponse),
+      },
+    },
+    paths: {
+      '/organizations': {
+        get: op('list organizations', read, { responses: { 200: ok('organizations', 'OrganizationList'), ...errors(401) } }),
+        post: op('add an organization', write, { requestBody: body(createOrganizationBody), responses: { 201: ok('created', 'Organization'), ...errors(400, 401, 403) } }),
+      },
+      '/organizations/{id}': {
+        parameters: idParam,
+        get: op('one organization', read, { responses: { 200: ok('the organization', 'Organization'), ...errors(400, 401, 404) } }),
+        patch: op('rename an organization', write, { requestBody: body(patchOrganizationBody), responses: { 200: ok('renamed', 'Organization'), ...errors(400, 401, 403, 404) } }),
+        delete: op('delete an organization (tombstone in m365.tenants; polling stops)', write, { responses: { 204: ok('deleted'), ...errors(400, 401, 403, 404) } }),
+      },
+      '/organizations/{id}/history': {
+        parameters: idParam,
+        get: op('every change to the organization and its connection: who, when, what', read, { responses: { 200: ok('history, oldest first', 'History'), ...errors(400, 401, 404) } }),
+      },
+      [m365]: {
+        parameters: idParam,
+        post: op('connect Microsoft 365: returns the admin-consent URL', write, {
+          requestBody: body(connectBody),
+          responses: { 201: ok('consent URL (valid 10 minutes, single use)', 'ConsentUrl'), ...errors(400, 401, 403, 404, 409, 422, 502) },
+        }),
+        get: op('connection status with reason and remedy, permissions, pending upgrade, per-source state', read, {
+          responses: { 200: ok('the connection', 'Connection'), ...errors(400, 401, 404) },
+        }),
+        patch: op('switch permission auto-upgrade', write, { requestBody: body(patchConnectionBody), responses: { 200: ok('the connection', 'Connection'), ...errors(400, 401, 403, 404, 409) } }),
+        delete: op('disconnect: polling stops, collected data stays', write, { responses: { 200: ok('the connection', 'Connection'), ...errors(400, 401, 403, 404, 409) } }),
+      },
+      [`${m365}/upgrades/approve`]: {
+        parameters: idParam,
+        post: op('approve a pending permission upgrade: returns a new consent URL', write, { responses: { 200: ok('consent URL', 'ConsentUrl'), ...errors(400, 401, 403, 404, 409) } }),
+      },
+      [`${m365}/repair`]: {
+        parameters: idParam,
+        post: op('repair: consent again for the pinned tenant, then re-verify', write, { responses: { 200: ok('consent URL', 'ConsentUrl'), ...errors(400, 401, 403, 404, 409) } }),
+      },
+      [`${m365}/verify`]: {
+        parameters: idParam,
+        post: op('re-verify now with fresh tokens (what the periodic check does)', write, { responses: { 200: ok('the connection', 'Connection'), ...errors(400, 401, 403, 404) } }),
+      },
+      '/organizations/{id}/events': eventsOpenApiPath,
+      '/schema-registry/subjects': { get: op('Confluent Schema Registry API (read side): subjects', read, { responses: { 200: ok('subject names') } }) },
+      '/schema-registry/subjects/{subject}/versions': {
+        parameters: [pathParam('subject')],
+        get: op('versions of a subject', read, { responses: { 200: ok('version numbers'), 404: ok('unknown subject') } }),
+      },
+      '/schema-registry/subjects/{subject}/versions/{version}': {
+        parameters: [pathParam('subject'), pathParam('version', 'a version number or "latest"')],
+        get: op('one version (number or "latest")', read, { responses: { 200: ok('subject, version, id, schema'), 404: ok('unknown'), 422: ok('invalid version') } }),
+      },
+      '/schema-registry/schemas/ids/{id}': {
+        parameters: [pathParam('id', 'global schema id')],
+        get: op('a schema by its global id (the id in the Confluent framing of siem.events)', read, { responses: { 200: ok('{"schema"}'), 404: ok('unknown id') } }),
+      },
+    },
+    'x-callback': {
+      path: '/oauth/microsoft/callback',
+      description: 'the admin-consent redirect target (no bearer token; bound by the signed state): an HTML page, 200 on success, 4xx on every failure',
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * The versioned permission manifest: which application roles each source needs, per resource. Roles granted in a
+ * tenant are read from fresh app-only tokens and compared with the manifest version in force
+ * (PERMISSION_MANIFEST_VERSION). A new version is added here, never edited in place, so a release can move every
+ * connected organization forward and watch upgrades happen or wait for approval.
+ */
+import { SOURCES, type SourceName } from '../runtime/index.ts';
+
+export type ManifestResource = 'management' | 'graph';
+
+export interface RoleRequirement {
+  resource: ManifestResource;
+  role: string;
+}
+
+export interface PermissionManifest {
+  version: number;
+  /** What changed and why (shown in history when organizations move to this version). */
+  note: string;
+  sources: Readonly<Record<SourceName, readonly RoleRequirement[]>>;
+}
+
+const mgmt = (role: string): RoleRequirement => ({ resource: 'management', role });
+const graph = (role: string): RoleRequirement => ({ resource: 'graph', role });
+
+/** Roles that let the control plane assign missing roles itself (reference/microsoft-apis.md §3.7). */
+export const AUTO_UPGRADE_ROLES: readonly RoleRequirement[] = [graph('AppRoleAssignment.ReadWrite.All'), graph('Application.Read.All')];
+
+/** Resource application ids in every customer tenant (the same in all clouds). */
+export const RESOURCE_APP_IDS: Readonly<Record<ManifestResource, string>> = {
+  management: 'c5393580-f805-4401-95e8-94b7a6ef2fc2',
+  graph: '00000003-0000-0000-c000-000000000000',
+};
+
+const V1: PermissionManifest = {
+  version: 1,
+  note: 'least-privileged roles per Microsoft\'s permission tables',
+  sources: {
+    'management:Audit.AzureActiveDirectory': [mgmt('ActivityFeed.Read')],
+    'management:Audit.Exchange': [mgmt('ActivityFeed.Read')],
+    'management:Audit.SharePoint': [mgmt('ActivityFeed.Read')],
+    'management:Audit.General': [mgmt('ActivityFeed.Read')],
+    'management:DLP.All': [mgmt('ActivityFeed.Read'), mgmt('ActivityFeed.ReadDlp')],
+    // A long-standing known issue made sign-ins need Directory.Read.All next to AuditLog.Read.All.
+    'graph:signIns': [graph('AuditLog.Read.All'), graph('Directory.Read.All')],
+    'graph:directoryAudits': [graph('AuditLog.Read.All')],
+    'graph:riskyUsers': [graph('IdentityRiskyUser.Read.All')],
+    'graph:riskDetections': [graph('IdentityRiskEvent.Read.All')],
+    'graph:userRegistrationDetails': [graph('AuditLog.Read.All')],
+  },
+};
+
+const V2: PermissionManifest = {
+  version: 2,
+  note: 'registration details also need UserAuthenticationMethod.Read.All (premium-check 403s seen with AuditLog.Read.All alone); directory audits take Directory.Read.All as the stored permissions table lists',
+  sources: {
+    ...V1.sources,
+    'graph:directoryAudits': [graph('AuditLog.Read.All'), graph('Directory.Read.All')],
+    'graph:userRegistrationDetails': [graph('AuditLog.Read.All'), graph('UserAuthenticationMethod.Read.All')],
+  },
+};
+
+const MANIFESTS: readonly PermissionManifest[] = [V1, V2];
+export const MANIFEST_VERSIONS: readonly number[] = MANIFESTS.map((m) => m.version);
+export const LATEST_MANIFEST_VERSION = Math.max(...MANIFEST_VERSIONS);
+
+export function manifestFor(version: number): PermissionManifest {
+  const manifest = MANIFESTS.find((m) => m.version === version);
+  if (!manifest) throw new Error(`unknown permission manifest version ${version}`);
+  return manifest;
+}
+
+const uniqueSorted = (roles: Iterable<string>): string[] => [...new Set(roles)].sort();
+
+/** Every role a connection needs under a manifest, with the auto-upgrade roles only when auto-upgrade is on. */
+export function requiredRoles(manifest: PermissionManifest, autoUpgrade: boolean): string[] {
+  const roles = SOURCES.flatMap((s) => manifest.sources[s].map((r) => r.role));
+  if (autoUpgrade) roles.push(...AUTO_UPGRADE_ROLES.map((r) => r.role));
+  return uniqueSorted(roles);
+}
+
+export function resourceOfRole(role: string): ManifestResource {
+  for (const manifest of MANIFESTS) {
+    for (const reqs of Object.values(manifest.sources)) {
+      const found = reqs.find((r) => r.role === role);
+      if (found) return found.resource;
+    }
+  }
+  if (AUTO_UPGRADE_ROLES.some((r) => r.role === role)) return 'graph';
+  throw new Error(`role ${role} is not in any manifest`);
+}
+
+export interface PermissionDiff {
+  required: string[];
+  granted: string[];
+  missing: string[];
+  /** Sources whose roles are all granted. */
+  pollable: SourceName[];
+  /** Sources paused for missing roles. */
+  paused: Array<{ source: SourceName; missingRoles: string[] }>;
+  /** True when the control plane may assign missing roles itself. */
+  canAutoUpgrade: boolean;
+}
+
+/** Compares granted roles (from fresh tokens of both resources) with what the manifest requires. */
+export function diffPermissions(manifest: PermissionManifest, autoUpgrade: boolean, grantedRoles: Iterable<string>): PermissionDiff {
+  const granted = new Set(grantedRoles);
+  const required = requiredRoles(manifest, autoUpgrade);
+  const pollable: SourceName[] = [];
+  const paused: PermissionDiff['paused'] = [];
+  for (const source of SOURCES) {
+    const missingRoles = uniqueSorted(manifest.sources[source].map((r) => r.role).filter((r) => !granted.has(r)));
+    if (missingRoles.length === 0) pollable.push(source);
+    else paused.push({ source, missingRoles });
+  }
+  return {
+    required,
+    granted: uniqueSorted([...granted]),
+    missing: required.filter((r) => !granted.has(r)),
+    pollable,
+    paused,
+    canAutoUpgrade: autoUpgrade && AUTO_UPGRADE_ROLES.every((r) => granted.has(r.role)),
+  };
+}

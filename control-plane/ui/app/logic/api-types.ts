@@ -1,0 +1,86 @@
+/**
+ * The shapes of the control plane's REST API (issue 4) as the UI reads them. Fields the UI does not strictly need
+ * are optional so a newer control plane never breaks the screen.
+ */
+
+export type ConnectionStatus =
+  | 'not_connected'
+  | 'connecting'
+  | 'waiting_for_first_events'
+  | 'active'
+  | 'needs_attention'
+  | 'disconnected';
+
+export type Cloud = 'commercial' | 'gcc' | 'gcc-high' | 'dod';
+
+export interface Organization {
+  id: string;
+  name: string;
+  /** Some list answers carry the connection status; the UI asks the application endpoint otherwise. */
+  status?: string;
+  createdAt?: string;
+}
+
+export interface SourceView {
+  name: string;
+  state: string;
+  reason?: string | null;
+  message?: string | null;
+  licenceRequired?: string | null;
+  lastEventAt?: string | null;
+  events24h?: number | null;
+}
+
+export interface PendingUpgrade {
+  missing?: string[];
+  roles?: string[];
+  consentUrl?: string;
+  requestedAt?: string;
+  manifestVersion?: number;
+  [key: string]: unknown;
+}
+
+export interface MicrosoftManageApplication {
+  status: ConnectionStatus | string;
+  reason?: string | null;
+  remedy?: string | null;
+  tenantId?: string | null;
+  cloud?: Cloud | string;
+  autoUpgrade?: boolean;
+  permissions?: { required?: string[]; granted?: string[]; missing?: string[] };
+  pendingUpgrade?: PendingUpgrade | null;
+  sources?: SourceView[];
+  connectedAt?: string | null;
+  firstEventAt?: string | null;
+  lastEventAt?: string | null;
+}
+
+export interface HistoryEntry {
+  at?: string;
+  time?: string;
+  timestamp?: string;
+  actor?: string;
+  who?: string;
+  action?: string;
+  what?: string;
+  type?: string;
+  details?: unknown;
+  [key: string]: unknown;
+}
+
+export interface EventSummary {
+  id: string;
+  '@timestamp'?: string | null;
+  dataset?: string | null;
+  action?: string | null;
+  outcome?: string | null;
+  category?: string[] | string | null;
+  user?: string | null;
+  sourceIp?: string | null;
+  document: unknown;
+}
+
+export interface EventsPage {
+  total: number;
+  events: EventSummary[];
+}

@@ -1,0 +1,199 @@
+/**
+ * What the application view shows for a Microsoft Manage status answer: badge, words, which actions are offered,
+ * and whether the screen keeps polling. Pure so it is unit-tested without a browser.
+ */
+import type { MicrosoftManageApplication, SourceView } from './api-types.ts';
+
+export type Tone = 'ok' | 'progress' | 'warning' | 'error' | 'neutral';
+
+export interface StatusView {
+  status: string;
+  label: string;
+  tone: Tone;
+  reason: string | null;
+  remedy: string | null;
+  /** Offer Repair: the connection needs a new consent (revoked, wrong account, secret problems excluded). */
+  showRepair: boolean;
+  /** Offer Approve: permissions are waiting for an administrator's consent. */
+  showApprove: boolean;
+  /** Offer the Connect form (no live connection). */
+  showConnect: boolean;
+  /** Offer to start the consent again: the connection was created but no consent has come back. */
+  canReconnect: boolean;
+  showDisconnect: boolean;
+  /** Keep polling the status endpoint: the status is expected to change on its own soon. */
+  transient: boolean;
+}
+
+const LABELS: Record<string, string> = {
+  not_connected: 'Not connected',
+  connecting: 'Waiting for consent',
+  waiting_for_first_events: 'Waiting for first events',
+  active: 'Active',
+  needs_attention: 'Needs attention',
+  disconnected: 'Disconnected',
+};
+
+const TONES: Record<string, Tone> = {
+  not_connected: 'neutral',
+  connecting: 'progress',
+  waiting_for_first_events: 'progress',
+  active: 'ok',
+  needs_attention: 'error',
+  disconnected: 'neutral',
+};
+
+/** Words for reason codes, when the API gives a code rather than a sentence. */
+const REASON_TEXT: Record<string, string> = {
+  consent_revoked: 'The admin consent was revoked or the service principal was removed from the tenant.',
+  secret_invalid: 'The application secret or certificate was rejected.',
+  secret_expired: 'The application secret or certificate has expired.',
+  tenant_not_found: 'The tenant was not found in this cloud.',
+  audit_logging_off: 'Unified audit logging is turned off in the tenant.',
+  subscription_disabled: 'A Management Activity API subscription is disabled.',
+  permission_missing: 'A required permission is not granted.',
+  upgrade_pending: 'New permissions wait for an administrator to approve them.',
+  licence_missing: 'The tenant lacks the Microsoft Entra ID licence this report needs.',
+  throttled: 'Microsoft is throttling requests for this tenant.',
+  lagging: 'Events arrive later than the expected delay.',
+  data_loss_risk: 'Unfetched data is close to Microsoft’s 7-day limit.',
+  microsoft_unavailable: 'Microsoft’s API is unavailable.',
+  malformed_response: 'Microsoft answered with a malformed response.',
+  tenant_mismatch: 'Consent came from a different tenant than the one pinned to this organization.',
+  kafka_unavailable: 'The event pipeline (Kafka) is unavailable.',
+};
+
+/** Reasons a new consent fixes (Repair); the others are fixed elsewhere (licence, audit settings, secrets, time). */
+const REPAIR_REASONS = /consent|revok|service.?principal|re-?auth|reconnect|repair|tenant.?mismatch|wrong (tenant|account)|permission.?missing|not.?granted/i;
+
+export function humanize(code: string): string {
+  const text = code.replace(/[_-]+/g, ' ').trim();
+  return text ? text.charAt(0).toUpperCase() + text.slice(1) : code;
+}
+
+export function reasonText(reason: string | null | undefined): string | null {
+  if (!reason) return null;
+  return REASON_TEXT[reason] ?? (/^[a-z0-9_]+$/.test(reason) ? humanize(reason) : reason);
+}
+
+export function statusView(app: MicrosoftManageApplication | null): StatusView {
+  const status = app?.status ?? 'not_connected';
+  const hasPending = hasPendingUpgrade(app);
+  const reason = reasonText(app?.reason ?? null);
+  const repairHint = `${app?.reason ?? ''} ${app?.remedy ?? ''}`;
+  const needsAttention = status === 'needs_attention';
+  const live = status !== 'not_connected' && status !== 'disconnected';
+  return {
+    status,
+    label: LABELS[status] ?? humanize(status),
+    tone: TONES[status] ?? 'warning',
+    reason,
+    remedy: app?.remedy ?? null,
+    showRepair: needsAttention && REPAIR_REASONS.test(repairHint) && !(hasPending && /upgrade/i.test(repairHint) && !/revok/i.test(repairHint)),
+    showApprove: hasPending,
+    showConnect: !live,
+    canReconnect: status === 'connecting',
+    showDisconnect: live,
+    transient: status === 'connecting' || status === 'waiting_for_first_events',
+  };
+}
+
+export function hasPendingUpgrade(app: MicrosoftManageApplication | null): boolean {
+  const p = app?.pendingUpgrade;
+  if (!p) return false;
+  return pendingRoles(app).length > 0 || typeof p.consentUrl === 'string';
+}
+
+export function pendingRoles(app: MicrosoftManageApplication | null): string[] {
+  const p = app?.pendingUpgrade;
+  if (!p) return [];
+  for (const key of ['missing', 'roles', 'missingRoles', 'addedRoles']) {
+    const value = (p as Record<string, unknown>)[key];
+    if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+  }
+  return app?.permissions?.missing ?? [];
+}
+
+export interface PermissionRow {
+  role: string;
+  granted: boolean;
+}
+
+/** Required roles with whether each is granted, then roles granted beyond the requirement. */
+export function permissionRows(app: MicrosoftManageApplication | null): PermissionRow[] {
+  const required = app?.permissions?.required ?? [];
+  const granted = new Set(app?.permissions?.granted ?? []);
+  const missing = new Set(app?.permissions?.missing ?? []);
+  const rows = required.map((role) => ({ role, granted: granted.has(role) && !missing.has(role) }));
+  return rows.sort((a, b) => Number(a.granted) - Number(b.granted) || a.role.localeCompare(b.role));
+}
+
+/** The Entra ID licence each Graph report needs (Microsoft's documentation, reference/microsoft-apis.md § 2.3). */
+export const LICENCE_BY_SOURCE: Record<string, string> = {
+  'graph:signIns': 'Microsoft Entra ID P1 or P2',
+  'graph:userRegistrationDetails': 'Microsoft Entra ID P1 or P2',
+  'graph:riskyUsers': 'Microsoft Entra ID P2',
+  'graph:riskDetections': 'Microsoft Entra ID P2',
+};
+
+const SOURCE_LABELS: Record<string, string> = {
+  'management:Audit.AzureActiveDirectory': 'Audit – Entra ID (Management API)',
+  'management:Audit.Exchange': 'Audit – Exchange (Management API)',
+  'management:Audit.SharePoint': 'Audit – SharePoint & OneDrive (Management API)',
+  'management:Audit.General': 'Audit – General (Management API)',
+  'management:DLP.All': 'DLP – all workloads (Management API)',
+  'graph:signIns': 'Sign-ins (Graph)',
+  'graph:directoryAudits': 'Directory audits (Graph)',
+  'graph:riskyUsers': 'Risky users (Graph)',
+  'graph:riskDetections': 'Risk detections (Graph)',
+  'graph:userRegistrationDetails': 'MFA / SSPR registration (Graph)',
+};
+
+export interface SourceRow {
+  name: string;
+  label: string;
+  stateLabel: string;
+  tone: Tone;
+  /** Sentence shown beside the state: the reason, and for a missing licence, which licence. */
+  detail: string | null;
+  licenceMissing: string | null;
+  lastEventAt: string | null;
+  events24h: number | null;
+}
+
+const SOURCE_STATE: Record<string, { label: string; tone: Tone }> = {
+  ok: { label: 'Collecting', tone: 'ok' },
+  active: { label: 'Collecting', tone: 'ok' },
+  waiting: { label: 'Waiting for events', tone: 'progress' },
+  pending: { label: 'Waiting for events', tone: 'progress' },
+  degraded: { label: 'Degraded', tone: 'warning' },
+  failing: { label: 'Failing', tone: 'error' },
+  paused: { label: 'Paused', tone: 'warning' },
+  unavailable_licence: { label: 'Empty: licence missing', tone: 'neutral' },
+};
+
+export function sourceRow(source: SourceView): SourceRow {
+  const known = SOURCE_STATE[source.state];
+  const licenceState = source.state === 'unavailable_licence' || source.reason === 'licence_missing';
+  const named = source.licenceRequired ?? /\bneeds (Microsoft Entra ID [^.;,]+?|Entra ID [^.;,]+?|Azure AD [^.;,]+?)(?: licen[cs]e)?\s*$/i.exec(source.message ?? '')?.[1] ?? null;
+  const licence = licenceState ? (named ?? LICENCE_BY_SOURCE[source.name] ?? 'a Microsoft Entra ID premium licence') : null;
+  let detail = reasonText(source.message ?? null) ?? reasonText(source.reason ?? null);
+  if (licence) {
+    const base = `This report is empty because the tenant has no ${licence} licence.`;
+    detail = detail && !/licen[cs]e/i.test(detail) ? `${base} ${detail}` : base;
+  }
+  return {
+    name: source.name,
+    label: SOURCE_LABELS[source.name] ?? source.name,
+    stateLabel: known?.label ?? humanize(source.state),
+    tone: known?.tone ?? 'warning',
+    detail,
+    licenceMissing: licence,
+    lastEventAt: source.lastEventAt ?? null,
+    events24h: typeof source.events24h === 'number' ? source.events24h : null,
+  };
+}
+
+export function sourceRows(app: MicrosoftManageApplication | null): SourceRow[] {
+  return (app?.sources ?? []).map(sourceRow);
+}

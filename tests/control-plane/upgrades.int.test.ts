@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SOURCES } from '../../runtime/index.ts';
+import { startHarness, UPGRADE_ROLES, V1_APP_ROLES, type Harness } from './helpers/harness.ts';
+
+/**
+ * A release moves every connected organization from manifest version 1 to 2 (configuration
+ * PERMISSION_MANIFEST_VERSION): with auto-upgrade the control plane assigns the new role through Graph
+ * appRoleAssignedTo and re-verifies; without it the upgrade waits for approval, the source that needs the role is
+ * paused and the others keep flowing; approval runs a new consent.
+ */
+describe('permission upgrades', () => {
+  let h: Harness;
+  let auto: { orgId: string; tenantId: string };
+  let manual: { orgId: string; tenantId: string; admin: string };
+  let noGrant: { orgId: string };
+
+  beforeAll(async () => {
+    h = await startHarness({ env: { PERMISSION_MANIFEST_VERSION: '1' }, appRoles: [...V1_APP_ROLES, ...UPGRADE_ROLES] });
+    const ta = await h.tenant();
+    auto = { orgId: await h.connectOrg(ta, { autoUpgrade: true }), tenantId: ta.tenantId };
+    const tb = await h.tenant();
+    manual = { orgId: await h.connectOrg(tb, { autoUpgrade: false }), tenantId: tb.tenantId, admin: tb.adminAccount };
+    // An organization that chose auto-upgrade while the app registration did not yet declare the roles it needs.
+    await h.control.patchApp({ requiredRoles: V1_APP_ROLES });
+    const tc = await h.tenant();
+    noGrant = { orgId: await h.connectOrg(tc, { autoUpgrade: true }) };
+    await h.control.patchApp({ requiredRoles: [...V1_APP_ROLES, ...UPGRADE_ROLES] });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const status = async (orgId: string) => (await h.api('GET', `/organizations/${orgId}/applications/microsoft-manage`)).body;
+  const actions = async (orgId: string) => (await h.api('GET', `/organizations/${orgId}/history`)).body.items.map((i: { action: string }) => i.action) as string[];
+
+  it('starts on manifest version 1 with every source flowing', async () => {
+    for (const orgId of [auto.orgId, manual.orgId]) {
+      const s = await status(orgId);
+      expect(s).toMatchObject({ status: 'waiting_for_first_events', manifestVersion: 1, pendingUpgrade: null });
+      expect(s.permissions.granted).not.toContain('UserAuthenticationMethod.Read.All');
+    }
+    expect((await status(auto.orgId)).permissions.required).toEqual(expect.arrayContaining(UPGRADE_ROLES));
+    expect((await status(manual.orgId)).permissions.required).not.toContain('AppRoleAssignment.ReadWrite.All');
+  });
+
+  it('auto-upgrade without the role-assignment grant waits for consent but pauses no source', async () => {
+    const s = await status(noGrant.orgId);
+    expect(s).toMatchObject({ status: 'needs_attention', reason: 'upgrade_pending' });
+    expect([...s.pendingUpgrade.missingRoles].sort()).toEqual([...UPGRADE_ROLES].sort());
+    expect(s.pendingUpgrade.why).toContain('AppRoleAssignment.ReadWrite.All');
+    expect(s.pendingUpgrade.pausedSources).toEqual([]);
+    expect(s.sources.filter((x: { state: string }) => x.state === 'paused')).toEqual([]);
+  });
+
+  it('after moving to version 2, auto-upgrade assigns the new role in the tenant and re-verifies', async () => {
+    await h.restart({ PERMISSION_MANIFEST_VERSION: '2' });
+    await h.cp.verifyNow();
+
+    const s = await status(auto.orgId);
+    expect(s).toMatchObject({ status: 'waiting_for_first_events', manifestVersion: 2, pendingUpgrade: null, reason: null });
+    expect(s.permissions.granted).toContain('UserAuthenticationMethod.Read.All');
+    expect(s.permissions.missing).toEqual([]);
+    // The assignment really happened in the customer tenant.
+    const tenant = await h.control.getTenant(auto.tenantId);
+    expect(tenant.servicePrincipal?.roles).toContain('UserAuthenticationMethod.Read.All');
+    expect(await actions(auto.orgId)).toEqual(expect.arrayContaining(['manifest.changed', 'upgrade.assigned', 'permissions.changed']));
+    const value = await h.tenantsValue(auto.orgId);
+    expect(value?.connection).toMatchObject({ manifestVersion: 2, polling: { enabled: true, paused: [] } });
+    expect(value?.connection?.polling.sources).toContain('graph:userRegistrationDetails');
+  });
+
+  it('without auto-upgrade the upgrade is pending: only the source needing the new role pauses', async () => {
+    const s = await status(manual.orgId);
+    expect(s).toMatchObject({ status: 'needs_attention', reason: 'upgrade_pending', manifestVersion: 2 });
+    expect(s.pendingUpgrade.missingRoles).toEqual(['UserAuthenticationMethod.Read.All']);
+    expect(s.pendingUpgrade.pausedSources).toEqual(['graph:userRegistrationDetails']);
+    expect(new URL(s.pendingUpgrade.consentUrl).pathname).toBe(`/${manual.tenantId}/v2.0/adminconsent`);
+    const asViewer = (await h.api('GET', `/organizations/${manual.orgId}/applications/microsoft-manage`, undefined, 'test-viewer-token-0123456789')).body;
+    expect(asViewer.pendingUpgrade).toMatchObject({ missingRoles: ['UserAuthenticationMethod.Read.All'], consentUrl: null });
+    expect(s.sources.find((x: { name: string }) => x.name === 'graph:userRegistrationDetails')).toMatchObject({ state: 'paused', reason: 'upgrade_pending' });
+    const value = await h.tenantsValue(manual.orgId);
+    expect(value?.connection?.polling.paused).toEqual([
+      { source: 'graph:userRegistrationDetails', reason: 'upgrade_pending', missingRoles: ['UserAuthenticationMethod.Read.All'] },
+    ]);
+    expect(value?.connection?.polling.sources).toHaveLength(SOURCES.length - 1);
+    expect(value?.connection?.polling.enabled).toBe(true);
+    const tenant = await h.control.getTenant(manual.tenantId);
+    expect(tenant.servicePrincipal?.roles).not.toContain('UserAuthenticationMethod.Read.All');
+  });
+
+  it('approving the upgrade runs a new consent; afterwards every source flows', async () => {
+    // The release also declares the new permission on the app registration.
+    await h.control.patchApp({ requiredRoles: [...V1_APP_ROLES, ...UPGRADE_ROLES, 'UserAuthenticationMethod.Read.All'] });
+    const viewer = await h.api('POST', `/organizations/${manual.orgId}/applications/microsoft-manage/upgrades/approve`, undefined, 'test-viewer-token-0123456789');
+    expect(viewer.status).toBe(403);
+    const approve = await h.api('POST', `/organizations/${manual.orgId}/applications/microsoft-manage/upgrades/approve`);
+    expect(approve.status).toBe(200);
+    const result = await h.consent(approve.body.consentUrl, manual.admin);
+    expect(result.status).toBe(200);
+    const s = await status(manual.orgId);
+    expect(s).toMatchObject({ status: 'waiting_for_first_events', pendingUpgrade: null, reason: null });
+    expect(await actions(manual.orgId)).toEqual(expect.arrayContaining(['upgrade.pending', 'upgrade.approved', 'upgrade.completed']));
+    const value = await h.tenantsValue(manual.orgId);
+    expect(value?.connection?.polling.paused).toEqual([]);
+    expect(value?.connection?.polling.sources).toHaveLength(SOURCES.length);
+    const again = await h.api('POST', `/organizations/${manual.orgId}/applications/microsoft-manage/upgrades/approve`);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('no_pending_upgrade');
+  });
+
+  it('switching auto-upgrade changes only what is required for authorization handling', async () => {
+    const on = await h.api('PATCH', `/organizations/${manual.orgId}/applications/microsoft-manage`, { autoUpgrade: true });
+    expect(on.status).toBe(200);
+    expect(on.body).toMatchObject({ autoUpgrade: true, pendingUpgrade: null });
+    expect(on.body.permissions.required).toEqual(expect.arrayContaining(UPGRADE_ROLES));
+    const off = await h.api('PATCH', `/organizations/${auto.orgId}/applications/microsoft-manage`, { autoUpgrade: false });
+    expect(off.body.autoUpgrade).toBe(false);
+    expect(off.body.permissions.required).not.toContain('AppRoleAssignment.ReadWrite.All');
+    expect((await h.tenantsValue(auto.orgId))?.connection?.polling.sources).toHaveLength(SOURCES.length);
+    expect(await actions(auto.orgId)).toContain('connection.auto_upgrade_changed');
+  });
+});

@@ -1,0 +1,208 @@
+/**
+ * STUB — only for the early UI smoke test (tests/ui/ui-stub-smoke.e2e.test.ts). It imitates the documented shapes of
+ * the control plane's REST API (issue 4) in memory, with a fake consent page (Accept / Cancel) on the same server.
+ * It is not the control plane and proves nothing about it; the real end-to-end tests use startControlPlane.
+ */
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { Request, Response } from 'express';
+import { consentCallbackScriptTag, uiRouter } from '../../../control-plane/ui/index.ts';
+
+interface StubApp {
+  status: string;
+  reason: string | null;
+  remedy: string | null;
+  tenantId: string | null;
+  cloud: string;
+  autoUpgrade: boolean;
+  permissions: { required: string[]; granted: string[]; missing: string[] };
+  pendingUpgrade: { missing: string[]; consentUrl: string } | null;
+  sources: Array<{ name: string; state: string; reason: string | null; lastEventAt: string | null; events24h: number }>;
+  connectedAt: string | null;
+  firstEventAt: string | null;
+  lastEventAt: string | null;
+}
+
+const REQUIRED = ['ActivityFeed.Read', 'AuditLog.Read.All', 'IdentityRiskyUser.Read.All', 'IdentityRiskEvent.Read.All'];
+
+export interface StubControlPlane {
+  url: string;
+  /** Test hooks. */
+  revokeConsent(orgId: string): void;
+  requireNewRole(orgId: string, role: string): void;
+  /** Render the callback page without the postMessage script (an older control plane). */
+  setCallbackScript(enabled: boolean): void;
+  close(): Promise<void>;
+}
+
+export async function startStubControlPlane(options: { adminToken: string; activateAfterMs?: number }): Promise<StubControlPlane> {
+  const orgs = new Map<string, { id: string; name: string }>();
+  const apps = new Map<string, StubApp>();
+  const history = new Map<string, Array<{ at: string; actor: string; action: string; details?: unknown }>>();
+  let seq = 0;
+  let url = '';
+  let callbackScript = true;
+  const record = (orgId: string, action: string, details?: unknown) => history.get(orgId)?.push({ at: new Date().toISOString(), actor: 'admin', action, details });
+  const fail = (res: Response, status: number, code: string, message: string) => void res.status(status).json({ error: { code, message } });
+
+  const api = express.Router();
+  api.use(express.json());
+  api.use((req, res, next) => {
+    if (req.headers.authorization !== `Bearer ${options.adminToken}`) return fail(res, 401, 'unauthorized', 'Missing or unknown bearer token.');
+    next();
+  });
+  api.get('/organizations', (_req, res) => void res.json({ organizations: [...orgs.values()] }));
+  api.post('/organizations', (req, res) => {
+    const name = typeof req.body?.name === 'string' ? req.body.name.trim() : '';
+    if (!name) return fail(res, 400, 'invalid_request', 'name: required');
+    seq += 1;
+    const org = { id: `org-${seq}`, name };
+    orgs.set(org.id, org);
+    history.set(org.id, []);
+    record(org.id, 'organization.created', { name });
+    res.status(201).json(org);
+  });
+  api.get('/organizations/:id', (req, res) => {
+    const org = orgs.get(String(req.params.id));
+    if (!org) return fail(res, 404, 'organization_not_found', `Organization ${req.params.id} does not exist.`);
+    res.json(org);
+  });
+  const app = (req: Request) => apps.get(String(req.params.id));
+  const consentUrl = (orgId: string, kind: string) => `${url}/stub-consent?org=${orgId}&kind=${kind}`;
+  api.get('/organizations/:id/applications/microsoft-manage', (req, res) => {
+    const a = app(req);
+    if (!a) return fail(res, 404, 'application_not_found', 'This organization has no Microsoft Manage application.');
+    res.json(a);
+  });
+  api.post('/organizations/:id/applications/microsoft-manage', (req, res) => {
+    const id = String(req.params.id);
+    if (!orgs.has(id)) return fail(res, 404, 'organization_not_found', `Organization ${id} does not exist.`);
+    if (req.body?.tenant === 'bad.example') return fail(res, 400, 'invalid_request', 'tenant: no such tenant in the commercial cloud');
+    apps.set(id, {
+      status: 'connecting',
+      reason: null,
+      remedy: null,
+      tenantId: null,
+      cloud: req.body?.cloud ?? 'commercial',
+      autoUpgrade: req.body?.autoUpgrade !== false,
+      permissions: { required: REQUIRED, granted: [], missing: REQUIRED },
+      pendingUpgrade: null,
+      sources: [],
+      connectedAt: null,
+      firstEventAt: null,
+      lastEventAt: null,
+    });
+    record(id, 'connection.started', { autoUpgrade: req.body?.autoUpgrade });
+    res.status(201).json({ consentUrl: consentUrl(id, 'connect') });
+  });
+  api.patch('/organizations/:id/applications/microsoft-manage', (req, res) => {
+    const a = app(req);
+    if (!a) return fail(res, 404, 'application_not_found', 'No application.');
+    a.autoUpgrade = req.body?.autoUpgrade === true;
+    record(String(req.params.id), 'auto_upgrade.changed', { autoUpgrade: a.autoUpgrade });
+    res.json(a);
+  });
+  api.post('/organizations/:id/applications/microsoft-manage/upgrades/approve', (req, res) => {
+    const a = app(req);
+    if (!a?.pendingUpgrade) return fail(res, 409, 'no_pending_upgrade', 'There is no pending upgrade to approve.');
+    res.json({ consentUrl: consentUrl(String(req.params.id), 'approve') });
+  });
+  api.post('/organizations/:id/applications/microsoft-manage/repair', (req, res) => {
+    if (!app(req)) return fail(res, 404, 'application_not_found', 'No application.');
+    res.json({ consentUrl: consentUrl(String(req.params.id), 'repair') });
+  });
+  api.delete('/organizations/:id/applications/microsoft-manage', (req, res) => {
+    const a = app(req);
+    if (!a) return fail(res, 404, 'application_not_found', 'No application.');
+    a.status = 'disconnected';
+    a.reason = null;
+    a.remedy = null;
+    record(String(req.params.id), 'connection.disconnected');
+    res.status(204).end();
+  });
+  api.get('/organizations/:id/history', (req, res) => void res.json({ history: history.get(String(req.params.id)) ?? [] }));
+  api.get('/organizations/:id/events', (req, res) => {
+    const now = new Date().toISOString();
+    const orgId = String(req.params.id);
+    const all = [
+      { id: `${orgId}-1`, '@timestamp': now, dataset: 'azure.signinlogs', action: 'Sign-in activity', outcome: 'success', user: 'alice@contoso.example', sourceIp: '203.0.113.7', document: { organization: { id: orgId }, event: { dataset: 'azure.signinlogs' } } },
+      { id: `${orgId}-2`, '@timestamp': now, dataset: 'o365.audit', action: 'FileAccessed', outcome: 'success', user: 'bob@contoso.example', sourceIp: '203.0.113.8', document: { organization: { id: orgId }, event: { dataset: 'o365.audit', action: 'FileAccessed' } } },
+    ];
+    const events = all.filter((e) => !req.query.dataset || e.dataset === req.query.dataset);
+    res.json({ total: events.length, events });
+  });
+
+  const server = express();
+  server.use('/api/v1', api);
+  server.use(express.urlencoded({ extended: false }));
+  server.get('/stub-consent', (req, res) => {
+    const q = new URLSearchParams(req.query as Record<string, string>).toString();
+    res.type('html').send(`<!DOCTYPE html><html><body><h1>Permissions requested (stub)</h1>
+<form method="post" action="/stub-consent?${q}"><input type="hidden" name="action" value="cancel"><button id="cancel">Cancel</button></form>
+<form method="post" action="/stub-consent?${q}"><input type="hidden" name="action" value="accept"><button id="accept">Accept</button></form></body></html>`);
+  });
+  server.post('/stub-consent', (req, res) => {
+    const orgId = String(req.query.org);
+    const kind = String(req.query.kind);
+    const ok = req.body?.action === 'accept';
+    const a = apps.get(orgId);
+    if (ok && a) {
+      a.permissions = { required: REQUIRED, granted: REQUIRED, missing: [] };
+      a.pendingUpgrade = null;
+      a.tenantId = a.tenantId ?? '7d3f2a10-0000-4000-8000-000000000001';
+      a.connectedAt = a.connectedAt ?? new Date().toISOString();
+      a.reason = null;
+      a.remedy = null;
+      a.status = 'waiting_for_first_events';
+      record(orgId, `consent.${kind}.accepted`);
+      setTimeout(() => {
+        if (a.status !== 'waiting_for_first_events') return;
+        const now = new Date().toISOString();
+        a.status = 'active';
+        a.firstEventAt = a.firstEventAt ?? now;
+        a.lastEventAt = now;
+        a.sources = [
+          { name: 'graph:signIns', state: 'ok', reason: null, lastEventAt: now, events24h: 12 },
+          { name: 'management:Audit.SharePoint', state: 'ok', reason: null, lastEventAt: now, events24h: 30 },
+          { name: 'graph:riskyUsers', state: 'unavailable_licence', reason: 'licence_missing', lastEventAt: null, events24h: 0 },
+        ];
+      }, options.activateAfterMs ?? 1500);
+    } else record(orgId, `consent.${kind}.declined`);
+    res.redirect(`/oauth/microsoft/callback?org=${orgId}&ok=${ok ? 1 : 0}`);
+  });
+  server.get('/oauth/microsoft/callback', (req, res) => {
+    const ok = req.query.ok === '1';
+    const orgId = String(req.query.org);
+    res
+      .status(ok ? 200 : 400)
+      .type('html')
+      .send(
+        `<!DOCTYPE html><html><body><h1>${ok ? 'Connected' : 'Consent declined'}</h1><p>${ok ? 'You can close this window.' : 'AADSTS65004: The resource owner or authorization server denied the request.'}</p>${callbackScript ? consentCallbackScriptTag(url, { ok, orgId, message: ok ? null : 'The administrator declined the consent (AADSTS65004).' }) : ''}</body></html>`,
+      );
+  });
+  server.use(uiRouter());
+
+  const listener = server.listen(0, '127.0.0.1');
+  await new Promise((r) => listener.once('listening', r));
+  url = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
+  return {
+    url,
+    revokeConsent(orgId) {
+      const a = apps.get(orgId);
+      if (!a) return;
+      a.status = 'needs_attention';
+      a.reason = 'consent_revoked';
+      a.remedy = 'Run Repair and sign in as a Global Administrator of the customer tenant.';
+    },
+    requireNewRole(orgId, role) {
+      const a = apps.get(orgId);
+      if (!a) return;
+      a.permissions = { required: [...a.permissions.required, role], granted: a.permissions.granted, missing: [role] };
+      a.pendingUpgrade = { missing: [role], consentUrl: consentUrl(orgId, 'approve') };
+    },
+    setCallbackScript(enabled) {
+      callbackScript = enabled;
+    },
+    close: () => new Promise<void>((r) => listener.close(() => r())),
+  };
+}
