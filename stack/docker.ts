@@ -1,0 +1,133 @@
+import type { ServiceRecord } from './state.ts';
+
+/**
+ * The Docker path of the launcher, through testcontainers 11. testcontainers is imported lazily: loading it
+ * costs time and nothing here needs it unless a Docker engine is asked for.
+ *
+ * Containers started by `stack up` must outlive the CLI process, so the Ryuk reaper (which removes a
+ * session's containers when the process exits) is disabled; the state file records the container ids and
+ * `stack down` removes them.
+ */
+
+type Testcontainers = typeof import('testcontainers');
+
+async function loadTestcontainers(): Promise<Testcontainers> {
+  // testcontainers reads this switch from the environment only.
+  process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+  return import('testcontainers');
+}
+
+/** True when a container runtime answers within `timeoutMs` (getContainerRuntimeClient pings it). */
+export async function dockerAvailable(timeoutMs = 8000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const tc = await loadTestcontainers();
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+    });
+    await Promise.race([tc.getContainerRuntimeClient(), timeout]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+const LABELS = { 'org.m365-siem.stack': 'true' };
+
+export async function startDockerKafka(version: string, port: number, stackId: string): Promise<ServiceRecord> {
+  const { GenericContainer, Wait } = await loadTestcontainers();
+  // The apache/kafka image replaces its whole default config once any KAFKA_* variable is set, so every
+  // required property is given. Clients on the host use 127.0.0.1:<port>; other containers use kafka:19092.
+  const container = await new GenericContainer(`apache/kafka:${version}`)
+    .withLabels({ ...LABELS, 'org.m365-siem.stack-id': stackId })
+    .withEnvironment({
+      KAFKA_NODE_ID: '1',
+      KAFKA_PROCESS_ROLES: 'broker,controller',
+      KAFKA_LISTENERS: 'PLAINTEXT://:19092,CONTROLLER://:29093,PLAINTEXT_HOST://:9092',
+      KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://localhost:19092,PLAINTEXT_HOST://127.0.0.1:${port}`,
+      KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT',
+      KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+      KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:29093',
+      KAFKA_INTER_BROKER_LISTENER_NAME: 'PLAINTEXT',
+      KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+      KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS: '1',
+      KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+      KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+      KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: '1',
+      KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: '1',
+      KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+      KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
+      KAFKA_HEAP_OPTS: '-Xms256m -Xmx512m',
+      CLUSTER_ID: '4L6g3nShT-eMCtK--X86sw',
+    })
+    .withExposedPorts({ container: 9092, host: port })
+    .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
+    .withStartupTimeout(180_000)
+    .start();
+  return {
+    provider: 'docker',
+    version,
+    endpoint: `127.0.0.1:${port}`,
+    containerId: container.getId(),
+    ports: { client: port },
+    logFile: `docker logs ${container.getId()}`,
+    workDir: '',
+    startedAt: new Date().toISOString(),
+  };
+}
+
+export async function startDockerOpenSearch(version: string, port: number, stackId: string): Promise<ServiceRecord> {
+  const { GenericContainer, Wait } = await loadTestcontainers();
+  const container = await new GenericContainer(`opensearchproject/opensearch:${version}`)
+    .withLabels({ ...LABELS, 'org.m365-siem.stack-id': stackId })
+    .withEnvironment({
+      'discovery.type': 'single-node',
+      DISABLE_SECURITY_PLUGIN: 'true',
+      DISABLE_INSTALL_DEMO_CONFIG: 'true',
+      OPENSEARCH_JAVA_OPTS: '-Xms512m -Xmx512m',
+      'cluster.routing.allocation.disk.threshold_enabled': 'false',
+    })
+    .withExposedPorts({ container: 9200, host: port })
+    .withWaitStrategy(Wait.forHttp('/_cluster/health', 9200).forStatusCode(200))
+    .withStartupTimeout(180_000)
+    .start();
+  return {
+    provider: 'docker',
+    version,
+    endpoint: `http://127.0.0.1:${port}`,
+    containerId: container.getId(),
+    ports: { http: port },
+    logFile: `docker logs ${container.getId()}`,
+    workDir: '',
+    startedAt: new Date().toISOString(),
+  };
+}
+
+/** True when the container exists and is running. */
+export async function containerRunning(containerId: string): Promise<boolean> {
+  try {
+    const tc = await loadTestcontainers();
+    const client = await tc.getContainerRuntimeClient();
+    const info = await client.container.inspect(client.container.getById(containerId));
+    return info.State.Running === true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops and removes a container the launcher started; 'not-running' when it is already gone. */
+export async function removeContainer(containerId: string): Promise<'stopped' | 'not-running'> {
+  const tc = await loadTestcontainers();
+  const client = await tc.getContainerRuntimeClient();
+  const container = client.container.getById(containerId);
+  try {
+    await client.container.inspect(container);
+  } catch {
+    return 'not-running';
+  }
+  await client.container.stop(container, { timeout: 10 }).catch(() => undefined);
+  await client.container.remove(container, { removeVolumes: true });
+  return 'stopped';
+}

@@ -1,0 +1,25 @@
+// Public surface of the stack launcher: used by the CLI (`m365-siem stack …`) and the vitest global setup.
+export {
+  decideProvider,
+  missingRequirements,
+  ensureStack,
+  releaseStack,
+  stackStatus,
+  stopStack,
+  type EnsureStackOptions,
+  type KafkaEndpoint,
+  type LocalFacts,
+  type OpenSearchEndpoint,
+  type Provider,
+  type ServiceName,
+  type ServiceStatus,
+  type StackEndpoints,
+  type StackOptions,
+  type StackStatus,
+  type StopResult,
+} from './launcher.ts';
+export { registerStackCommands } from './cli.ts';
+export { loadStackConfig, stackSettingsSpec, DEFAULT_KAFKA_VERSION, DEFAULT_OPENSEARCH_VERSION, type StackConfig } from './config.ts';
+export { StackRequirementError } from './requirements.ts';
+export { probeKafka, type KafkaProbeResult } from './kafka-probe.ts';
+export { probeOpenSearch, type OpenSearchProbeResult } from './opensearch-probe.ts';
