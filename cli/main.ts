@@ -10,6 +10,7 @@ import { registerControlPlaneCommands } from '../control-plane/index.ts';
 import { registerSimulatorCommands } from '../simulator/index.ts';
 import { registerStackCommands } from '../stack/index.ts';
 import { registerStartCommand } from './start.ts';
+import { registerReplayCommand } from './replay.ts';
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ program
 
 // --- command registrations (one line per part) ---
 registerStartCommand(program);
+registerReplayCommand(program);
 registerStackCommands(program);
 registerSimulatorCommands(program);
 registerControlPlaneCommands(program);

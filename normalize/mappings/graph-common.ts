@@ -1,0 +1,65 @@
+/** Shared parts of the Graph mappings: the draft with id/time, geo, and deterministic ids for derived events. */
+import { hash } from 'node:crypto';
+import type { SiemEventGeo } from '../../schemas/index.ts';
+import { EventDraft, type MapContext } from '../event-draft.ts';
+import { isObject, str, type Json } from '../record-values.ts';
+import { toMicros } from '../time.ts';
+import { MappingError } from './management-common.ts';
+
+export function graphDraft(
+  record: Json,
+  ctx: MapContext,
+  opts: { timeFields: string[]; dataset: string; action: string | null; provider: string | null; code: string; id?: string },
+): EventDraft {
+  const id = opts.id ?? str(record.id);
+  if (id === null) throw new MappingError('Graph record has no id');
+  let timestamp: number | null = null;
+  for (const f of opts.timeFields) {
+    timestamp = toMicros(record[f]);
+    if (timestamp !== null) break;
+  }
+  timestamp ??= ctx.fetchedMicros;
+  if (timestamp === null) throw new MappingError(`Graph record has no parseable ${opts.timeFields.join('/')} and the envelope no fetchedAt`);
+  const draft = new EventDraft(ctx, { id, timestamp, dataset: opts.dataset, action: opts.action, provider: opts.provider, code: opts.code });
+  return draft;
+}
+
+/** Graph `location` → source.geo (Microsoft's own geolocation). */
+export function geoOf(location: unknown): SiemEventGeo | null {
+  if (!isObject(location)) return null;
+  const coords = isObject(location.geoCoordinates) ? location.geoCoordinates : null;
+  const lat = coords && typeof coords.latitude === 'number' ? coords.latitude : null;
+  const lon = coords && typeof coords.longitude === 'number' ? coords.longitude : null;
+  const geo: SiemEventGeo = {
+    city_name: str(location.city),
+    region_name: str(location.state),
+    country_iso_code: str(location.countryOrRegion),
+    location: lat !== null && lon !== null ? { lat, lon } : null,
+  };
+  return geo.city_name || geo.region_name || geo.country_iso_code || geo.location ? geo : null;
+}
+
+/**
+ * A deterministic UUID (name-based, SHA-1, RFC 4122 version 5 layout) for events we derive from state snapshots:
+ * the same parts always give the same id, however often Microsoft serves the record.
+ */
+export function derivedEventId(...parts: string[]): string {
+  const h = hash('sha1', parts.join('\u001f'), 'buffer');
+  h[6] = ((h[6] as number) & 0x0f) | 0x50;
+  h[8] = ((h[8] as number) & 0x3f) | 0x80;
+  const hex = h.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+export function riskSeverity(level: unknown): number | null {
+  switch (str(level)?.toLowerCase()) {
+    case 'low':
+      return 2;
+    case 'medium':
+      return 3;
+    case 'high':
+      return 4;
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Graph sign-ins (`/auditLogs/signIns`) → OCSF Authentication 3002 / Logon. Outcome from status.errorCode: 0 or
+ * absent = success, anything else = failure (interrupts such as 50074 too; error.code keeps the number so rules can
+ * tell them apart).
+ */
+import type { MapContext } from '../event-draft.ts';
+import type { SiemEvent } from '../../schemas/index.ts';
+import { arr, bool, isObject, str, type Json } from '../record-values.ts';
+import { geoOf, graphDraft } from './graph-common.ts';
+
+export function mapGraphSignIn(record: Json, ctx: MapContext): SiemEvent {
+  const draft = graphDraft(record, ctx, {
+    timeFields: ['createdDateTime'],
+    dataset: 'azure.signinlogs',
+    action: 'Sign-in activity',
+    provider: 'AzureActiveDirectory',
+    code: 'signIn',
+  });
+  const ev = draft.ev;
+  const m = draft.m365;
+  draft.classify({ category: ['authentication'], type: ['start'], classUid: 3002, activityId: 1 });
+  const status = isObject(record.status) ? record.status : null;
+  const rawCode = status ? status.errorCode : undefined;
+  const code = rawCode === null || rawCode === undefined || rawCode === '' ? null : String(rawCode);
+  const failed = code !== null && code !== '0';
+  // No status at all: we cannot tell, so unknown (never a silent success).
+  ev.event.outcome = status === null ? 'unknown' : failed ? 'failure' : 'success';
+  if (failed && status) {
+    const reason = str(status.failureReason);
+    const details = str(status.additionalDetails);
+    const text = reason && details ? `${reason} (${details})` : (reason ?? details);
+    ev.error = { code, message: reason };
+    ev.event.reason = text;
+    ev.message = text;
+  }
+  draft.actor(record.userPrincipalName, record.userId, record.userDisplayName);
+  draft.sourceFrom(record.ipAddress);
+  const geo = geoOf(record.location);
+  if (geo) ev.source = { ...(ev.source ?? {}), geo };
+  const agent = str(record.userAgent);
+  if (agent) ev.user_agent = { original: agent };
+  m.app = { id: str(record.appId), name: str(record.appDisplayName) };
+  m.resource = { id: str(record.resourceId), name: str(record.resourceDisplayName) };
+  m.client_app = str(record.clientAppUsed);
+  m.conditional_access_status = str(record.conditionalAccessStatus);
+  m.correlation_id = str(record.correlationId);
+  m.session_id = str(record.sessionId);
+  m.user_type = str(record.userType);
+  m.auth = {
+    requirement: str(record.authenticationRequirement),
+    protocol: str(record.authenticationProtocol),
+    is_interactive: bool(record.isInteractive),
+  };
+  const device = isObject(record.deviceDetail) ? record.deviceDetail : null;
+  if (device) {
+    m.device = {
+      id: str(device.deviceId),
+      name: str(device.displayName),
+      os: str(device.operatingSystem),
+      browser: str(device.browser),
+      is_compliant: bool(device.isCompliant),
+      is_managed: bool(device.isManaged),
+      trust_type: str(device.trustType),
+    };
+  }
+  const eventTypes = [...arr(record.riskEventTypes_v2), ...arr(record.riskEventTypes)].filter((t): t is string => typeof t === 'string');
+  m.risk = {
+    level: str(record.riskLevelAggregated),
+    level_during_sign_in: str(record.riskLevelDuringSignIn),
+    state: str(record.riskState),
+    detail: str(record.riskDetail),
+    event_types: eventTypes.length > 0 ? [...new Set(eventTypes)] : null,
+  };
+  return draft.finish();
+}

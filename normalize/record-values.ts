@@ -1,0 +1,118 @@
+/**
+ * Reading values out of Microsoft records defensively: records are untyped JSON and fields come as strings, numbers,
+ * booleans, stringified JSON or Name/Value lists depending on workload and age.
+ */
+export type Json = Record<string, unknown>;
+
+export function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A non-empty string (numbers and booleans are rendered), else null. */
+export function str(value: unknown): string | null {
+  if (typeof value === 'string') return value.length > 0 && value.trim().length > 0 ? value : null;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  return null;
+}
+
+export function int(value: unknown): number | null {
+  if (typeof value === 'number' && Number.isInteger(value)) return value;
+  if (typeof value === 'string' && /^-?\d{1,15}$/.test(value.trim())) return Number(value.trim());
+  return null;
+}
+
+/** true/false from booleans and the strings True/False/true/false/1/0. */
+export function bool(value: unknown): boolean | null {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') {
+    const v = value.trim().toLowerCase();
+    if (v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+  }
+  if (value === 1) return true;
+  if (value === 0) return false;
+  return null;
+}
+
+export function arr(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** Parses a string that looks like a JSON object or array (stringified JSON); other values pass through. */
+export function maybeJson(value: unknown): unknown {
+  if (typeof value !== 'string' || value.length < 2) return value;
+  let first = value.charCodeAt(0);
+  let last = value.charCodeAt(value.length - 1);
+  // Only pay for trim() when the text starts or ends with whitespace (rare).
+  if (first <= 32 || last <= 32) {
+    const t = value.trim();
+    first = t.charCodeAt(0);
+    last = t.charCodeAt(t.length - 1);
+  }
+  if ((first === 123 && last === 125) || (first === 91 && last === 93)) {
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+/** Renders any JSON value as a string for map values (null → null). */
+export function text(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
+const NAME_KEYS = ['Name', 'name', 'Key', 'key', 'displayName'] as const;
+
+function nameOf(item: Json): string | null {
+  for (const k of NAME_KEYS) {
+    const v = item[k];
+    if (typeof v === 'string' && v.length > 0) return v;
+  }
+  return null;
+}
+
+/**
+ * A Name/Value list (`[{Name, Value}]`, `[{key, value}]`, also delivered as a JSON string) as ordered pairs.
+ * Items without a name are skipped; non-string values are rendered as JSON text.
+ */
+export function nameValues(value: unknown): Array<[string, string]> {
+  const list = maybeJson(value);
+  if (!Array.isArray(list)) return [];
+  const out: Array<[string, string]> = [];
+  for (const item of list) {
+    if (!isObject(item)) continue;
+    const name = nameOf(item);
+    if (name === null) continue;
+    const v = 'Value' in item ? item.Value : item.value;
+    out.push([name, text(v) ?? '']);
+  }
+  return out;
+}
+
+/** True when a list looks like a Name/Value (or Name/OldValue/NewValue) list. */
+export function isNameValueList(list: unknown[]): boolean {
+  const first = list[0];
+  return isObject(first) && nameOf(first) !== null && ('Value' in first || 'value' in first || 'NewValue' in first || 'newValue' in first);
+}
+
+export function lookup(pairs: Array<[string, string]>, name: string): string | null {
+  const lower = name.toLowerCase();
+  for (const [k, v] of pairs) if (k.toLowerCase() === lower && v.length > 0) return v;
+  return null;
+}
+
+/** First non-null result of `str` over several fields of a record. */
+export function firstStr(record: Json, ...keys: string[]): string | null {
+  for (const k of keys) {
+    const v = str(record[k]);
+    if (v !== null) return v;
+  }
+  return null;
+}
