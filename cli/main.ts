@@ -9,6 +9,7 @@ import { registerIndexCommands } from '../index/index.ts';
 import { registerControlPlaneCommands } from '../control-plane/index.ts';
 import { registerSimulatorCommands } from '../simulator/index.ts';
 import { registerStackCommands } from '../stack/index.ts';
+import { registerIngestCommands } from '../ingest/index.ts';
 import { registerStartCommand } from './start.ts';
 import { registerReplayCommand } from './replay.ts';
 
@@ -24,6 +25,7 @@ registerReplayCommand(program);
 registerStackCommands(program);
 registerSimulatorCommands(program);
 registerControlPlaneCommands(program);
+registerIngestCommands(program);
 registerIndexCommands(program);
 registerNormalizeCommands(program);
 // --- end of command registrations ---

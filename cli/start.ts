@@ -25,6 +25,7 @@ import { connectDemoOrganizations, type DemoSetup } from './demo.ts';
 export const SERVICES = ['control-plane', 'ingest', 'normalize', 'index'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
+const DEMO_PUBLISHER_IDENTIFIER = '5f1b7e4c-2d3a-4b6e-8f90-1a2b3c4d5e6f';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(repoRoot, 'bin', 'm365-siem.js');
 
@@ -183,6 +184,9 @@ export async function runPipeline(env: Env, options: DemoOptions): Promise<void>
       // A single local node has nowhere to put replicas.
       INDEX_REPLICAS: env.INDEX_REPLICAS ?? '0',
       INGEST_POLL_INTERVAL_MS: env.INGEST_POLL_INTERVAL_MS ?? String(options.pollIntervalMs),
+      // Microsoft asks vendors to send their own tenant GUID as PublisherIdentifier; the demo has no tenant of its
+      // own, so it uses a fixed one.
+      INGEST_PUBLISHER_IDENTIFIER: env.INGEST_PUBLISHER_IDENTIFIER ?? DEMO_PUBLISHER_IDENTIFIER,
     };
 
     let simulatorUrl: string | null = null;

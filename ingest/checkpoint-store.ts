@@ -1,0 +1,271 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { SOURCES, type SourceName } from '../runtime/index.ts';
+
+/**
+ * Cursor and completeness ledger per (organization, source), kept in the compacted topic m365.checkpoints.
+ *
+ * Keys:
+ *   `${orgId}|${source}`            the checkpoint: cursor, content ids of the re-listed overlap, counts
+ *   `${orgId}|${source}|ids|${n}`   segment n of the record-id ledger (hashes of ids published, within the horizon)
+ *   `${orgId}|${source}|reg|${b}`   bucket b of the registration snapshot (graph:userRegistrationDetails)
+ *
+ * Every write happens in the same Kafka transaction as the records it accounts for, so the ledger says
+ * "published" exactly when the records are committed (docs/decisions/0050).
+ */
+
+export const SEGMENT_CAPACITY = 2_000;
+
+const countsSchema = z.object({
+  recordsPublished: z.number().int().nonnegative().default(0),
+  duplicatesSkipped: z.number().int().nonnegative().default(0),
+  deadLettered: z.number().int().nonnegative().default(0),
+});
+
+export const checkpointSchema = z.object({
+  v: z.literal(1),
+  orgId: z.string(),
+  source: z.enum(SOURCES),
+  tenantId: z.string(),
+  /**
+   * Management: every blob with contentCreated < cursor has been published (windows are start-inclusive,
+   * end-exclusive). Graph: the watermark; the next cycle asks from cursor − lag.
+   */
+  cursorMs: z.number().nullable(),
+  /** Management: hashes of content ids done (→ contentCreated ms) whose contentCreated can still be re-listed. */
+  contentIds: z.record(z.string(), z.number()).default({}),
+  segments: z.array(z.object({ n: z.number().int(), lastSeenMs: z.number(), count: z.number().int() })).default([]),
+  nextSegment: z.number().int().nonnegative().default(0),
+  refetchGeneration: z.number().int().nonnegative().default(0),
+  counts: countsSchema.default({ recordsPublished: 0, duplicatesSkipped: 0, deadLettered: 0 }),
+  /** [hour since epoch, records published] for the last 24 hours (events24h). */
+  hourly: z.array(z.tuple([z.number().int(), z.number().int()])).default([]),
+  firstEventMs: z.number().nullable().default(null),
+  lastEventMs: z.number().nullable().default(null),
+  lastSuccessMs: z.number().nullable().default(null),
+  /** graph:userRegistrationDetails only. */
+  snapshot: z.object({ generation: z.number().int().nonnegative(), atMs: z.number().nullable(), buckets: z.number().int().positive() }).nullable().default(null),
+  updatedAt: z.string().optional(),
+});
+export type Checkpoint = z.infer<typeof checkpointSchema>;
+
+const segmentSchema = z.object({ v: z.literal(1), lastSeenMs: z.number(), ids: z.array(z.string()) });
+
+export function checkpointKey(orgId: string, source: string): string {
+  return `${orgId}|${source}`;
+}
+export function segmentKey(orgId: string, source: string, n: number): string {
+  return `${orgId}|${source}|ids|${n}`;
+}
+export function bucketKey(orgId: string, source: string, b: number): string {
+  return `${orgId}|${source}|reg|${b}`;
+}
+
+/** 66-bit hash of a record id: fixed size in memory and in the ledger, case-insensitive for GUIDs. */
+export function idHash(id: string): string {
+  return createHash('sha1').update(id.trim().toLowerCase()).digest('base64url').slice(0, 11);
+}
+
+export function emptyCheckpoint(orgId: string, source: SourceName, tenantId: string): Checkpoint {
+  return {
+    v: 1,
+    orgId,
+    source,
+    tenantId,
+    cursorMs: null,
+    contentIds: {},
+    segments: [],
+    nextSegment: 0,
+    refetchGeneration: 0,
+    counts: { recordsPublished: 0, duplicatesSkipped: 0, deadLettered: 0 },
+    hourly: [],
+    firstEventMs: null,
+    lastEventMs: null,
+    lastSuccessMs: null,
+    snapshot: null,
+  };
+}
+
+/** A message for the checkpoints topic (value null = tombstone). */
+export interface CheckpointMessage {
+  key: string;
+  value: string | null;
+}
+
+/** Record-id ledger of one (org, source): hashes in memory, persisted as append-only segments. */
+export class IdLedger {
+  private readonly owner = new Map<string, number>();
+  private readonly segments = new Map<number, { ids: string[]; lastSeenMs: number }>();
+
+  constructor(
+    private readonly orgId: string,
+    private readonly source: string,
+    private readonly capacity = SEGMENT_CAPACITY,
+  ) {}
+
+  has(hash: string): boolean {
+    return this.owner.has(hash);
+  }
+
+  get size(): number {
+    return this.owner.size;
+  }
+
+  load(n: number, value: Buffer | string): void {
+    const parsed = segmentSchema.safeParse(JSON.parse(value.toString()));
+    if (!parsed.success) return;
+    this.segments.set(n, { ids: parsed.data.ids, lastSeenMs: parsed.data.lastSeenMs });
+    for (const id of parsed.data.ids) this.owner.set(id, n);
+  }
+
+  /**
+   * Plans the persistence of new hashes (already de-duplicated by the caller) on top of `cp`: returns the
+   * segment messages to send and the checkpoint's new segment list. Nothing changes until `apply()`.
+   */
+  stage(cp: Checkpoint, hashes: readonly string[], nowMs: number): { messages: CheckpointMessage[]; segments: Checkpoint['segments']; nextSegment: number; apply: () => void } {
+    const segs = cp.segments.map((s) => ({ ...s }));
+    let next = cp.nextSegment;
+    const writes = new Map<number, string[]>();
+    let i = 0;
+    while (i < hashes.length) {
+      let open = segs[segs.length - 1];
+      if (!open || open.count >= this.capacity) {
+        open = { n: next++, lastSeenMs: nowMs, count: 0 };
+        segs.push(open);
+      }
+      const room = this.capacity - open.count;
+      const take = hashes.slice(i, i + room);
+      const base = writes.get(open.n) ?? [...(this.segments.get(open.n)?.ids ?? [])];
+      base.push(...take);
+      writes.set(open.n, base);
+      open.count += take.length;
+      open.lastSeenMs = nowMs;
+      i += take.length;
+    }
+    const messages = [...writes.entries()].map(([n, ids]) => ({
+      key: segmentKey(this.orgId, this.source, n),
+      value: JSON.stringify({ v: 1, lastSeenMs: nowMs, ids }),
+    }));
+    return {
+      messages,
+      segments: segs,
+      nextSegment: next,
+      apply: () => {
+        for (const [n, ids] of writes) {
+          this.segments.set(n, { ids, lastSeenMs: nowMs });
+          for (const id of ids) this.owner.set(id, n);
+        }
+      },
+    };
+  }
+
+  /** Segments whose newest id is older than the horizon: tombstones to send and the pruning to apply after. */
+  stageExpiry(cp: Checkpoint, nowMs: number, horizonMs: number): { messages: CheckpointMessage[]; segments: Checkpoint['segments']; apply: () => void } {
+    const expired = cp.segments.filter((s) => s.lastSeenMs < nowMs - horizonMs);
+    if (expired.length === 0) return { messages: [], segments: cp.segments, apply: () => undefined };
+    const gone = new Set(expired.map((s) => s.n));
+    return {
+      messages: expired.map((s) => ({ key: segmentKey(this.orgId, this.source, s.n), value: null })),
+      segments: cp.segments.filter((s) => !gone.has(s.n)),
+      apply: () => {
+        for (const n of gone) {
+          for (const id of this.segments.get(n)?.ids ?? []) if (this.owner.get(id) === n) this.owner.delete(id);
+          this.segments.delete(n);
+        }
+      },
+    };
+  }
+
+  /** Forgets everything (operator-requested re-fetch): tombstones for every segment. */
+  stageClear(cp: Checkpoint): { messages: CheckpointMessage[]; apply: () => void } {
+    return {
+      messages: cp.segments.map((s) => ({ key: segmentKey(this.orgId, this.source, s.n), value: null })),
+      apply: () => {
+        this.owner.clear();
+        this.segments.clear();
+      },
+    };
+  }
+}
+
+/** Adds `count` records published at `nowMs` to the hourly counts, keeping the last 24 hours. */
+export function addHourly(hourly: Checkpoint['hourly'], count: number, nowMs: number): Checkpoint['hourly'] {
+  const hour = Math.floor(nowMs / 3_600_000);
+  const kept = hourly.filter(([h]) => h > hour - 24);
+  const last = kept[kept.length - 1];
+  if (count === 0) return kept;
+  if (last && last[0] === hour) return [...kept.slice(0, -1), [hour, last[1] + count]];
+  return [...kept, [hour, count]];
+}
+
+export function events24h(hourly: Checkpoint['hourly'], nowMs: number): number {
+  const hour = Math.floor(nowMs / 3_600_000);
+  return hourly.filter(([h]) => h > hour - 24).reduce((sum, [, c]) => sum + c, 0);
+}
+
+export function serializeCheckpoint(cp: Checkpoint, nowMs: number): CheckpointMessage {
+  return { key: checkpointKey(cp.orgId, cp.source), value: JSON.stringify({ ...cp, updatedAt: new Date(nowMs).toISOString() }) };
+}
+
+/**
+ * The checkpoints topic as read at takeover: grouped by (org, source) and parsed on demand. Values that do not
+ * parse are ignored (and reported) rather than crashing the service: the source then starts fresh, which
+ * re-lists and relies on Microsoft's retention rather than losing the cursor silently.
+ */
+export class CheckpointSnapshot {
+  private readonly byPrefix = new Map<string, Array<[string, Buffer]>>();
+
+  constructor(entries: Map<string, Buffer | null>) {
+    for (const [key, value] of entries) {
+      if (value === null) continue;
+      const parts = key.split('|');
+      const prefix = `${parts[0]}|${parts[1]}`;
+      let list = this.byPrefix.get(prefix);
+      if (!list) {
+        list = [];
+        this.byPrefix.set(prefix, list);
+      }
+      list.push([key, value]);
+    }
+  }
+
+  /** The checkpoint and ledgers of one (org, source), or fresh ones. */
+  restore(orgId: string, source: SourceName, tenantId: string): { checkpoint: Checkpoint; ids: IdLedger; buckets: Map<number, Buffer>; problem: string | null } {
+    const ids = new IdLedger(orgId, source);
+    const buckets = new Map<number, Buffer>();
+    const entries = this.byPrefix.get(checkpointKey(orgId, source)) ?? [];
+    let checkpoint: Checkpoint | null = null;
+    let problem: string | null = null;
+    for (const [key, value] of entries) {
+      const rest = key.slice(checkpointKey(orgId, source).length);
+      try {
+        if (rest === '') {
+          const parsed = checkpointSchema.safeParse(JSON.parse(value.toString()));
+          if (parsed.success) checkpoint = parsed.data;
+          else problem = `checkpoint of ${source} does not parse: ${parsed.error.issues[0]?.message ?? ''}`;
+        }
+      } catch {
+        problem = `checkpoint of ${source} is not JSON`;
+      }
+    }
+    if (checkpoint && checkpoint.tenantId !== tenantId) {
+      // A re-pinned tenant is another data set: never continue its cursor or ledger (guarantee 3).
+      problem = `checkpoint belongs to tenant ${checkpoint.tenantId}, organization now pinned to ${tenantId}: starting fresh`;
+      checkpoint = null;
+    }
+    if (!checkpoint) return { checkpoint: emptyCheckpoint(orgId, source, tenantId), ids, buckets, problem };
+    const live = new Set(checkpoint.segments.map((s) => s.n));
+    for (const [key, value] of entries) {
+      const m = /\|(ids|reg)\|(\d+)$/.exec(key);
+      if (!m) continue;
+      const n = Number(m[2]);
+      try {
+        if (m[1] === 'ids' && live.has(n)) ids.load(n, value);
+        if (m[1] === 'reg') buckets.set(n, value);
+      } catch {
+        problem = `ledger segment ${key} is not JSON`;
+      }
+    }
+    return { checkpoint, ids, buckets, problem };
+  }
+}

@@ -1,0 +1,88 @@
+import type { CloudProfile, Logger, SourceName } from '../runtime/index.ts';
+import { backoffDelay, sleep } from '../runtime/index.ts';
+import type { IngestSettings } from './config.ts';
+import type { IngestMetrics } from './metrics.ts';
+import { failureOf, type MicrosoftHttp } from './microsoft-http.ts';
+import type { SourceProgress } from './source-progress.ts';
+
+/** What every poller gets: one (organization, source), its committed progress and the shared clients. */
+export interface PollerContext {
+  orgId: string;
+  tenantId: string;
+  profile: CloudProfile;
+  source: SourceName;
+  http: MicrosoftHttp;
+  progress: SourceProgress;
+  settings: IngestSettings;
+  metrics: IngestMetrics;
+  logger: Logger;
+  now: () => number;
+}
+
+export interface CycleReport {
+  published: number;
+  duplicates: number;
+  deadLettered: number;
+  /** Oldest content not yet fetched (ms), for hoursUntilDataLoss; null when the cycle caught up. */
+  oldestPendingMs: number | null;
+  /** Content found past Microsoft's retention when the cycle started (ms of time span), 0 normally. */
+  lostMs: number;
+  /** Records refused because they named another tenant. */
+  tenantMismatches: number;
+  /** When the next cycle should run at the latest (registration snapshots run less often). */
+  nextRunInMs?: number;
+}
+
+export interface Poller {
+  runCycle(signal: AbortSignal): Promise<CycleReport>;
+}
+
+export const emptyReport = (): CycleReport => ({ published: 0, duplicates: 0, deadLettered: 0, oldestPendingMs: null, lostMs: 0, tenantMismatches: 0 });
+
+/** Runs `fn` over items with at most `concurrency` at once; collects the first error but lets the others finish. */
+export async function runPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<unknown[]> {
+  const errors: unknown[] = [];
+  let next = 0;
+  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+  });
+  await Promise.all(workers);
+  return errors;
+}
+
+/**
+ * Retries one idempotent Microsoft call a few times within a cycle (retriable failures only; Retry-After and
+ * throttling pauses honoured). What still fails is the cycle's failure: the cursor does not move and the next
+ * cycle retries — nothing is skipped.
+ */
+export async function attempt<T>(step: () => Promise<T>, signal: AbortSignal, attempts = 3): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await step();
+    } catch (error) {
+      last = error;
+      const f = failureOf(error);
+      if (!f.retriable || signal.aborted || i === attempts - 1) throw error;
+      await sleep(backoffDelay(i, { initialMs: 200, maxMs: 5_000 }, f.retryAfterMs), signal);
+    }
+  }
+  throw last;
+}
+
+/** Stable JSON of a value (sorted keys): a dedup key for records without an id (field order is not stable). */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

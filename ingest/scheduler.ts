@@ -1,0 +1,161 @@
+import { backoffDelay, sleep, type SourceStatus, type SourceState, type StatusReason } from '../runtime/index.ts';
+import { events24h } from './checkpoint-store.ts';
+import { failureOf, type ApiFailure } from './microsoft-http.ts';
+import type { CycleReport, Poller, PollerContext } from './poller.ts';
+import { FencedError } from './raw-publisher.ts';
+import type { StatusReporter } from './status-reporter.ts';
+import { hoursUntilDataLoss } from './windows.ts';
+
+/**
+ * One (organization, source) loop. Each runs as its own async task, so a throttled or slow tenant only delays
+ * itself; what is shared (Microsoft requests in flight, the app-wide Graph budget) is bounded globally and waited
+ * for without holding anything. Failures back off exponentially (Retry-After honoured) and are retried from the
+ * unchanged cursor — never skipped.
+ */
+export class SourceRunner {
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  private errors = 0;
+  private consecutiveFailures = 0;
+  private lastErrorAt: string | null = null;
+  private mismatchUntilMs = 0;
+  private lastFailure: ApiFailure | null = null;
+  cycles = 0;
+
+  constructor(
+    private readonly ctx: PollerContext,
+    private readonly poller: Poller,
+    private readonly status: StatusReporter,
+    private readonly onFenced: () => void,
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  get running(): boolean {
+    return this.loop !== null;
+  }
+
+  /** Stops after the current step: in-flight requests are aborted; the cursor stays where Kafka has it. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    const s = this.ctx.settings;
+    while (!signal.aborted) {
+      let delay = s.pollIntervalMs;
+      try {
+        const report = await this.poller.runCycle(signal);
+        if (signal.aborted) break;
+        this.cycles++;
+        this.consecutiveFailures = 0;
+        this.lastFailure = null;
+        this.ctx.metrics.cycles.inc({ kind: this.kind, outcome: 'ok' });
+        this.reportSuccess(report);
+        if (report.nextRunInMs !== undefined) delay = Math.max(0, report.nextRunInMs);
+      } catch (error) {
+        if (signal.aborted) break;
+        if (error instanceof FencedError) {
+          this.ctx.logger.warn({ orgId: this.ctx.orgId, source: this.ctx.source }, 'source stopped: its partition moved to another instance');
+          this.onFenced();
+          break;
+        }
+        const f = failureOf(error);
+        this.errors++;
+        this.consecutiveFailures++;
+        this.lastFailure = f;
+        this.lastErrorAt = new Date(this.ctx.now()).toISOString();
+        this.ctx.metrics.cycles.inc({ kind: this.kind, outcome: f.reason });
+        if (this.consecutiveFailures === 1 || this.consecutiveFailures % 20 === 0) {
+          this.ctx.logger.warn({ orgId: this.ctx.orgId, source: this.ctx.source, reason: f.reason, code: f.code, failures: this.consecutiveFailures, detail: f.message }, 'poll cycle failed; retrying from the unchanged cursor');
+        }
+        this.reportFailure(f);
+        const initial = Math.min(s.pollIntervalMs, 1_000);
+        delay = backoffDelay(this.consecutiveFailures - 1, { initialMs: initial, maxMs: Math.max(initial, s.maxBackoffMs) }, f.retryAfterMs);
+      }
+      await sleep(delay, signal);
+    }
+  }
+
+  /** The registration report is a periodic snapshot: its cursor is expected to be up to one period old. */
+  private get lagLimitSeconds(): number {
+    const s = this.ctx.settings;
+    return s.lagWarnSeconds + (this.ctx.source === 'graph:userRegistrationDetails' ? Math.ceil(s.registrationIntervalMs / 1000) : 0);
+  }
+
+  private get kind(): string {
+    return this.ctx.source.startsWith('management:') ? 'management' : 'graph';
+  }
+
+  private base(state: SourceState, reason: StatusReason | null, message: string | null): SourceStatus {
+    const cp = this.ctx.progress.checkpoint;
+    const now = this.ctx.now();
+    const cursor = this.ctx.progress.effectiveCursorMs;
+    const lastSuccess = this.ctx.progress.lastSuccessMs;
+    return {
+      schemaVersion: 1,
+      orgId: this.ctx.orgId,
+      tenantId: this.ctx.tenantId,
+      source: this.ctx.source,
+      state,
+      reason,
+      message,
+      licenceRequired: null,
+      lastSuccessAt: lastSuccess !== null ? new Date(lastSuccess).toISOString() : null,
+      lastErrorAt: this.lastErrorAt,
+      lastEventAt: cp.lastEventMs !== null ? new Date(cp.lastEventMs).toISOString() : null,
+      firstEventAt: cp.firstEventMs !== null ? new Date(cp.firstEventMs).toISOString() : null,
+      lagSeconds: cursor !== null ? Math.max(0, Math.round((now - cursor) / 1000)) : null,
+      hoursUntilDataLoss: null,
+      counts: { ...cp.counts, errors: this.errors, events24h: events24h(cp.hourly, now) },
+      updatedAt: new Date(now).toISOString(),
+    };
+  }
+
+  private reportSuccess(report: CycleReport): void {
+    const now = this.ctx.now();
+    if (report.tenantMismatches > 0) this.mismatchUntilMs = now + 3_600_000;
+    let status = this.base('ok', null, null);
+    if (report.lostMs > 0) {
+      status = { ...this.base('degraded', 'data_loss_risk', `the cursor was ${Math.round(report.lostMs / 360_000) / 10} h past Microsoft's 7-day limit: that content could not be fetched`), hoursUntilDataLoss: 0 };
+    } else if (now < this.mismatchUntilMs) {
+      status = this.base('degraded', 'tenant_mismatch', 'records naming another tenant were refused and dead-lettered (alarm raised); check siem.events.dlq');
+    } else if (status.lagSeconds !== null && status.lagSeconds > this.lagLimitSeconds) {
+      status = this.base('degraded', 'lagging', `${status.lagSeconds} s behind Microsoft`);
+    }
+    this.status.report(status);
+  }
+
+  private reportFailure(f: ApiFailure): void {
+    const cursor = this.ctx.progress.effectiveCursorMs;
+    const now = this.ctx.now();
+    const message = `${f.code}: ${f.message}`.slice(0, 500);
+    let status: SourceStatus;
+    if (f.reason === 'licence_missing') {
+      status = { ...this.base('unavailable_licence', 'licence_missing', `${message} — this report needs a Microsoft Entra ID P1 or P2 licence`), licenceRequired: 'Microsoft Entra ID P1 or P2' };
+    } else if (f.reason === 'throttled' || (f.code === 'kafka_unavailable' && this.consecutiveFailures < 5)) {
+      status = this.base('degraded', f.code === 'kafka_unavailable' ? 'kafka_unavailable' : 'throttled', message);
+    } else if (f.retriable && this.consecutiveFailures < 3) {
+      status = this.base('degraded', f.code === 'kafka_unavailable' ? 'kafka_unavailable' : f.reason, message);
+    } else {
+      status = this.base('failing', f.code === 'kafka_unavailable' ? 'kafka_unavailable' : f.reason, message);
+    }
+    if (this.kind === 'management' && cursor !== null) {
+      const hours = hoursUntilDataLoss(cursor, now);
+      status = { ...status, hoursUntilDataLoss: hours };
+      if (hours <= this.ctx.settings.dataLossWarnHours) {
+        status = { ...status, state: 'failing', reason: 'data_loss_risk', message: `${Math.max(0, hours)} h left before unfetched content passes Microsoft's 7-day limit; cause: ${message}`.slice(0, 500) };
+      }
+    }
+    this.status.report(status);
+  }
+
+  /** Last failure, for tests and diagnostics. */
+  get failure(): ApiFailure | null {
+    return this.lastFailure;
+  }
+}
