@@ -17,6 +17,7 @@ import {
   patchOrganizationBody,
   validate,
 } from './openapi.ts';
+import { refetchBody, type RefetchResponse } from './refetch.ts';
 import { schemaRegistryRouter } from './schema-registry.ts';
 import { consentCallbackScriptTag } from './ui/consent-callback-script.ts';
 
@@ -32,6 +33,8 @@ export interface ControlPlaneAppOptions {
   logger: Logger;
   publicUrl: string;
   schemaRegistry?: SchemaRegistryView;
+  /** Records an operator's re-fetch request (replay --refetch); the route answers 501 without it. */
+  refetch?: (actor: Actor, orgId: string, from: string | undefined) => Promise<RefetchResponse>;
 }
 
 const escapeHtml = (text: string) =>
@@ -143,6 +146,12 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
   api.post(`${m365}/repair`, admin, async (req, res) => {
     const { id } = validate(orgIdParams, 'params', req.params);
     res.json(await service.repair(actorOf(req), id));
+  });
+  api.post(`${m365}/refetch`, admin, async (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    const body = validate(refetchBody, 'body', req.body ?? {});
+    if (!options.refetch) throw new ApiError(501, 'not_implemented', 're-fetch is not wired in this control plane');
+    res.json(await options.refetch(actorOf(req), id, body.from));
   });
   api.post(`${m365}/verify`, admin, async (req, res) => {
     const { id } = validate(orgIdParams, 'params', req.params);

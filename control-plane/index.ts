@@ -24,6 +24,7 @@ import { ConsentStateSigner } from './consent-state.ts';
 import { ConnectionService, type TokenSource } from './connection-service.ts';
 import { createControlPlaneMetrics } from './metrics.ts';
 import { OrganizationStore } from './organization-store.ts';
+import { requestRefetch } from './refetch.ts';
 import { SourceStatusView } from './source-status-view.ts';
 import type { FetchLike } from './upgrades.ts';
 
@@ -119,6 +120,7 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
     metrics,
     logger,
     publicUrl: config.publicUrl,
+    refetch: (actor, orgId, from) => requestRefetch(store, actor, orgId, from, (deps.now ?? Date.now)()),
     readiness: () => (!store.loaded ? 'organization state not loaded' : !statuses.isRunning ? 'status consumer not running' : null),
     ...(deps.schemaRegistry ? { schemaRegistry: deps.schemaRegistry } : {}),
   });

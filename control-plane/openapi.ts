@@ -8,6 +8,7 @@ import { CLOUDS, SOURCES } from '../runtime/index.ts';
 import { ApiError } from './auth.ts';
 import { eventsOpenApiPath } from './events-api.ts';
 import { ORGANIZATION_ID_PATTERN } from './organization-store.ts';
+import { refetchBody, refetchResponse } from './refetch.ts';
 import { CONNECTION_REASONS } from './status.ts';
 import { TENANT_INPUT } from './tenant-resolver.ts';
 
@@ -179,6 +180,7 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         ConsentUrl: out(consentUrlResponse),
         Connection: out(connectionResponse),
         History: out(historyResponse),
+        Refetch: out(refetchResponse),
       },
     },
     paths: {
@@ -215,6 +217,13 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
       [`${m365}/repair`]: {
         parameters: idParam,
         post: op('repair: consent again for the pinned tenant, then re-verify', write, { responses: { 200: ok('consent URL', 'ConsentUrl'), ...errors(400, 401, 403, 404, 409) } }),
+      },
+      [`${m365}/refetch`]: {
+        parameters: idParam,
+        post: op("re-fetch from Microsoft (replay --refetch): ingest rewinds this organization's cursors to `from` once (default and oldest: 7 days back)", write, {
+          requestBody: body(refetchBody),
+          responses: { 200: ok('the recorded request', 'Refetch'), ...errors(400, 401, 403, 404, 409) },
+        }),
       },
       [`${m365}/verify`]: {
         parameters: idParam,

@@ -2,7 +2,7 @@
  * The operator web UI, served by the control plane at `/` (issue 9): `index.html` for every page path (the app
  * routes with the history API), `/ui/app.js` and `/ui/app.css`. Nothing is fetched from the internet: the bundle
  * is control-plane/ui/dist/app.js when built ahead (`npx tsx control-plane/ui/build.ts`), otherwise esbuild builds
- * it in memory once, at the first request.
+ * it in memory once per process, at the first request for it (about a second on a busy machine).
  *
  * Mount it LAST, after the API, the OAuth callback, health and metrics: `app.use(uiRouter())`. It never answers
  * paths under /api/ or /oauth/ or the ops endpoints, even when mounted earlier.
@@ -45,29 +45,27 @@ function securityHeaders(res: Response): void {
   res.setHeader('X-Frame-Options', 'DENY');
 }
 
-function defaultBundle(): () => Promise<string> {
-  let pending: Promise<string> | undefined;
-  return () => {
-    if (!pending) {
-      const prebuilt = join(DIST_DIR, 'app.js');
-      pending = existsSync(prebuilt) ? Promise.resolve(readFileSync(prebuilt, 'utf8')) : bundleApp().then((b) => b.js);
-      // A failed build is retried on the next request instead of being cached forever.
-      pending.catch(() => {
-        pending = undefined;
-      });
-    }
-    return pending;
-  };
+/** One bundle per process, built at the first request for it (many apps built in tests share it). */
+let sharedBundle: Promise<string> | undefined;
+function defaultBundle(): Promise<string> {
+  if (!sharedBundle) {
+    const prebuilt = join(DIST_DIR, 'app.js');
+    const pending = existsSync(prebuilt) ? Promise.resolve(readFileSync(prebuilt, 'utf8')) : bundleApp().then((b) => b.js);
+    sharedBundle = pending;
+    // A failed build is retried on the next request instead of being cached forever.
+    pending.catch(() => {
+      if (sharedBundle === pending) sharedBundle = undefined;
+    });
+  }
+  return sharedBundle;
 }
 
 export function uiRouter(options: UiRouterOptions = {}): express.Router {
   const router = express.Router();
-  const getBundle = options.bundle ?? defaultBundle();
+  const getBundle = options.bundle ?? defaultBundle;
   const reserved = options.reservedPrefixes ?? DEFAULT_RESERVED;
   const indexHtml = readFileSync(join(STATIC_DIR, 'index.html'), 'utf8');
   const css = readFileSync(join(STATIC_DIR, 'app.css'), 'utf8');
-  // Start building right away so the first page view is quick; errors surface on request.
-  void getBundle().catch(() => undefined);
 
   router.get('/ui/app.js', async (_req: Request, res: Response, next: NextFunction) => {
     try {

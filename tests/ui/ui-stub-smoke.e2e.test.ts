@@ -5,17 +5,18 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable, launchBrowser, screenshot, signIn, type TestBrowser } from './support/browser.ts';
+import { launchBrowser, screenshot, signIn, type TestBrowser } from './support/browser.ts';
 import { startStubControlPlane, type StubControlPlane } from './support/stub-control-plane.ts';
 
 const TOKEN = 'stub-admin-token';
+const VIEWER = 'stub-viewer-token';
 
-describe.skipIf(!chromiumAvailable)('operator UI against the stub API (smoke)', () => {
+describe('operator UI against the stub API (smoke)', () => {
   let stub: StubControlPlane;
   let browser: TestBrowser;
 
   beforeAll(async () => {
-    stub = await startStubControlPlane({ adminToken: TOKEN, activateAfterMs: 1500 });
+    stub = await startStubControlPlane({ adminToken: TOKEN, viewerToken: VIEWER, activateAfterMs: 1500 });
     browser = await launchBrowser();
   }, 60_000);
   afterAll(async () => {
@@ -151,6 +152,19 @@ describe.skipIf(!chromiumAvailable)('operator UI against the stub API (smoke)', 
     await page.locator('[data-testid="application-status"][data-status="active"]').waitFor({ timeout: 15_000 });
     await page.close();
   }, 60_000);
+
+  it('shows a viewer token’s refused change as a readable message, not JSON', async () => {
+    const page = await browser.context.newPage();
+    await signIn(page, stub.url, VIEWER);
+    await page.getByLabel('Organization name').fill('Not allowed');
+    await page.getByRole('button', { name: 'Add organization' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    const text = (await alert.textContent()) ?? '';
+    expect(text).toBe('this token has the viewer role and may only read; changes need an admin token');
+    expect(text).not.toMatch(/[{}]/);
+    await page.close();
+  });
 
   it('shows events with their JSON detail and reads well on a narrow window', async () => {
     const page = await browser.context.newPage();

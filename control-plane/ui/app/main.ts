@@ -202,10 +202,15 @@ function renderOrganizations(main: HTMLElement): Dispose {
 
   async function fillStatus(org: Organization, cell: HTMLElement): Promise<void> {
     try {
-      const app = org.status ? { status: org.status } : await api.getApplication(org.id);
+      const app =
+        org.connection !== undefined
+          ? org.connection && { status: org.connection.status, reason: org.connection.reason ?? null }
+          : org.status
+            ? { status: org.status }
+            : await api.getApplication(org.id);
       if (disposed) return;
       const view = statusView(app);
-      replaceChildren(cell, badge(view.label, view.tone));
+      replaceChildren(cell, badge(view.label, view.tone), view.reason && view.status === 'needs_attention' ? h('div', { class: 'muted small' }, view.reason) : null);
     } catch (error) {
       if (!disposed) replaceChildren(cell, h('span', { class: 'muted' }, describeError(error)));
     }

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const chromiumAvailable = existsSync(CHROMIUM_PATH);
 export const ARTIFACT_DIR = join(process.cwd(), 'test-artifacts', 'ui');
 
 const ARGS = [
@@ -29,6 +28,10 @@ export interface TestBrowser {
 }
 
 export async function launchBrowser(options: { viewport?: { width: number; height: number } } = {}): Promise<TestBrowser> {
+  // A missing browser fails the suite with the fix in the message rather than skipping it silently.
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+  }
   const userDataDir = await mkdtemp(join(tmpdir(), 'm365siem-ui-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM_PATH,

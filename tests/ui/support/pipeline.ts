@@ -2,21 +2,15 @@
  * The whole system for the UI's end-to-end browser tests: the simulator (Microsoft), the real control plane, ingest,
  * normalize and index on the shared Kafka and OpenSearch, each with unique topics, groups and index prefix that are
  * removed afterwards.
- *
- * The control plane serves the UI itself once control-plane/app.ts mounts `uiRouter()` and `eventsRouter()`. Until
- * it does, this harness puts a thin front server on the public URL that serves the UI and the events API and
- * forwards every other request to the control plane unchanged (TEST-ONLY wiring, reported in `frontServer`).
+ * The browser talks to the control plane only: it serves the UI at `/` and the events API itself.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { inject } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../../../control-plane/index.ts';
 import { hashToken } from '../../../control-plane/auth.ts';
-import { eventsRouter } from '../../../control-plane/events-api.ts';
-import { uiRouter } from '../../../control-plane/ui/index.ts';
 import { startIndexer, type RunningIndexer } from '../../../index/index.ts';
 import { startIngest, type RunningIngest } from '../../../ingest/index.ts';
 import { startNormalizer, type RunningNormalizer } from '../../../normalize/index.ts';
@@ -60,8 +54,6 @@ export interface Pipeline {
   cp: RunningControlPlane;
   openSearch: OpenSearchClient;
   indexPrefix: string;
-  /** True when the harness had to serve the UI itself because the control plane does not mount it yet. */
-  frontServer: boolean;
   tenant(over?: Partial<TenantCreateRequest>): Promise<SimTenant>;
   api<T = unknown>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** Restarts the control plane with changed settings (same port, state rebuilt from the topic). */
@@ -129,27 +121,14 @@ export async function startPipeline(options: { env?: Record<string, string>; app
   const logger = createLogger('ui-e2e', { level: (env.LOG_LEVEL as 'silent') ?? 'silent' });
   const openSearch = createOpenSearchClient(parseOpenSearchSettings(env));
 
-  // The control plane on the public port; if it does not serve the UI yet, move it behind a test front server.
-  let cpEnv = { ...env };
+  const cpEnv = { ...env };
   let cp = await startControlPlane(cpEnv, { logger, propagationDelayMs: 100 });
-  const page = await fetch(`${url}/organizations`, { headers: { Accept: 'text/html' } }).then((r) => r.text()).catch(() => '');
-  const events = await fetch(`${url}/api/v1/organizations/probe/events`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } }).then((r) => r.status).catch(() => 0);
-  let front: ReturnType<express.Express['listen']> | null = null;
-  if (!page.includes('/ui/app.js') || events === 404) {
-    await cp.close();
-    const innerPort = await freePort();
-    cpEnv = { ...env, CONTROL_PLANE_PORT: String(innerPort) };
-    cp = await startControlPlane(cpEnv, { logger, propagationDelayMs: 100 });
-    front = await startFrontServer(publicPort, () => cp.url, openSearch, indexPrefix, !page.includes('/ui/app.js'), events === 404);
-  }
-
   let ingest: RunningIngest | undefined;
   let normalizer: RunningNormalizer | undefined;
   let indexer: RunningIndexer | undefined;
   const cleanup = async () => {
     await Promise.allSettled([ingest?.close(), normalizer?.close(), indexer?.close()]);
     await cp.close().catch(() => undefined);
-    if (front) await new Promise<void>((r) => front?.close(() => r()));
     control.close();
     await sim.close();
     const created = await openSearch.indices
@@ -188,7 +167,6 @@ export async function startPipeline(options: { env?: Record<string, string>; app
     },
     openSearch,
     indexPrefix,
-    frontServer: front !== null,
     async tenant(over = {}) {
       tenantCount += 1;
       const name = `UiE2e${id}${tenantCount}`;
@@ -217,54 +195,4 @@ export async function startPipeline(options: { env?: Record<string, string>; app
     },
     close: cleanup,
   };
-}
-
-/** TEST-ONLY front server used while the control plane does not mount the UI / events API itself. */
-async function startFrontServer(
-  port: number,
-  upstream: () => string,
-  openSearch: OpenSearchClient,
-  indexAlias: string,
-  serveUi: boolean,
-  serveEvents: boolean,
-): Promise<ReturnType<express.Express['listen']>> {
-  const app = express();
-  if (serveEvents) {
-    const requireViewer: express.RequestHandler = (req, res, next) => {
-      const auth = req.headers.authorization ?? '';
-      if (auth !== `Bearer ${ADMIN_TOKEN}` && auth !== `Bearer ${VIEWER_TOKEN}`) {
-        res.status(401).json({ error: { code: 'unauthorized', message: 'a valid bearer token is required' } });
-        return;
-      }
-      next();
-    };
-    app.use(eventsRouter({ openSearch, indexAlias, requireViewer }));
-  }
-  app.use(async (req, res, next) => {
-    const isUiPath = serveUi && req.method === 'GET' && !req.path.startsWith('/api/') && !req.path.startsWith('/oauth/');
-    if (isUiPath) return next();
-    try {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const headers = new Headers();
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers.set(k, v);
-      const upstreamRes = await fetch(`${upstream()}${req.originalUrl}`, {
-        method: req.method,
-        headers,
-        redirect: 'manual',
-        ...(chunks.length ? { body: Buffer.concat(chunks) } : {}),
-      });
-      res.status(upstreamRes.status);
-      upstreamRes.headers.forEach((v, k) => {
-        if (!['content-encoding', 'content-length', 'transfer-encoding', 'connection'].includes(k)) res.setHeader(k, v);
-      });
-      res.send(Buffer.from(await upstreamRes.arrayBuffer()));
-    } catch {
-      res.status(502).json({ error: { code: 'bad_gateway', message: 'the control plane is restarting' } });
-    }
-  });
-  if (serveUi) app.use(uiRouter());
-  const server = app.listen(port, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  return server;
 }

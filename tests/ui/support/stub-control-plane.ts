@@ -35,7 +35,7 @@ export interface StubControlPlane {
   close(): Promise<void>;
 }
 
-export async function startStubControlPlane(options: { adminToken: string; activateAfterMs?: number }): Promise<StubControlPlane> {
+export async function startStubControlPlane(options: { adminToken: string; viewerToken?: string; activateAfterMs?: number }): Promise<StubControlPlane> {
   const orgs = new Map<string, { id: string; name: string }>();
   const apps = new Map<string, StubApp>();
   const history = new Map<string, Array<{ at: string; actor: string; action: string; details?: unknown }>>();
@@ -48,7 +48,12 @@ export async function startStubControlPlane(options: { adminToken: string; activ
   const api = express.Router();
   api.use(express.json());
   api.use((req, res, next) => {
-    if (req.headers.authorization !== `Bearer ${options.adminToken}`) return fail(res, 401, 'unauthorized', 'Missing or unknown bearer token.');
+    const auth = req.headers.authorization;
+    if (options.viewerToken && auth === `Bearer ${options.viewerToken}`) {
+      if (req.method !== 'GET') return fail(res, 403, 'forbidden', 'this token has the viewer role and may only read; changes need an admin token');
+      return next();
+    }
+    if (auth !== `Bearer ${options.adminToken}`) return fail(res, 401, 'unauthorized', 'Missing or unknown bearer token.');
     next();
   });
   api.get('/organizations', (_req, res) => void res.json({ organizations: [...orgs.values()] }));

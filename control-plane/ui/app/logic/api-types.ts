@@ -16,7 +16,8 @@ export type Cloud = 'commercial' | 'gcc' | 'gcc-high' | 'dod';
 export interface Organization {
   id: string;
   name: string;
-  /** Some list answers carry the connection status; the UI asks the application endpoint otherwise. */
+  /** The list carries a summary of the connection (null: none); without it the UI asks the application endpoint. */
+  connection?: { status: string; reason?: string | null; tenantId?: string | null; cloud?: string } | null;
   status?: string;
   createdAt?: string;
 }

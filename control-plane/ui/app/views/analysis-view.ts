@@ -157,7 +157,7 @@ function eventsTable(events: EventSummary[]): HTMLElement {
         'tr',
         { class: 'event-row', 'data-event-id': e.id, 'data-dataset': e.dataset ?? '' },
         h('td', { 'data-label': 'Time', class: 'nowrap', title: formatTime(e['@timestamp']) }, formatTimeShort(e['@timestamp'])),
-        h('td', { 'data-label': 'Dataset' }, e.dataset ?? '—'),
+        h('td', { 'data-label': 'Dataset', class: 'nowrap' }, e.dataset ?? '—'),
         h('td', { 'data-label': 'Action' }, e.action ?? '—'),
         h('td', { 'data-label': 'User' }, e.user ?? '—'),
         h('td', { 'data-label': 'Outcome' }, e.outcome ? badge(e.outcome, outcomeTone(e.outcome)) : '—'),

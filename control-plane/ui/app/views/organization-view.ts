@@ -151,17 +151,21 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
     }
   }
 
-  function schedule(): void {
-    if (disposed) return;
+  /** Each pollSoon() starts a new polling chain; older chains stop at their next step (never two timers). */
+  let pollGeneration = 0;
+  function schedule(generation: number): void {
+    if (disposed || generation !== pollGeneration) return;
     const fast = (flow !== null && !flow.done) || statusView(app).transient;
     timer = setTimeout(async () => {
       await refresh();
-      schedule();
+      schedule(generation);
     }, fast ? FAST_POLL_MS : SLOW_POLL_MS);
   }
   function pollSoon(): void {
     if (timer !== undefined) clearTimeout(timer);
-    void refresh().then(schedule);
+    pollGeneration += 1;
+    const generation = pollGeneration;
+    void refresh().then(() => schedule(generation));
   }
 
   // -- consent flow ---------------------------------------------------------------------------------------------
@@ -713,7 +717,7 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
 
   void refresh().then(() => {
     draw();
-    schedule();
+    schedule(pollGeneration);
   });
   return () => {
     disposed = true;
