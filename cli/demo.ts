@@ -78,7 +78,7 @@ async function run(options: {
     const callback = `${new URL(controlPlaneUrl).origin.replace('127.0.0.1', 'localhost')}/oauth/microsoft/callback`;
     if (!app.redirectUris.includes(callback)) await sim.patchApp({ redirectUris: [...app.redirectUris, callback] });
 
-    const existing = await api<Array<{ id: string; name: string }>>(controlPlaneUrl, operatorToken, 'GET', '/organizations');
+    const { items: existing } = await api<{ items: Array<{ id: string; name: string }> }>(controlPlaneUrl, operatorToken, 'GET', '/organizations');
     const simTenants = await sim.listTenants();
     const out: DemoOrganization[] = [];
     for (const spec of DEMO_TENANTS) {
