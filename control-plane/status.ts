@@ -3,27 +3,11 @@
  * permission diff and the pollers' reports on `m365.status`. Every reason maps to a message and a remedy through
  * one closed table.
  */
-import { SOURCES, type SourceName, type SourceStatus } from '../runtime/index.ts';
+import { SOURCES, STATUS_REASONS, type SourceName, type SourceStatus } from '../runtime/index.ts';
 import type { OrganizationRecord } from './organization-store.ts';
 
-export const CONNECTION_REASONS = [
-  'consent_revoked',
-  'secret_invalid',
-  'secret_expired',
-  'tenant_not_found',
-  'audit_logging_off',
-  'subscription_disabled',
-  'permission_missing',
-  'upgrade_pending',
-  'data_loss_risk',
-  'throttled',
-  'lagging',
-  'microsoft_unavailable',
-  'malformed_response',
-  'tenant_mismatch',
-  'kafka_unavailable',
-  'licence_missing',
-] as const;
+/** The pollers' reasons (the runtime's `m365.status` contract) plus the control plane's own. */
+export const CONNECTION_REASONS = [...STATUS_REASONS, 'upgrade_pending'] as const;
 export type ConnectionReason = (typeof CONNECTION_REASONS)[number];
 
 export interface ReasonText {

@@ -2,9 +2,7 @@ import { z } from 'zod';
 import type { GraphSource } from '../runtime/index.ts';
 import type { BudgetKind } from './rate-budget.ts';
 import { ApiPermanentError, type RequestTarget } from './microsoft-http.ts';
-import { attempt, canonicalJson, emptyReport, type CycleReport, type Poller, type PollerContext } from './poller.ts';
-import type { ReadyRecord, RefusedRecord } from './source-progress.ts';
-import { guardRecord } from './tenant-guard.ts';
+import { attempt, canonicalJson, commitPage, emptyReport, guardPage, type CycleReport, type Poller, type PollerContext } from './poller.ts';
 import { formatGraphTime, parseMicrosoftDate } from './windows.ts';
 
 /**
@@ -43,6 +41,25 @@ export function graphQueryUrl(graphHost: string, spec: GraphSourceSpec, fromMs: 
   return `${graphHost}/v1.0/${spec.path}?${params.join('&')}`;
 }
 
+/**
+ * The records of a Graph collection, page by page from `firstUrl`: @odata.nextLink is followed verbatim, and only to
+ * this cloud's Graph host (checked by MicrosoftHttp); a link back to a page already read is a malformed response,
+ * not an endless loop. The next page is asked for only once the caller is done with the current one.
+ */
+export async function* graphPages(ctx: PollerContext, target: RequestTarget, firstUrl: string, signal: AbortSignal): AsyncGenerator<unknown[]> {
+  let url: string | null = firstUrl;
+  const seen = new Set<string>();
+  while (url !== null) {
+    if (seen.has(url)) throw new ApiPermanentError({ reason: 'malformed_response', code: 'paging_loop', httpStatus: null, retriable: false, message: '@odata.nextLink repeats a page already read' });
+    seen.add(url);
+    const pageUrl: string = url;
+    const page = await attempt(() => ctx.http.json(target, pageUrl, graphPageSchema, { api: 'graph', signal }), signal);
+    const next = page.body['@odata.nextLink'];
+    url = typeof next === 'string' && next.trim() !== '' ? next.trim() : null;
+    yield page.body.value;
+  }
+}
+
 export function graphDedupKey(record: Record<string, unknown>, spec: GraphSourceSpec): string {
   const id = typeof record.id === 'string' && record.id !== '' ? record.id : `sha:${canonicalJson(record)}`;
   if (!spec.versionField) return id;
@@ -68,42 +85,20 @@ export class GraphPoller implements Poller {
     const cursor = this.ctx.progress.effectiveCursorMs;
     const from = cursor === null ? startedAt - s.initialLookbackMs : cursor - s.graphLagMs;
     report.oldestPendingMs = from;
-    let url: string | null = graphQueryUrl(this.ctx.profile.graphHost, this.spec, from);
-    const seen = new Set<string>();
-    while (url !== null) {
-      if (seen.has(url)) throw new ApiPermanentError({ reason: 'malformed_response', code: 'paging_loop', httpStatus: null, retriable: false, message: '@odata.nextLink repeats a page already read' });
-      seen.add(url);
-      const pageUrl: string = url;
-      // nextLink is followed verbatim, and only to this cloud's Graph host (checked by MicrosoftHttp).
-      const page = await attempt(() => this.ctx.http.json(this.target, pageUrl, graphPageSchema, { api: 'graph', signal }), signal);
-      const next = page.body['@odata.nextLink'];
-      url = typeof next === 'string' && next.trim() !== '' ? next.trim() : null;
-      const records: ReadyRecord[] = [];
-      const refused: RefusedRecord[] = [];
-      for (const rec of page.body.value) {
-        const verdict = guardRecord(rec, this.ctx.tenantId, 'graph');
-        if (verdict.kind === 'malformed') {
-          refused.push({ errorCode: 'malformed_record', errorMessage: verdict.reason, input: rec });
-          continue;
-        }
-        if (verdict.kind === 'tenant_mismatch') {
-          report.tenantMismatches++;
-          this.ctx.metrics.tenantMismatch.inc({ source: this.ctx.source });
-          refused.push({ dedupKey: graphDedupKey(rec as Record<string, unknown>, this.spec), errorCode: 'tenant_mismatch', errorMessage: `record names tenant ${verdict.foundTenantId}, organization ${this.ctx.orgId} is pinned to ${this.ctx.tenantId}`, input: rec });
-          continue;
-        }
-        const r = rec as Record<string, unknown>;
-        records.push({ dedupKey: graphDedupKey(r, this.spec), record: r, eventMs: parseMicrosoftDate(r[this.spec.dateField]) });
-      }
+    const firstUrl = graphQueryUrl(this.ctx.profile.graphHost, this.spec, from);
+    for await (const page of graphPages(this.ctx, this.target, firstUrl, signal)) {
+      const { records, refused } = guardPage(
+        this.ctx,
+        report,
+        'graph',
+        page,
+        (r) => ({ dedupKey: graphDedupKey(r, this.spec), record: r, eventMs: parseMicrosoftDate(r[this.spec.dateField]) }),
+        (r) => graphDedupKey(r, this.spec),
+      );
       if (report.tenantMismatches > 0 && refused.length > 0) {
         this.ctx.logger.error({ orgId: this.ctx.orgId, source: this.ctx.source }, 'ALARM: records of another tenant refused and dead-lettered');
       }
-      if (records.length > 0 || refused.length > 0) {
-        const r = await this.ctx.progress.commit({ records, deadLetters: refused });
-        report.published += r.published;
-        report.duplicates += r.duplicates;
-        report.deadLettered += r.deadLettered;
-      }
+      await commitPage(this.ctx, report, records, refused);
     }
     // Every page committed: the watermark moves to when this cycle asked.
     await this.ctx.progress.advance(startedAt, s.checkpointIntervalMs);

@@ -1,7 +1,7 @@
 /**
  * The ingest service: pollers for the Management Activity API and Graph that lose nothing. Public surface of ingest/.
  */
-import { startOpsServer, type Logger } from '../runtime/index.ts';
+import { startServiceOps, type Logger } from '../runtime/index.ts';
 import { parseIngestConfig, type IngestConfig } from './config.ts';
 import { IngestService, type IngestDeps } from './ingest-service.ts';
 import type { IngestMetrics } from './metrics.ts';
@@ -47,28 +47,18 @@ export async function startIngest(env: Readonly<Record<string, string | undefine
   const kafka = service.kafka;
   await kafka.ensureTopics([topics.tenants, topics.checkpoints, topics.status, topics.raw, topics.deadLetter]);
   await service.start();
-  let ops: Awaited<ReturnType<typeof startOpsServer>> | null = null;
-  if (deps.opsServer !== false) {
-    ops = await startOpsServer({ port: config.settings.opsPort, registry: service.metrics.registry, readiness: () => service.readiness() });
-  }
-  let closing: Promise<void> | null = null;
+  const ops = await startServiceOps(service, { port: config.settings.opsPort, enabled: deps.opsServer !== false });
   return {
     config,
     service,
     metrics: service.metrics,
     logger: service.logger,
-    opsPort: ops?.port ?? null,
+    opsPort: ops.port,
     ready: () => service.waitUntilAssigned(),
-    close: () => {
-      closing ??= (async () => {
-        await service.close();
-        await ops?.close();
-      })();
-      return closing;
-    },
+    close: ops.close,
     crash: async () => {
       await service.crash();
-      await ops?.close();
+      await ops.closeOps();
     },
   };
 }

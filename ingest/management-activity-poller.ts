@@ -2,9 +2,8 @@ import { z } from 'zod';
 import { managementContentType, type ManagementSource } from '../runtime/index.ts';
 import { idHash } from './checkpoint-store.ts';
 import { ApiPermanentError, failureOf, type RequestTarget } from './microsoft-http.ts';
-import { attempt, canonicalJson, emptyReport, runPool, type CycleReport, type Poller, type PollerContext } from './poller.ts';
-import type { ReadyRecord, RefusedRecord } from './source-progress.ts';
-import { guardRecord } from './tenant-guard.ts';
+import { attempt, canonicalJson, countCommitted, emptyReport, guardPage, runPool, type CycleReport, type Poller, type PollerContext } from './poller.ts';
+import type { RefusedRecord } from './source-progress.ts';
 import { formatManagementTime, parseMicrosoftDate, planWindows, type TimeWindow } from './windows.ts';
 
 /**
@@ -213,30 +212,13 @@ export class ManagementActivityPoller implements Poller {
       throw error;
     }
     this.malformedCycles.delete(item.contentId);
-    const records: ReadyRecord[] = [];
-    const refused: RefusedRecord[] = [];
-    for (const rec of body) {
-      const verdict = guardRecord(rec, this.ctx.tenantId, 'management');
-      if (verdict.kind === 'malformed') {
-        refused.push({ errorCode: 'malformed_record', errorMessage: verdict.reason, input: rec });
-        continue;
-      }
-      if (verdict.kind === 'tenant_mismatch') {
-        report.tenantMismatches++;
-        this.ctx.metrics.tenantMismatch.inc({ source: this.ctx.source });
-        refused.push({ errorCode: 'tenant_mismatch', errorMessage: `record names tenant ${verdict.foundTenantId}, organization ${this.ctx.orgId} is pinned to ${this.ctx.tenantId}`, input: rec });
-        continue;
-      }
-      const r = rec as Record<string, unknown>;
+    const { records, refused } = guardPage(this.ctx, report, 'management', body, (r) => {
       const id = typeof r.Id === 'string' && r.Id !== '' ? r.Id : typeof r.id === 'string' && r.id !== '' ? r.id : `sha:${canonicalJson(r)}`;
-      records.push({ dedupKey: id, record: r, contentId: item.contentId, eventMs: parseMicrosoftDate(r.CreationTime) });
-    }
+      return { dedupKey: id, record: r, contentId: item.contentId, eventMs: parseMicrosoftDate(r.CreationTime) };
+    });
     if (refused.some((x) => x.errorCode === 'tenant_mismatch')) {
       this.ctx.logger.error({ orgId: this.ctx.orgId, source: this.ctx.source, refused: refused.length }, 'ALARM: records of another tenant refused and dead-lettered');
     }
-    const r = await this.ctx.progress.commit({ records, deadLetters: refused, contentIdsDone: { [idHash(item.contentId)]: created } });
-    report.published += r.published;
-    report.duplicates += r.duplicates;
-    report.deadLettered += r.deadLettered;
+    countCommitted(report, await this.ctx.progress.commit({ records, deadLetters: refused, contentIdsDone: { [idHash(item.contentId)]: created } }));
   }
 }

@@ -3,7 +3,8 @@ import { backoffDelay, sleep } from '../runtime/index.ts';
 import type { IngestSettings } from './config.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { failureOf, type MicrosoftHttp } from './microsoft-http.ts';
-import type { SourceProgress } from './source-progress.ts';
+import type { CommitResult, ReadyRecord, RefusedRecord, SourceProgress } from './source-progress.ts';
+import { guardRecord } from './tenant-guard.ts';
 
 /** What every poller gets: one (organization, source), its committed progress and the shared clients. */
 export interface PollerContext {
@@ -38,6 +39,52 @@ export interface Poller {
 }
 
 export const emptyReport = (): CycleReport => ({ published: 0, duplicates: 0, deadLettered: 0, oldestPendingMs: null, lostMs: 0, tenantMismatches: 0 });
+
+/** Adds what one committed change did to the cycle's report. */
+export function countCommitted(report: CycleReport, committed: CommitResult): void {
+  report.published += committed.published;
+  report.duplicates += committed.duplicates;
+  report.deadLettered += committed.deadLettered;
+}
+
+/** Commits one page's records and refusals, when it has any, and counts them in the report. */
+export async function commitPage(ctx: PollerContext, report: CycleReport, records: ReadyRecord[], refused: RefusedRecord[]): Promise<void> {
+  if (records.length === 0 && refused.length === 0) return;
+  countCommitted(report, await ctx.progress.commit({ records, deadLetters: refused }));
+}
+
+/**
+ * Guarantee 3 over one page of records: a malformed record or one naming another tenant is refused (the latter
+ * counted in the report and the tenant-mismatch metric, keyed by `mismatchKey` when given so it is dead-lettered once
+ * per horizon); every other record becomes what `ready` makes of it.
+ */
+export function guardPage(
+  ctx: PollerContext,
+  report: CycleReport,
+  api: 'management' | 'graph',
+  page: readonly unknown[],
+  ready: (record: Record<string, unknown>) => ReadyRecord,
+  mismatchKey?: (record: Record<string, unknown>) => string,
+): { records: ReadyRecord[]; refused: RefusedRecord[] } {
+  const records: ReadyRecord[] = [];
+  const refused: RefusedRecord[] = [];
+  for (const rec of page) {
+    const verdict = guardRecord(rec, ctx.tenantId, api);
+    if (verdict.kind === 'malformed') {
+      refused.push({ errorCode: 'malformed_record', errorMessage: verdict.reason, input: rec });
+      continue;
+    }
+    if (verdict.kind === 'tenant_mismatch') {
+      report.tenantMismatches++;
+      ctx.metrics.tenantMismatch.inc({ source: ctx.source });
+      const refusal = { errorCode: 'tenant_mismatch', errorMessage: `record names tenant ${verdict.foundTenantId}, organization ${ctx.orgId} is pinned to ${ctx.tenantId}`, input: rec };
+      refused.push(mismatchKey ? { dedupKey: mismatchKey(rec as Record<string, unknown>), ...refusal } : refusal);
+      continue;
+    }
+    records.push(ready(rec as Record<string, unknown>));
+  }
+  return { records, refused };
+}
 
 /** Runs `fn` over items with at most `concurrency` at once; collects the first error but lets the others finish. */
 export async function runPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<unknown[]> {

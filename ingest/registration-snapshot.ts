@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { bucketKey, type Checkpoint, type CheckpointMessage } from './checkpoint-store.ts';
-import { graphPageSchema } from './graph-poller.ts';
-import { ApiPermanentError, type RequestTarget } from './microsoft-http.ts';
-import { attempt, emptyReport, type CycleReport, type Poller, type PollerContext } from './poller.ts';
+import { graphPages } from './graph-poller.ts';
+import type { RequestTarget } from './microsoft-http.ts';
+import { commitPage, emptyReport, type CycleReport, type Poller, type PollerContext } from './poller.ts';
 import type { ReadyRecord, RefusedRecord } from './source-progress.ts';
 import { guardRecord } from './tenant-guard.ts';
 
@@ -148,18 +148,11 @@ export class RegistrationSnapshotPoller implements Poller {
     const baseline = cp.snapshot === null || cp.snapshot.atMs === null;
     const generation = (cp.snapshot?.generation ?? 0) + 1;
     const next = new Map<string, RegistrationState>();
-    let url: string | null = `${this.ctx.profile.graphHost}/v1.0/reports/authenticationMethods/userRegistrationDetails`;
-    const seen = new Set<string>();
-    while (url !== null) {
-      if (seen.has(url)) throw new ApiPermanentError({ reason: 'malformed_response', code: 'paging_loop', httpStatus: null, retriable: false, message: '@odata.nextLink repeats a page already read' });
-      seen.add(url);
-      const pageUrl: string = url;
-      const page = await attempt(() => this.ctx.http.json(this.target, pageUrl, graphPageSchema, { api: 'graph', signal }), signal);
-      const nl = page.body['@odata.nextLink'];
-      url = typeof nl === 'string' && nl.trim() !== '' ? nl.trim() : null;
+    const firstUrl = `${this.ctx.profile.graphHost}/v1.0/reports/authenticationMethods/userRegistrationDetails`;
+    for await (const page of graphPages(this.ctx, this.target, firstUrl, signal)) {
       const records: ReadyRecord[] = [];
       const refused: RefusedRecord[] = [];
-      for (const rec of page.body.value) {
+      for (const rec of page) {
         const verdict = guardRecord(rec, this.ctx.tenantId, 'graph');
         if (verdict.kind !== 'ok') {
           if (verdict.kind === 'tenant_mismatch') {
@@ -181,12 +174,7 @@ export class RegistrationSnapshotPoller implements Poller {
           records.push({ dedupKey: `reg:${change.id}`, record: change, eventMs: now });
         }
       }
-      if (records.length > 0 || refused.length > 0) {
-        const r = await this.ctx.progress.commit({ records, deadLetters: refused });
-        report.published += r.published;
-        report.duplicates += r.duplicates;
-        report.deadLettered += r.deadLettered;
-      }
+      await commitPage(this.ctx, report, records, refused);
     }
     // The snapshot is complete: store it (only buckets that changed) and move the generation.
     const buckets = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, next.size / 2_000))));

@@ -3,6 +3,7 @@ import {
   commonSettingsSpec,
   envBoolean,
   envInt,
+  envOptionalUrl,
   opsPortSetting,
   parseKafkaSettings,
   parseSettings,
@@ -15,22 +16,6 @@ import {
 } from '../runtime/index.ts';
 
 const name = (fallback: string) => z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected letters, digits, dot, underscore or dash').default(fallback);
-
-const optionalUrl = z
-  .string()
-  .optional()
-  .refine(
-    (v) => {
-      if (v === undefined) return true;
-      try {
-        new URL(v);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message: 'expected an absolute URL' },
-  );
 
 /** Every normalize setting, with its default; documented in docs/readme/normalize.md. */
 export const normalizeSettingsSpec = {
@@ -52,7 +37,7 @@ export const normalizeSettingsSpec = {
   sessionTimeoutMs: setting('NORMALIZE_SESSION_TIMEOUT_MS', envInt(30_000, 6_000, 300_000), 'consumer session timeout: how soon a dead instance\'s partitions move'),
   schemaRegistryUrl: setting(
     'SCHEMA_REGISTRY_URL',
-    optionalUrl,
+    envOptionalUrl(),
     'a Confluent-compatible Schema Registry: when set, the normalizer registers the siem.events schema there and frames events with the id it returns',
   ),
   schemaRegistryUsername: setting('SCHEMA_REGISTRY_USERNAME', z.string().optional(), 'Basic-auth user for SCHEMA_REGISTRY_URL'),

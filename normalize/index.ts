@@ -1,7 +1,7 @@
 /**
  * The normalize service: m365.raw → SIEM events (Avro) on siem.events, exactly once. Public surface of normalize/.
  */
-import { startOpsServer, type Logger } from '../runtime/index.ts';
+import { startServiceOps, type Logger } from '../runtime/index.ts';
 import { parseNormalizeConfig, type NormalizeConfig } from './config.ts';
 import { NormalizerService, type NormalizerDeps } from './normalizer-service.ts';
 
@@ -46,16 +46,12 @@ export async function startNormalizer(
   const topics = service.topics;
   await service.kafka.ensureTopics([topics.raw, topics.events, topics.deadLetter]);
   await service.start();
-  let ops: Awaited<ReturnType<typeof startOpsServer>> | null = null;
-  if (deps.opsServer !== false) {
-    ops = await startOpsServer({ port: config.settings.opsPort, registry: service.metrics.registry, readiness: () => service.readiness() });
-  }
-  let closing: Promise<void> | null = null;
+  const ops = await startServiceOps(service, { port: config.settings.opsPort, enabled: deps.opsServer !== false });
   return {
     config,
     service,
     logger: service.logger,
-    opsPort: ops?.port ?? null,
+    opsPort: ops.port,
     schemaId: service.frameSchemaId,
     async ready(timeoutMs = 60_000) {
       const until = Date.now() + timeoutMs;
@@ -64,12 +60,6 @@ export async function startNormalizer(
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    close() {
-      closing ??= (async () => {
-        await service.close();
-        await ops?.close();
-      })();
-      return closing;
-    },
+    close: ops.close,
   };
 }

@@ -2,6 +2,8 @@
  * Reading values out of Microsoft records defensively: records are untyped JSON and fields come as strings, numbers,
  * booleans, stringified JSON or Name/Value lists depending on workload and age.
  */
+import { parseStringifiedJson as maybeJson } from '../schemas/index.ts';
+
 export type Json = Record<string, unknown>;
 
 export function isObject(value: unknown): value is Json {
@@ -39,26 +41,11 @@ export function arr(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-/** Parses a string that looks like a JSON object or array (stringified JSON); other values pass through. */
-export function maybeJson(value: unknown): unknown {
-  if (typeof value !== 'string' || value.length < 2) return value;
-  let first = value.charCodeAt(0);
-  let last = value.charCodeAt(value.length - 1);
-  // Only pay for trim() when the text starts or ends with whitespace (rare).
-  if (first <= 32 || last <= 32) {
-    const t = value.trim();
-    first = t.charCodeAt(0);
-    last = t.charCodeAt(t.length - 1);
-  }
-  if ((first === 123 && last === 125) || (first === 91 && last === 93)) {
-    try {
-      return JSON.parse(value);
-    } catch {
-      return value;
-    }
-  }
-  return value;
-}
+/**
+ * Parses a string that looks like a JSON object or array (stringified JSON); other values pass through. The same
+ * parse the vendor view of the record (`m365.fields`) uses, so both read a record alike.
+ */
+export { maybeJson };
 
 /** Renders any JSON value as a string for map values (null → null). */
 export function text(value: unknown): string | null {

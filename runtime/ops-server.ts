@@ -50,3 +50,46 @@ export async function startOpsServer(options: {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** The ops server of a running service and the service's stop, tied together. */
+export interface ServiceOps {
+  /** Port of the ops server, or null when it was not started. */
+  readonly port: number | null;
+  /** Graceful stop: the service first, then the ops server; runs once however often it is called. */
+  close(): Promise<void>;
+  /** Stops only the ops server, for a stop that already dealt with the service (e.g. a simulated crash). */
+  closeOps(): Promise<void>;
+}
+
+/** What a service offers its ops server: its metrics, whether it is ready, and its graceful stop. */
+export interface OpsServedService {
+  readonly metrics: { readonly registry: Registry };
+  readiness(): Promise<string | null> | string | null;
+  close(): Promise<void>;
+}
+
+/**
+ * The start/stop wiring shared by services without their own HTTP API: call after the service started; serves
+ * /healthz, /readyz and /metrics on `port` unless `enabled` is false (tests running several instances in one
+ * process) and returns a close that stops the service before its ops server, once.
+ */
+export async function startServiceOps(service: OpsServedService, options: { port: number; enabled: boolean }): Promise<ServiceOps> {
+  const ops = options.enabled
+    ? await startOpsServer({ port: options.port, registry: service.metrics.registry, readiness: () => service.readiness() })
+    : null;
+  const closeOps = async (): Promise<void> => {
+    await ops?.close();
+  };
+  let closing: Promise<void> | null = null;
+  return {
+    port: ops?.port ?? null,
+    close: () => {
+      closing ??= (async () => {
+        await service.close();
+        await closeOps();
+      })();
+      return closing;
+    },
+    closeOps,
+  };
+}

@@ -78,15 +78,21 @@ export const envList = (fallback: readonly string[]) =>
     .optional()
     .transform((v) => (v === undefined ? [...fallback] : v.split(',').map((s) => s.trim()).filter(Boolean)));
 
+function isAbsoluteUrl(value: string): boolean {
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const envUrl = (fallback?: string) =>
-  (fallback === undefined ? z.string({ message: 'required' }) : z.string().default(fallback)).refine(
-    (v) => {
-      try {
-        new URL(v);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message: 'expected an absolute URL' },
-  );
+  (fallback === undefined ? z.string({ message: 'required' }) : z.string().default(fallback)).refine(isAbsoluteUrl, { message: 'expected an absolute URL' });
+
+/** An absolute URL that may be left unset (undefined then). */
+export const envOptionalUrl = () =>
+  z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || isAbsoluteUrl(v), { message: 'expected an absolute URL' });

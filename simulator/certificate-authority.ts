@@ -99,6 +99,19 @@ function buildCertificate(options: {
   return cert;
 }
 
+/** A new key pair and its self-signed certificate (the CA, the app's credential), stored as keyFile and certFile. */
+async function storeSelfSigned(
+  files: { keyFile: string; certFile: string },
+  subject: { subjectCn: string; isCa: boolean; years: number },
+): Promise<{ keyPem: string; certPem: string }> {
+  const keys = newKeyPair();
+  const cert = buildCertificate({ ...subject, publicKeyPem: keys.publicKeyPem, signingKeyPem: keys.privateKeyPem });
+  const stored = { keyPem: keys.privateKeyPem, certPem: forge.pki.certificateToPem(cert) };
+  await writeAtomic(files.keyFile, stored.keyPem);
+  await writeAtomic(files.certFile, stored.certPem);
+  return stored;
+}
+
 function certValid(pem: string | undefined, minRemainingMs: number): boolean {
   if (!pem) return false;
   try {
@@ -128,18 +141,7 @@ export async function ensureServerCertificate(stateDir: string): Promise<ServerC
   let caKeyPem = await readIfExists(caKeyFile);
   let caRenewed = false;
   if (!caCertPem || !caKeyPem || !certValid(caCertPem, 30 * 24 * 3600_000)) {
-    const keys = newKeyPair();
-    const ca = buildCertificate({
-      subjectCn: 'm365-siem simulator local CA',
-      publicKeyPem: keys.publicKeyPem,
-      signingKeyPem: keys.privateKeyPem,
-      isCa: true,
-      years: 10,
-    });
-    caKeyPem = keys.privateKeyPem;
-    caCertPem = forge.pki.certificateToPem(ca);
-    await writeAtomic(caKeyFile, caKeyPem);
-    await writeAtomic(caFile, caCertPem);
+    ({ keyPem: caKeyPem, certPem: caCertPem } = await storeSelfSigned({ keyFile: caKeyFile, certFile: caFile }, { subjectCn: 'm365-siem simulator local CA', isCa: true, years: 10 }));
     caRenewed = true;
   }
   const serverCertFile = path.join(stateDir, SERVER_CERT);
@@ -200,18 +202,7 @@ export async function ensureAppCertificate(stateDir: string): Promise<AppCertifi
   let certPem = await readIfExists(certFile);
   let privateKeyPem = await readIfExists(keyFile);
   if (!certPem || !privateKeyPem || !certValid(certPem, 24 * 3600_000)) {
-    const keys = newKeyPair();
-    const cert = buildCertificate({
-      subjectCn: 'm365-siem connector',
-      publicKeyPem: keys.publicKeyPem,
-      signingKeyPem: keys.privateKeyPem,
-      isCa: false,
-      years: 2,
-    });
-    privateKeyPem = keys.privateKeyPem;
-    certPem = forge.pki.certificateToPem(cert);
-    await writeAtomic(keyFile, privateKeyPem);
-    await writeAtomic(certFile, certPem);
+    ({ keyPem: privateKeyPem, certPem } = await storeSelfSigned({ keyFile, certFile }, { subjectCn: 'm365-siem connector', isCa: false, years: 2 }));
   }
   return { certPem, privateKeyPem, ...thumbprints(certPem) };
 }

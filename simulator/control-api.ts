@@ -121,6 +121,18 @@ async function jsonBody(req: SimRequest, res: ServerResponse): Promise<unknown> 
   }
 }
 
+/** The request body validated by `schema`; undefined when it is not JSON or not valid, the 400 then already sent. */
+async function parsedBody<S extends z.ZodType>(req: SimRequest, res: ServerResponse, schema: S): Promise<z.output<S> | undefined> {
+  const body = await jsonBody(req, res);
+  if (body === undefined) return undefined;
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    badRequest(res, parsed.error);
+    return undefined;
+  }
+  return parsed.data;
+}
+
 export async function handleControl(ctx: SimContext, req: SimRequest, res: ServerResponse, segments: string[]): Promise<void> {
   if (!isLoopback(req.remoteAddress)) {
     sendJson(res, 403, { error: { code: 'Forbidden', message: 'the control API answers loopback clients only' } });
@@ -134,11 +146,8 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
   if (a === 'tenants' && b === undefined) {
     if (req.method === 'GET') return sendJson(res, 200, [...state.tenants.values()].map((t) => tenantView(ctx, t)));
     if (req.method !== 'POST') return notFound();
-    const body = await jsonBody(req, res);
-    if (body === undefined) return;
-    const parsed = tenantCreate.safeParse(body);
-    if (!parsed.success) return badRequest(res, parsed.error);
-    const p = parsed.data;
+    const p = await parsedBody(req, res, tenantCreate);
+    if (p === undefined) return;
     const domain = (p.domain ?? `${p.name.toLowerCase().replace(/[^a-z0-9]+/g, '')}${state.tenants.size}.onmicrosoft.com`).toLowerCase();
     if (state.resolveTenant(domain) || (p.tenantId && state.tenants.has(p.tenantId.toLowerCase()))) {
       return sendJson(res, 409, { error: { code: 'Conflict', field: p.tenantId ? 'tenantId' : 'domain', message: 'a tenant with this domain or id exists' } });
@@ -167,11 +176,8 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
         return send(res, 204, '');
       }
       if (req.method !== 'PATCH') return notFound();
-      const body = await jsonBody(req, res);
-      if (body === undefined) return;
-      const parsed = tenantPatch.safeParse(body);
-      if (!parsed.success) return badRequest(res, parsed.error);
-      const p = parsed.data;
+      const p = await parsedBody(req, res, tenantPatch);
+      if (p === undefined) return;
       tenant.advance(now);
       tenant.settings = {
         ...tenant.settings,
@@ -187,24 +193,20 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
         return send(res, 204, '');
       }
       if (req.method !== 'POST') return notFound();
-      const body = await jsonBody(req, res);
-      if (body === undefined) return;
-      const parsed = consentBody.safeParse(body);
-      if (!parsed.success) return badRequest(res, parsed.error);
+      const input = await parsedBody(req, res, consentBody);
+      if (input === undefined) return;
       tenant.revokedConsent = false;
-      tenant.grantRoles(parsed.data.roles ?? state.app.requiredRoles, now);
+      tenant.grantRoles(input.roles ?? state.app.requiredRoles, now);
       const sp = tenant.servicePrincipal;
       if (sp) sp.consentedBy = tenant.adminAccount.userPrincipalName;
       return sendJson(res, 200, tenantView(ctx, tenant));
     }
     if (c === 'records' && req.method === 'POST') {
-      const body = await jsonBody(req, res);
-      if (body === undefined) return;
-      const parsed = recordsBody.safeParse(body);
-      if (!parsed.success) return badRequest(res, parsed.error);
+      const input = await parsedBody(req, res, recordsBody);
+      if (input === undefined) return;
       tenant.advance(now);
-      const added = tenant.addRecords(parsed.data.source, parsed.data.count, now);
-      return sendJson(res, 201, { source: parsed.data.source, count: added.count, firstIndex: added.firstIndex, availableAt: new Date(added.availableAtMs).toISOString() });
+      const added = tenant.addRecords(input.source, input.count, now);
+      return sendJson(res, 201, { source: input.source, count: added.count, firstIndex: added.firstIndex, availableAt: new Date(added.availableAtMs).toISOString() });
     }
     if (c === 'ledger' && req.method === 'GET') {
       const source = req.url.searchParams.get('source') ?? '';
@@ -228,11 +230,9 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
   if (a === 'faults') {
     if (b === undefined && req.method === 'GET') return sendJson(res, 200, ctx.faults.list());
     if (b === undefined && req.method === 'POST') {
-      const body = await jsonBody(req, res);
-      if (body === undefined) return;
-      const parsed = faultBody.safeParse(body);
-      if (!parsed.success) return badRequest(res, parsed.error);
-      const fault = ctx.faults.add(stripUndefined(parsed.data) as Parameters<typeof ctx.faults.add>[0]);
+      const input = await parsedBody(req, res, faultBody);
+      if (input === undefined) return;
+      const fault = ctx.faults.add(stripUndefined(input) as Parameters<typeof ctx.faults.add>[0]);
       return sendJson(res, 201, { id: fault.id });
     }
     if (b && req.method === 'DELETE') {
@@ -244,30 +244,24 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
   if (a === 'clock' && b === undefined) {
     if (req.method === 'GET') return sendJson(res, 200, { now: new Date(now).toISOString() });
     if (req.method !== 'POST') return notFound();
-    const body = await jsonBody(req, res);
-    if (body === undefined) return;
-    const parsed = clockBody.safeParse(body);
-    if (!parsed.success) return badRequest(res, parsed.error);
-    return sendJson(res, 200, { now: new Date(ctx.advanceClock(parsed.data.advanceMs)).toISOString() });
+    const input = await parsedBody(req, res, clockBody);
+    if (input === undefined) return;
+    return sendJson(res, 200, { now: new Date(ctx.advanceClock(input.advanceMs)).toISOString() });
   }
 
   if (a === 'app') {
     if (b === undefined && req.method === 'GET') return sendJson(res, 200, appView(ctx));
     if (b === undefined && req.method === 'PATCH') {
-      const body = await jsonBody(req, res);
-      if (body === undefined) return;
-      const parsed = appPatch.safeParse(body);
-      if (!parsed.success) return badRequest(res, parsed.error);
-      if (parsed.data.requiredRoles) state.app.requiredRoles = [...parsed.data.requiredRoles];
-      if (parsed.data.redirectUris) state.app.redirectUris = [...parsed.data.redirectUris];
+      const input = await parsedBody(req, res, appPatch);
+      if (input === undefined) return;
+      if (input.requiredRoles) state.app.requiredRoles = [...input.requiredRoles];
+      if (input.redirectUris) state.app.redirectUris = [...input.redirectUris];
       return sendJson(res, 200, appView(ctx));
     }
     if (b === 'secret' && req.method === 'POST') {
-      const body = await jsonBody(req, res);
-      if (body === undefined) return;
-      const parsed = secretBody.safeParse(body);
-      if (!parsed.success) return badRequest(res, parsed.error);
-      state.app.secretExpired = parsed.data.expired;
+      const input = await parsedBody(req, res, secretBody);
+      if (input === undefined) return;
+      state.app.secretExpired = input.expired;
       return sendJson(res, 200, { clientId: state.app.clientId, clientSecret: state.app.clientSecret, expired: state.app.secretExpired });
     }
     return notFound();

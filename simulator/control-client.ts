@@ -1,6 +1,7 @@
 import { Agent, request } from 'node:https';
 import type { SourceName } from '../runtime/sources.ts';
-import type { FaultKind, FaultTarget } from './faults.ts';
+import type { FaultSpec } from './faults.ts';
+import type { TenantSettings } from './tenant-state.ts';
 
 /** A small typed client for the simulator's `/_sim/` control API (tests, demo). */
 
@@ -26,25 +27,10 @@ export interface TenantCreateRequest {
 
 export type TenantPatchRequest = Partial<Omit<TenantCreateRequest, 'domain' | 'tenantId' | 'users'>>;
 
-export interface SimTenant {
+/** A tenant as the control API shows it: its settings, as the simulator holds them, and what follows from them. */
+export interface SimTenant extends TenantSettings {
   tenantId: string;
-  name: string;
-  domain: string;
   initialDomain: string;
-  cloud: string;
-  partner: boolean;
-  licences: { entraP1: boolean; entraP2: boolean };
-  auditLogging: boolean;
-  users: number;
-  recordsPerMinute: number;
-  publicationDelayMs: [number, number];
-  duplicateRate: number;
-  reserveRate: number;
-  outOfOrder: boolean;
-  recordsPerBlob: number;
-  contentPageSize: number;
-  graphThrottling: boolean;
-  managementRequestsPerMinute: number;
   createdAt: string;
   adminAccount: string;
   servicePrincipal: { id: string; roles: string[]; consentedBy: string | null; createdAt: string } | null;
@@ -53,15 +39,7 @@ export interface SimTenant {
   endpoints: { authority: string; management: string; graph: string };
 }
 
-export interface FaultRequest {
-  tenantId?: string;
-  target: FaultTarget;
-  kind: FaultKind;
-  rate?: number;
-  durationMs?: number;
-  count?: number;
-  delayMs?: number;
-}
+export type FaultRequest = FaultSpec;
 
 export interface LedgerResponse {
   tenantId: string;

@@ -297,6 +297,18 @@ async function startLocalServices(
     }
   };
 
+  /** Records a service process just started (so a failed start or `down` stops it), then waits until it answers. */
+  const recordAndWait = async <T>(service: ServiceName, label: string, record: ServiceRecord, probe: (endpoint: string) => Promise<T>): Promise<T> => {
+    state[service] = record;
+    state.lastPorts[service] = record.ports;
+    started.push(service);
+    await save();
+    return waitUntilAnswers(`${label} (pid ${record.pid})`, () => probe(record.endpoint), deadline, {
+      pid: record.pid,
+      logs: [stdoutFile(record, service, config.stackDir), record.logFile],
+    });
+  };
+
   const kafkaTask = async (): Promise<KafkaProbeResult | undefined> => {
     if (!plan.kafka) return undefined;
     const libsDir = await ensureKafkaJars(config.cacheDir, config.kafkaVersion, req.mvn ?? 'mvn', log);
@@ -311,14 +323,7 @@ async function startLocalServices(
         port: kafkaPort,
         controllerPort,
       });
-      state.kafka = record;
-      state.lastPorts.kafka = record.ports;
-      started.push('kafka');
-      await save();
-      return waitUntilAnswers(`Kafka ${config.kafkaVersion} (pid ${record.pid})`, () => probeKafka(record.endpoint), deadline, {
-        pid: record.pid,
-        logs: [stdoutFile(record, 'kafka', config.stackDir), record.logFile],
-      });
+      return recordAndWait('kafka', `Kafka ${config.kafkaVersion}`, record, probeKafka);
     };
     return startWithRetry('kafka', startOnce, async () => {
       kafkaPort = await pick(config.kafkaPort);
@@ -343,14 +348,7 @@ async function startLocalServices(
         transportPort,
         user,
       });
-      state.opensearch = record;
-      state.lastPorts.opensearch = record.ports;
-      started.push('opensearch');
-      await save();
-      return waitUntilAnswers(`OpenSearch ${config.opensearchVersion} (pid ${record.pid})`, () => probeOpenSearch(record.endpoint), deadline, {
-        pid: record.pid,
-        logs: [stdoutFile(record, 'opensearch', config.stackDir), record.logFile],
-      });
+      return recordAndWait('opensearch', `OpenSearch ${config.opensearchVersion}`, record, probeOpenSearch);
     };
     return startWithRetry('opensearch', startOnce, async () => {
       httpPort = await pick(config.opensearchPort);

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pathExists } from './path-exists.ts';
 import { processMarker } from './processes.ts';
 import { runOrThrow } from './run-command.ts';
 import type { ServiceRecord } from './state.ts';
@@ -11,22 +12,13 @@ const CLUSTER_ID = '4L6g3nShT-eMCtK--X86sw';
 const LOG4J_VERSION = '2.24.3';
 const KAFKA_POM = fileURLToPath(new URL('./maven/kafka-pom.xml', import.meta.url));
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function kafkaLibsDir(cacheDir: string, version: string): string {
   return path.join(cacheDir, `kafka-${version}`, 'libs');
 }
 
 /** True when the broker classpath of this version is already in the cache (no Maven needed). */
 export function kafkaJarsCached(cacheDir: string, version: string): Promise<boolean> {
-  return exists(path.join(kafkaLibsDir(cacheDir, version), '.complete'));
+  return pathExists(path.join(kafkaLibsDir(cacheDir, version), '.complete'));
 }
 
 /**
@@ -55,7 +47,7 @@ export async function ensureKafkaJars(cacheDir: string, version: string, mvn: st
     `-Dkafka.version=${version}`,
     `-Dlog4j.version=${LOG4J_VERSION}`,
   ], { timeoutMs: 600_000 });
-  if (!(await exists(path.join(tmp, `kafka_2.13-${version}.jar`)))) throw new Error(`Maven did not produce kafka_2.13-${version}.jar in ${tmp}`);
+  if (!(await pathExists(path.join(tmp, `kafka_2.13-${version}.jar`)))) throw new Error(`Maven did not produce kafka_2.13-${version}.jar in ${tmp}`);
   await writeFile(path.join(tmp, '.complete'), new Date().toISOString());
   await rm(libs, { recursive: true, force: true });
   await rename(tmp, libs);
@@ -140,7 +132,7 @@ export async function startLocalKafka(o: LocalKafkaOptions): Promise<ServiceReco
   await writeFile(propsFile, kafkaServerProperties(dataDir, o.port, o.controllerPort));
   await writeFile(log4jFile, log4jProperties(logFile));
   const classpath = `${o.libsDir}/*`;
-  if (!(await exists(path.join(dataDir, 'meta.properties')))) {
+  if (!(await pathExists(path.join(dataDir, 'meta.properties')))) {
     await runOrThrow('formatting the Kafka storage', o.javaBin, [
       '-cp',
       classpath,

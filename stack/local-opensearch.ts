@@ -2,18 +2,10 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, chown, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathExists } from './path-exists.ts';
 import { processMarker } from './processes.ts';
 import { runCommand, runOrThrow } from './run-command.ts';
 import type { ServiceRecord } from './state.ts';
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export function openSearchZipPath(cacheDir: string, version: string): string {
   return path.join(cacheDir, `opensearch-${version}`, `opensearch-${version}.zip`);
@@ -25,7 +17,7 @@ export function openSearchZipPath(cacheDir: string, version: string): string {
  */
 export async function ensureOpenSearchZip(cacheDir: string, version: string, mvn: string, log: (line: string) => void): Promise<string> {
   const zip = openSearchZipPath(cacheDir, version);
-  if (await exists(zip)) return zip;
+  if (await pathExists(zip)) return zip;
   const dir = path.dirname(zip);
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
@@ -38,7 +30,7 @@ export async function ensureOpenSearchZip(cacheDir: string, version: string, mvn
     `-Dartifact=org.opensearch.distribution.integ-test-zip:opensearch:${version}:zip`,
     `-DoutputDirectory=${tmp}`,
   ], { cwd: tmp, timeoutMs: 600_000 });
-  if (!(await exists(path.join(tmp, path.basename(zip))))) throw new Error(`Maven did not produce ${path.basename(zip)} in ${tmp}`);
+  if (!(await pathExists(path.join(tmp, path.basename(zip))))) throw new Error(`Maven did not produce ${path.basename(zip)} in ${tmp}`);
   await mkdir(dir, { recursive: true });
   await rename(path.join(tmp, path.basename(zip)), zip);
   await rm(tmp, { recursive: true, force: true });
@@ -115,7 +107,7 @@ export async function prepareOpenSearchHome(
     await chmod(workDir, 0o755);
     await chown(workDir, user.uid, user.gid);
   }
-  if (!(await exists(marker))) {
+  if (!(await pathExists(marker))) {
     const tmp = path.join(workDir, `unpack-${process.pid}`);
     await rm(tmp, { recursive: true, force: true });
     await runOrThrow('unpacking OpenSearch', unzip, ['-q', '-o', zip, '-d', tmp], { timeoutMs: 300_000 });
@@ -134,7 +126,7 @@ export async function prepareOpenSearchHome(
 }
 
 export function needsUnpack(workDir: string, version: string): Promise<boolean> {
-  return exists(path.join(workDir, `opensearch-${version}`, '.m365-siem-unpacked')).then((e) => !e);
+  return pathExists(path.join(workDir, `opensearch-${version}`, '.m365-siem-unpacked')).then((e) => !e);
 }
 
 export interface LocalOpenSearchOptions {

@@ -283,14 +283,35 @@ export class ManagementApi {
     return sub;
   }
 
-  private content(req: SimRequest, res: ServerResponse, tenant: Tenant, publisher: string, now: number): void {
+  /**
+   * What a listing request (ListContent, ListNotifications) is about, checked in Microsoft's order: content type,
+   * audit logging, time window, subscription. Undefined when one is wrong; the error is then already sent.
+   */
+  private listing(
+    req: SimRequest,
+    res: ServerResponse,
+    tenant: Tenant,
+    operation: 'ListContent' | 'ListNotifications',
+    publisher: string,
+    now: number,
+  ): { contentType: string; window: { start: number; end: number; explicit: boolean }; sub: Subscription } | undefined {
     const contentType = this.contentTypeParam(req, res);
-    if (!contentType) return;
-    if (!tenant.settings.auditLogging) return this.auditDisabled(res, tenant, 'ListContent', contentType, publisher);
+    if (!contentType) return undefined;
+    if (!tenant.settings.auditLogging) {
+      this.auditDisabled(res, tenant, operation, contentType, publisher);
+      return undefined;
+    }
     const window = this.window(req, res, now);
-    if (!window) return;
+    if (!window) return undefined;
     const sub = this.subscriptionFor(res, tenant, contentType);
-    if (!sub) return;
+    if (!sub) return undefined;
+    return { contentType, window, sub };
+  }
+
+  private content(req: SimRequest, res: ServerResponse, tenant: Tenant, publisher: string, now: number): void {
+    const listing = this.listing(req, res, tenant, 'ListContent', publisher, now);
+    if (!listing) return;
+    const { contentType, window, sub } = listing;
     const feed = tenant.feed(`management:${contentType}` as ManagementSource);
 
     let offset = 0;
@@ -346,13 +367,7 @@ export class ManagementApi {
   }
 
   private notifications(req: SimRequest, res: ServerResponse, tenant: Tenant, publisher: string, now: number): void {
-    const contentType = this.contentTypeParam(req, res);
-    if (!contentType) return;
-    if (!tenant.settings.auditLogging) return this.auditDisabled(res, tenant, 'ListNotifications', contentType, publisher);
-    const window = this.window(req, res, now);
-    if (!window) return;
-    const sub = this.subscriptionFor(res, tenant, contentType);
-    if (!sub) return;
+    if (!this.listing(req, res, tenant, 'ListNotifications', publisher, now)) return;
     // No webhook is ever called by the simulator, so the notification history is empty.
     sendJson(res, 200, []);
   }

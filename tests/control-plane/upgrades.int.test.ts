@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SOURCES } from '../../runtime/index.ts';
-import { startHarness, UPGRADE_ROLES, V1_APP_ROLES, type Harness } from './helpers/harness.ts';
+import { UPGRADE_ROLES, V1_MANIFEST_ROLES } from '../helpers/app-registration-roles.ts';
+import { startHarness, type Harness } from './helpers/harness.ts';
 
 /**
  * A release moves every connected organization from manifest version 1 to 2 (configuration
@@ -15,16 +16,16 @@ describe('permission upgrades', () => {
   let noGrant: { orgId: string };
 
   beforeAll(async () => {
-    h = await startHarness({ env: { PERMISSION_MANIFEST_VERSION: '1' }, appRoles: [...V1_APP_ROLES, ...UPGRADE_ROLES] });
+    h = await startHarness({ env: { PERMISSION_MANIFEST_VERSION: '1' }, appRoles: [...V1_MANIFEST_ROLES, ...UPGRADE_ROLES] });
     const ta = await h.tenant();
     auto = { orgId: await h.connectOrg(ta, { autoUpgrade: true }), tenantId: ta.tenantId };
     const tb = await h.tenant();
     manual = { orgId: await h.connectOrg(tb, { autoUpgrade: false }), tenantId: tb.tenantId, admin: tb.adminAccount };
     // An organization that chose auto-upgrade while the app registration did not yet declare the roles it needs.
-    await h.control.patchApp({ requiredRoles: V1_APP_ROLES });
+    await h.control.patchApp({ requiredRoles: V1_MANIFEST_ROLES });
     const tc = await h.tenant();
     noGrant = { orgId: await h.connectOrg(tc, { autoUpgrade: true }) };
-    await h.control.patchApp({ requiredRoles: [...V1_APP_ROLES, ...UPGRADE_ROLES] });
+    await h.control.patchApp({ requiredRoles: [...V1_MANIFEST_ROLES, ...UPGRADE_ROLES] });
   });
   afterAll(async () => {
     await h?.close();
@@ -90,7 +91,7 @@ describe('permission upgrades', () => {
 
   it('approving the upgrade runs a new consent; afterwards every source flows', async () => {
     // The release also declares the new permission on the app registration.
-    await h.control.patchApp({ requiredRoles: [...V1_APP_ROLES, ...UPGRADE_ROLES, 'UserAuthenticationMethod.Read.All'] });
+    await h.control.patchApp({ requiredRoles: [...V1_MANIFEST_ROLES, ...UPGRADE_ROLES, 'UserAuthenticationMethod.Read.All'] });
     const viewer = await h.api('POST', `/organizations/${manual.orgId}/applications/microsoft-manage/upgrades/approve`, undefined, 'test-viewer-token-0123456789');
     expect(viewer.status).toBe(403);
     const approve = await h.api('POST', `/organizations/${manual.orgId}/applications/microsoft-manage/upgrades/approve`);

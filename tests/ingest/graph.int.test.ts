@@ -1,69 +1,57 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SourceName } from '../../runtime/index.ts';
-import { duplicatesOf, publishedIds, startIngestFixture, waitUntil, type IngestFixture } from './helpers/ingest-fixture.ts';
+import { duplicatesOf, publishedIds, useIngestFixture, waitUntil } from './helpers/ingest-fixture.ts';
 
 /** Graph pollers (activity, risk, registration snapshot) against the simulator and real Kafka. */
-let fx: IngestFixture;
-
-beforeAll(async () => {
-  fx = await startIngestFixture();
-});
-afterEach(async () => {
-  await fx?.stopInstances();
-});
-afterAll(async () => {
-  await fx?.close();
-});
-
-const ledgerIds = async (tenantId: string, source: SourceName) => (await fx.sim.control.ledger(tenantId, source)).records.map((r) => r.id);
+const fx = useIngestFixture();
 
 describe('Graph pollers', () => {
   it('publish sign-ins, directory audits and risk detections exactly once, and every risky user', async () => {
-    const tenant = await fx.sim.tenant({ publicationDelayMs: [0, 2_000] });
+    const tenant = await fx().sim.tenant({ publicationDelayMs: [0, 2_000] });
     const orgId = 'org-graph';
     const sources: SourceName[] = ['graph:signIns', 'graph:directoryAudits', 'graph:riskDetections', 'graph:riskyUsers'];
-    const ingest = await fx.startIngest();
-    await fx.connect(orgId, tenant.tenantId, sources);
+    const ingest = await fx().startIngest();
+    await fx().connect(orgId, tenant.tenantId, sources);
     for (let i = 0; i < 2; i++) {
-      for (const s of sources) await fx.sim.control.addRecords(tenant.tenantId, s, 40);
+      for (const s of sources) await fx().sim.control.addRecords(tenant.tenantId, s, 40);
       await new Promise((r) => setTimeout(r, 1_500));
     }
     for (const s of ['graph:signIns', 'graph:directoryAudits', 'graph:riskDetections'] as SourceName[]) {
-      await waitUntil(async () => new Set(publishedIds(fx.raw.values(), orgId, s)).size >= (await ledgerIds(tenant.tenantId, s)).length, 40_000, `all records of ${s}`);
+      await waitUntil(async () => new Set(publishedIds(fx().raw.values(), orgId, s)).size >= (await fx().ledgerIds(tenant.tenantId, s)).length, 40_000, `all records of ${s}`);
     }
     await waitUntil(async () => {
-      const users = new Set(await ledgerIds(tenant.tenantId, 'graph:riskyUsers'));
-      const got = new Set(publishedIds(fx.raw.values(), orgId, 'graph:riskyUsers'));
+      const users = new Set(await fx().ledgerIds(tenant.tenantId, 'graph:riskyUsers'));
+      const got = new Set(publishedIds(fx().raw.values(), orgId, 'graph:riskyUsers'));
       return [...users].every((u) => got.has(u));
     }, 40_000, 'every risky user');
     // Several more cycles re-read the lag window: still no duplicates.
     await new Promise((r) => setTimeout(r, 3_000));
     for (const s of ['graph:signIns', 'graph:directoryAudits', 'graph:riskDetections'] as SourceName[]) {
-      const got = publishedIds(fx.raw.values(), orgId, s);
+      const got = publishedIds(fx().raw.values(), orgId, s);
       expect(duplicatesOf(got)).toEqual([]);
-      expect(new Set(got)).toEqual(new Set(await ledgerIds(tenant.tenantId, s)));
+      expect(new Set(got)).toEqual(new Set(await fx().ledgerIds(tenant.tenantId, s)));
       expect(got.length).toBe(80);
     }
-    const statuses = fx.status.values().filter((s) => s.orgId === orgId && s.source === 'graph:signIns');
+    const statuses = fx().status.values().filter((s) => s.orgId === orgId && s.source === 'graph:signIns');
     expect(statuses.at(-1)?.counts.duplicatesSkipped).toBeGreaterThan(0);
     expect(statuses.at(-1)?.state).toBe('ok');
     await ingest.close();
   });
 
   it('turns the registration report into change events with before/after, none for the baseline', async () => {
-    const tenant = await fx.sim.tenant({ users: 6 });
+    const tenant = await fx().sim.tenant({ users: 6 });
     const orgId = 'org-registration';
     const source: SourceName = 'graph:userRegistrationDetails';
-    await fx.sim.control.addRecords(tenant.tenantId, source, 6);
+    await fx().sim.control.addRecords(tenant.tenantId, source, 6);
     await new Promise((r) => setTimeout(r, 300));
-    const ingest = await fx.startIngest({ INGEST_REGISTRATION_INTERVAL_MS: '1500' });
-    await fx.connect(orgId, tenant.tenantId, [source]);
-    await fx.status.waitFor((all) => all.some((s) => s.orgId === orgId && s.source === source && s.lastSuccessAt !== null), 20_000, 'baseline snapshot');
-    expect(fx.raw.values().filter((e) => e.orgId === orgId)).toEqual([]);
-    for (let i = 0; i < 4; i++) await fx.sim.control.addRecords(tenant.tenantId, source, 6);
-    await fx.raw.waitFor((all) => all.some((e) => e.orgId === orgId), 20_000, 'registration change events');
+    const ingest = await fx().startIngest({ INGEST_REGISTRATION_INTERVAL_MS: '1500' });
+    await fx().connect(orgId, tenant.tenantId, [source]);
+    await fx().status.waitFor((all) => all.some((s) => s.orgId === orgId && s.source === source && s.lastSuccessAt !== null), 20_000, 'baseline snapshot');
+    expect(fx().raw.values().filter((e) => e.orgId === orgId)).toEqual([]);
+    for (let i = 0; i < 4; i++) await fx().sim.control.addRecords(tenant.tenantId, source, 6);
+    await fx().raw.waitFor((all) => all.some((e) => e.orgId === orgId), 20_000, 'registration change events');
     await new Promise((r) => setTimeout(r, 3_500));
-    const events = fx.raw.values().filter((e) => e.orgId === orgId).map((e) => e.record as Record<string, unknown>);
+    const events = fx().raw.values().filter((e) => e.orgId === orgId).map((e) => e.record as Record<string, unknown>);
     expect(events.length).toBeGreaterThan(0);
     expect(duplicatesOf(events.map((e) => String(e.id)))).toEqual([]);
     for (const e of events) {

@@ -1,29 +1,19 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SourceName } from '../../runtime/index.ts';
 import type { FetchFn } from '../../ingest/index.ts';
-import { publishedIds, startIngestFixture, waitUntil, type IngestFixture } from './helpers/ingest-fixture.ts';
+import { publishedIds, useIngestFixture, waitUntil } from './helpers/ingest-fixture.ts';
 
 /**
  * Guarantee 3: records naming another tenant are refused (dead-lettered, counted, status tenant_mismatch) and
  * URLs outside the organization's cloud host are never followed. The simulator serves only well-behaved
  * content, so a fetch wrapper between the poller and the simulator plays the misbehaving service.
  */
-let fx: IngestFixture;
+const fx = useIngestFixture();
 const FOREIGN_TENANT = '99999999-8888-4777-a666-555555555555';
-
-beforeAll(async () => {
-  fx = await startIngestFixture();
-});
-afterEach(async () => {
-  await fx?.stopInstances();
-});
-afterAll(async () => {
-  await fx?.close();
-});
 
 describe('tenant isolation', () => {
   it('refuses records of another tenant and URLs off the cloud host, publishing everything else', async () => {
-    const tenant = await fx.sim.tenant({ recordsPerBlob: 10 });
+    const tenant = await fx().sim.tenant({ recordsPerBlob: 10 });
     const orgId = 'org-isolation';
     const mgmt: SourceName = 'management:Audit.Exchange';
     const requested: string[] = [];
@@ -64,30 +54,30 @@ describe('tenant isolation', () => {
       }
       return new Response(body, { status: res.status, headers: res.headers });
     };
-    await fx.startIngest({}, { fetch: tamper });
-    await fx.connect(orgId, tenant.tenantId, [mgmt, 'graph:signIns']);
-    await waitUntil(async () => (await fx.sim.control.getTenant(tenant.tenantId)).subscriptions.some((s) => s.status === 'enabled'), 20_000, 'subscription');
-    await fx.sim.control.addRecords(tenant.tenantId, mgmt, 50);
-    await fx.sim.control.addRecords(tenant.tenantId, 'graph:signIns', 10);
-    const ledger = async (s: SourceName) => (await fx.sim.control.ledger(tenant.tenantId, s)).records.map((r) => r.id);
+    await fx().startIngest({}, { fetch: tamper });
+    await fx().connect(orgId, tenant.tenantId, [mgmt, 'graph:signIns']);
+    await fx().waitForSubscriptions(tenant.tenantId);
+    await fx().sim.control.addRecords(tenant.tenantId, mgmt, 50);
+    await fx().sim.control.addRecords(tenant.tenantId, 'graph:signIns', 10);
+    const ledger = async (s: SourceName) => (await fx().sim.control.ledger(tenant.tenantId, s)).records.map((r) => r.id);
     await waitUntil(async () => {
       const want = [...(await ledger(mgmt)), ...(await ledger('graph:signIns'))].filter((id) => !tampered.has(id));
-      const got = new Set([...publishedIds(fx.raw.values(), orgId, mgmt), ...publishedIds(fx.raw.values(), orgId, 'graph:signIns')]);
+      const got = new Set([...publishedIds(fx().raw.values(), orgId, mgmt), ...publishedIds(fx().raw.values(), orgId, 'graph:signIns')]);
       return tampered.size >= 3 && want.every((id) => got.has(id));
     }, 30_000, 'every untampered record');
-    await fx.dlq.waitFor((all) => all.filter((d) => d.errorCode === 'tenant_mismatch').length >= tampered.size, 10_000, 'dead letters');
-    const published = new Set([...publishedIds(fx.raw.values(), orgId, mgmt), ...publishedIds(fx.raw.values(), orgId, 'graph:signIns')]);
+    await fx().dlq.waitFor((all) => all.filter((d) => d.errorCode === 'tenant_mismatch').length >= tampered.size, 10_000, 'dead letters');
+    const published = new Set([...publishedIds(fx().raw.values(), orgId, mgmt), ...publishedIds(fx().raw.values(), orgId, 'graph:signIns')]);
     for (const id of tampered) expect(published.has(id)).toBe(false);
-    const mismatches = fx.dlq.values().filter((d) => d.errorCode === 'tenant_mismatch');
+    const mismatches = fx().dlq.values().filter((d) => d.errorCode === 'tenant_mismatch');
     expect(mismatches.every((d) => d.stage === 'ingest' && d.orgId === orgId)).toBe(true);
     expect(new Set(mismatches.map((d) => String(JSON.parse(String(d.input)).Id ?? JSON.parse(String(d.input)).id)))).toEqual(tampered);
     // Re-read every cycle inside the Graph lag window, the refused sign-in is still dead-lettered only once.
     await new Promise((r) => setTimeout(r, 2_000));
-    const victimLetters = fx.dlq.values().filter((d) => d.errorCode === 'tenant_mismatch' && String(JSON.parse(String(d.input)).id) === signInVictim);
+    const victimLetters = fx().dlq.values().filter((d) => d.errorCode === 'tenant_mismatch' && String(JSON.parse(String(d.input)).id) === signInVictim);
     expect(victimLetters.length).toBe(1);
     // The planted content URI was never requested, and is dead-lettered with its reason.
     expect(requested.some((u) => u.includes('evil.example'))).toBe(false);
-    await fx.dlq.waitFor((all) => all.some((d) => d.errorCode === 'foreign_content_uri'), 10_000, 'foreign URI dead letter');
-    await fx.status.waitFor((all) => all.some((s) => s.orgId === orgId && s.reason === 'tenant_mismatch'), 10_000, 'tenant_mismatch status');
+    await fx().dlq.waitFor((all) => all.some((d) => d.errorCode === 'foreign_content_uri'), 10_000, 'foreign URI dead letter');
+    await fx().status.waitFor((all) => all.some((s) => s.orgId === orgId && s.reason === 'tenant_mismatch'), 10_000, 'tenant_mismatch status');
   });
 });

@@ -4,6 +4,8 @@ import {
   ConfigError,
   envBoolean,
   envInt,
+  envOptionalUrl,
+  envUrl,
   parseKafkaSettings,
   parseOpenSearchSettings,
   parseSettings,
@@ -40,6 +42,24 @@ describe('parseSettings', () => {
     expect(message).toContain('EXAMPLE_DEBUG: expected true or false');
     expect(message).toContain('EXAMPLE_NAME');
     expect((error as ConfigError).problems).toHaveLength(3);
+  });
+});
+
+describe('URL settings', () => {
+  const spec = {
+    base: setting('EXAMPLE_BASE_URL', envUrl('http://localhost:8080'), 'example base URL'),
+    registry: setting('EXAMPLE_REGISTRY_URL', envOptionalUrl(), 'example optional URL'),
+  };
+
+  it('uses the default or leaves an optional URL unset', () => {
+    expect(parseSettings(spec, {})).toEqual({ base: 'http://localhost:8080', registry: undefined });
+    expect(parseSettings(spec, { EXAMPLE_REGISTRY_URL: 'https://registry.example:8081' }).registry).toBe('https://registry.example:8081');
+  });
+
+  it('rejects a value that is not an absolute URL, naming the setting', () => {
+    expect(() => parseSettings(spec, { EXAMPLE_BASE_URL: 'localhost', EXAMPLE_REGISTRY_URL: '/relative' })).toThrow(
+      /EXAMPLE_BASE_URL: expected an absolute URL[\s\S]*EXAMPLE_REGISTRY_URL: expected an absolute URL/,
+    );
   });
 });
 

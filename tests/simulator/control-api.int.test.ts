@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SimulatorControlError, startSimulator } from '../../simulator/index.ts';
 import type { SimFixture } from './fixtures/simulator-fixture.ts';
-import { getJson, startFixture } from './fixtures/simulator-fixture.ts';
+import { getJson, rejectionOf, startFixture } from './fixtures/simulator-fixture.ts';
 
 let f: SimFixture;
 beforeAll(async () => {
@@ -14,15 +14,7 @@ afterAll(async () => {
   await f.close();
 });
 
-async function controlError(p: Promise<unknown>): Promise<SimulatorControlError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof SimulatorControlError) return e;
-    throw e;
-  }
-  throw new Error('expected a control API error');
-}
+const controlError = (p: Promise<unknown>) => rejectionOf(p, SimulatorControlError);
 
 describe('control API', () => {
   it('creates a tenant with documented defaults (few seconds of publication delay) and reads it back', async () => {

@@ -1,7 +1,7 @@
 import { GraphError, PageIterator } from '@microsoft/microsoft-graph-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimFixture } from './fixtures/simulator-fixture.ts';
-import { decodeClaims, getJson, startFixture } from './fixtures/simulator-fixture.ts';
+import { decodeClaims, getJson, rejectionOf, startFixture } from './fixtures/simulator-fixture.ts';
 
 let f: SimFixture;
 beforeAll(async () => {
@@ -15,15 +15,7 @@ const GRAPH = 'https://graph.microsoft.com';
 type Collection = { '@odata.context': string; '@odata.nextLink'?: string; value: Array<Record<string, unknown>> };
 type GraphErr = { error: { code: string; message: string; innerError: Record<string, string> } };
 
-async function graphError(p: Promise<unknown>): Promise<GraphError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof GraphError) return e;
-    throw e;
-  }
-  throw new Error('expected a Graph error');
-}
+const graphError = (p: Promise<unknown>) => rejectionOf(p, GraphError);
 
 describe('audit logs', () => {
   it('pages sign-ins newest first through the Graph client and PageIterator', async () => {

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../../../control-plane/index.ts';
@@ -14,34 +13,13 @@ import {
   type SourceStatus,
   type TenantConnection,
 } from '../../../runtime/index.ts';
+import { freePort } from '../../helpers/free-port.ts';
+import { jsonOrText } from '../../helpers/json-body.ts';
 import { deleteTestTopics, uniqueName } from '../../helpers/resources.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const VIEWER_TOKEN = 'test-viewer-token-0123456789';
 export const STATE_SECRET = 'test-state-secret-0123456789-0123456789';
-
-/** Roles the v1 manifest needs, plus the auto-upgrade roles: what an "older release" app registration declared. */
-export const V1_APP_ROLES = [
-  'ActivityFeed.Read',
-  'ActivityFeed.ReadDlp',
-  'AuditLog.Read.All',
-  'Directory.Read.All',
-  'IdentityRiskyUser.Read.All',
-  'IdentityRiskEvent.Read.All',
-];
-export const UPGRADE_ROLES = ['AppRoleAssignment.ReadWrite.All', 'Application.Read.All'];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const unescapeHtml = (s: string) =>
   s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
@@ -133,14 +111,7 @@ export async function startHarness(options: { env?: Record<string, string>; appR
       if (token) headers.Authorization = `Bearer ${token}`;
       if (body !== undefined || raw !== undefined) headers['Content-Type'] = 'application/json';
       const res = await fetch(`${cp.url}/api/v1${p}`, { method, headers, ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}) });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = text;
-      }
-      return { status: res.status, body: parsed as any };
+      return { status: res.status, body: jsonOrText(await res.text()) as any };
     },
     async consent(consentUrl, account, action = 'accept') {
       const url = new URL(consentUrl);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import {
   parseTopicSettings,
   rawEnvelopeSchema,
@@ -33,6 +34,10 @@ export interface IngestFixture {
   dlq: Collector<Record<string, unknown>>;
   startIngest(extraEnv?: Record<string, string>, deps?: IngestDeps): Promise<RunningIngest>;
   connect(orgId: string, tenantId: string, sources: SourceName[], options?: Partial<NonNullable<TenantConnection['connection']>> & { cloud?: 'commercial' | 'gcc' | 'gcc-high' | 'dod'; revision?: number; paused?: NonNullable<TenantConnection['connection']>['polling']['paused'] }): Promise<void>;
+  /** Every record id the simulator made available for a tenant's source (its ledger). */
+  ledgerIds(tenantId: string, source: SourceName): Promise<string[]>;
+  /** Waits until the pollers started the tenant's subscriptions to these content types (any, when none given). */
+  waitForSubscriptions(tenantId: string, contentTypes?: string[]): Promise<void>;
   /** Closes every ingest instance started so far (afterEach: a failed test must not leave pollers behind). */
   stopInstances(): Promise<void>;
   close(): Promise<void>;
@@ -179,6 +184,14 @@ export async function startIngestFixture(options: { tenantPartitions?: number; s
       };
       await producer.send({ topic: topics.tenants.name, acks: -1, messages: [{ key: orgId, value: JSON.stringify(value) }] });
     },
+    ledgerIds: async (tenantId, source) => (await sim.control.ledger(tenantId, source)).records.map((r) => r.id),
+    waitForSubscriptions: async (tenantId, contentTypes = []) => {
+      await waitUntil(async () => {
+        const { subscriptions } = await sim.control.getTenant(tenantId);
+        if (contentTypes.length === 0) return subscriptions.some((s) => s.status === 'enabled');
+        return contentTypes.every((ct) => subscriptions.some((s) => s.contentType === ct && s.status === 'enabled'));
+      }, 20_000, `subscriptions${contentTypes.length > 0 ? ` to ${contentTypes.join(', ')}` : ''} started by the poller`);
+    },
     stopInstances: async () => {
       for (const i of instances.splice(0)) await i.close().catch(() => undefined);
     },
@@ -197,6 +210,27 @@ export async function startIngestFixture(options: { tenantPartitions?: number; s
       }
       await sim.close();
     },
+  };
+}
+
+/**
+ * The fixture of one test file: started before its first test, its ingest instances stopped after each test, all
+ * of it removed after the last. Call at the top of the file; the getter gives the running fixture inside tests.
+ */
+export function useIngestFixture(options: { tenantPartitions?: number; seed?: string } = {}): () => IngestFixture {
+  let fx: IngestFixture | undefined;
+  beforeAll(async () => {
+    fx = await startIngestFixture(options);
+  });
+  afterEach(async () => {
+    await fx?.stopInstances();
+  });
+  afterAll(async () => {
+    await fx?.close();
+  });
+  return () => {
+    if (!fx) throw new Error('the ingest fixture is not started (use it inside tests or hooks)');
+    return fx;
   };
 }
 

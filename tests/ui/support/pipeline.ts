@@ -5,9 +5,7 @@
  * The browser talks to the control plane only: it serves the UI at `/` and the events API itself.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { inject } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../../../control-plane/index.ts';
 import { hashToken } from '../../../control-plane/auth.ts';
@@ -16,35 +14,17 @@ import { startIngest, type RunningIngest } from '../../../ingest/index.ts';
 import { startNormalizer, type RunningNormalizer } from '../../../normalize/index.ts';
 import { createKafkaClient, createLogger, createOpenSearchClient, parseKafkaSettings, parseOpenSearchSettings, type OpenSearchClient } from '../../../runtime/index.ts';
 import { SimulatorControl, startSimulator, type RunningSimulator, type SimTenant, type TenantCreateRequest } from '../../../simulator/index.ts';
+import { UPGRADE_ROLES, V1_MANIFEST_ROLES } from '../../helpers/app-registration-roles.ts';
+import { freePort } from '../../helpers/free-port.ts';
 import { deleteTestGroups, deleteTestIndices, deleteTestTopics, uniqueName } from '../../helpers/resources.ts';
 
 export const ADMIN_TOKEN = `ui-e2e-admin-${randomBytes(8).toString('hex')}`;
 export const VIEWER_TOKEN = `ui-e2e-viewer-${randomBytes(8).toString('hex')}`;
 
 /** What an app registration of the release before the manifest change declared (manifest v1 + auto-upgrade roles). */
-export const V1_APP_ROLES = [
-  'ActivityFeed.Read',
-  'ActivityFeed.ReadDlp',
-  'AuditLog.Read.All',
-  'Directory.Read.All',
-  'IdentityRiskyUser.Read.All',
-  'IdentityRiskEvent.Read.All',
-  'AppRoleAssignment.ReadWrite.All',
-  'Application.Read.All',
-];
+export const V1_APP_ROLES = [...V1_MANIFEST_ROLES, ...UPGRADE_ROLES];
 
 const suffix = () => randomBytes(4).toString('hex');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Pipeline {
   /** Where the browser goes: the control plane's public URL. */

@@ -365,23 +365,28 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
     return applicationView(app);
   }
 
-  function newApplicationButton(): HTMLButtonElement {
+  /** A button that moves the connection flow to `next` and focus to that step's first control. */
+  function flowButton(label: string, focusKey: string, next: Mode, focusSelector: string): HTMLButtonElement {
     return h(
       'button',
       {
         type: 'button',
         class: 'primary',
-        'data-focus-key': 'new-application',
+        'data-focus-key': focusKey,
         onclick: () => {
-          mode = 'choose';
+          mode = next;
           flowResult = null;
           drawFlow();
           draw();
-          (body.querySelector('[data-focus-key="tile-microsoft-manage"]') as HTMLElement | null)?.focus();
+          (body.querySelector(focusSelector) as HTMLElement | null)?.focus();
         },
       },
-      '+ New Application',
+      label,
     );
+  }
+
+  function newApplicationButton(): HTMLButtonElement {
+    return flowButton('+ New Application', 'new-application', 'choose', '[data-focus-key="tile-microsoft-manage"]');
   }
 
   function chooser(): HTMLElement {
@@ -491,24 +496,7 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
     }
     if (view.showConnect) buttons.push(newApplicationButton());
     if (view.canReconnect && (flow === null || flow.done)) {
-      buttons.push(
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'primary',
-            'data-focus-key': 'connect-again',
-            onclick: () => {
-              mode = 'form';
-              flowResult = null;
-              drawFlow();
-              draw();
-              (body.querySelector('input[name="autoUpgrade"]') as HTMLElement | null)?.focus();
-            },
-          },
-          'Connect again',
-        ),
-      );
+      buttons.push(flowButton('Connect again', 'connect-again', 'form', 'input[name="autoUpgrade"]'));
     }
     out.push(
       h(
