@@ -36,6 +36,12 @@ export const ingestSettingsSpec = {
   managementWindowMs: setting('INGEST_MANAGEMENT_WINDOW_MS', envInt(6 * HOUR, 1_000, DAY), 'largest /subscriptions/content window (Microsoft allows 24 h)'),
   managementOverlapMs: setting('INGEST_MANAGEMENT_OVERLAP_MS', envInt(HOUR, 0, 6 * DAY), 'trailing overlap re-listed every cycle for content Microsoft lists late'),
   graphLagMs: setting('INGEST_GRAPH_LAG_MS', envInt(15 * MINUTE, 0, DAY), 'Graph watermark minus this lag is where each cycle starts (indexing delay)'),
+  graphLateLagMs: setting(
+    'INGEST_GRAPH_LATE_LAG_MS',
+    envInt(3 * HOUR, 0, 7 * DAY),
+    'a periodic deeper re-query reaches this far behind the watermark, for Graph records that appear hours after their event time',
+  ),
+  graphLateIntervalMs: setting('INGEST_GRAPH_LATE_INTERVAL_MS', envInt(15 * MINUTE, 0, DAY), 'how often a Graph source makes the deeper re-query (0 = every cycle)'),
   checkpointIntervalMs: setting('INGEST_CHECKPOINT_INTERVAL_MS', envInt(MINUTE, 0, HOUR), 'an advancing cursor with nothing else to commit is committed at most this often (a restart re-lists at most this much more)'),
   dedupHorizonMs: setting('INGEST_DEDUP_HORIZON_MS', envInt(8 * DAY, MINUTE, 30 * DAY), 'record ids already published are skipped for this long'),
   registrationIntervalMs: setting('INGEST_REGISTRATION_INTERVAL_MS', envInt(6 * HOUR, 1_000, 7 * DAY), 'period of the userRegistrationDetails snapshot'),

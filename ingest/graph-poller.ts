@@ -3,6 +3,7 @@ import type { GraphSource } from '../runtime/index.ts';
 import type { BudgetKind } from './rate-budget.ts';
 import { ApiPermanentError, type RequestTarget } from './microsoft-http.ts';
 import { attempt, canonicalJson, commitPage, emptyReport, guardPage, type CycleReport, type Poller, type PollerContext } from './poller.ts';
+import type { IngestSettings } from './config.ts';
 import { formatGraphTime, parseMicrosoftDate } from './windows.ts';
 
 /**
@@ -67,9 +68,28 @@ export function graphDedupKey(record: Record<string, unknown>, spec: GraphSource
   return `${id}|${typeof v === 'string' ? v : canonicalJson(v ?? null)}`;
 }
 
+/**
+ * Where a Graph cycle starts. Records can appear in Graph well after their event time (Entra's log latency), so
+ * besides the short lag of every cycle a deeper re-query every `graphLateIntervalMs` reaches `graphLateLagMs` back;
+ * the record-id ledger drops what was already published, so the overlap costs requests, not duplicates.
+ */
+export function graphQueryStart(
+  cursorMs: number | null,
+  startedAtMs: number,
+  lastDeepAtMs: number | null,
+  s: Pick<IngestSettings, 'initialLookbackMs' | 'graphLagMs' | 'graphLateLagMs' | 'graphLateIntervalMs'>,
+): { fromMs: number; deep: boolean } {
+  if (cursorMs === null) return { fromMs: startedAtMs - s.initialLookbackMs, deep: true };
+  const deep = lastDeepAtMs === null || startedAtMs - lastDeepAtMs >= s.graphLateIntervalMs;
+  const lag = deep ? Math.max(s.graphLagMs, s.graphLateLagMs) : s.graphLagMs;
+  return { fromMs: cursorMs - lag, deep };
+}
+
 export class GraphPoller implements Poller {
   private readonly spec: GraphSourceSpec;
   private readonly target: RequestTarget;
+  /** When the last deeper re-query completed; null after a start, so the first cycle looks deep. */
+  private lastDeepAtMs: number | null = null;
 
   constructor(private readonly ctx: PollerContext) {
     const spec = GRAPH_SOURCE_SPECS[ctx.source as keyof typeof GRAPH_SOURCE_SPECS];
@@ -83,8 +103,9 @@ export class GraphPoller implements Poller {
     const s = this.ctx.settings;
     const startedAt = this.ctx.now();
     const cursor = this.ctx.progress.effectiveCursorMs;
-    const from = cursor === null ? startedAt - s.initialLookbackMs : cursor - s.graphLagMs;
-    report.oldestPendingMs = from;
+    const { fromMs: from, deep } = graphQueryStart(cursor, startedAt, this.lastDeepAtMs, s);
+    // What is at risk of passing Microsoft's retention is what follows the cursor, not the deeper re-query.
+    report.oldestPendingMs = cursor === null ? from : cursor - s.graphLagMs;
     const firstUrl = graphQueryUrl(this.ctx.profile.graphHost, this.spec, from);
     for await (const page of graphPages(this.ctx, this.target, firstUrl, signal)) {
       const { records, refused } = guardPage(
@@ -102,6 +123,7 @@ export class GraphPoller implements Poller {
     }
     // Every page committed: the watermark moves to when this cycle asked.
     await this.ctx.progress.advance(startedAt, s.checkpointIntervalMs);
+    if (deep) this.lastDeepAtMs = startedAt;
     report.oldestPendingMs = null;
     return report;
   }
