@@ -1,0 +1,423 @@
+import {
+  backoffDelay,
+  deadLetterInput,
+  sleep,
+  type DeadLetter,
+  type EachBatchPayload,
+  type KafkaClient,
+  type KafkaConsumer,
+  type KafkaMessage,
+  type KafkaProducer,
+  type Logger,
+  type Metrics,
+  type OpenSearchClient,
+} from '../runtime/index.ts';
+import { decodeSiemEvent } from '../schemas/index.ts';
+import { BulkWriter, WriteAbortedError, createBulkWriterMetrics, type BulkDocument, type DocumentResult } from './bulk-writer.ts';
+import { avroToEventDocument, toEventDocument, type SiemEventObject } from './event-document.ts';
+import { OrganizationAliases } from './organization-aliases.ts';
+
+export interface IndexerOptions {
+  eventsTopic: string;
+  deadLetterTopic: string;
+  groupId: string;
+  prefix: string;
+  opType: 'create' | 'index';
+  bulkMaxDocs: number;
+  bulkMaxBytes: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  partitionsConsumedConcurrently: number;
+  bulkConcurrency: number;
+  /** Most bytes one fetch takes from a partition (the size of a Kafka batch). */
+  fetchMaxBytesPerPartition: number;
+  /** Batches being written at once while the next is fetched (≥ 1). */
+  pipelineDepth: number;
+  /** Start from the earliest offset when the group has no committed offset (default true: nothing skipped). */
+  fromBeginning?: boolean;
+}
+
+/** How the indexer decodes a `siem.events` value; injectable for tests of undecodable input. */
+export type EventDecoder = (value: Buffer) => SiemEventObject;
+
+const HEADER_SOURCE = 'm365-source';
+/**
+ * Kafka refuses records (and record batches) above `message.max.bytes`, 1 MiB by default: a dead letter keeps at
+ * most this much of its input (the full message stays at its origin offset), and one send carries at most
+ * DLQ_SEND_BYTES so a burst of dead letters never forms a batch the broker rejects forever.
+ */
+const DLQ_INPUT_MAX_CHARS = 400_000;
+const DLQ_SEND_BYTES = 512 * 1024;
+
+/** One message's fate before OpenSearch: a document to write, or a dead letter already decided. */
+type Prepared =
+  | { kind: 'doc'; message: KafkaMessage; doc: BulkDocument; orgId: string }
+  | { kind: 'dead-letter'; message: KafkaMessage; orgId: string | null; code: string; reason: string; input: Buffer | string | null };
+
+/**
+ * Consumes `siem.events` (read_committed) in batches and writes each batch to OpenSearch with `_bulk`; a batch's
+ * offsets are committed only after every message in it is durable: indexed, already indexed (409 on create), or
+ * dead-lettered with the DLQ write acknowledged. While OpenSearch is throttling or unreachable the batch keeps
+ * retrying (heartbeating) and the partition consumes nothing more: backpressure, no loss.
+ */
+export class IndexerService {
+  private consumer: KafkaConsumer | null = null;
+  private producer: KafkaProducer | null = null;
+  private readonly abort = new AbortController();
+  private readonly writer: BulkWriter;
+  private readonly aliases: OrganizationAliases;
+  private readonly documents;
+  private readonly deadLetters;
+  private readonly batches;
+  private readonly lastCommit;
+  private readonly decode: EventDecoder;
+  /** True with the schemas/ decoder: values of the latest schema are transcoded without decoding. */
+  private readonly transcode: boolean;
+  /** The decoder's last error, to tell undecodable input from a document that cannot be built. */
+  private decodeError: unknown = null;
+  private readonly trackedDecode = (value: Buffer): SiemEventObject => {
+    try {
+      return this.decode(value);
+    } catch (error) {
+      this.decodeError = error;
+      throw error;
+    }
+  };
+  private assigned = 0;
+  private started = false;
+  private firstBatch: number | null = null;
+  /** Bumped at every group join: work of an older generation no longer commits. */
+  private generation = 0;
+  /** Per partition: resolves true when that partition's latest batch (and all before it) were committed. */
+  private readonly chains = new Map<string, Promise<boolean>>();
+  private readonly committedOffsets = new Map<string, bigint>();
+  /** Partitions sought back to a failed batch: batches before it arrives again are ignored. */
+  private readonly rewinds = new Map<string, bigint>();
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly kafka: KafkaClient,
+    private readonly opensearch: OpenSearchClient,
+    private readonly options: IndexerOptions,
+    private readonly logger: Logger,
+    metrics: Metrics,
+    decode?: EventDecoder,
+  ) {
+    this.decode = decode ?? (decodeSiemEvent as unknown as EventDecoder);
+    this.transcode = decode === undefined;
+    this.writer = new BulkWriter(
+      opensearch,
+      {
+        opType: options.opType,
+        maxDocs: options.bulkMaxDocs,
+        maxBytes: options.bulkMaxBytes,
+        retryInitialMs: options.retryInitialMs,
+        retryMaxMs: options.retryMaxMs,
+        concurrency: options.bulkConcurrency,
+      },
+      logger,
+      createBulkWriterMetrics(metrics),
+    );
+    this.aliases = new OrganizationAliases(opensearch, options.prefix, logger);
+    this.documents = metrics.counter('documents', 'events by outcome: indexed, duplicate (already indexed), dead_letter', ['outcome']);
+    this.deadLetters = metrics.counter('dead_letters', 'events sent to the dead-letter topic, by error code', ['code']);
+    this.batches = metrics.counter('batches', 'Kafka batches made durable and committed');
+    this.lastCommit = metrics.gauge('last_commit', 'timestamp_seconds', 'time of the last offset commit');
+  }
+
+  /** Null when ready; otherwise why not (for /readyz). */
+  readiness(): string | null {
+    if (!this.started) return 'starting';
+    if (this.abort.signal.aborted) return 'stopping';
+    const waiting = this.writer.waitingSinceMs;
+    if (waiting !== null && Date.now() - waiting > 10_000) return `OpenSearch throttling or unreachable for ${Math.round((Date.now() - waiting) / 1000)} s; consumption waits`;
+    return null;
+  }
+
+  get assignedPartitions(): number {
+    return this.assigned;
+  }
+
+  /** `performance.now()` when the first batch arrived (after group join and offset lookup), or null. */
+  get firstBatchAt(): number | null {
+    return this.firstBatch;
+  }
+
+  async start(): Promise<void> {
+    this.producer = this.kafka.producer();
+    await this.producer.connect();
+    const consumer = this.kafka.consumer({
+      groupId: this.options.groupId,
+      readCommitted: true,
+      // Small fetches keep the pipeline fed: the next batch is fetched and decoded while earlier ones are written.
+      maxBytesPerPartition: this.options.fetchMaxBytesPerPartition,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      // A new generation: kafkajs fetches from the committed offsets again, so forget in-flight chains.
+      this.generation++;
+      this.chains.clear();
+      this.committedOffsets.clear();
+      this.rewinds.clear();
+      const assignment = e.payload.memberAssignment as Record<string, number[]>;
+      this.assigned = Object.values(assignment).reduce((n, p) => n + p.length, 0);
+      this.logger.info({ assignment }, 'joined consumer group');
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.options.eventsTopic, fromBeginning: this.options.fromBeginning ?? true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
+    this.started = true;
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    await Promise.allSettled([...this.inflight]);
+    await this.consumer?.disconnect().catch((error: unknown) => this.logger.warn({ err: error }, 'consumer disconnect failed'));
+    await this.producer?.disconnect().catch((error: unknown) => this.logger.warn({ err: error }, 'producer disconnect failed'));
+    this.consumer = null;
+    this.producer = null;
+  }
+
+  /**
+   * Called by kafkajs for each fetched batch. The batch is decoded here and handed to a bounded pipeline of
+   * `pipelineDepth` batches being written; this returns as soon as there is room, so kafkajs fetches and decodes
+   * the next batch while OpenSearch indexes the previous ones (kafkajs fetches only after eachBatch returns).
+   * Offsets are committed per partition in order, each only when its batch and every batch before it are durable.
+   * A full pipeline (OpenSearch slow or away) keeps this waiting: no further fetches, backpressure.
+   */
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, resolveOffset } = payload;
+    this.firstBatch ??= performance.now();
+    const generation = this.generation;
+    if (this.abort.signal.aborted) return;
+    const next = BigInt(batch.lastOffset()) + 1n;
+    const key = `${batch.topic}\u0000${batch.partition}`;
+    let before = this.chains.get(key) ?? Promise.resolve(true);
+    const rewind = this.rewinds.get(key);
+    if (rewind !== undefined) {
+      const first = batch.firstOffset();
+      // Fetched before the rewind took effect: it comes again after the rewound batch.
+      if (first === null || BigInt(first) > rewind) return;
+      this.rewinds.delete(key);
+      before = Promise.resolve(true);
+    }
+    const prepared = batch.messages.map((m) => this.prepare(m));
+    const beat = () => heartbeat().catch(() => undefined);
+    const hooks = { shouldAbort: () => this.abort.signal.aborted || this.generation !== generation, onWait: beat };
+    const firstOffset = batch.firstOffset();
+    const job = this.writeBatch(batch.topic, batch.partition, prepared, hooks).catch((error: unknown) => {
+      // Not expected (every step retries or aborts): consume the partition again from this batch, on a new chain;
+      // the batches behind it in the pipeline never commit (their chain is broken) and are consumed again too.
+      this.logger.error({ err: error, topic: batch.topic, partition: batch.partition }, 'batch failed unexpectedly; consuming it again');
+      if (firstOffset !== null && this.generation === generation && !this.abort.signal.aborted) {
+        this.rewinds.set(key, BigInt(firstOffset));
+        try {
+          this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: firstOffset });
+        } catch (seekError) {
+          this.logger.error({ err: seekError }, 'seek failed; the batch is consumed again after the next rebalance or restart');
+        }
+      }
+      return false;
+    });
+    const committed = (async () => {
+      const [durable, earlierDurable] = await Promise.all([job, before]);
+      // A durable batch is committed even while shutting down (fewer re-deliveries); an older generation's is not.
+      if (!durable || !earlierDurable || this.generation !== generation) return false;
+      return this.commit(batch.topic, batch.partition, next, generation);
+    })();
+    this.chains.set(key, committed);
+    const tracked = committed.then(() => undefined);
+    this.inflight.add(tracked);
+    void tracked.finally(() => this.inflight.delete(tracked));
+    // Let kafkajs fetch past this batch; nothing is committed until `committed` says so.
+    resolveOffset(batch.lastOffset());
+    while (this.inflight.size >= this.options.pipelineDepth && !hooks.shouldAbort()) {
+      await Promise.race([...this.inflight, sleep(1000)]);
+      await beat();
+    }
+  }
+
+  /** Writes one batch until every message is durable; false when aborted (shutdown, partitions reassigned). */
+  private async writeBatch(
+    topic: string,
+    partition: number,
+    prepared: readonly Prepared[],
+    hooks: { shouldAbort: () => boolean; onWait: () => Promise<unknown> },
+  ): Promise<boolean> {
+    if (prepared.length === 0) return true;
+    const docs: Array<Extract<Prepared, { kind: 'doc' }>> = [];
+    for (const p of prepared) if (p.kind === 'doc') docs.push(p);
+    let results: DocumentResult[];
+    try {
+      results = await this.writer.write(
+        docs.map((d) => d.doc),
+        { shouldAbort: hooks.shouldAbort, onWait: async () => void (await hooks.onWait()) },
+      );
+    } catch (error) {
+      if (error instanceof WriteAbortedError) return false;
+      throw error;
+    }
+
+    const deadLetters: DeadLetter[] = [];
+    const written: Array<{ index: string; orgId: string }> = [];
+    let indexed = 0;
+    let duplicates = 0;
+    for (let i = 0; i < docs.length; i++) {
+      const d = docs[i]!;
+      const r = results[i]!;
+      if (r.kind === 'indexed') indexed++;
+      else if (r.kind === 'duplicate') duplicates++;
+      if (r.kind === 'dead-letter') deadLetters.push(this.deadLetter(topic, partition, d.message, d.orgId, r.code, r.reason, d.doc.source));
+      else written.push({ index: d.doc.index, orgId: d.orgId });
+    }
+    for (const p of prepared) {
+      if (p.kind === 'dead-letter') deadLetters.push(this.deadLetter(topic, partition, p.message, p.orgId, p.code, p.reason, p.input));
+    }
+
+    if (!(await this.untilDone(() => this.aliases.ensure(written), 'organization aliases', hooks))) return false;
+    if (deadLetters.length > 0 && !(await this.untilDone(() => this.sendDeadLetters(deadLetters), 'dead-letter write', hooks))) return false;
+
+    this.documents.inc({ outcome: 'indexed' }, indexed);
+    this.documents.inc({ outcome: 'duplicate' }, duplicates);
+    if (deadLetters.length > 0) {
+      this.documents.inc({ outcome: 'dead_letter' }, deadLetters.length);
+      for (const d of deadLetters) this.deadLetters.inc({ code: d.errorCode });
+    }
+    return true;
+  }
+
+  /** Commits `offset` (the next to read) for a partition unless a later one is committed or the group moved on. */
+  private async commit(topic: string, partition: number, offset: bigint, generation: number): Promise<boolean> {
+    const key = `${topic}\u0000${partition}`;
+    const last = this.committedOffsets.get(key);
+    if (last !== undefined && last >= offset) return true;
+    if (!this.consumer || this.generation !== generation) return false;
+    try {
+      await this.consumer.commitOffsets([{ topic, partition, offset: offset.toString() }]);
+    } catch (error) {
+      // The partition may have moved to another member: it indexes the batch again, and 409s make that harmless.
+      this.logger.warn({ err: error, topic, partition }, 'offset commit failed; the batch will be consumed again');
+      return false;
+    }
+    this.committedOffsets.set(key, offset);
+    this.batches.inc();
+    this.lastCommit.setToCurrentTime();
+    return true;
+  }
+
+  private prepare(message: KafkaMessage): Prepared {
+    const key = message.key ? message.key.toString('utf8') : null;
+    if (message.value === null || message.value.length === 0) {
+      return { kind: 'dead-letter', message, orgId: key, code: 'empty_value', reason: 'message has no value', input: null };
+    }
+    this.decodeError = null;
+    let outcome: ReturnType<typeof toEventDocument>;
+    try {
+      // The default decoder's schema: transcode Avro straight to JSON; an injected decoder: decode, then serialize.
+      outcome = this.transcode
+        ? avroToEventDocument(message.value, this.options.prefix, key, this.trackedDecode)
+        : toEventDocument(this.trackedDecode(message.value), this.options.prefix, key);
+    } catch (error) {
+      const decodeError = this.decodeError as unknown;
+      if (decodeError !== null) {
+        const code = (decodeError as { code?: unknown }).code;
+        return {
+          kind: 'dead-letter',
+          message,
+          orgId: key,
+          code: typeof code === 'string' && /^[a-z_]+$/.test(code) ? code : 'avro_invalid',
+          reason: `cannot decode Avro: ${decodeError instanceof Error ? decodeError.message : String(decodeError)}`.slice(0, 2000),
+          input: message.value,
+        };
+      }
+      const reason = `cannot build the document: ${error instanceof Error ? error.message : String(error)}`.slice(0, 2000);
+      return { kind: 'dead-letter', message, orgId: key, code: 'document_invalid', reason, input: message.value };
+    }
+    if (outcome.kind === 'ok') {
+      const d = outcome.value;
+      return { kind: 'doc', message, orgId: d.orgId, doc: { index: d.index, id: d.id, source: d.source } };
+    }
+    const reason = outcome.kind === 'dead-letter' ? outcome.reason : outcome.reason;
+    const code = outcome.kind === 'dead-letter' ? outcome.code : 'skipped';
+    return { kind: 'dead-letter', message, orgId: key, code, reason, input: message.value };
+  }
+
+  private deadLetter(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    orgId: string | null,
+    code: string,
+    reason: string,
+    input: Buffer | string | null,
+  ): DeadLetter {
+    const header = message.headers?.[HEADER_SOURCE];
+    const source = header === undefined ? null : Array.isArray(header) ? String(header[0] ?? '') || null : header.toString();
+    const encoded = deadLetterInput(input);
+    let errorMessage = reason;
+    if (encoded.input.length > DLQ_INPUT_MAX_CHARS) {
+      errorMessage = `${reason} (input truncated from ${encoded.input.length} characters; the whole message is at its origin offset)`;
+      encoded.input = encoded.input.slice(0, DLQ_INPUT_MAX_CHARS);
+    }
+    return {
+      stage: 'index',
+      orgId,
+      source,
+      errorCode: code,
+      errorMessage,
+      ...encoded,
+      origin: { topic, partition, offset: message.offset },
+      at: new Date().toISOString(),
+    };
+  }
+
+  private async sendDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
+    if (!this.producer) throw new Error('producer not started');
+    let chunk: Array<{ key: string; value: string; headers: Record<string, string> }> = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      await this.producer!.send({ topic: this.options.deadLetterTopic, acks: -1, messages: chunk });
+      chunk = [];
+      bytes = 0;
+    };
+    for (const l of letters) {
+      const value = JSON.stringify(l);
+      if (bytes + value.length > DLQ_SEND_BYTES) await flush();
+      chunk.push({ key: l.orgId ?? 'unknown', value, headers: { 'm365-stage': 'index' } });
+      bytes += value.length;
+    }
+    await flush();
+  }
+
+  /** Retries one idempotent step until it succeeds; false when aborted (then nothing is committed). */
+  private async untilDone(step: () => Promise<unknown>, what: string, hooks: { shouldAbort: () => boolean; onWait: () => Promise<unknown> }): Promise<boolean> {
+    let attempt = 0;
+    let warned = false;
+    for (;;) {
+      if (hooks.shouldAbort()) return false;
+      try {
+        await step();
+        if (warned) this.logger.info({ what }, 'recovered');
+        return true;
+      } catch (error) {
+        if (!warned) {
+          this.logger.warn({ err: error, what }, 'step failed; retrying with backoff, offsets wait');
+          warned = true;
+        }
+        const delay = backoffDelay(attempt++, { initialMs: this.options.retryInitialMs, maxMs: this.options.retryMaxMs });
+        const until = Date.now() + delay;
+        while (Date.now() < until) {
+          if (hooks.shouldAbort()) return false;
+          await hooks.onWait().catch(() => undefined);
+          await sleep(Math.min(1000, until - Date.now()));
+        }
+      }
+    }
+  }
+}
