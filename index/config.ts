@@ -15,7 +15,7 @@ import {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Settings of the index service (documented in docs/readme/index.md § Settings). */
+/** Settings of the index service (documented in README.md § The index service). */
 export const indexSettingsSpec = {
   groupId: setting('INDEX_GROUP_ID', z.string().min(1).default('m365-siem-index'), 'consumer group of the indexer on siem.events'),
   prefix: setting(

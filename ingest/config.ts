@@ -21,7 +21,7 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** Every ingest setting, with its default; documented in docs/readme/ingest.md. */
+/** Every ingest setting, with its default; documented in README.md § Ingest. */
 export const ingestSettingsSpec = {
   ...commonSettingsSpec,
   opsPort: opsPortSetting('INGEST', 9403),

@@ -12,7 +12,7 @@ import { guardRecord } from './tenant-guard.ts';
  * turned into change events: a method registered or removed, a capability changed. The first snapshot is the
  * baseline and emits nothing. Change events carry before/after and a deterministic id (tenant, user, change,
  * snapshot generation, before/after fingerprints), so a snapshot retried after a crash publishes the same ids and
- * the record-id ledger drops the repeats. Record shape: docs/readme/ingest.md.
+ * the record-id ledger drops the repeats. Record shape: README.md § Ingest.
  */
 
 export const TRACKED_CAPABILITIES = [

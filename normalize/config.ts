@@ -17,7 +17,7 @@ import {
 
 const name = (fallback: string) => z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected letters, digits, dot, underscore or dash').default(fallback);
 
-/** Every normalize setting, with its default; documented in docs/readme/normalize.md. */
+/** Every normalize setting, with its default; documented in README.md § Normalize. */
 export const normalizeSettingsSpec = {
   ...commonSettingsSpec,
   opsPort: opsPortSetting('NORMALIZE', 9404),

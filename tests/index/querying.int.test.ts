@@ -9,9 +9,9 @@ import { uniqueName } from '../helpers/resources.ts';
 import { cleanup, countDocs, indexerEnv, offsets, openSearchAt, opensearchUrl, quietLogger, testTopics, waitFor } from './helpers/fixture.ts';
 import { encode, fileDownload, inboxRule, signIn } from './helpers/siem-events.ts';
 
-/** The README's example queries (docs/readme/index.md § Querying), read from the file and run as written. */
+/** The README's example queries (README.md § Querying), read from the file and run as written. */
 function readmeQueries(): Map<string, { method: string; target: string; body: Record<string, unknown> }> {
-  const text = readFileSync(new URL('../../docs/readme/index.md', import.meta.url), 'utf8');
+  const text = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const out = new Map<string, { method: string; target: string; body: Record<string, unknown> }>();
   for (const m of text.matchAll(/<!-- query: ([a-z-]+) -->\s*```http\n(GET|POST) (\S+)\n([\s\S]*?)```/g)) {
     out.set(m[1]!, { method: m[2]!, target: m[3]!, body: JSON.parse(m[4]!) as Record<string, unknown> });

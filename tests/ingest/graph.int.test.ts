@@ -17,7 +17,11 @@ describe('Graph pollers', () => {
       await new Promise((r) => setTimeout(r, 1_500));
     }
     for (const s of ['graph:signIns', 'graph:directoryAudits', 'graph:riskDetections'] as SourceName[]) {
-      await waitUntil(async () => new Set(publishedIds(fx().raw.values(), orgId, s)).size >= (await fx().ledgerIds(tenant.tenantId, s)).length, 40_000, `all records of ${s}`);
+      // Both batches must be available in the ledger (publication delay up to 2 s) before "all published" means all 80.
+      await waitUntil(async () => {
+        const ledger = await fx().ledgerIds(tenant.tenantId, s);
+        return ledger.length === 80 && new Set(publishedIds(fx().raw.values(), orgId, s)).size >= ledger.length;
+      }, 40_000, `all records of ${s}`);
     }
     await waitUntil(async () => {
       const users = new Set(await fx().ledgerIds(tenant.tenantId, 'graph:riskyUsers'));

@@ -81,7 +81,8 @@ export async function startPipeline(options: { env?: Record<string, string>; app
     INGEST_PUBLISHER_IDENTIFIER: randomUUID(),
     INGEST_POLL_INTERVAL_MS: '2000',
     INGEST_STATUS_INTERVAL_MS: '1000',
-    INGEST_GRAPH_LAG_MS: '0',
+    // Graph lists records up to ~30 s after their event time in the simulator; a zero lag would skip them.
+    INGEST_GRAPH_LAG_MS: '60000',
     INGEST_INITIAL_LOOKBACK_MS: '3600000',
     INGEST_MANAGEMENT_OVERLAP_MS: '60000',
     INGEST_TOKEN_REFRESH_MS: '2000',
