@@ -62,7 +62,9 @@ describe('normalizer exactly once across a crash mid-transaction', () => {
     children.push(first.child);
     // tsx relays the child's death by SIGKILL as exit code 137.
     expect(['SIGKILL', 137]).toContain(await first.exited);
-    expect(first.output()).toContain('crashing in transaction 4');
+    // Partitions are processed concurrently, so the hook may first fire in a later-numbered transaction.
+    const crashedIn = Number(/crashing in transaction (\d+)/.exec(first.output())?.[1] ?? '0');
+    expect(crashedIn).toBeGreaterThanOrEqual(4);
 
     // 2. A fresh normalizer (same group, same transactional ids) takes over and finishes.
     const second = startProcess(env);
