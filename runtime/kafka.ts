@@ -252,7 +252,11 @@ export class KafkaClient {
    * Reads a compacted topic from the beginning to the end offsets observed at call time and returns the latest
    * value per key (null = tombstone). Used to rebuild state on start (control plane, checkpoints, status).
    */
-  async readCompactedToEnd(topic: string, groupIdPrefix: string): Promise<Map<string, Buffer | null>> {
+  async readCompactedToEnd(
+    topic: string,
+    groupIdPrefix: string,
+    options: { maxBytesPerPartition?: number } = {},
+): Promise<Map<string, Buffer | null>> {
     const admin = this.admin();
     await admin.connect();
     let ends: Array<{ partition: number; offset: string; low: string }>;
@@ -266,23 +270,31 @@ export class KafkaClient {
     const state = new Map<string, Buffer | null>();
     if (pending.size === 0) return state;
     const groupId = `${groupIdPrefix}-replay-${process.pid}-${Date.now()}`;
-    const consumer = this.consumer({ groupId, readCommitted: true });
+    const consumer = this.consumer({
+      groupId,
+      readCommitted: true,
+      ...(options.maxBytesPerPartition ? { maxBytesPerPartition: options.maxBytesPerPartition } : {}),
+    });
     await consumer.connect();
     try {
       await consumer.subscribe({ topic, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
         const endOf = new Map(ends.map((e) => [e.partition, BigInt(e.offset)]));
+        // The end is detected on END_BATCH_PROCESS, not inside eachBatch: kafkajs does not call eachBatch for a
+        // fetch holding only transaction markers or aborted records, which is what ends a partition written
+        // transactionally (checkpoints) whenever such a fetch comes last.
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          const end = endOf.get(payload.partition) ?? 0n;
+          if (BigInt(payload.highWatermark) >= end && BigInt(payload.lastOffset) + 1n >= end && pending.delete(payload.partition)) {
+            if (pending.size === 0) resolve();
+          }
+        });
         consumer
           .run({
             autoCommit: false,
             eachBatch: async ({ batch }) => {
               for (const m of batch.messages) {
                 if (m.key) state.set(m.key.toString(), m.value);
-              }
-              const end = endOf.get(batch.partition) ?? 0n;
-              if (BigInt(batch.highWatermark) >= end && BigInt(batch.lastOffset()) + 1n >= end) {
-                pending.delete(batch.partition);
-                if (pending.size === 0) resolve();
               }
             },
           })
