@@ -4,9 +4,9 @@
  * page answered as an administrator would, Microsoft's redirect delivered to the control plane's callback).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { hashToken } from '../control-plane/index.ts';
 import { answerConsent, SimulatorControl, type TenantCreateRequest } from '../simulator/index.ts';
+import { choosePort } from '../stack/index.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -28,23 +28,9 @@ const DEMO_TENANTS: TenantCreateRequest[] = [
   { name: 'Northwind Dental', domain: 'northwind-dental.example', licences: { entraP1: false, entraP2: false }, auditLogging: true, users: 8, recordsPerMinute: 6 },
 ];
 
-async function freePort(preferred: number): Promise<number> {
-  const tryPort = (port: number) =>
-    new Promise<number | null>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(null));
-      server.listen(port, '127.0.0.1', () => {
-        const address = server.address();
-        const chosen = typeof address === 'object' && address ? address.port : null;
-        server.close(() => resolve(chosen));
-      });
-    });
-  return (await tryPort(preferred)) ?? (await tryPort(0)) ?? preferred;
-}
-
 async function prepare(_serviceEnv: NodeJS.ProcessEnv, env: Env): Promise<DemoSetup> {
   const operatorToken = env.M365_SIEM_TOKEN ?? `m365siem_${randomBytes(18).toString('base64url')}`;
-  const port = env.CONTROL_PLANE_PORT ? Number(env.CONTROL_PLANE_PORT) : await freePort(8080);
+  const port = env.CONTROL_PLANE_PORT ? Number(env.CONTROL_PLANE_PORT) : await choosePort(8080);
   const controlPlaneEnv: Record<string, string> = {
     CONTROL_PLANE_PORT: String(port),
     CONTROL_PLANE_PUBLIC_URL: env.CONTROL_PLANE_PUBLIC_URL ?? `http://localhost:${port}`,

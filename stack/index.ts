@@ -19,6 +19,7 @@ export {
   type StopResult,
 } from './launcher.ts';
 export { registerStackCommands } from './cli.ts';
+export { choosePort, ephemeralPort } from './processes.ts';
 export { loadStackConfig, stackSettingsSpec, DEFAULT_KAFKA_VERSION, DEFAULT_OPENSEARCH_VERSION, type StackConfig } from './config.ts';
 export { StackRequirementError } from './requirements.ts';
 export { probeKafka, type KafkaProbeResult } from './kafka-probe.ts';

@@ -7,7 +7,7 @@
  * No vitest import here: the benchmark (a plain process) uses this file too; tests pass the endpoints in.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/free-port.ts';
 import { startControlPlane, hashToken, type RunningControlPlane } from '../../control-plane/index.ts';
 import { startIndexer, listDailyIndices, deleteIndexTemplate, type RunningIndexer } from '../../index/index.ts';
 import { createIngestMetrics, startIngest, type RunningIngest } from '../../ingest/index.ts';
@@ -104,18 +104,6 @@ export interface Pipeline {
   /** Waits until the indexer's group has committed everything on the events topic. */
   waitForIndexerCaughtUp(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function waitUntil<T>(what: string, check: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs: number, everyMs = 500): Promise<T> {

@@ -1,14 +1,2 @@
-import { createServer } from 'node:net';
-
 /** A TCP port free on 127.0.0.1 right now (for a server that needs its URL known before it starts). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { ephemeralPort as freePort } from '../../stack/index.ts';
