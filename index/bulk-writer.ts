@@ -87,11 +87,13 @@ export class BulkWriter {
     // Index names and ids are plain ASCII without quotes (daily names, base64url ids), so no JSON escaping is needed;
     // anything else goes through JSON.stringify.
     const op = this.options.opType;
-    const action = docs.map((d) =>
-      SAFE_NAME.test(d.index) && SAFE_NAME.test(d.id)
-        ? `{"${op}":{"_index":"${d.index}","_id":"${d.id}"}}`
-        : JSON.stringify({ [op]: { _index: d.index, _id: d.id } }),
-    );
+    // The `{"create":{"_index":"…","_id":"` head is built once per index (a batch holds few days), not per document.
+    const heads = new Map<string, string | null>();
+    const action = docs.map((d) => {
+      let head = heads.get(d.index);
+      if (head === undefined) heads.set(d.index, (head = SAFE_NAME.test(d.index) ? `{"${op}":{"_index":"${d.index}","_id":"` : null));
+      return head !== null && SAFE_NAME.test(d.id) ? `${head}${d.id}"}}` : JSON.stringify({ [op]: { _index: d.index, _id: d.id } });
+    });
     let pending: number[] = docs.map((_, i) => i);
     /** Items whose multi-item request was rejected as a whole: they go one per request. */
     const solo = new Set<number>();

@@ -94,11 +94,24 @@ export function toTranscodedDocument(t: TranscodedEvent, prefix: string, kafkaKe
   if (kafkaKey !== null && kafkaKey !== orgId) {
     return deadLetter('organization_mismatch', `Kafka key "${kafkaKey}" differs from organization.id "${orgId}"`);
   }
-  const time = new Date(Math.floor(t.timestampMicros / 1000));
-  if (!Number.isFinite(time.getTime()) || time.getUTCFullYear() < 1970 || time.getUTCFullYear() > 9999) {
-    return deadLetter('invalid_timestamp', 'event has no valid @timestamp');
-  }
-  return ok({ orgId, eventId, index: dailyIndexName(prefix, time), id: documentId(orgId, eventId), source: t.source });
+  const index = dailyIndexOf(prefix, t.timestampMicros);
+  if (index === null) return deadLetter('invalid_timestamp', 'event has no valid @timestamp');
+  return ok({ orgId, eventId, index, id: documentId(orgId, eventId), source: t.source });
+}
+
+const MICROS_PER_DAY = 86_400_000_000;
+/** The last day's index name: events come in runs of the same day, so the name is built once per day, not per event. */
+let lastDay = { prefix: '', day: Number.NaN, index: null as string | null };
+
+/** The daily index of an event time (microseconds), or null outside 1970–9999. */
+function dailyIndexOf(prefix: string, micros: number): string | null {
+  const day = Math.floor(micros / MICROS_PER_DAY);
+  if (day === lastDay.day && prefix === lastDay.prefix) return lastDay.index;
+  const time = new Date(Math.floor(micros / 1000));
+  const valid = Number.isFinite(time.getTime()) && time.getUTCFullYear() >= 1970 && time.getUTCFullYear() <= 9999;
+  const index = valid ? dailyIndexName(prefix, time) : null;
+  if (Number.isFinite(day)) lastDay = { prefix, day, index };
+  return index;
 }
 
 /**

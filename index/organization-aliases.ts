@@ -9,7 +9,8 @@ import { organizationAliasFilter, organizationAliasName } from '../schemas/opens
  * shared state that concurrent instances would race on (docs/decisions/0042).
  */
 export class OrganizationAliases {
-  private readonly done = new Set<string>();
+  /** Index → organizations already aliased on it (nested rather than a joined key: this runs once per document). */
+  private readonly done = new Map<string, Set<string>>();
   private readonly warned = new Set<string>();
 
   constructor(
@@ -22,8 +23,9 @@ export class OrganizationAliases {
   missing(pairs: Iterable<{ index: string; orgId: string }>): Array<{ index: string; orgId: string; alias: string }> {
     const out = new Map<string, { index: string; orgId: string; alias: string }>();
     for (const { index, orgId } of pairs) {
+      if (this.done.get(index)?.has(orgId)) continue;
       const key = `${index}\u0000${orgId}`;
-      if (this.done.has(key) || out.has(key)) continue;
+      if (out.has(key)) continue;
       const alias = organizationAliasName(this.prefix, orgId);
       if (alias === null) {
         if (!this.warned.has(orgId)) {
@@ -46,7 +48,11 @@ export class OrganizationAliases {
         actions: todo.map((t) => ({ add: { index: t.index, alias: t.alias, filter: organizationAliasFilter(t.orgId) } })),
       },
     } as never);
-    for (const t of todo) this.done.add(`${t.index}\u0000${t.orgId}`);
+    for (const t of todo) {
+      let orgs = this.done.get(t.index);
+      if (!orgs) this.done.set(t.index, (orgs = new Set()));
+      orgs.add(t.orgId);
+    }
     return todo.length;
   }
 }
