@@ -2,7 +2,7 @@
  * Avro binary → OpenSearch `_source` JSON bytes in one pass, compiled from the latest SIEM event schema: no decoded
  * objects, no intermediate strings. Decoding every event into objects and serializing them again was the largest
  * CPU cost of the indexer, and on small nodes the indexer shares its cores with OpenSearch: every microsecond it
- * spends per event is taken from OpenSearch (docs/decisions/0046).
+ * spends per event is taken from OpenSearch (docs/decisions/0045).
  *
  * Output rules are those of the object path (document-serializer.ts): nulls and empty records/arrays/maps left out,
  * `timestamp` written first as `@timestamp`, `timestamp-micros` fields as ISO-8601 text with microseconds, strings
