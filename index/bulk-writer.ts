@@ -67,6 +67,8 @@ const SAFE_NAME = /^[A-Za-z0-9._-]+$/;
  */
 export class BulkWriter {
   private unavailableSince: number | null = null;
+  /** Writes (batches) currently waiting to retry: the gauge and readiness clear only when none is left. */
+  private waitingWrites = 0;
   private inFlight = 0;
   private readonly slotWaiters: Array<() => void> = [];
 
@@ -98,58 +100,68 @@ export class BulkWriter {
     /** Items whose multi-item request was rejected as a whole: they go one per request. */
     const solo = new Set<number>();
     let attempt = 0;
-    while (pending.length > 0) {
-      const retry: number[] = [];
-      let waitHint = null as 'unavailable' | 'throttled' | 'server_error' | null;
-      const chunks = [...this.chunks(pending, docs, action, solo)];
-      let nextChunk = 0;
-      // Up to `concurrency` requests in flight; each chunk's items are settled independently of the others.
-      const lane = async () => {
-        while (nextChunk < chunks.length) {
-          const chunk = chunks[nextChunk++]!;
-          await this.acquireSlot();
-          let outcome: Awaited<ReturnType<BulkWriter['send']>>;
-          try {
-            if (hooks.shouldAbort?.()) throw new WriteAbortedError();
-            outcome = await this.send(chunk, docs, action);
-          } finally {
-            this.releaseSlot();
-          }
-          if (outcome.kind === 'items') {
-            for (let k = 0; k < chunk.length; k++) {
-              const i = chunk[k]!;
-              const verdict = outcome.verdicts[k]!;
-              if (verdict.kind === 'retry') {
-                retry.push(i);
-                waitHint = waitHint ?? verdict.reason;
-                this.metrics.itemRetries.inc({ reason: verdict.reason });
-              } else results[i] = verdict;
+    let waiting = false;
+    try {
+      while (pending.length > 0) {
+        const retry: number[] = [];
+        let waitHint = null as 'unavailable' | 'throttled' | 'server_error' | null;
+        const chunks = [...this.chunks(pending, docs, action, solo)];
+        let nextChunk = 0;
+        // Up to `concurrency` requests in flight; each chunk's items are settled independently of the others.
+        const lane = async () => {
+          while (nextChunk < chunks.length) {
+            const chunk = chunks[nextChunk++]!;
+            await this.acquireSlot();
+            let outcome: Awaited<ReturnType<BulkWriter['send']>>;
+            try {
+              if (hooks.shouldAbort?.()) throw new WriteAbortedError();
+              outcome = await this.send(chunk, docs, action);
+            } finally {
+              this.releaseSlot();
             }
-          } else if (outcome.kind === 'retry') {
-            retry.push(...chunk);
-            waitHint = outcome.reason;
-            this.metrics.itemRetries.inc({ reason: outcome.reason }, chunk.length);
-          } else if (chunk.length === 1) {
-            results[chunk[0]!] = { kind: 'dead-letter', code: outcome.code, reason: outcome.reason };
-          } else {
-            for (const i of chunk) solo.add(i);
-            retry.push(...chunk);
+            if (outcome.kind === 'items') {
+              for (let k = 0; k < chunk.length; k++) {
+                const i = chunk[k]!;
+                const verdict = outcome.verdicts[k]!;
+                if (verdict.kind === 'retry') {
+                  retry.push(i);
+                  waitHint = waitHint ?? verdict.reason;
+                  this.metrics.itemRetries.inc({ reason: verdict.reason });
+                } else results[i] = verdict;
+              }
+            } else if (outcome.kind === 'retry') {
+              retry.push(...chunk);
+              waitHint = outcome.reason;
+              this.metrics.itemRetries.inc({ reason: outcome.reason }, chunk.length);
+            } else if (chunk.length === 1) {
+              results[chunk[0]!] = { kind: 'dead-letter', code: outcome.code, reason: outcome.reason };
+            } else {
+              for (const i of chunk) solo.add(i);
+              retry.push(...chunk);
+            }
           }
+        };
+        await Promise.all(Array.from({ length: Math.min(this.options.concurrency, chunks.length) }, lane));
+        // Keep the original order among the items to retry (retries of one request stay together).
+        retry.sort((a, b) => a - b);
+        pending = retry;
+        if (pending.length === 0) break;
+        if (waitHint !== null) {
+          if (!waiting) {
+            waiting = true;
+            this.waitingWrites++;
+          }
+          this.enterBackpressure(waitHint, pending.length);
+          const delay = backoffDelay(attempt, { initialMs: this.options.retryInitialMs, maxMs: this.options.retryMaxMs });
+          attempt++;
+          await this.waitFor(delay, hooks);
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(this.options.concurrency, chunks.length) }, lane));
-      // Keep the original order among the items to retry (retries of one request stay together).
-      retry.sort((a, b) => a - b);
-      pending = retry;
-      if (pending.length === 0) break;
-      if (waitHint !== null) {
-        this.enterBackpressure(waitHint, pending.length);
-        const delay = backoffDelay(attempt, { initialMs: this.options.retryInitialMs, maxMs: this.options.retryMaxMs });
-        attempt++;
-        await this.waitFor(delay, hooks);
       }
+    } finally {
+      // Another batch may still be retrying: only the last waiting write clears the gauge and readiness.
+      if (waiting) this.waitingWrites--;
+      if (this.waitingWrites === 0) this.leaveBackpressure();
     }
-    this.leaveBackpressure();
     return results as DocumentResult[];
   }
 

@@ -101,4 +101,32 @@ describe('BulkWriter concurrency', () => {
     await Promise.all([shared.write(docs(6)), shared.write(docs(6)), shared.write(docs(4))]);
     expect(peak).toBe(2);
   });
+  it('keeps the backpressure gauge and the waiting time while any concurrent write is still retrying', async () => {
+    // d-ids of the first write pass at once; the second write's items are throttled until `release` is set.
+    let release = false;
+    const { client } = fakeClient((ids) => ({ items: ids.map((id) => (id.startsWith('slow') && !release ? 429 : 201)) }));
+    const metrics = new Metrics('index', false);
+    const w = new BulkWriter(
+      client,
+      { opType: 'create', maxDocs: 100, maxBytes: 1_000_000, retryInitialMs: 5, retryMaxMs: 5, concurrency: 2 },
+      createLogger('t', { level: 'silent' }),
+      createBulkWriterMetrics(metrics),
+    );
+    const gauge = async () => (await metrics.registry.getSingleMetric('m365siem_index_backpressure_active')!.get()).values[0]?.value;
+    const slow = w.write([{ index: 'i', id: 'slow0', source: '{}' }]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await gauge()).toBe(1);
+    const since = w.waitingSinceMs;
+    expect(since).not.toBeNull();
+
+    // A write that succeeds meanwhile must not clear what the retrying one set.
+    expect((await w.write(docs(3))).every((r) => r.kind === 'indexed')).toBe(true);
+    expect(await gauge()).toBe(1);
+    expect(w.waitingSinceMs).toBe(since);
+
+    release = true;
+    expect((await slow).map((r) => r.kind)).toEqual(['indexed']);
+    expect(await gauge()).toBe(0);
+    expect(w.waitingSinceMs).toBeNull();
+  });
 });
