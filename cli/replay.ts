@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { EVENT_HEADERS, encodeEvent, mapEnvelope, parseEnvelope, parseNormalizeConfig } from '../normalize/index.ts';
+import { EVENT_HEADERS, encodeEvent, mapEnvelope, parseEnvelope, parseNormalizeConfig, registerSiemEventSchema } from '../normalize/index.ts';
 import {
   ConfigError,
   createKafkaClient,
@@ -73,6 +73,8 @@ export interface ReplayOptions {
   sendBatchSize?: number;
   logger?: Logger;
   kafka?: KafkaClient;
+  /** fetch used to reach SCHEMA_REGISTRY_URL (tests). */
+  fetchImpl?: typeof fetch;
 }
 
 /**
@@ -82,10 +84,6 @@ export interface ReplayOptions {
 export async function replayOrganization(env: Env, options: ReplayOptions): Promise<ReplayResult> {
   const started = Date.now();
   const config = parseNormalizeConfig(env);
-  if (config.settings.schemaRegistryUrl) {
-    // The registry's id for our schema is what the normalizer frames with; replay must frame identically.
-    throw new ConfigError(['SCHEMA_REGISTRY_URL: replay does not register with a schema registry yet; run it without SCHEMA_REGISTRY_URL only where the normalizer also runs without it']);
-  }
   const logger = options.logger ?? createLogger('replay', { level: config.settings.logLevel });
   const kafka = options.kafka ?? createKafkaClient(config.kafka, logger, 'replay');
   const rawTopic = config.topics.raw.name;
@@ -136,7 +134,17 @@ export async function replayOrganization(env: Env, options: ReplayOptions): Prom
     }
   };
 
-  const schemaId = latestSiemEventSchema.id;
+  // Framed exactly as the normalizer frames: with a registry, the id it gives our schema (registering the same
+  // schema again returns the same id), else the stable id from schemas/.
+  const s = config.settings;
+  const schemaId = s.schemaRegistryUrl
+    ? await registerSiemEventSchema({
+        url: s.schemaRegistryUrl,
+        username: s.schemaRegistryUsername,
+        password: s.schemaRegistryPassword,
+        ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}),
+      })
+    : latestSiemEventSchema.id;
   const vendorFields = config.settings.vendorFields;
   const seen = new Set<string>();
   const sendBatchSize = options.sendBatchSize ?? 500;

@@ -15,6 +15,7 @@ export { MAPPER_VERSION } from './event-draft.ts';
 export { parseAddress } from './ip.ts';
 export { parseIdentity, isGuid } from './user.ts';
 export { RecentKeys } from './dedup.ts';
+export { registerSiemEventSchema } from './schema-registration.ts';
 export { createNormalizeMetrics } from './metrics.ts';
 export type { NormalizeMetrics } from './metrics.ts';
 export { registerNormalizeCommands } from './cli.ts';

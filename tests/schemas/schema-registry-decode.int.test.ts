@@ -11,6 +11,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { afterAll, describe, expect, it } from 'vitest';
 import { schemaRegistryRouter } from '../../control-plane/schema-registry.ts';
 import { startNormalizer, type RunningNormalizer } from '../../normalize/index.ts';
+import { replayOrganization } from '../../cli/replay.ts';
 import { createLogger, type RawEnvelope } from '../../runtime/index.ts';
 import { SIEM_EVENT_SUBJECT, decodeSiemEvent, latestSiemEventSchema, toPlainJson } from '../../schemas/index.ts';
 import { testKafkaClient } from '../helpers/clients.ts';
@@ -43,7 +44,7 @@ describe('siem.events decoded by a Confluent Schema Registry client', () => {
     await normalizer.ready();
     await produceRaw(kafka, t.raw, [...envelopeMessages(envelopes), ...extraMessages]);
     const messages = await readTopic(kafka, t.events, { readCommitted: true, enough: (m) => m.length >= envelopes.length, settleMs: 2_000 });
-    return { messages, normalizer };
+    return { messages, normalizer, topics: t };
   }
 
   it('with our registry read API and stable schema ids (and drops a re-served duplicate)', async () => {
@@ -90,7 +91,7 @@ describe('siem.events decoded by a Confluent Schema Registry client', () => {
     servers.push(server);
 
     const envelopes = simulatedEnvelopes(10, 'org-real-sr', 'sr-b');
-    const { messages, normalizer } = await run({ SCHEMA_REGISTRY_URL: url }, envelopes);
+    const { messages, normalizer, topics } = await run({ SCHEMA_REGISTRY_URL: url }, envelopes);
     expect(normalizer.schemaId).toBe(REGISTRY_ID);
     expect(registered).toHaveLength(1);
     expect(registered[0]?.subject).toBe(SIEM_EVENT_SUBJECT);
@@ -104,6 +105,21 @@ describe('siem.events decoded by a Confluent Schema Registry client', () => {
       const decoded = (await registry.decode(value)) as { event: { id: string }; organization: { id: string } };
       expect(decoded.organization.id).toBe('org-real-sr');
       expect(decoded.event.id).toBe(decodeSiemEvent(value).event.id);
+    }
+
+    // A replay frames exactly as the normalizer does: it registers the same schema and uses the registry's id.
+    const replay = await replayOrganization(normalizerEnv(topics, { SCHEMA_REGISTRY_URL: url }), { orgId: 'org-real-sr', logger: createLogger('replay', { level: 'warn' }) });
+    expect(replay.produced).toBe(envelopes.length);
+    expect(registered).toHaveLength(2);
+    expect(registered[1]).toEqual(registered[0]);
+    const all = await readTopic(kafka, topics.events, { readCommitted: true, enough: (m) => m.length >= 2 * envelopes.length, settleMs: 1_000 });
+    const replayed = all.slice(envelopes.length);
+    expect(replayed).toHaveLength(envelopes.length);
+    for (const m of replayed) {
+      const value = m.value as Buffer;
+      expect(value.readUInt32BE(1)).toBe(REGISTRY_ID);
+      expect(m.headers?.['m365-schema-id']?.toString()).toBe(String(REGISTRY_ID));
+      expect(((await registry.decode(value)) as { organization: { id: string } }).organization.id).toBe('org-real-sr');
     }
   });
 });
