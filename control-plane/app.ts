@@ -20,6 +20,7 @@ import {
 import { refetchBody, type RefetchResponse } from './refetch.ts';
 import { schemaRegistryRouter } from './schema-registry.ts';
 import { consentCallbackScriptTag } from './ui/consent-callback-script.ts';
+import { authFailureRateLimit, callbackRateLimit, type RateLimitSettings } from './rate-limits.ts';
 
 export interface ControlPlaneAppOptions {
   /** Routers that own full paths (e.g. the events API under /api/v1/organizations/{id}/events), mounted before the API's 404. */
@@ -32,6 +33,10 @@ export interface ControlPlaneAppOptions {
   readiness: Readiness;
   logger: Logger;
   publicUrl: string;
+  /** Per-address limits on the consent callback and on failed authentications (default: none). */
+  rateLimits?: RateLimitSettings;
+  /** Express `trust proxy`: which proxies' X-Forwarded-For gives the client address (default: none trusted). */
+  trustProxy?: boolean | number | string;
   schemaRegistry?: SchemaRegistryView;
   /** Records an operator's re-fetch request (replay --refetch); the route answers 501 without it. */
   refetch?: (actor: Actor, orgId: string, from: string | undefined) => Promise<RefetchResponse>;
@@ -57,6 +62,8 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
+  const limits = options.rateLimits ?? { callbackPerMinute: 0, authFailuresPerMinute: 0 };
 
   app.use((req, res, next) => {
     res.on('finish', () => {
@@ -70,7 +77,7 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
 
   // The consent redirect target: no bearer token (Microsoft redirects the administrator's browser here); the
   // signed, expiring, single-use state binds it to an organization.
-  app.get('/oauth/microsoft/callback', async (req, res) => {
+  app.get('/oauth/microsoft/callback', callbackRateLimit(limits, (title, message) => consentPage(title, message, false)), async (req, res) => {
     res.set('Cache-Control', 'no-store').set('Referrer-Policy', 'no-referrer');
     const parsed = callbackQuery.safeParse(req.query);
     const query = parsed.success ? parsed.data : {};
@@ -161,6 +168,7 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
   api.use('/schema-registry', schemaRegistryRouter(options.schemaRegistry));
 
   api.use((req, _res, next) => next(new ApiError(404, 'not_found', `no endpoint ${req.method} ${req.baseUrl}${req.path}`)));
+  app.use('/api', authFailureRateLimit(limits));
   for (const router of options.extraRouters ?? []) app.use(router);
   app.use('/api/v1', api);
   if (options.ui) app.use(options.ui);

@@ -64,6 +64,25 @@ export const controlPlaneSettingsSpec = {
   ),
   historyLimit: setting('CONTROL_PLANE_HISTORY_LIMIT', envInt(1000, 10, 100_000), 'changes kept in each organization\'s history'),
   ui: setting('CONTROL_PLANE_UI', envBoolean(true), 'serve the operator web UI at / (built from control-plane/ui, nothing fetched from the internet)'),
+  callbackRateLimit: setting(
+    'CONTROL_PLANE_CALLBACK_RATE_LIMIT',
+    envInt(60, 0, 1_000_000),
+    'consent callbacks accepted per minute from one client address; more get 429 (0 = no limit)',
+  ),
+  authFailureLimit: setting(
+    'CONTROL_PLANE_AUTH_FAILURE_LIMIT',
+    envInt(30, 0, 1_000_000),
+    'failed API authentications (401) per minute from one client address before its API requests get 429 for the rest of the minute (0 = no limit)',
+  ),
+  trustProxy: setting(
+    'CONTROL_PLANE_TRUST_PROXY',
+    z
+      .string()
+      .regex(/^(true|false|\d{1,2}|[0-9a-fA-F.:/,\s]+|loopback|linklocal|uniquelocal)$/, 'expected false, true, a hop count, loopback/linklocal/uniquelocal or comma-separated proxy addresses/subnets')
+      .default('false')
+      .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v)),
+    'which reverse proxies to trust for the client address (X-Forwarded-For) used by the rate limits: false (default: the TCP peer), a hop count, loopback, or proxy addresses/subnets',
+  ),
   eventsApi: setting('CONTROL_PLANE_EVENTS_API', envBoolean(true), 'serve GET /api/v1/organizations/{id}/events from OpenSearch (needs OPENSEARCH_*)'),
   eventsIndex: setting(
     'INDEX_PREFIX',
@@ -83,6 +102,8 @@ export interface ControlPlaneConfig {
   expectedLagSeconds: number;
   historyLimit: number;
   ui: boolean;
+  rateLimits: { callbackPerMinute: number; authFailuresPerMinute: number };
+  trustProxy: boolean | number | string;
   eventsApi: boolean;
   eventsIndex: string;
   /** OpenSearch settings, parsed only when the events API is on. */
@@ -115,6 +136,8 @@ export function parseControlPlaneConfig(env: Env): ControlPlaneConfig {
     expectedLagSeconds: s.expectedLagSeconds,
     historyLimit: s.historyLimit,
     ui: s.ui,
+    rateLimits: { callbackPerMinute: s.callbackRateLimit, authFailuresPerMinute: s.authFailureLimit },
+    trustProxy: s.trustProxy,
     eventsApi: s.eventsApi,
     eventsIndex: s.eventsIndex,
     openSearch: s.eventsApi ? parseOpenSearchSettings(env) : null,

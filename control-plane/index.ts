@@ -120,6 +120,8 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
     metrics,
     logger,
     publicUrl: config.publicUrl,
+    rateLimits: config.rateLimits,
+    trustProxy: config.trustProxy,
     refetch: (actor, orgId, from) => requestRefetch(store, actor, orgId, from, (deps.now ?? Date.now)()),
     readiness: () => (!store.loaded ? 'organization state not loaded' : !statuses.isRunning ? 'status consumer not running' : null),
     ...(deps.schemaRegistry ? { schemaRegistry: deps.schemaRegistry } : {}),

@@ -139,8 +139,11 @@ const ok = (description: string, schemaName?: string) => ({
   description,
   ...(schemaName ? { content: { 'application/json': { schema: ref(schemaName) } } } : {}),
 });
+/** Every route that authenticates is also behind the failed-authentication limit, hence 429 wherever 401 is. */
 const errors = (...codes: number[]) =>
-  Object.fromEntries(codes.map((c) => [String(c), { description: ERROR_TEXT[c] ?? 'error', content: { 'application/json': { schema: ref('Error') } } }]));
+  Object.fromEntries(
+    (codes.includes(401) ? [...codes, 429] : codes).map((c) => [String(c), { description: ERROR_TEXT[c] ?? 'error', content: { 'application/json': { schema: ref('Error') } } }]),
+  );
 const ERROR_TEXT: Record<number, string> = {
   400: 'malformed request; `error.field` names the field at fault',
   401: 'no or unknown bearer token',
@@ -148,6 +151,7 @@ const ERROR_TEXT: Record<number, string> = {
   404: 'no such organization',
   409: 'the organization\'s state does not allow this',
   422: 'the tenant could not be resolved',
+  429: 'too many failed authentications from this address (CONTROL_PLANE_AUTH_FAILURE_LIMIT); retry after `Retry-After` seconds',
   502: 'Microsoft could not be reached',
 };
 const idParam = [{ name: 'id', in: 'path', required: true, schema: json(orgIdParams.shape.id) }];
