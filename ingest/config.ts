@@ -42,6 +42,11 @@ export const ingestSettingsSpec = {
     'a periodic deeper re-query reaches this far behind the watermark, for Graph records that appear hours after their event time',
   ),
   graphLateIntervalMs: setting('INGEST_GRAPH_LATE_INTERVAL_MS', envInt(15 * MINUTE, 0, DAY), 'how often a Graph source makes the deeper re-query (0 = every cycle)'),
+  graphSliceMs: setting(
+    'INGEST_GRAPH_SLICE_MS',
+    envInt(6 * HOUR, MINUTE, 7 * DAY),
+    'a sign-in or directory-audit cycle reaching further back than this asks in slices of this length, oldest first, committing the cursor after each (Microsoft: narrow $filter windows when throttled)',
+  ),
   checkpointIntervalMs: setting('INGEST_CHECKPOINT_INTERVAL_MS', envInt(MINUTE, 0, HOUR), 'an advancing cursor with nothing else to commit is committed at most this often (a restart re-lists at most this much more)'),
   dedupHorizonMs: setting('INGEST_DEDUP_HORIZON_MS', envInt(8 * DAY, MINUTE, 30 * DAY), 'record ids already published are skipped for this long'),
   registrationIntervalMs: setting('INGEST_REGISTRATION_INTERVAL_MS', envInt(6 * HOUR, 1_000, 7 * DAY), 'period of the userRegistrationDetails snapshot'),

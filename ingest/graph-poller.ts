@@ -4,13 +4,15 @@ import type { BudgetKind } from './rate-budget.ts';
 import { ApiPermanentError, type RequestTarget } from './microsoft-http.ts';
 import { attempt, canonicalJson, commitPage, emptyReport, guardPage, type CycleReport, type Poller, type PollerContext } from './poller.ts';
 import type { IngestSettings } from './config.ts';
-import { formatGraphTime, parseMicrosoftDate } from './windows.ts';
+import { floorSecond, formatGraphTime, parseMicrosoftDate } from './windows.ts';
 
 /**
  * Graph activity sources (reference/microsoft-apis.md §2): each cycle asks for everything whose documented date
  * field is ≥ watermark − lag (Graph indexes late), follows @odata.nextLink only to the Graph host of the
  * organization's cloud, and publishes page by page; ids already published within the horizon are skipped. The
- * watermark moves to the cycle's start once every page is committed.
+ * watermark moves to the cycle's start once every page is committed. A report cycle reaching back further than
+ * one slice (a first connection, an outage) asks slice by slice, oldest first, and commits the watermark after
+ * each (docs/decisions/0057).
  */
 
 export interface GraphSourceSpec {
@@ -21,13 +23,18 @@ export interface GraphSourceSpec {
   /** State-like resources change in place: the version field joins the id for de-duplication. */
   versionField?: string;
   top?: number;
+  /**
+   * Microsoft documents `le` as well as `ge` on the date field, so a long window can be asked in bounded slices
+   * (the reports; not riskyUsers / riskDetections, whose `$filter` support is not documented that far).
+   */
+  sliceable: boolean;
 }
 
 export const GRAPH_SOURCE_SPECS: Record<Exclude<GraphSource, 'graph:userRegistrationDetails'>, GraphSourceSpec> = {
-  'graph:signIns': { path: 'auditLogs/signIns', dateField: 'createdDateTime', budget: 'graph-report' },
-  'graph:directoryAudits': { path: 'auditLogs/directoryAudits', dateField: 'activityDateTime', budget: 'graph-report' },
-  'graph:riskyUsers': { path: 'identityProtection/riskyUsers', dateField: 'riskLastUpdatedDateTime', budget: 'identity-protection', versionField: 'riskLastUpdatedDateTime', top: 500 },
-  'graph:riskDetections': { path: 'identityProtection/riskDetections', dateField: 'detectedDateTime', budget: 'identity-protection', versionField: 'lastUpdatedDateTime', top: 500 },
+  'graph:signIns': { path: 'auditLogs/signIns', dateField: 'createdDateTime', budget: 'graph-report', sliceable: true },
+  'graph:directoryAudits': { path: 'auditLogs/directoryAudits', dateField: 'activityDateTime', budget: 'graph-report', sliceable: true },
+  'graph:riskyUsers': { path: 'identityProtection/riskyUsers', dateField: 'riskLastUpdatedDateTime', budget: 'identity-protection', versionField: 'riskLastUpdatedDateTime', top: 500, sliceable: false },
+  'graph:riskDetections': { path: 'identityProtection/riskDetections', dateField: 'detectedDateTime', budget: 'identity-protection', versionField: 'lastUpdatedDateTime', top: 500, sliceable: false },
 };
 
 export const graphPageSchema = z.looseObject({
@@ -35,11 +42,42 @@ export const graphPageSchema = z.looseObject({
   '@odata.nextLink': z.string().optional(),
 });
 
-/** Builds the first page URL of a cycle. */
-export function graphQueryUrl(graphHost: string, spec: GraphSourceSpec, fromMs: number): string {
-  const params = [`$filter=${encodeURIComponent(`${spec.dateField} ge ${formatGraphTime(fromMs)}`)}`];
+/**
+ * Builds the first page URL of a query: records dated from `fromMs` on, or, with `throughMs`, from `fromMs` through
+ * `throughMs` (both bounds inclusive: `lt` is not documented for sign-ins).
+ */
+export function graphQueryUrl(graphHost: string, spec: GraphSourceSpec, fromMs: number, throughMs?: number): string {
+  const from = `${spec.dateField} ge ${formatGraphTime(fromMs)}`;
+  const filter = throughMs === undefined ? from : `${from} and ${spec.dateField} le ${formatGraphTime(throughMs)}`;
+  const params = [`$filter=${encodeURIComponent(filter)}`];
   if (spec.top) params.push(`$top=${spec.top}`);
   return `${graphHost}/v1.0/${spec.path}?${params.join('&')}`;
+}
+
+/** One query of a cycle: `[startMs, endMs]`, or, for the last, from `startMs` on with `endMs` the cycle's start. */
+export interface GraphSlice {
+  startMs: number;
+  endMs: number;
+  /** Asked without an upper bound, exactly as an unsliced cycle asks. */
+  openEnded: boolean;
+}
+
+/**
+ * Cuts a cycle's window `[fromMs, toMs)` into consecutive slices of `sliceMs`, oldest first; the last one is open
+ * ended, so a window no longer than a slice (every usual cycle) is one query, as it always was. Bounded slices end
+ * on whole seconds, the precision of Graph's `$filter` literals, so a slice's end is exactly what it asked through.
+ */
+export function graphSlices(fromMs: number, toMs: number, sliceMs: number): GraphSlice[] {
+  if (!(sliceMs >= 1_000)) throw new RangeError(`a Graph slice must be at least one second, got ${sliceMs} ms`);
+  const slices: GraphSlice[] = [];
+  let start = fromMs;
+  while (toMs - start > sliceMs) {
+    const end = floorSecond(start + sliceMs);
+    slices.push({ startMs: start, endMs: end, openEnded: false });
+    start = end;
+  }
+  slices.push({ startMs: start, endMs: toMs, openEnded: true });
+  return slices;
 }
 
 /**
@@ -105,8 +143,32 @@ export class GraphPoller implements Poller {
     const cursor = this.ctx.progress.effectiveCursorMs;
     const { fromMs: from, deep } = graphQueryStart(cursor, startedAt, this.lastDeepAtMs, s);
     // What is at risk of passing Microsoft's retention is what follows the cursor, not the deeper re-query.
-    report.oldestPendingMs = cursor === null ? from : cursor - s.graphLagMs;
-    const firstUrl = graphQueryUrl(this.ctx.profile.graphHost, this.spec, from);
+    const oldestPending = cursor === null ? from : cursor - s.graphLagMs;
+    const slices = this.spec.sliceable ? graphSlices(from, startedAt, s.graphSliceMs) : [{ startMs: from, endMs: startedAt, openEnded: true }];
+    for (const slice of slices) {
+      report.oldestPendingMs = Math.max(oldestPending, slice.startMs);
+      await this.publishSlice(slice, report, signal);
+      if (slice.openEnded) {
+        // Every page committed: the watermark moves to when this cycle asked.
+        await this.ctx.progress.advance(startedAt, s.checkpointIntervalMs);
+      } else if (slice.endMs > (this.ctx.progress.effectiveCursorMs ?? Number.NEGATIVE_INFINITY)) {
+        // Committed now, not kept in memory: a later slice failing under throttling must not cost this one.
+        await this.ctx.progress.advance(slice.endMs, 0);
+      }
+      // The deeper re-query is done once the slices reached the cursor the cycle started from; a failure in a
+      // later slice then resumes from the new cursor − the usual lag, not a deep window again.
+      if (deep && (slice.openEnded || cursor === null || slice.endMs >= cursor)) this.lastDeepAtMs = startedAt;
+    }
+    report.oldestPendingMs = null;
+    return report;
+  }
+
+  /**
+   * Publishes every page of one slice. Slices are closed intervals, so a record dated exactly on a boundary is
+   * listed by both neighbours; the record-id ledger drops the second.
+   */
+  private async publishSlice(slice: GraphSlice, report: CycleReport, signal: AbortSignal): Promise<void> {
+    const firstUrl = graphQueryUrl(this.ctx.profile.graphHost, this.spec, slice.startMs, slice.openEnded ? undefined : slice.endMs);
     for await (const page of graphPages(this.ctx, this.target, firstUrl, signal)) {
       const { records, refused } = guardPage(
         this.ctx,
@@ -121,10 +183,5 @@ export class GraphPoller implements Poller {
       }
       await commitPage(this.ctx, report, records, refused);
     }
-    // Every page committed: the watermark moves to when this cycle asked.
-    await this.ctx.progress.advance(startedAt, s.checkpointIntervalMs);
-    if (deep) this.lastDeepAtMs = startedAt;
-    report.oldestPendingMs = null;
-    return report;
   }
 }

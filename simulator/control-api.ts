@@ -7,6 +7,8 @@ import type { SimContext } from './context.ts';
 import type { SimRequest } from './http.ts';
 import { isLoopback, send, sendJson } from './http.ts';
 import { buildLedger } from './ledger.ts';
+import type { GraphSourceKey } from './records/graph-records.ts';
+import { ENTITY_SOURCES } from './records/graph-records.ts';
 import type { Tenant, TenantSettings } from './tenant-state.ts';
 import { DEFAULT_TENANT_SETTINGS } from './tenant-state.ts';
 
@@ -45,7 +47,18 @@ const tenantCreate = tenantPatch.extend({
 });
 
 const sourceEnum = z.enum(SOURCES as unknown as [SourceName, ...SourceName[]]);
-const recordsBody = z.object({ source: sourceEnum, count: z.number().int().min(1).max(1_000_000) }).strict();
+const recordsBody = z
+  .object({
+    source: sourceEnum,
+    count: z.number().int().min(1).max(1_000_000),
+    // Up to the longest retention Microsoft documents for these logs (sign-ins with P1/P2: 30 days).
+    eventsSpanMs: z.number().int().min(1).max(30 * 24 * 3_600_000).optional(),
+  })
+  .strict()
+  .refine((b) => b.eventsSpanMs === undefined || !(b.source.startsWith('graph:') && ENTITY_SOURCES.has(b.source.slice('graph:'.length) as GraphSourceKey)), {
+    path: ['eventsSpanMs'],
+    message: "graph:riskyUsers and graph:userRegistrationDetails hold each user's current state, not a history of events to spread: add their records without eventsSpanMs",
+  });
 const consentBody = z.object({ roles: z.array(z.enum(ALL_ROLE_VALUES as [string, ...string[]])).optional() }).strict();
 const faultBody = z
   .object({
@@ -205,7 +218,7 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
       const input = await parsedBody(req, res, recordsBody);
       if (input === undefined) return;
       tenant.advance(now);
-      const added = tenant.addRecords(input.source, input.count, now);
+      const added = tenant.addRecords(input.source, input.count, now, stripUndefined({ eventsSpanMs: input.eventsSpanMs }));
       return sendJson(res, 201, { source: input.source, count: added.count, firstIndex: added.firstIndex, availableAt: new Date(added.availableAtMs).toISOString() });
     }
     if (c === 'ledger' && req.method === 'GET') {

@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:https';
 import type { SourceName } from '../runtime/sources.ts';
-import type { FaultSpec } from './faults.ts';
+import type { Fault, FaultSpec } from './faults.ts';
 import type { TenantSettings } from './tenant-state.ts';
 
 /** A small typed client for the simulator's `/_sim/` control API (tests, demo). */
@@ -128,14 +128,19 @@ export class SimulatorControl {
   revokeConsent(tenantId: string): Promise<void> {
     return this.call('DELETE', `/tenants/${tenantId}/consent`);
   }
-  addRecords(tenantId: string, source: SourceName, count: number): Promise<{ source: SourceName; count: number; firstIndex: number; availableAt: string }> {
-    return this.call('POST', `/tenants/${tenantId}/records`, { source, count });
+  /** Records whose events happen now; with `eventsSpanMs`, history spread over that span before now, available at once. */
+  addRecords(tenantId: string, source: SourceName, count: number, options: { eventsSpanMs?: number } = {}): Promise<{ source: SourceName; count: number; firstIndex: number; availableAt: string }> {
+    return this.call('POST', `/tenants/${tenantId}/records`, { source, count, ...options });
   }
   disableSubscription(tenantId: string, contentType: string): Promise<SimTenant> {
     return this.call('POST', `/tenants/${tenantId}/subscriptions/${contentType}/disable`, {});
   }
   injectFault(fault: FaultRequest): Promise<{ id: string }> {
     return this.call('POST', '/faults', fault);
+  }
+  /** Active faults, with how often each was applied. */
+  listFaults(): Promise<Fault[]> {
+    return this.call('GET', '/faults');
   }
   clearFault(id: string): Promise<void> {
     return this.call('DELETE', `/faults/${id}`);

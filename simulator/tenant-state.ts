@@ -178,11 +178,15 @@ export class Tenant {
     };
   }
 
-  /** Records whose events happen now; published after the tenant's publication delay. */
-  addRecords(source: SourceName, count: number, now: number): { firstIndex: number; count: number; availableAtMs: number } {
+  /**
+   * Records whose events happen now, published after the tenant's publication delay; with `eventsSpanMs`, the
+   * history a tenant already has when it is connected: events spread over that span before now, all available now.
+   */
+  addRecords(source: SourceName, count: number, now: number, options: { eventsSpanMs?: number } = {}): { firstIndex: number; count: number; availableAtMs: number } {
     const seq = this.batchCounter++;
-    const availableAtMs = now + this.publicationDelay(`${this.seed}|${this.tenantId}|${source}|delay|${seq}`);
-    const batch = this.feed(source).addBatch(count, now - 30_000, now, availableAtMs, this.settings.outOfOrder, this.blobPolicy(source));
+    const span = options.eventsSpanMs;
+    const availableAtMs = span === undefined ? now + this.publicationDelay(`${this.seed}|${this.tenantId}|${source}|delay|${seq}`) : now;
+    const batch = this.feed(source).addBatch(count, now - (span ?? 30_000), now, availableAtMs, this.settings.outOfOrder, this.blobPolicy(source));
     return { firstIndex: batch.firstIndex, count, availableAtMs };
   }
 

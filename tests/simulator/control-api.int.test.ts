@@ -15,6 +15,7 @@ afterAll(async () => {
 });
 
 const controlError = (p: Promise<unknown>) => rejectionOf(p, SimulatorControlError);
+const HOUR = 3_600_000;
 
 describe('control API', () => {
   it('creates a tenant with documented defaults (few seconds of publication delay) and reads it back', async () => {
@@ -76,6 +77,55 @@ describe('control API', () => {
     expect(Date.parse(added.availableAt)).toBeGreaterThan(Date.now() + 3_500_000);
     const ledger = await f.control.ledger(t.tenantId, 'graph:directoryAudits');
     expect(ledger).toMatchObject({ records: [], pending: 7 });
+  });
+
+  it('POST /records with eventsSpanMs adds a history: events spread over the span before now, all available at once', async () => {
+    const t = await f.tenant({ publicationDelayMs: [3_600_000, 3_600_000] });
+    const before = Date.now();
+    const added = await f.control.addRecords(t.tenantId, 'graph:signIns', 200, { eventsSpanMs: 20 * HOUR });
+    expect(Date.parse(added.availableAt)).toBeLessThanOrEqual(Date.now());
+    const ledger = await f.control.ledger(t.tenantId, 'graph:signIns');
+    expect(ledger.pending).toBe(0);
+    const times = ledger.records.map((r) => Date.parse(r.eventTime));
+    expect(times).toHaveLength(200);
+    expect(Math.min(...times)).toBeGreaterThanOrEqual(before - 20 * HOUR);
+    expect(Math.max(...times)).toBeLessThanOrEqual(Date.now());
+    for (let k = 0; k < 5; k++) {
+      const from = before - 20 * HOUR + k * 4 * HOUR;
+      expect(times.filter((x) => x >= from && x < from + 4 * HOUR).length).toBeGreaterThan(10);
+    }
+    // Graph lists the history like any other record: a bounded $filter gives exactly the records inside it.
+    const [from, to] = [before - 12 * HOUR, before - 8 * HOUR];
+    const token = await f.token(t.tenantId, 'https://graph.microsoft.com');
+    const filter = `createdDateTime ge ${new Date(from).toISOString()} and createdDateTime le ${new Date(to).toISOString()}`;
+    const res = await getJson(`${f.sim.url}/v1.0/auditLogs/signIns?$filter=${encodeURIComponent(filter)}`, token);
+    expect(res.status).toBe(200);
+    expect((res.body as { value: unknown[] }).value).toHaveLength(times.filter((x) => x >= from && x <= to).length);
+  });
+
+  it('POST /records with eventsSpanMs on a Management API source makes only the record times old: content is created now', async () => {
+    const t = await f.tenant();
+    const token = await f.token(t.tenantId, 'https://manage.office.com');
+    expect((await getJson(`${f.management(t.tenantId)}/subscriptions/start?contentType=Audit.General`, token, { method: 'POST' })).status).toBe(200);
+    const before = Date.now();
+    await f.control.addRecords(t.tenantId, 'management:Audit.General', 50, { eventsSpanMs: 20 * HOUR });
+    const ledger = await f.control.ledger(t.tenantId, 'management:Audit.General');
+    expect(ledger.records).toHaveLength(50);
+    for (const r of ledger.records) expect(Date.parse(r.availableAt)).toBeGreaterThanOrEqual(before);
+    expect(Math.min(...ledger.records.map((r) => Date.parse(r.eventTime)))).toBeLessThan(before - 10 * HOUR);
+  });
+
+  it('POST /records refuses eventsSpanMs for sources that hold current state, and spans out of range', async () => {
+    const t = await f.tenant();
+    for (const source of ['graph:riskyUsers', 'graph:userRegistrationDetails'] as const) {
+      const refused = await controlError(f.control.addRecords(t.tenantId, source, 1, { eventsSpanMs: HOUR }));
+      expect(refused.status).toBe(400);
+      expect((refused.body as { error: { field: string; message: string } }).error).toMatchObject({ field: 'eventsSpanMs', message: expect.stringContaining('current state') });
+    }
+    for (const eventsSpanMs of [0, 1.5, 31 * 24 * HOUR]) {
+      const refused = await controlError(f.control.addRecords(t.tenantId, 'graph:signIns', 1, { eventsSpanMs }));
+      expect((refused.body as { error: { field: string } }).error.field).toBe('eventsSpanMs');
+    }
   });
 
   it('DELETE /consent removes the service principal', async () => {

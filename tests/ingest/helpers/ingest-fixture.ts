@@ -126,6 +126,9 @@ export async function startIngestFixture(options: { tenantPartitions?: number; s
     INGEST_GROUP_ID: groupId,
     INGEST_POLL_INTERVAL_MS: '500',
     INGEST_GRAPH_LAG_MS: '60000',
+    // One query per Graph cycle, as the tests written before time slices expect (each report request counts
+    // against 5 / 10 s); tests of the slicing set their own (graph-slices.int.test.ts).
+    INGEST_GRAPH_SLICE_MS: String(7 * 24 * 3_600_000),
     INGEST_MANAGEMENT_OVERLAP_MS: '30000',
     INGEST_MAX_BACKOFF_MS: '2000',
     INGEST_STATUS_INTERVAL_MS: '1000',
