@@ -223,7 +223,10 @@ export class IngestService {
       this.orgs.set(orgId, org);
       part.orgs.add(orgId);
     }
+    const changed = org.connection.revision !== connection.revision;
     org.connection = connection;
+    // A newer revision of a running organization (repair, upgrade, new consent): failing sources try again now.
+    if (changed) for (const runner of org.runners.values()) runner.wake();
     const wanted = new Set<SourceName>(c.polling.sources);
     const paused = new Map(c.polling.paused.map((p) => [p.source, p]));
     for (const [source, runner] of [...org.runners]) {

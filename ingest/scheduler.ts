@@ -14,6 +14,8 @@ import { hoursUntilDataLoss } from './windows.ts';
  */
 export class SourceRunner {
   private readonly abort = new AbortController();
+  /** Aborted by `wake()` to end the current pause early. */
+  private pause = new AbortController();
   private loop: Promise<void> | null = null;
   private errors = 0;
   private consecutiveFailures = 0;
@@ -35,6 +37,16 @@ export class SourceRunner {
 
   get running(): boolean {
     return this.loop !== null;
+  }
+
+  /**
+   * Retries now instead of at the end of the failure backoff: the organization's connection changed (repaired
+   * consent, upgraded permissions, a new secret), which may have removed the cause. The backoff grows to
+   * INGEST_MAX_BACKOFF_MS (5 min), so without this a repaired organization could show its old failure for minutes.
+   * A throttled source keeps its wait: Microsoft's Retry-After is not ours to cut short.
+   */
+  wake(): void {
+    if (this.consecutiveFailures > 0 && this.lastFailure?.reason !== 'throttled') this.pause.abort();
   }
 
   /** Stops after the current step: in-flight requests are aborted; the cursor stays where Kafka has it. */
@@ -77,7 +89,8 @@ export class SourceRunner {
         const initial = Math.min(s.pollIntervalMs, 1_000);
         delay = backoffDelay(this.consecutiveFailures - 1, { initialMs: initial, maxMs: Math.max(initial, s.maxBackoffMs) }, f.retryAfterMs);
       }
-      await sleep(delay, signal);
+      this.pause = new AbortController();
+      await sleep(delay, AbortSignal.any([signal, this.pause.signal]));
     }
   }
 

@@ -28,8 +28,13 @@ describe('Graph pollers', () => {
       const got = new Set(publishedIds(fx().raw.values(), orgId, 'graph:riskyUsers'));
       return [...users].every((u) => got.has(u));
     }, 40_000, 'every risky user');
-    // Several more cycles re-read the lag window: still no duplicates.
-    await new Promise((r) => setTimeout(r, 3_000));
+    // Later cycles re-read the lag window (the reports budget, 5 requests / 10 s per tenant shared by two sources,
+    // allows one every few seconds): wait until sign-ins has skipped re-listed ids, then check nothing doubled.
+    await fx().status.waitFor(
+      (all) => (all.filter((s) => s.orgId === orgId && s.source === 'graph:signIns').at(-1)?.counts.duplicatesSkipped ?? 0) > 0,
+      30_000,
+      'sign-ins re-listed and skipped',
+    );
     for (const s of ['graph:signIns', 'graph:directoryAudits', 'graph:riskDetections'] as SourceName[]) {
       const got = publishedIds(fx().raw.values(), orgId, s);
       expect(duplicatesOf(got)).toEqual([]);
