@@ -68,20 +68,26 @@ async function run(options: {
     const simTenants = await sim.listTenants();
     const out: DemoOrganization[] = [];
     for (const spec of DEMO_TENANTS) {
-      const tenant = simTenants.find((t) => t.name === spec.name) ?? (await sim.createTenant(spec));
+      const known = simTenants.find((t) => t.name === spec.name);
+      // The same name gives the same tenant id in every simulator run (seeded), so an organization connected by an
+      // earlier `npm start` is pinned to this tenant; but the simulator keeps its state in memory, so a tenant it
+      // has just created has never consented: such an organization is repaired (consent again), as an operator
+      // would after a customer removed the application.
+      const tenant = known ?? (await sim.createTenant(spec));
       let org = existing.find((o) => o.name === spec.name);
       if (!org) org = await api<{ id: string; name: string }>(controlPlaneUrl, operatorToken, 'POST', '/organizations', { name: spec.name });
       const current = await api<{ status: string }>(controlPlaneUrl, operatorToken, 'GET', `/organizations/${org.id}/applications/microsoft-manage`).catch(() => null);
-      if (!current || current.status === 'not_connected' || current.status === 'disconnected') {
-        progress(`connecting ${spec.name} through admin consent`);
-        const { consentUrl } = await api<{ consentUrl: string }>(controlPlaneUrl, operatorToken, 'POST', `/organizations/${org.id}/applications/microsoft-manage`, {
-          autoUpgrade: true,
-          cloud: 'commercial',
-          tenant: tenant.tenantId,
-        });
+      const consent = async (path: string, body: unknown, what: string) => {
+        progress(`${what} ${spec.name} through admin consent`);
+        const { consentUrl } = await api<{ consentUrl: string }>(controlPlaneUrl, operatorToken, 'POST', `/organizations/${org.id}/applications/microsoft-manage${path}`, body);
         const { redirectUrl } = await answerConsent(consentUrl, tenant.adminAccount, 'accept');
         const landed = await fetch(redirectUrl);
         if (!landed.ok) throw new Error(`consent callback for ${spec.name} answered ${landed.status}: ${(await landed.text()).slice(0, 300)}`);
+      };
+      if (!current || current.status === 'not_connected' || current.status === 'disconnected') {
+        await consent('', { autoUpgrade: true, cloud: 'commercial', tenant: tenant.tenantId }, 'connecting');
+      } else if (!known) {
+        await consent('/repair', undefined, 'repairing');
       }
       const status = await api<{ status: string; reason: string | null }>(controlPlaneUrl, operatorToken, 'GET', `/organizations/${org.id}/applications/microsoft-manage`);
       out.push({ id: org.id, name: spec.name, tenantId: tenant.tenantId, status: status.reason ? `${status.status} (${status.reason})` : status.status });

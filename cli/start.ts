@@ -161,15 +161,19 @@ export async function runPipeline(env: Env, options: DemoOptions): Promise<void>
 
   const children: Child[] = [];
   let stopping = false;
+  let stopped: Promise<void> | null = null;
   const endpoints = await ensureStack({ lease: true, log: (l) => progress(l) });
-  const stopAll = async () => {
-    if (stopping) return;
-    stopping = true;
-    progress('stopping');
-    for (const child of [...children].reverse()) await stopChild(child);
-    const outcome = await releaseStack(endpoints);
-    progress(outcome === 'stopped' ? 'stopped Kafka and OpenSearch (started by this run)' : 'left Kafka and OpenSearch running (not started by this run)');
-  };
+  // One stop, however many signals: Ctrl-C reaches this process twice (from the terminal and forwarded by the
+  // re-exec wrapper), and a second call must wait for the first stop, not exit before the simulator and the stack
+  // it started are stopped.
+  const stopAll = (): Promise<void> =>
+    (stopped ??= (async () => {
+      stopping = true;
+      progress('stopping');
+      for (const child of [...children].reverse()) await stopChild(child);
+      const outcome = await releaseStack(endpoints);
+      progress(outcome === 'stopped' ? 'stopped Kafka and OpenSearch (started by this run)' : 'left Kafka and OpenSearch running (not started by this run)');
+    })());
   const onSignal = () => {
     void stopAll().then(() => process.exit(0));
   };

@@ -1,0 +1,184 @@
+/**
+ * `m365-siem start` (what `npm start` runs) as a newcomer uses it: the whole pipeline on the embedded default,
+ * stopped and started again.
+ *   - Stopping: every process it started (simulator, control plane, ingest, normalize, index) is gone afterwards,
+ *     whether a supervisor signals the command and its re-exec'd child (as `pkill`/systemd do) or Ctrl-C signals the
+ *     whole process group.
+ *   - Starting again: the organizations connected by the first run (kept in Kafka) are pinned to tenants of a
+ *     simulator that starts empty every time; the demo repairs them, so they are Active again and data flows.
+ * The command runs as a child process with its own topics, groups, index prefix and cache folder.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { ephemeralPort } from '../../stack/index.ts';
+import { testKafkaClient, testOpenSearchClient } from '../helpers/clients.ts';
+import { deleteTestGroups, deleteTestIndices, deleteTestTopics, uniqueName } from '../helpers/resources.ts';
+import { waitUntil } from './harness.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = path.join(repoRoot, 'bin', 'm365-siem.js');
+
+/** Parent pid of a live process, or null when it is gone. */
+async function parentOf(pid: number): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** Every live process below `root` (children, grandchildren, …). */
+async function descendants(root: number): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const parent = await parentOf(Number(entry));
+    if (parent !== null) parents.set(Number(entry), parent);
+  }
+  const below = new Set<number>([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, parent] of parents) {
+      if (!below.has(pid) && below.has(parent)) {
+        below.add(pid);
+        grew = true;
+      }
+    }
+  }
+  below.delete(root);
+  return [...below];
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+interface Announcement {
+  controlPlane: string;
+  organizations: Array<{ id: string; name: string }>;
+}
+
+describe('m365-siem start: stop everything, start again', () => {
+  const prefix = uniqueName('start');
+  const indexPrefix = uniqueName('start-events');
+  const token = `start-test-${Date.now().toString(36)}`;
+  const groups = [`${prefix}-ingest`, `${prefix}-normalize`, `${prefix}-index`];
+  const topics = ['tenants', 'checkpoints', 'status', 'raw', 'events', 'dlq'].map((t) => `${prefix}.${t}`);
+  let cacheDir = '';
+  const running: ChildProcess[] = [];
+
+  afterAll(async () => {
+    for (const child of running) if (child.pid && alive(child.pid)) process.kill(-child.pid, 'SIGKILL');
+    const admin = testKafkaClient('start-cleanup').admin();
+    await admin.connect();
+    await deleteTestTopics(admin, topics).catch(() => undefined);
+    await deleteTestGroups(admin, groups).catch(() => undefined);
+    await admin.disconnect();
+    const client = testOpenSearchClient();
+    const indices = Object.keys((await client.indices.get({ index: `${indexPrefix}-*` }).catch(() => ({ body: {} }))).body as object);
+    await deleteTestIndices(client, indices).catch(() => undefined);
+    await client.close();
+    if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
+  });
+
+  async function start(): Promise<{ child: ChildProcess; announced: Announcement; stderr: string[] }> {
+    cacheDir ||= await mkdtemp(path.join(os.tmpdir(), 'm365-siem-start-'));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      KAFKA_BROKERS: inject('kafkaBrokers'),
+      OPENSEARCH_URL: inject('opensearchUrl'),
+      M365_SIEM_CACHE_DIR: cacheDir,
+      M365_SIEM_TOKEN: token,
+      CONTROL_PLANE_PORT: String(await ephemeralPort()),
+      CONTROL_PLANE_UI: 'false',
+      LOG_LEVEL: 'warn',
+      TOPIC_TENANTS: topics[0],
+      TOPIC_CHECKPOINTS: topics[1],
+      TOPIC_STATUS: topics[2],
+      TOPIC_RAW: topics[3],
+      TOPIC_EVENTS: topics[4],
+      TOPIC_DLQ: topics[5],
+      INGEST_GROUP_ID: groups[0],
+      NORMALIZE_GROUP_ID: groups[1],
+      NORMALIZE_TRANSACTIONAL_ID: `${prefix}-normalize`,
+      INDEX_GROUP_ID: groups[2],
+      INDEX_PREFIX: indexPrefix,
+      INDEX_RETENTION_DAYS: '0',
+    };
+    // Without a Microsoft application the command starts the simulator (the embedded default).
+    for (const key of Object.keys(env)) if (key.startsWith('M365_CLIENT_') || key.startsWith('M365_ALL_HOSTS')) delete env[key];
+    // Its own process group, so a Ctrl-C can be sent to the command and everything it started at once.
+    const child = spawn(process.execPath, [bin, 'start', '--json', '--poll-interval', '2000'], { cwd: repoRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.push(child);
+    const stderr: string[] = [];
+    createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+    const announced = await new Promise<Announcement>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no announcement within 180 s:\n${stderr.join('\n')}`)), 180_000);
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (!line.startsWith('{')) return;
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as Announcement);
+      });
+      child.once('exit', (code) => reject(new Error(`start exited with ${code} before it was ready:\n${stderr.join('\n')}`)));
+    });
+    return { child, announced, stderr };
+  }
+
+  const statuses = async (a: Announcement): Promise<string[]> =>
+    Promise.all(
+      a.organizations.map(async (o) => {
+        const res = await fetch(`${a.controlPlane}/api/v1/organizations/${o.id}/applications/microsoft-manage`, { headers: { authorization: `Bearer ${token}` } });
+        const body = (await res.json()) as { status: string; reason: string | null };
+        return body.reason ? `${body.status} (${body.reason})` : body.status;
+      }),
+    );
+
+  /** Waits for the command to exit, then for every process it had started to be gone. */
+  async function stopped(child: ChildProcess, started: number[], stderr: string[]): Promise<void> {
+    const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (c) => resolve(c))));
+    expect(code, stderr.join('\n')).toBe(0);
+    await waitUntil('every process the command started is gone', () => started.every((pid) => !alive(pid)), 30_000);
+    expect(stderr.some((l) => l.includes('[start] stopping'))).toBe(true);
+  }
+
+  it('stops every process it started when the command and its re-exec are both signalled', async () => {
+    const { child, announced, stderr } = await start();
+    expect(announced.organizations.map((o) => o.name)).toEqual(['Contoso Pharmaceuticals', 'Fabrikam Logistics', 'Northwind Dental']);
+    expect(await statuses(announced)).not.toContain('not_connected');
+    const started = await descendants(child.pid!);
+    // the re-exec'd command, the simulator and the four services at least
+    expect(started.length).toBeGreaterThanOrEqual(6);
+    // As `pkill -f 'm365-siem.js start'` or a service manager does: the command (which forwards it) and the
+    // re-exec'd supervisor both get SIGTERM, the services and the simulator do not.
+    const inner = (await Promise.all(started.map(async (pid) => ((await parentOf(pid)) === child.pid ? pid : null)))).find((p) => p !== null);
+    expect(inner).toBeDefined();
+    process.kill(child.pid!, 'SIGTERM');
+    process.kill(inner!, 'SIGTERM');
+    await stopped(child, started, stderr);
+  }, 360_000);
+
+  it('starts again with the same organizations repaired and Active, and Ctrl-C stops it all', async () => {
+    const { child, announced, stderr } = await start();
+    expect(stderr.filter((l) => l.includes('repairing'))).toHaveLength(3);
+    let last: string[] = [];
+    await waitUntil('all three organizations Active again', async () => (last = await statuses(announced)).every((s) => s === 'active'), 150_000, 2_000).catch(
+      (error: Error) => {
+        throw new Error(`${error.message}; last seen: ${last.join(', ')}`);
+      },
+    );
+    const started = await descendants(child.pid!);
+    process.kill(-child.pid!, 'SIGINT'); // Ctrl-C in a terminal: the whole foreground process group
+    await stopped(child, started, stderr);
+  }, 420_000);
+});
