@@ -6,7 +6,7 @@ import {
   createKafkaClient,
   createLogger,
   createOpenSearchClient,
-  startOpsServer,
+  startServiceOps,
   topicSpecs,
   type KafkaClient,
   type Logger,
@@ -126,24 +126,20 @@ export async function startIndexer(env: Readonly<Record<string, string | undefin
     retentionTimer.unref();
   }
 
-  const ops = deps.opsServer === false ? null : await startOpsServer({ port: s.ops, registry: metrics.registry, readiness: () => service.readiness() });
-
-  let closing: Promise<void> | null = null;
-  return {
-    config,
-    service,
-    metrics,
-    opsPort: ops?.port ?? null,
-    runRetention,
-    close: () => {
-      closing ??= (async () => {
+  // The service's stop, as the ops wiring sees it: retention, consumption, then the OpenSearch client it created.
+  const ops = await startServiceOps(
+    {
+      metrics,
+      readiness: () => service.readiness(),
+      close: async () => {
         if (retentionTimer) clearInterval(retentionTimer);
         await service.close();
-        await ops?.close();
         if (!deps.opensearch) await opensearch.close();
         logger.info('indexer stopped');
-      })();
-      return closing;
+      },
     },
-  };
+    { port: s.ops, enabled: deps.opsServer !== false },
+  );
+
+  return { config, service, metrics, opsPort: ops.port, runRetention, close: ops.close };
 }
