@@ -27,7 +27,7 @@ import {
 } from '../../runtime/index.ts';
 import { decodeSiemEvent } from '../../schemas/index.ts';
 import { answerConsent, SimulatorControl, startSimulator, type RunningSimulator, type SimTenant } from '../../simulator/index.ts';
-import { assertTestResourceNames, deleteTestGroups, deleteTestIndices, deleteTestTopics, uniqueName } from '../helpers/resources.ts';
+import { assertTestResourceNames, deleteTestGroups, deleteTestIndices, deleteTestTopics, testTopicEnv, uniqueName } from '../helpers/resources.ts';
 
 export const SERVICE_NAMES = ['control-plane', 'ingest', 'normalize', 'index'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -141,12 +141,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     KAFKA_CLIENT_ID: 'm365-siem-e2e',
     OPENSEARCH_URL: options.opensearchUrl,
     LOG_LEVEL: options.logLevel ?? process.env.E2E_LOG_LEVEL ?? 'error',
-    TOPIC_TENANTS: `${prefix}.tenants`,
-    TOPIC_CHECKPOINTS: `${prefix}.checkpoints`,
-    TOPIC_STATUS: `${prefix}.status`,
-    TOPIC_RAW: `${prefix}.raw`,
-    TOPIC_EVENTS: `${prefix}.events`,
-    TOPIC_DLQ: `${prefix}.dlq`,
+    ...testTopicEnv(prefix),
     TOPIC_TENANTS_PARTITIONS: '3',
     TOPIC_DATA_PARTITIONS: '3',
     M365_ALL_HOSTS: sim.url,

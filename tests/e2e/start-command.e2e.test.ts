@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ephemeralPort } from '../../stack/index.ts';
 import { testKafkaClient, testOpenSearchClient } from '../helpers/clients.ts';
-import { deleteTestGroups, deleteTestIndices, deleteTestTopics, uniqueName } from '../helpers/resources.ts';
+import { deleteTestGroups, deleteTestIndices, deleteTestTopics, testTopicEnv, uniqueName } from '../helpers/resources.ts';
 import { waitUntil } from './harness.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -74,7 +74,8 @@ describe('m365-siem start: stop everything, start again', () => {
   const indexPrefix = uniqueName('start-events');
   const token = `start-test-${Date.now().toString(36)}`;
   const groups = [`${prefix}-ingest`, `${prefix}-normalize`, `${prefix}-index`];
-  const topics = ['tenants', 'checkpoints', 'status', 'raw', 'events', 'dlq'].map((t) => `${prefix}.${t}`);
+  const topicEnv = testTopicEnv(prefix);
+  const topics = Object.values(topicEnv);
   let cacheDir = '';
   const running: ChildProcess[] = [];
 
@@ -103,12 +104,7 @@ describe('m365-siem start: stop everything, start again', () => {
       CONTROL_PLANE_PORT: String(await ephemeralPort()),
       CONTROL_PLANE_UI: 'false',
       LOG_LEVEL: 'warn',
-      TOPIC_TENANTS: topics[0],
-      TOPIC_CHECKPOINTS: topics[1],
-      TOPIC_STATUS: topics[2],
-      TOPIC_RAW: topics[3],
-      TOPIC_EVENTS: topics[4],
-      TOPIC_DLQ: topics[5],
+      ...topicEnv,
       INGEST_GROUP_ID: groups[0],
       NORMALIZE_GROUP_ID: groups[1],
       NORMALIZE_TRANSACTIONAL_ID: `${prefix}-normalize`,

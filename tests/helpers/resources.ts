@@ -15,6 +15,18 @@ export function uniqueName(kind: string): string {
   return `${TEST_PREFIX}${safeKind}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
+/** The TOPIC_* settings naming a test's own six topics `<prefix>.tenants`, `<prefix>.checkpoints`, … */
+export function testTopicEnv(prefix: string): Record<'TOPIC_TENANTS' | 'TOPIC_CHECKPOINTS' | 'TOPIC_STATUS' | 'TOPIC_RAW' | 'TOPIC_EVENTS' | 'TOPIC_DLQ', string> {
+  return {
+    TOPIC_TENANTS: `${prefix}.tenants`,
+    TOPIC_CHECKPOINTS: `${prefix}.checkpoints`,
+    TOPIC_STATUS: `${prefix}.status`,
+    TOPIC_RAW: `${prefix}.raw`,
+    TOPIC_EVENTS: `${prefix}.events`,
+    TOPIC_DLQ: `${prefix}.dlq`,
+  };
+}
+
 export function isTestResourceName(name: string): boolean {
   return name.startsWith(TEST_PREFIX) && name.length > TEST_PREFIX.length;
 }

@@ -15,7 +15,7 @@ import {
 } from '../../../runtime/index.ts';
 import { createIngestMetrics, startIngest, type IngestDeps, type RunningIngest } from '../../../ingest/index.ts';
 import { testKafkaClient } from '../../helpers/clients.ts';
-import { deleteTestGroups, deleteTestTopics, uniqueName } from '../../helpers/resources.ts';
+import { deleteTestGroups, deleteTestTopics, testTopicEnv, uniqueName } from '../../helpers/resources.ts';
 import { startFixture, type SimFixture } from '../../simulator/fixtures/simulator-fixture.ts';
 
 /**
@@ -94,12 +94,7 @@ export async function startIngestFixture(options: { tenantPartitions?: number; s
   const prefix = uniqueName('ingest');
   const topics = topicSpecs(
     parseTopicSettings({
-      TOPIC_TENANTS: `${prefix}.tenants`,
-      TOPIC_CHECKPOINTS: `${prefix}.checkpoints`,
-      TOPIC_STATUS: `${prefix}.status`,
-      TOPIC_RAW: `${prefix}.raw`,
-      TOPIC_EVENTS: `${prefix}.events`,
-      TOPIC_DLQ: `${prefix}.dlq`,
+      ...testTopicEnv(prefix),
       TOPIC_TENANTS_PARTITIONS: String(options.tenantPartitions ?? 4),
       TOPIC_DATA_PARTITIONS: '2',
     }),
