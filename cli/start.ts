@@ -160,7 +160,7 @@ export async function runPipeline(env: Env, options: DemoOptions): Promise<void>
   mkdirSync(logDir, { recursive: true });
 
   const children: Child[] = [];
-  let stopping = false;
+  /** Set by the first stop; a child exiting after it is expected. */
   let stopped: Promise<void> | null = null;
   const endpoints = await ensureStack({ lease: true, log: (l) => progress(l) });
   // One stop, however many signals: Ctrl-C reaches this process twice (from the terminal and forwarded by the
@@ -168,7 +168,6 @@ export async function runPipeline(env: Env, options: DemoOptions): Promise<void>
   // it started are stopped.
   const stopAll = (): Promise<void> =>
     (stopped ??= (async () => {
-      stopping = true;
       progress('stopping');
       for (const child of [...children].reverse()) await stopChild(child);
       const outcome = await releaseStack(endpoints);
@@ -223,7 +222,7 @@ export async function runPipeline(env: Env, options: DemoOptions): Promise<void>
     }
     for (const child of children) {
       child.process.once('exit', (code, signal) => {
-        if (!stopping) progress(`${child.name} exited (${code ?? signal}); see ${child.logFile}`);
+        if (stopped === null) progress(`${child.name} exited (${code ?? signal}); see ${child.logFile}`);
       });
     }
 
