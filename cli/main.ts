@@ -12,6 +12,7 @@ import { registerStackCommands } from '../stack/index.ts';
 import { registerIngestCommands } from '../ingest/index.ts';
 import { registerStartCommand } from './start.ts';
 import { registerReplayCommand } from './replay.ts';
+import { registerConfigCommands } from './config-reference.ts';
 
 const program = new Command();
 program
@@ -28,6 +29,7 @@ registerControlPlaneCommands(program);
 registerIngestCommands(program);
 registerIndexCommands(program);
 registerNormalizeCommands(program);
+registerConfigCommands(program);
 // --- end of command registrations ---
 
 try {

@@ -15,21 +15,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { z } from 'zod';
 import { EVENT_HEADERS, encodeEvent, mapEnvelope, parseEnvelope, parseNormalizeConfig, registerSiemEventSchema } from '../normalize/index.ts';
 import {
   ConfigError,
   createKafkaClient,
   createLogger,
-  envUrl,
   parseSettings,
   partitionForKey,
-  setting,
   type KafkaClient,
   type Logger,
   type OutgoingMessage,
 } from '../runtime/index.ts';
 import { latestSiemEventSchema } from '../schemas/index.ts';
+import { cliSettingsSpec } from '../control-plane/index.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -259,10 +257,6 @@ export async function replayOrganization(env: Env, options: ReplayOptions): Prom
   }
 }
 
-const cliSettingsSpec = {
-  url: setting('M365_SIEM_URL', envUrl('http://localhost:8080').transform((v) => v.replace(/\/+$/, '')), 'base URL of the control plane the CLI talks to'),
-  token: setting('M365_SIEM_TOKEN', z.string().min(1).optional(), 'API bearer token the CLI sends (admin for changes)'),
-} as const;
 
 export interface RefetchResult {
   orgId: string;

@@ -29,7 +29,7 @@ import { SourceStatusView } from './source-status-view.ts';
 import type { FetchLike } from './upgrades.ts';
 
 export { buildControlPlaneApp, type ControlPlaneAppOptions } from './app.ts';
-export { parseControlPlaneConfig, controlPlaneSettingsSpec, type ControlPlaneConfig } from './config.ts';
+export { parseControlPlaneConfig, controlPlaneSettingsSpec, cliSettingsSpec, type ControlPlaneConfig } from './config.ts';
 export { registerControlPlaneCommands } from './cli.ts';
 export { hashToken } from './auth.ts';
 export { ConnectionService } from './connection-service.ts';

@@ -81,7 +81,8 @@ export const cloudSettingsSpec = {
   ),
 } as const;
 
-const perCloudSpecs = {
+/** Host overrides per cloud profile (documented in docs/configuration.md, generated from these specs). */
+export const perCloudSpecs = {
   commercial: hostSettings('M365_COMMERCIAL', 'commercial'),
   gcc: hostSettings('M365_GCC', 'GCC'),
   'gcc-high': hostSettings('M365_GCC_HIGH', 'GCC High'),
