@@ -2,7 +2,7 @@
  * The control plane's HTTP surface, built in a function (listen elsewhere) so tests run it in-process.
  */
 import express, { type ErrorRequestHandler, type Express, type Request, type Response, type Router } from 'express';
-import { opsRouter, scrubSecrets, type Logger, type Readiness } from '../runtime/index.ts';
+import { healthRouter, scrubSecrets, type Logger, type Readiness } from '../runtime/index.ts';
 import type { SchemaRegistryView } from '../schemas/index.ts';
 import { ApiError, requireRole, type Actor, type TokenEntry } from './auth.ts';
 import type { ConnectionService } from './connection-service.ts';
@@ -21,6 +21,7 @@ import { refetchBody, type RefetchResponse } from './refetch.ts';
 import { schemaRegistryRouter } from './schema-registry.ts';
 import { consentCallbackScriptTag } from './ui/consent-callback-script.ts';
 import { authFailureRateLimit, callbackRateLimit, type RateLimitSettings } from './rate-limits.ts';
+import { baselineHeaders, consentPageHeaders, cspNonce, noStore } from './security-headers.ts';
 
 export interface ControlPlaneAppOptions {
   /** Routers that own full paths (e.g. the events API under /api/v1/organizations/{id}/events), mounted before the API's 404. */
@@ -45,11 +46,12 @@ export interface ControlPlaneAppOptions {
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
-function consentPage(title: string, message: string, ok: boolean, script = ''): string {
+/** The consent callback's HTML page; `nonce` is this response's CSP nonce (security-headers.ts), on every inline element. */
+function consentPage(title: string, message: string, ok: boolean, nonce: string, script = ''): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} — m365-siem</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;line-height:1.5}
+<style nonce="${nonce}">body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;line-height:1.5}
 h1{font-size:1.4rem;color:${ok ? '#0a6b2d' : '#a4262c'}}</style></head>
 <body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${script}</body></html>
 `;
@@ -63,6 +65,8 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
+  const https = options.publicUrl.startsWith('https:');
+  app.use(baselineHeaders({ https }));
   const limits = options.rateLimits ?? { callbackPerMinute: 0, authFailuresPerMinute: 0 };
 
   app.use((req, res, next) => {
@@ -73,19 +77,20 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
     next();
   });
 
-  app.use(opsRouter(metrics.metrics.registry, options.readiness));
+  // Health only: /metrics is served on the ops listener (index.ts), not where the public reaches.
+  app.use(healthRouter(options.readiness));
 
   // The consent redirect target: no bearer token (Microsoft redirects the administrator's browser here); the
   // signed, expiring, single-use state binds it to an organization.
-  app.get('/oauth/microsoft/callback', callbackRateLimit(limits, (title, message) => consentPage(title, message, false)), async (req, res) => {
-    res.set('Cache-Control', 'no-store').set('Referrer-Policy', 'no-referrer');
+  app.get('/oauth/microsoft/callback', consentPageHeaders({ https }), callbackRateLimit(limits, (title, message, res) => consentPage(title, message, false, cspNonce(res))), async (req, res) => {
     const parsed = callbackQuery.safeParse(req.query);
     const query = parsed.success ? parsed.data : {};
     const outcome = await service.handleCallback(query);
     const ok = outcome.httpStatus < 400;
     // Tells the operator UI that opened the consent pop-up how it went (posted to our own origin only).
-    const script = consentCallbackScriptTag(options.publicUrl, { ok, orgId: outcome.orgId ?? null, message: ok ? null : `${outcome.title}: ${outcome.message}` });
-    res.status(outcome.httpStatus).type('html').send(consentPage(outcome.title, outcome.message, ok, script));
+    const nonce = cspNonce(res);
+    const script = consentCallbackScriptTag(options.publicUrl, { ok, orgId: outcome.orgId ?? null, message: ok ? null : `${outcome.title}: ${outcome.message}` }, nonce);
+    res.status(outcome.httpStatus).type('html').send(consentPage(outcome.title, outcome.message, ok, nonce, script));
   });
 
   const viewer = requireRole(options.tokens, 'viewer');
@@ -168,7 +173,8 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
   api.use('/schema-registry', schemaRegistryRouter(options.schemaRegistry));
 
   api.use((req, _res, next) => next(new ApiError(404, 'not_found', `no endpoint ${req.method} ${req.baseUrl}${req.path}`)));
-  app.use('/api', authFailureRateLimit(limits));
+  // Every API answer, errors and 401s included, is kept by no browser or proxy.
+  app.use('/api', noStore, authFailureRateLimit(limits));
   for (const router of options.extraRouters ?? []) app.use(router);
   app.use('/api/v1', api);
   if (options.ui) app.use(options.ui);

@@ -8,6 +8,7 @@ import {
   envBoolean,
   envInt,
   envUrl,
+  opsPortSetting,
   parseCloudProfiles,
   parseCommonSettings,
   parseKafkaSettings,
@@ -28,7 +29,8 @@ import { LATEST_MANIFEST_VERSION, MANIFEST_VERSIONS } from './permission-manifes
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const controlPlaneSettingsSpec = {
-  port: setting('CONTROL_PLANE_PORT', envInt(8080, 0, 65535), 'port of the control-plane REST API, callback, /healthz, /readyz and /metrics (0 = any free port)'),
+  port: setting('CONTROL_PLANE_PORT', envInt(8080, 0, 65535), 'port of the control-plane REST API, UI, consent callback, /healthz and /readyz (0 = any free port); /metrics is on CONTROL_PLANE_OPS_PORT'),
+  opsPort: opsPortSetting('CONTROL_PLANE', 9402),
   host: setting('CONTROL_PLANE_HOST', z.string().default('127.0.0.1'), 'interface the control plane listens on (0.0.0.0 behind a reverse proxy)'),
   publicUrl: setting(
     'CONTROL_PLANE_PUBLIC_URL',
@@ -93,6 +95,8 @@ export const controlPlaneSettingsSpec = {
 
 export interface ControlPlaneConfig {
   port: number;
+  /** The ops listener (127.0.0.1): /healthz, /readyz and /metrics, never reachable through the public URL. */
+  opsPort: number;
   host: string;
   publicUrl: string;
   tokens: TokenEntry[];
@@ -127,6 +131,7 @@ export function parseControlPlaneConfig(env: Env): ControlPlaneConfig {
   if (!microsoftApp) throw new ConfigError(['M365_CLIENT_ID: required (the multi-tenant Entra application the control plane connects tenants to)']);
   return {
     port: s.port,
+    opsPort: s.opsPort,
     host: s.host,
     publicUrl: s.publicUrl,
     tokens,

@@ -23,11 +23,47 @@ export const EVENTS_MAX_SIZE = 500;
 export const EVENTS_DEFAULT_SIZE = 50;
 
 const text = (max: number) => z.string().trim().min(1).max(max).optional();
-const instant = z
-  .string()
-  .trim()
-  .refine((v) => !Number.isNaN(Date.parse(v)) && /^\d{4}-\d{2}-\d{2}/.test(v), { message: 'expected an ISO 8601 date or date-time, e.g. 2026-11-26T07:00:00Z' })
-  .optional();
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * Milliseconds of a strict ISO 8601 date or date-time, or null. Calendar-checked: `Date.parse` accepts
+ * 2026-02-30 (as 2 March) and "2026-01-01 10:00" (local time), which OpenSearch then refuses, and the caller got a
+ * 500 for their own typo. A date-time without an offset is UTC; a date alone is the start of that day (UTC), or
+ * with `endOfDay` its last millisecond, so `to=2026-11-26` includes the whole day.
+ */
+export function parseInstant(value: string, endOfDay = false): number | null {
+  const m = ISO_INSTANT.exec(value);
+  if (!m) return null;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((v) => (v === undefined ? undefined : Number(v))) as number[];
+  const days = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  if (month! < 1 || month! > 12 || day! < 1 || day! > days || hour > 23 || minute > 59 || second > 59) return null;
+  const zone = m[8];
+  let offsetMinutes = 0;
+  if (zone && zone !== 'Z') {
+    const [oh, om] = zone.slice(1).split(':').map(Number) as [number, number];
+    if (oh > 14 || om > 59) return null;
+    offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (oh * 60 + om);
+  }
+  const fraction = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
+  const dateOnly = m[4] === undefined;
+  const ms = Date.UTC(year!, month! - 1, day!, hour, minute, second) + Math.floor(fraction) - offsetMinutes * 60_000;
+  return dateOnly && endOfDay ? ms + 86_400_000 - 1 : ms;
+}
+
+const instant = (endOfDay: boolean) =>
+  z
+    .string()
+    .trim()
+    .transform((v, ctx) => {
+      const ms = parseInstant(v, endOfDay);
+      if (ms === null || Number.isNaN(ms) || Math.abs(ms) > 8.64e15) {
+        ctx.addIssue({ code: 'custom', message: 'expected a real ISO 8601 date or date-time, e.g. 2026-11-26 or 2026-11-26T07:00:00Z' });
+        return z.NEVER;
+      }
+      // OpenSearch gets one unambiguous form, never the caller's text.
+      return new Date(ms).toISOString();
+    })
+    .optional();
 
 export const eventsQuerySchema = z
   .object({
@@ -36,10 +72,17 @@ export const eventsQuerySchema = z
     user: text(320),
     outcome: z.enum(['success', 'failure', 'unknown']).optional(),
     category: text(100),
-    from: instant,
-    to: instant,
-    size: z.coerce.number().int().min(1).max(EVENTS_MAX_SIZE).default(EVENTS_DEFAULT_SIZE),
+    from: instant(false),
+    to: instant(true),
+    size: z
+      .string()
+      .regex(/^\d{1,4}$/, `expected a whole number from 1 to ${EVENTS_MAX_SIZE}`)
+      .transform(Number)
+      .pipe(z.number().int().min(1, `expected a whole number from 1 to ${EVENTS_MAX_SIZE}`).max(EVENTS_MAX_SIZE, `expected a whole number from 1 to ${EVENTS_MAX_SIZE}`))
+      .default(EVENTS_DEFAULT_SIZE),
   })
+  // A misspelt filter (`?usr=alice`) must not silently widen the search to every event.
+  .strict()
   .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), { message: 'from must not be after to', path: ['from'] });
 
 export type EventsQuery = z.infer<typeof eventsQuerySchema>;
@@ -152,8 +195,10 @@ export function eventsRouter(deps: EventsRouterDeps): express.Router {
     const parsed = eventsQuerySchema.safeParse(withoutEmpty({ ...(req.query as Record<string, unknown>) }));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      const field = issue?.path.join('.') || 'query';
-      sendError(res, 400, 'invalid_request', `${field}: ${issue?.message ?? 'invalid value'}`, field);
+      const unknown = issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+      const field = unknown ?? (issue?.path.join('.') || 'query');
+      const message = unknown ? 'unknown query parameter' : (issue?.message ?? 'invalid value');
+      sendError(res, 400, 'invalid_request', `${field}: ${message}`, field);
       return;
     }
     try {

@@ -10,6 +10,7 @@ import {
   createOpenSearchClient,
   parseCommonSettings,
   Shutdown,
+  startOpsServer,
   topicSpecs,
   withRetry,
   type KafkaClient,
@@ -50,6 +51,8 @@ export interface ControlPlaneDeps {
 export interface RunningControlPlane {
   url: string;
   port: number;
+  /** Base URL of the ops listener: /healthz, /readyz, /metrics. */
+  opsUrl: string;
   config: ControlPlaneConfig;
   service: ConnectionService;
   /** Runs the periodic re-verification of every connected organization now. */
@@ -111,6 +114,7 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
     closers.push(() => openSearch.close());
     extraRouters.push(eventsRouter({ openSearch, indexAlias: config.eventsIndex, requireViewer: requireRole(config.tokens, 'viewer') }));
   }
+  const readiness = () => (!store.loaded ? 'organization state not loaded' : !statuses.isRunning ? 'status consumer not running' : null);
   const ui = config.ui ? (await import('./ui/index.ts')).uiRouter() : undefined;
   const app = buildControlPlaneApp({
     extraRouters,
@@ -123,12 +127,17 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
     rateLimits: config.rateLimits,
     trustProxy: config.trustProxy,
     refetch: (actor, orgId, from) => requestRefetch(store, actor, orgId, from, (deps.now ?? Date.now)()),
-    readiness: () => (!store.loaded ? 'organization state not loaded' : !statuses.isRunning ? 'status consumer not running' : null),
+    readiness,
     ...(deps.schemaRegistry ? { schemaRegistry: deps.schemaRegistry } : {}),
   });
 
   const server: Server = createServer(app);
+  let opsPort: number;
   try {
+    // The ops listener (loopback only) is the one place /metrics is served: docs/security.md.
+    const ops = await startOpsServer({ port: config.opsPort, registry: metrics.metrics.registry, readiness });
+    closers.push(() => ops.close());
+    opsPort = ops.port;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
@@ -164,11 +173,13 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
 
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url, publicUrl: config.publicUrl, manifestVersion: config.manifestVersion }, 'control plane listening');
+  const opsUrl = `http://127.0.0.1:${opsPort}`;
+  logger.info({ url, opsUrl, publicUrl: config.publicUrl, manifestVersion: config.manifestVersion }, 'control plane listening');
   let closed: Promise<void> | null = null;
   return {
     url,
     port,
+    opsUrl,
     config,
     service,
     verifyNow,
@@ -183,5 +194,5 @@ export async function runControlPlane(env: Readonly<Record<string, string | unde
   const shutdown = new Shutdown(logger);
   shutdown.register('control-plane', () => running.close());
   shutdown.installSignalHandlers();
-  process.stdout.write(`${JSON.stringify({ service: 'control-plane', url: running.url, ready: true })}\n`);
+  process.stdout.write(`${JSON.stringify({ service: 'control-plane', url: running.url, opsUrl: running.opsUrl, ready: true })}\n`);
 }

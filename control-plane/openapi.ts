@@ -16,7 +16,23 @@ import { TENANT_INPUT } from './tenant-resolver.ts';
 
 export const orgIdParams = z.object({ id: z.string().regex(ORGANIZATION_ID_PATTERN, 'expected an organization id like org_abc123') }).strict();
 
-const orgName = z.string().trim().min(1, 'must not be empty').max(200, 'at most 200 characters');
+/**
+ * Characters a display name must not hold: controls (Cc, e.g. newline, ESC), format characters (Cf: the bidi
+ * overrides and isolates U+202A–U+202E and U+2066–U+2069, zero-width characters), lone surrogates (Cs) and the line
+ * and paragraph separators. They let a name rewrite a terminal, a log line or the reading order of the UI
+ * ("Contoso\u202Eusc" shows as a different customer).
+ */
+export const FORBIDDEN_NAME_CHARACTERS = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+export const ORGANIZATION_NAME_MAX = 200;
+
+const orgName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(ORGANIZATION_NAME_MAX, `at most ${ORGANIZATION_NAME_MAX} characters`)
+  .refine((v) => !FORBIDDEN_NAME_CHARACTERS.test(v), {
+    message: 'must not contain control characters, bidirectional or other invisible formatting characters (Unicode Cc, Cf, e.g. U+202E)',
+  });
 
 export const createOrganizationBody = z.object({ name: orgName }).strict();
 export const patchOrganizationBody = z.object({ name: orgName }).strict();

@@ -5,7 +5,7 @@
  * reaching the state store; a legitimate operator never comes near them. One control-plane instance (decision
  * 0020), so the counters live in memory. docs/decisions/0025.
  */
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { rateLimit, type Options } from 'express-rate-limit';
 import { ApiError } from './auth.ts';
 
@@ -30,7 +30,7 @@ const retryAfterSeconds = (req: object): number => {
 };
 
 /** For the consent callback: an HTML page, like every other answer of that route. */
-export function callbackRateLimit(settings: RateLimitSettings, page: (title: string, message: string) => string): RequestHandler {
+export function callbackRateLimit(settings: RateLimitSettings, page: (title: string, message: string, res: Response) => string): RequestHandler {
   return perAddressPerMinute(settings.callbackPerMinute, {
     handler: (req, res) => {
       const seconds = retryAfterSeconds(req);
@@ -39,7 +39,7 @@ export function callbackRateLimit(settings: RateLimitSettings, page: (title: str
         .set('Retry-After', String(seconds))
         .set('Cache-Control', 'no-store')
         .type('html')
-        .send(page('Too many requests', `Too many consent callbacks from this address. Try again in ${seconds} s.`));
+        .send(page('Too many requests', `Too many consent callbacks from this address. Try again in ${seconds} s.`, res));
     },
   });
 }

@@ -12,6 +12,18 @@ export interface Readiness {
  * mountable into any express app.
  */
 export function opsRouter(registry: Registry, readiness: Readiness): Router {
+  const router = healthRouter(readiness);
+  router.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  return router;
+}
+
+/**
+ * `/healthz` and `/readyz` only: for a listener the public reaches (the control plane's), where load balancers
+ * need health but metrics would tell anyone the organization count and traffic (they stay on the ops listener).
+ */
+export function healthRouter(readiness: Readiness): Router {
   const router = express.Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -20,9 +32,6 @@ export function opsRouter(registry: Registry, readiness: Readiness): Router {
     const problem = await Promise.resolve(readiness()).catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
     if (problem === null) res.json({ status: 'ready' });
     else res.status(503).json({ status: 'not_ready', reason: problem });
-  });
-  router.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
   });
   return router;
 }
@@ -47,7 +56,12 @@ export async function startOpsServer(options: {
   return {
     server,
     port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Idle keep-alive connections (a scraper's) would otherwise hold the close for seconds.
+        server.closeIdleConnections();
+      }),
   };
 }
 

@@ -54,12 +54,48 @@ describe('control-plane API', () => {
       expect(org.body.name).toBe('API test');
     });
 
-    it('leaves health, readiness and metrics open', async () => {
+    it('leaves health and readiness open on the public listener and serves metrics only on the ops listener', async () => {
       expect((await fetch(`${h.cp.url}/healthz`)).status).toBe(200);
       const ready = await fetch(`${h.cp.url}/readyz`);
       expect(ready.status).toBe(200);
-      const metrics = await (await fetch(`${h.cp.url}/metrics`)).text();
+      const publicMetrics = await fetch(`${h.cp.url}/metrics`);
+      expect(publicMetrics.status).toBe(404);
+      expect(await publicMetrics.text()).not.toContain('m365siem_');
+      expect(h.cp.opsUrl).not.toBe(h.cp.url);
+      expect((await fetch(`${h.cp.opsUrl}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`${h.cp.opsUrl}/metrics`)).text();
       expect(metrics).toMatch(/m365siem_controlplane_http_requests_total\{route="\/api\/v1\/organizations",method="POST",status="201"\} [1-9]/);
+    });
+
+    it('marks API JSON nosniff and no-store, errors and 401s included', async () => {
+      for (const [path, token] of [['/organizations', ADMIN_TOKEN], ['/organizations', null], ['/organizations/org_doesnotexist', ADMIN_TOKEN], [`/organizations/${orgId}/events`, VIEWER_TOKEN]] as const) {
+        const res = await fetch(`${h.cp.url}/api/v1${path}`, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
+        expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
+        expect(res.headers.get('cache-control'), path).toBe('no-store');
+        expect(res.headers.get('content-security-policy'), path).toContain("frame-ancestors 'none'");
+      }
+    });
+
+    it('serves the consent page with a per-response CSP nonce that its only script and style carry', async () => {
+      const nonces = new Set<string>();
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${h.cp.url}/oauth/microsoft/callback?state=bogus`);
+        const csp = res.headers.get('content-security-policy') ?? '';
+        expect(csp).toContain("frame-ancestors 'none'");
+        expect(csp).toContain("default-src 'none'");
+        const nonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1];
+        expect(nonce).toBeTruthy();
+        expect(csp).toContain(`style-src 'nonce-${nonce}'`);
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(res.headers.get('x-frame-options')).toBe('DENY');
+        expect(res.headers.get('cache-control')).toBe('no-store');
+        const html = await res.text();
+        const tags = [...html.matchAll(/<(script|style)\b([^>]*)>/g)];
+        expect(tags.map((t) => t[1]).sort()).toEqual(['script', 'style']);
+        for (const tag of tags) expect(tag[2]).toContain(`nonce="${nonce}"`);
+        nonces.add(nonce!);
+      }
+      expect(nonces.size).toBe(2);
     });
   });
 
@@ -69,6 +105,13 @@ describe('control-plane API', () => {
       ['POST', '/organizations', { name: 5 }, 'body.name'],
       ['POST', '/organizations', { name: '   ' }, 'body.name'],
       ['POST', '/organizations', { name: 'ok', colour: 'red' }, 'body.colour'],
+      ['POST', '/organizations', { name: 'Contoso\u202Eusc' }, 'body.name'],
+      ['POST', '/organizations', { name: 'Fabrikam\u2066x\u2069' }, 'body.name'],
+      ['POST', '/organizations', { name: 'bell\u0007' }, 'body.name'],
+      ['POST', '/organizations', { name: 'two\nlines' }, 'body.name'],
+      ['POST', '/organizations', { name: 'zero\u200Bwidth' }, 'body.name'],
+      ['POST', '/organizations', { name: 'x'.repeat(201) }, 'body.name'],
+      ['PATCH', '/organizations/{org}', { name: 'Northwind\u202D' }, 'body.name'],
       ['PATCH', '/organizations/ORG!', { name: 'x' }, 'params.id'],
       ['POST', '/organizations/{org}/applications/microsoft-manage', { cloud: 'commercial' }, 'body.autoUpgrade'],
       ['POST', '/organizations/{org}/applications/microsoft-manage', { autoUpgrade: 'yes', cloud: 'commercial' }, 'body.autoUpgrade'],

@@ -148,6 +148,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     M365_CLIENT_ID: sim.clientId,
     M365_CLIENT_SECRET: sim.clientSecret,
     CONTROL_PLANE_PORT: String(port),
+    CONTROL_PLANE_OPS_PORT: '0',
     CONTROL_PLANE_PUBLIC_URL: publicUrl,
     CONTROL_PLANE_TOKENS: `admin:e2e:${hashToken(operatorToken)}`,
     CONTROL_PLANE_STATE_SECRET: randomBytes(32).toString('base64url'),

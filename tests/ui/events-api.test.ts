@@ -20,7 +20,9 @@ describe('buildEventsSearch', () => {
     expect(text).toContain('"event.dataset":"azure.signinlogs"');
     expect(text).toContain('"event.action":{"value":"FileAccessed","case_insensitive":true}');
     expect(text).toContain('"event.outcome":"failure"');
-    expect(text).toContain('"gte":"2026-11-26T00:00:00Z"');
+    // OpenSearch gets the normalized instant, never the caller's text.
+    expect(text).toContain('"gte":"2026-11-26T00:00:00.000Z"');
+    expect(text).toContain('"lte":"2026-11-26T08:00:00.000Z"');
     expect(text).toContain('*Al\\\\*ce*');
     expect(body.size).toBe(10);
   });
@@ -31,6 +33,27 @@ describe('buildEventsSearch', () => {
     expect(eventsQuerySchema.safeParse({ outcome: 'maybe' }).success).toBe(false);
     expect(eventsQuerySchema.safeParse({ from: 'yesterday' }).success).toBe(false);
     expect(eventsQuerySchema.safeParse({ from: '2026-11-27T00:00:00Z', to: '2026-11-26T00:00:00Z' }).success).toBe(false);
+  });
+
+  it.each(['2026-02-30', '2026-02-29', '2026-13-01', '2026-00-10', '2026-04-31T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T10:60Z', '2026-01-01 10:00', '2026-01-01T10:00:00+15:00', '2026-01-01garbage', '+275760-09-13'])(
+    'refuses the impossible or ambiguous date %s',
+    (from) => {
+      const parsed = eventsQuerySchema.safeParse({ from });
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues[0]?.path).toEqual(['from']);
+    },
+  );
+
+  it('reads a date alone as the whole UTC day and an offset as the instant it names', () => {
+    expect(eventsQuerySchema.parse({ from: '2028-02-29', to: '2028-02-29' })).toMatchObject({ from: '2028-02-29T00:00:00.000Z', to: '2028-02-29T23:59:59.999Z' });
+    expect(eventsQuerySchema.parse({ from: '2026-11-26T09:30:00.25+02:00' }).from).toBe('2026-11-26T07:30:00.250Z');
+    expect(eventsQuerySchema.parse({ from: '2026-11-26T07:00' }).from).toBe('2026-11-26T07:00:00.000Z');
+  });
+
+  it('refuses an unknown parameter instead of silently widening the search', () => {
+    const parsed = eventsQuerySchema.safeParse({ usr: 'alice' });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.code).toBe('unrecognized_keys');
   });
 });
 

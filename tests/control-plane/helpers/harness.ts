@@ -78,6 +78,7 @@ export async function startHarness(options: { env?: Record<string, string>; appR
     TOPIC_STATUS: topics.status,
     TOPIC_TENANTS_PARTITIONS: '3',
     CONTROL_PLANE_PORT: String(port),
+    CONTROL_PLANE_OPS_PORT: '0',
     CONTROL_PLANE_PUBLIC_URL: publicUrl,
     CONTROL_PLANE_TOKENS: `admin:test-operator:${hashToken(ADMIN_TOKEN)},viewer:${hashToken(VIEWER_TOKEN)}`,
     CONTROL_PLANE_STATE_SECRET: STATE_SECRET,

@@ -69,6 +69,7 @@ export async function startPipeline(options: { env?: Record<string, string>; app
     TOPIC_TENANTS_PARTITIONS: '2',
     TOPIC_DATA_PARTITIONS: '2',
     CONTROL_PLANE_PORT: String(publicPort),
+    CONTROL_PLANE_OPS_PORT: '0',
     CONTROL_PLANE_HOST: '127.0.0.1',
     CONTROL_PLANE_PUBLIC_URL: url,
     CONTROL_PLANE_TOKENS: `admin:ui-e2e-operator:${hashToken(ADMIN_TOKEN)},viewer:ui-e2e-viewer:${hashToken(VIEWER_TOKEN)}`,
