@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { SOURCES, type SourceName } from '../runtime/index.ts';
+import { CompactIdSet } from './compact-id-set.ts';
 
 /**
  * Cursor and completeness ledger per (organization, source), kept in the compacted topic m365.checkpoints.
@@ -15,6 +16,8 @@ import { SOURCES, type SourceName } from '../runtime/index.ts';
  */
 
 export const SEGMENT_CAPACITY = 2_000;
+/** INGEST_DEDUP_HORIZON_MS's default (decision 0051); sizes the ledger's time buckets when none is given. */
+export const DEFAULT_HORIZON_MS = 8 * 24 * 3_600_000;
 
 const countsSchema = z.object({
   recordsPublished: z.number().int().nonnegative().default(0),
@@ -92,30 +95,55 @@ export interface CheckpointMessage {
   value: string | null;
 }
 
-/** Record-id ledger of one (org, source): hashes in memory, persisted as append-only segments. */
+/** Time buckets per horizon of the in-memory ledger: an id outlives the horizon by at most 1/32 of it. */
+const BUCKETS_PER_HORIZON = 32;
+
+/**
+ * Record-id ledger of one (org, source): hashes in a compact time-bucketed set in memory (docs/decisions/0170),
+ * persisted as append-only segments. Only the open segment's ids are also kept as strings, because a new
+ * commit rewrites that segment whole.
+ *
+ * An id lives as long as the segment holding it: appending to a segment refreshes its `lastSeenMs`, so the
+ * segment's earlier ids are added again at that time, into the current bucket.
+ */
 export class IdLedger {
-  private readonly owner = new Map<string, number>();
-  private readonly segments = new Map<number, { ids: string[]; lastSeenMs: number }>();
+  private readonly set: CompactIdSet;
+  /** The open segment: its ids, and the bucket they were last all added to. */
+  private open: { n: number; ids: string[]; bucket: number } | null = null;
 
   constructor(
     private readonly orgId: string,
     private readonly source: string,
     private readonly capacity = SEGMENT_CAPACITY,
-  ) {}
-
-  has(hash: string): boolean {
-    return this.owner.has(hash);
+    horizonMs = DEFAULT_HORIZON_MS,
+  ) {
+    this.set = new CompactIdSet(Math.max(1, Math.floor(horizonMs / BUCKETS_PER_HORIZON)));
   }
 
+  has(hash: string): boolean {
+    return this.set.has(hash);
+  }
+
+  /** Ids held (an id re-added in a newer bucket counts once per bucket). */
   get size(): number {
-    return this.owner.size;
+    return this.set.size;
+  }
+
+  /** Bytes of the in-memory id set (typed arrays), what a large tenant's memory is made of. */
+  get bytes(): number {
+    return this.set.bytes + (this.open?.ids.length ?? 0) * 40;
   }
 
   load(n: number, value: Buffer | string): void {
     const parsed = segmentSchema.safeParse(JSON.parse(value.toString()));
     if (!parsed.success) return;
-    this.segments.set(n, { ids: parsed.data.ids, lastSeenMs: parsed.data.lastSeenMs });
-    for (const id of parsed.data.ids) this.owner.set(id, n);
+    for (const id of parsed.data.ids) this.set.add(id, parsed.data.lastSeenMs);
+    if (!this.open || n >= this.open.n) this.open = { n, ids: parsed.data.ids, bucket: this.set.bucketOf(parsed.data.lastSeenMs) };
+  }
+
+  /** Seals what `load` added into its compact form (called once a restore is complete). */
+  compact(): void {
+    this.set.compact();
   }
 
   /**
@@ -135,7 +163,7 @@ export class IdLedger {
       }
       const room = this.capacity - open.count;
       const take = hashes.slice(i, i + room);
-      const base = writes.get(open.n) ?? [...(this.segments.get(open.n)?.ids ?? [])];
+      const base = writes.get(open.n) ?? [...(this.open?.n === open.n ? this.open.ids : [])];
       base.push(...take);
       writes.set(open.n, base);
       open.count += take.length;
@@ -151,9 +179,12 @@ export class IdLedger {
       segments: segs,
       nextSegment: next,
       apply: () => {
+        const bucket = this.set.bucketOf(nowMs);
         for (const [n, ids] of writes) {
-          this.segments.set(n, { ids, lastSeenMs: nowMs });
-          for (const id of ids) this.owner.set(id, n);
+          // A segment's earlier ids are already in this bucket unless the segment was last written in an older one.
+          const earlier = this.open?.n === n && this.open.bucket === bucket ? this.open.ids.length : 0;
+          for (let k = earlier; k < ids.length; k++) this.set.add(ids[k]!, nowMs);
+          if (!this.open || n >= this.open.n) this.open = { n, ids, bucket };
         }
       },
     };
@@ -162,16 +193,15 @@ export class IdLedger {
   /** Segments whose newest id is older than the horizon: tombstones to send and the pruning to apply after. */
   stageExpiry(cp: Checkpoint, nowMs: number, horizonMs: number): { messages: CheckpointMessage[]; segments: Checkpoint['segments']; apply: () => void } {
     const expired = cp.segments.filter((s) => s.lastSeenMs < nowMs - horizonMs);
-    if (expired.length === 0) return { messages: [], segments: cp.segments, apply: () => undefined };
+    // Buckets expire on their own clock, so the in-memory set is trimmed even when no segment ended this time.
+    if (expired.length === 0) return { messages: [], segments: cp.segments, apply: () => this.set.expireBefore(nowMs - horizonMs) };
     const gone = new Set(expired.map((s) => s.n));
     return {
       messages: expired.map((s) => ({ key: segmentKey(this.orgId, this.source, s.n), value: null })),
       segments: cp.segments.filter((s) => !gone.has(s.n)),
       apply: () => {
-        for (const n of gone) {
-          for (const id of this.segments.get(n)?.ids ?? []) if (this.owner.get(id) === n) this.owner.delete(id);
-          this.segments.delete(n);
-        }
+        this.set.expireBefore(nowMs - horizonMs);
+        if (this.open && gone.has(this.open.n)) this.open = null;
       },
     };
   }
@@ -181,8 +211,8 @@ export class IdLedger {
     return {
       messages: cp.segments.map((s) => ({ key: segmentKey(this.orgId, this.source, s.n), value: null })),
       apply: () => {
-        this.owner.clear();
-        this.segments.clear();
+        this.set.clear();
+        this.open = null;
       },
     };
   }
@@ -230,8 +260,8 @@ export class CheckpointSnapshot {
   }
 
   /** The checkpoint and ledgers of one (org, source), or fresh ones. */
-  restore(orgId: string, source: SourceName, tenantId: string): { checkpoint: Checkpoint; ids: IdLedger; buckets: Map<number, Buffer>; problem: string | null } {
-    const ids = new IdLedger(orgId, source);
+  restore(orgId: string, source: SourceName, tenantId: string, horizonMs = DEFAULT_HORIZON_MS): { checkpoint: Checkpoint; ids: IdLedger; buckets: Map<number, Buffer>; problem: string | null } {
+    const ids = new IdLedger(orgId, source, SEGMENT_CAPACITY, horizonMs);
     const buckets = new Map<number, Buffer>();
     const entries = this.byPrefix.get(checkpointKey(orgId, source)) ?? [];
     let checkpoint: Checkpoint | null = null;
@@ -266,6 +296,7 @@ export class CheckpointSnapshot {
         problem = `ledger segment ${key} is not JSON`;
       }
     }
+    ids.compact();
     return { checkpoint, ids, buckets, problem };
   }
 }

@@ -14,6 +14,7 @@ import {
   type Topics,
 } from '../runtime/index.ts';
 import { CheckpointSnapshot, type IdLedger } from './checkpoint-store.ts';
+import { TenantQuota } from './tenant-quota.ts';
 import type { IngestConfig } from './config.ts';
 import { GraphPoller } from './graph-poller.ts';
 import { ManagementActivityPoller } from './management-activity-poller.ts';
@@ -48,6 +49,7 @@ interface OrgEntry {
   tenantId: string;
   cloud: CloudProfile['cloud'];
   runners: Map<SourceName, SourceRunner>;
+  quota: TenantQuota;
 }
 
 /** Committed progress of one (org, source) while its partition is ours: survives runners stopping and restarting. */
@@ -219,7 +221,7 @@ export class IngestService {
       org = undefined;
     }
     if (!org) {
-      org = { orgId, partition, connection, tenantId: c.tenantId, cloud: c.cloud, runners: new Map() };
+      org = { orgId, partition, connection, tenantId: c.tenantId, cloud: c.cloud, runners: new Map(), quota: new TenantQuota(this.config.settings.tenantRecordsPerHour, this.now) };
       this.orgs.set(orgId, org);
       part.orgs.add(orgId);
     }
@@ -274,7 +276,7 @@ export class IngestService {
     const key = `${org.orgId}|${source}`;
     const known = this.progressCache.get(key);
     if (known && known.progress.tenantId === org.tenantId && known.partition === org.partition) return known;
-    const restored = (this.snapshot ?? new CheckpointSnapshot(new Map())).restore(org.orgId, source, org.tenantId);
+    const restored = (this.snapshot ?? new CheckpointSnapshot(new Map())).restore(org.orgId, source, org.tenantId, this.config.settings.dedupHorizonMs);
     if (restored.problem) this.logger.warn({ orgId: org.orgId, source, problem: restored.problem }, 'checkpoint not usable');
     const entry: ProgressEntry = {
       partition: org.partition,
@@ -309,6 +311,7 @@ export class IngestService {
       metrics: this.metrics,
       logger: this.logger,
       now: this.now,
+      quota: org.quota,
     };
     let inner: Poller;
     if (source.startsWith('management:')) inner = new ManagementActivityPoller(ctx);

@@ -227,9 +227,9 @@ export class SourceProgress {
       cp = { ...cp, segments: staged.segments, nextSegment: staged.nextSegment };
     }
     const expiry = this.ids.stageExpiry(cp, now, this.deps.dedupHorizonMs);
+    applies.push(expiry.apply);
     if (expiry.messages.length > 0) {
       cpMessages.push(...expiry.messages);
-      applies.push(expiry.apply);
       cp = { ...cp, segments: expiry.segments };
     }
     cpMessages.push(serializeCheckpoint(cp, now));

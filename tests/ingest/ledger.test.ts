@@ -20,7 +20,7 @@ class FakeWriter {
 }
 
 function progress(writer: FakeWriter, now = () => 1_000_000, horizonMs = 60_000) {
-  const ids = new IdLedger('org', 'management:Audit.Exchange', 3);
+  const ids = new IdLedger('org', 'management:Audit.Exchange', 3, horizonMs);
   return new SourceProgress('org', TENANT, 'management:Audit.Exchange', emptyCheckpoint('org', 'management:Audit.Exchange', TENANT), ids, {
     topics,
     writer: () => writer as unknown as TransactionalWriter,
