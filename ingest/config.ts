@@ -49,6 +49,11 @@ export const ingestSettingsSpec = {
   ),
   checkpointIntervalMs: setting('INGEST_CHECKPOINT_INTERVAL_MS', envInt(MINUTE, 0, HOUR), 'an advancing cursor with nothing else to commit is committed at most this often (a restart re-lists at most this much more)'),
   dedupHorizonMs: setting('INGEST_DEDUP_HORIZON_MS', envInt(8 * DAY, MINUTE, 30 * DAY), 'record ids already published are skipped for this long'),
+  tenantRecordsPerHour: setting(
+    'INGEST_TENANT_RECORDS_PER_HOUR',
+    envInt(250_000, 0, 100_000_000),
+    'records an organization may publish per hour over all its sources; past it, its sources wait (status throttled) so one flooding tenant cannot exhaust the process memory (0 = no quota)',
+  ),
   registrationIntervalMs: setting('INGEST_REGISTRATION_INTERVAL_MS', envInt(6 * HOUR, 1_000, 7 * DAY), 'period of the userRegistrationDetails snapshot'),
   blobConcurrency: setting('INGEST_BLOB_CONCURRENCY', envInt(4, 1, 64), 'content blobs fetched at once per (organization, content type)'),
   httpConcurrency: setting('INGEST_HTTP_CONCURRENCY', envInt(64, 1, 4_096), 'Microsoft requests in flight at once for the whole process'),

@@ -12,6 +12,7 @@ export function createIngestMetrics(withDefaults = true) {
     deadLettered: m.counter('dead_lettered', 'records or blobs dead-lettered by ingest', ['source', 'code']),
     tenantMismatch: m.counter('tenant_mismatch', 'ALARM: records whose tenant is not the organization\'s tenant (refused)', ['source']),
     foreignUrls: m.counter('foreign_urls_refused', 'ALARM: content or next-page URLs outside the cloud profile host (refused)', ['api']),
+    quotaWaits: m.counter('quota_waits', 'cycles delayed because the organization was past INGEST_TENANT_RECORDS_PER_HOUR', ['kind']),
     cycles: m.counter('cycles', 'poll cycles by source kind and outcome', ['kind', 'outcome']),
     transactions: m.counter('transactions', 'Kafka transactions by outcome', ['outcome']),
     windowsCompleted: m.counter('windows_completed', 'Management API windows completed (cursor advanced)', ['source']),

@@ -5,6 +5,7 @@ import type { IngestMetrics } from './metrics.ts';
 import { failureOf, type MicrosoftHttp } from './microsoft-http.ts';
 import type { CommitResult, ReadyRecord, RefusedRecord, SourceProgress } from './source-progress.ts';
 import { guardRecord } from './tenant-guard.ts';
+import type { TenantQuota } from './tenant-quota.ts';
 
 /** What every poller gets: one (organization, source), its committed progress and the shared clients. */
 export interface PollerContext {
@@ -18,6 +19,8 @@ export interface PollerContext {
   metrics: IngestMetrics;
   logger: Logger;
   now: () => number;
+  /** The organization's record quota, shared by its sources (absent in unit tests of one poller). */
+  quota?: TenantQuota;
 }
 
 export interface CycleReport {

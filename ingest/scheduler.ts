@@ -22,6 +22,7 @@ export class SourceRunner {
   private lastErrorAt: string | null = null;
   private mismatchUntilMs = 0;
   private lastFailure: ApiFailure | null = null;
+  private overQuota = false;
   cycles = 0;
 
   constructor(
@@ -67,8 +68,16 @@ export class SourceRunner {
         this.consecutiveFailures = 0;
         this.lastFailure = null;
         this.ctx.metrics.cycles.inc({ kind: this.kind, outcome: 'ok' });
-        this.reportSuccess(report);
+        this.ctx.quota?.charge(report.published);
+        const quotaWaitMs = this.ctx.quota?.waitMs() ?? 0;
+        this.reportSuccess(report, quotaWaitMs);
         if (report.nextRunInMs !== undefined) delay = Math.max(0, report.nextRunInMs);
+        if (quotaWaitMs > delay) {
+          delay = quotaWaitMs;
+          this.ctx.metrics.quotaWaits.inc({ kind: this.kind });
+          if (!this.overQuota) this.ctx.logger.warn({ orgId: this.ctx.orgId, source: this.ctx.source, waitMs: quotaWaitMs, recordsPerHour: this.ctx.quota?.recordsPerHour }, 'organization past its record quota: source slowed');
+        }
+        this.overQuota = quotaWaitMs > 0;
       } catch (error) {
         if (signal.aborted) break;
         if (error instanceof FencedError) {
@@ -129,12 +138,15 @@ export class SourceRunner {
     };
   }
 
-  private reportSuccess(report: CycleReport): void {
+  private reportSuccess(report: CycleReport, quotaWaitMs: number): void {
     const now = this.ctx.now();
     if (report.tenantMismatches > 0) this.mismatchUntilMs = now + 3_600_000;
     let status = this.base('ok', null, null);
     if (report.lostMs > 0) {
       status = { ...this.base('degraded', 'data_loss_risk', `the cursor was ${Math.round(report.lostMs / 360_000) / 10} h past Microsoft's 7-day limit: that content could not be fetched`), hoursUntilDataLoss: 0 };
+    } else if (quotaWaitMs > 0) {
+      const perHour = this.ctx.quota?.recordsPerHour ?? 0;
+      status = this.base('degraded', 'throttled', `this organization published more than its quota of ${perHour} records per hour (INGEST_TENANT_RECORDS_PER_HOUR): polling slowed for ${Math.ceil(quotaWaitMs / 1000)} s; content waits at Microsoft`);
     } else if (now < this.mismatchUntilMs) {
       status = this.base('degraded', 'tenant_mismatch', 'records naming another tenant were refused and dead-lettered (alarm raised); check siem.events.dlq');
     } else if (status.lagSeconds !== null && status.lagSeconds > this.lagLimitSeconds) {
