@@ -26,7 +26,12 @@ export const topicSettingsSpec = {
   deadLetter: setting('TOPIC_DLQ', name('siem.events.dlq'), 'dead letters with input, error and stage'),
   tenantPartitions: setting('TOPIC_TENANTS_PARTITIONS', envInt(12, 1, 10_000), 'partitions of the tenants topic = the unit of poller sharding'),
   dataPartitions: setting('TOPIC_DATA_PARTITIONS', envInt(6, 1, 10_000), 'partitions of m365.raw, siem.events and the dead-letter topic'),
-  replicationFactor: setting('TOPIC_REPLICATION_FACTOR', envInt(1, 1, 16), 'replication factor for topics the pipeline creates'),
+  replicationFactor: setting('TOPIC_REPLICATION_FACTOR', envInt(1, 1, 16), 'replication factor for topics the pipeline creates (3 on a cluster of 3+ brokers: `stack up --kafka-brokers 3` prints it)'),
+  minInsyncReplicas: setting(
+    'TOPIC_MIN_INSYNC_REPLICAS',
+    envInt(0, 0, 16),
+    'min.insync.replicas of the topics the pipeline creates; 0 = derived: replication factor − 1, at most 2 (so RF 3 → 2: an acknowledged write is on two brokers)',
+  ),
   rawRetentionDays: setting('TOPIC_RAW_RETENTION_DAYS', envInt(30, 1, 3650), 'retention of m365.raw, longer than Microsoft\'s 7 days so replay reaches past it'),
   eventsRetentionDays: setting('TOPIC_EVENTS_RETENTION_DAYS', envInt(7, 1, 3650), 'retention of siem.events'),
   deadLetterRetentionDays: setting('TOPIC_DLQ_RETENTION_DAYS', envInt(30, 1, 3650), 'retention of the dead-letter topic'),
@@ -39,9 +44,14 @@ export function parseTopicSettings(env: Readonly<Record<string, string | undefin
 }
 
 export function topicSpecs(s: TopicSettings): Topics {
-  const compact = { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'segment.ms': String(60 * 60 * 1000) };
-  const retained = (days: number) => ({ 'cleanup.policy': 'delete', 'retention.ms': String(days * DAY_MS) });
+  const compactBase = { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'segment.ms': String(60 * 60 * 1000) };
+  const retainedBase = (days: number) => ({ 'cleanup.policy': 'delete', 'retention.ms': String(days * DAY_MS) });
   const rf = s.replicationFactor;
+  const isr = minInsyncReplicas(rf, s.minInsyncReplicas);
+  // With one replica the broker default (1) is all there is; setting it would only hide a typo in a cluster's RF.
+  const durable: Record<string, string> = rf > 1 ? { 'min.insync.replicas': String(isr) } : {};
+  const compact = { ...compactBase, ...durable };
+  const retained = (days: number) => ({ ...retainedBase(days), ...durable });
   return {
     tenants: { name: s.tenants, partitions: s.tenantPartitions, replicationFactor: rf, config: compact },
     checkpoints: { name: s.checkpoints, partitions: s.tenantPartitions, replicationFactor: rf, config: compact },
@@ -50,6 +60,20 @@ export function topicSpecs(s: TopicSettings): Topics {
     events: { name: s.events, partitions: s.dataPartitions, replicationFactor: rf, config: retained(s.eventsRetentionDays) },
     deadLetter: { name: s.deadLetter, partitions: s.dataPartitions, replicationFactor: rf, config: retained(s.deadLetterRetentionDays) },
   };
+}
+
+/**
+ * min.insync.replicas for a replication factor: the setting when given (it must leave a replica to lose), else
+ * RF − 1 capped at 2 — RF 3 → 2 keeps writes going with one broker down while an acknowledged record is always on two.
+ */
+export function minInsyncReplicas(replicationFactor: number, configured: number): number {
+  if (configured > 0) {
+    if (configured > replicationFactor) {
+      throw new Error(`invalid configuration:\n  - TOPIC_MIN_INSYNC_REPLICAS (${configured}) cannot exceed TOPIC_REPLICATION_FACTOR (${replicationFactor})`);
+    }
+    return configured;
+  }
+  return Math.max(1, Math.min(2, replicationFactor - 1));
 }
 
 /** Topics with a suffix on every name: how tests get their own isolated set. */

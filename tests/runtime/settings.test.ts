@@ -99,6 +99,19 @@ describe('topic specs', () => {
     expect(topics.deadLetter.name).toBe('siem.events.dlq');
   });
 
+  it('sets min.insync.replicas from the replication factor (RF 3 → 2), or as configured, never above the RF', () => {
+    expect(topicSpecs(parseTopicSettings({})).raw.config['min.insync.replicas']).toBeUndefined();
+    const cluster = topicSpecs(parseTopicSettings({ TOPIC_REPLICATION_FACTOR: '3' }));
+    for (const t of Object.values(cluster)) {
+      expect(t.replicationFactor).toBe(3);
+      expect(t.config['min.insync.replicas']).toBe('2');
+    }
+    expect(cluster.checkpoints.config['cleanup.policy']).toBe('compact');
+    expect(topicSpecs(parseTopicSettings({ TOPIC_REPLICATION_FACTOR: '2' })).events.config['min.insync.replicas']).toBe('1');
+    expect(topicSpecs(parseTopicSettings({ TOPIC_REPLICATION_FACTOR: '5', TOPIC_MIN_INSYNC_REPLICAS: '3' })).raw.config['min.insync.replicas']).toBe('3');
+    expect(() => topicSpecs(parseTopicSettings({ TOPIC_REPLICATION_FACTOR: '2', TOPIC_MIN_INSYNC_REPLICAS: '3' }))).toThrow(/TOPIC_MIN_INSYNC_REPLICAS/);
+  });
+
   it('rejects an invalid topic name by its setting', () => {
     expect(() => parseTopicSettings({ TOPIC_RAW: 'bad name!' })).toThrow(/TOPIC_RAW/);
   });
