@@ -32,6 +32,9 @@ export const RESOURCE_APP_IDS: Readonly<Record<ManifestResource, string>> = {
   graph: '00000003-0000-0000-c000-000000000000',
 };
 
+/** Both "List signIns" pages (v1.0 and beta) ask AuditLog.Read.All and Directory.Read.All for every sign-in type. */
+const SIGN_IN_ROLES: readonly RoleRequirement[] = [graph('AuditLog.Read.All'), graph('Directory.Read.All')];
+
 const V1: PermissionManifest = {
   version: 1,
   note: 'least-privileged roles per Microsoft\'s permission tables',
@@ -42,7 +45,12 @@ const V1: PermissionManifest = {
     'management:Audit.General': [mgmt('ActivityFeed.Read')],
     'management:DLP.All': [mgmt('ActivityFeed.Read'), mgmt('ActivityFeed.ReadDlp')],
     // A long-standing known issue made sign-ins need Directory.Read.All next to AuditLog.Read.All.
-    'graph:signIns': [graph('AuditLog.Read.All'), graph('Directory.Read.All')],
+    'graph:signIns': SIGN_IN_ROLES,
+    // The other sign-in types are the same API (beta, filtered by type) under the same permission: no new role, so
+    // they join every version rather than starting a new one (docs/decisions/0130).
+    'graph:nonInteractiveSignIns': SIGN_IN_ROLES,
+    'graph:servicePrincipalSignIns': SIGN_IN_ROLES,
+    'graph:managedIdentitySignIns': SIGN_IN_ROLES,
     'graph:directoryAudits': [graph('AuditLog.Read.All')],
     'graph:riskyUsers': [graph('IdentityRiskyUser.Read.All')],
     'graph:riskDetections': [graph('IdentityRiskEvent.Read.All')],

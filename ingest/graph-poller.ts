@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { GraphSource } from '../runtime/index.ts';
+import { SIGN_IN_ENDPOINTS, SIGN_IN_SOURCES, isSignInSource, type Cloud, type GraphApiVersion, type GraphSource } from '../runtime/index.ts';
 import type { BudgetKind } from './rate-budget.ts';
 import { ApiPermanentError, type RequestTarget } from './microsoft-http.ts';
 import { attempt, canonicalJson, commitPage, emptyReport, guardPage, type CycleReport, type Poller, type PollerContext } from './poller.ts';
@@ -28,14 +28,29 @@ export interface GraphSourceSpec {
    * (the reports; not riskyUsers / riskDetections, whose `$filter` support is not documented that far).
    */
   sliceable: boolean;
+  /** Graph version asked; v1.0 unless the cloud's sign-in table says beta. */
+  version?: GraphApiVersion;
+  /** A `$filter` clause joined to the date bounds (the sign-in type on beta). */
+  extraFilter?: string | null;
 }
 
 export const GRAPH_SOURCE_SPECS: Record<Exclude<GraphSource, 'graph:userRegistrationDetails'>, GraphSourceSpec> = {
   'graph:signIns': { path: 'auditLogs/signIns', dateField: 'createdDateTime', budget: 'graph-report', sliceable: true },
+  'graph:nonInteractiveSignIns': { path: 'auditLogs/signIns', dateField: 'createdDateTime', budget: 'graph-report', sliceable: true },
+  'graph:servicePrincipalSignIns': { path: 'auditLogs/signIns', dateField: 'createdDateTime', budget: 'graph-report', sliceable: true },
+  'graph:managedIdentitySignIns': { path: 'auditLogs/signIns', dateField: 'createdDateTime', budget: 'graph-report', sliceable: true },
   'graph:directoryAudits': { path: 'auditLogs/directoryAudits', dateField: 'activityDateTime', budget: 'graph-report', sliceable: true },
   'graph:riskyUsers': { path: 'identityProtection/riskyUsers', dateField: 'riskLastUpdatedDateTime', budget: 'identity-protection', versionField: 'riskLastUpdatedDateTime', top: 500, sliceable: false },
   'graph:riskDetections': { path: 'identityProtection/riskDetections', dateField: 'detectedDateTime', budget: 'identity-protection', versionField: 'lastUpdatedDateTime', top: 500, sliceable: false },
 };
+
+/** The spec a source is polled with in a cloud: sign-ins take their version and type filter from SIGN_IN_ENDPOINTS. */
+export function graphSourceSpec(source: keyof typeof GRAPH_SOURCE_SPECS, cloud: Cloud): GraphSourceSpec {
+  const spec = GRAPH_SOURCE_SPECS[source];
+  if (!isSignInSource(source)) return spec;
+  const endpoint = SIGN_IN_ENDPOINTS[cloud][SIGN_IN_SOURCES[source]];
+  return { ...spec, version: endpoint.version, extraFilter: endpoint.eventTypeFilter };
+}
 
 export const graphPageSchema = z.looseObject({
   value: z.array(z.unknown()).default([]),
@@ -48,10 +63,11 @@ export const graphPageSchema = z.looseObject({
  */
 export function graphQueryUrl(graphHost: string, spec: GraphSourceSpec, fromMs: number, throughMs?: number): string {
   const from = `${spec.dateField} ge ${formatGraphTime(fromMs)}`;
-  const filter = throughMs === undefined ? from : `${from} and ${spec.dateField} le ${formatGraphTime(throughMs)}`;
+  const dated = throughMs === undefined ? from : `${from} and ${spec.dateField} le ${formatGraphTime(throughMs)}`;
+  const filter = spec.extraFilter ? `${dated} and ${spec.extraFilter}` : dated;
   const params = [`$filter=${encodeURIComponent(filter)}`];
   if (spec.top) params.push(`$top=${spec.top}`);
-  return `${graphHost}/v1.0/${spec.path}?${params.join('&')}`;
+  return `${graphHost}/${spec.version ?? 'v1.0'}/${spec.path}?${params.join('&')}`;
 }
 
 /** One query of a cycle: `[startMs, endMs]`, or, for the last, from `startMs` on with `endMs` the cycle's start. */
@@ -130,10 +146,9 @@ export class GraphPoller implements Poller {
   private lastDeepAtMs: number | null = null;
 
   constructor(private readonly ctx: PollerContext) {
-    const spec = GRAPH_SOURCE_SPECS[ctx.source as keyof typeof GRAPH_SOURCE_SPECS];
-    if (!spec) throw new Error(`no Graph spec for ${ctx.source}`);
-    this.spec = spec;
-    this.target = { tenantId: ctx.tenantId, cloud: ctx.profile.cloud, resource: 'graph', base: ctx.profile.graphHost, budget: spec.budget };
+    if (!Object.hasOwn(GRAPH_SOURCE_SPECS, ctx.source)) throw new Error(`no Graph spec for ${ctx.source}`);
+    this.spec = graphSourceSpec(ctx.source as keyof typeof GRAPH_SOURCE_SPECS, ctx.profile.cloud);
+    this.target = { tenantId: ctx.tenantId, cloud: ctx.profile.cloud, resource: 'graph', base: ctx.profile.graphHost, budget: this.spec.budget };
   }
 
   async runCycle(signal: AbortSignal): Promise<CycleReport> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseSettings, setting, type SettingsOf } from './settings.ts';
+import { SIGN_IN_EVENT_TYPES, type SignInEventType } from './sources.ts';
 
 /**
  * A cloud profile picks the Entra authority, the Management Activity API host and the Graph host together;
@@ -131,3 +132,30 @@ export function isSameOrigin(url: string, base: string): boolean {
     return false;
   }
 }
+
+export type GraphApiVersion = 'v1.0' | 'beta';
+
+export interface SignInEndpoint {
+  version: GraphApiVersion;
+  /** The `$filter` clause that selects the type, or null where the version serves this type alone. */
+  eventTypeFilter: string | null;
+}
+
+const v1Interactive: SignInEndpoint = { version: 'v1.0', eventTypeFilter: null };
+const betaOf = (type: SignInEventType): SignInEndpoint => ({ version: 'beta', eventTypeFilter: `signInEventTypes/any(t: t eq '${type}')` });
+const allBeta = (): Record<SignInEventType, SignInEndpoint> =>
+  Object.fromEntries(SIGN_IN_EVENT_TYPES.map((t) => [t, betaOf(t)])) as Record<SignInEventType, SignInEndpoint>;
+
+/**
+ * Where each sign-in type is asked, per cloud — the one table of it (docs/decisions/0131, docs/sources.md).
+ * v1.0 `GET /auditLogs/signIns` returns interactive user sign-ins only ("List signIns", v1.0) and is not offered in
+ * US Government L4 (GCC High) and L5 (DoD) (the national-cloud availability table of that page); beta serves all four
+ * types with `$filter=signInEventTypes/any(t: t eq '…')` in every cloud ("List signIns", beta; Entra "How to analyze
+ * activity logs with Microsoft Graph"). So v1.0 where it serves the type, beta where only beta does.
+ */
+export const SIGN_IN_ENDPOINTS: Readonly<Record<Cloud, Readonly<Record<SignInEventType, SignInEndpoint>>>> = {
+  commercial: { ...allBeta(), interactiveUser: v1Interactive },
+  gcc: { ...allBeta(), interactiveUser: v1Interactive },
+  'gcc-high': allBeta(),
+  dod: allBeta(),
+};

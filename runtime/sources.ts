@@ -9,6 +9,9 @@ export const MANAGEMENT_SOURCES = [
 
 export const GRAPH_SOURCES = [
   'graph:signIns',
+  'graph:nonInteractiveSignIns',
+  'graph:servicePrincipalSignIns',
+  'graph:managedIdentitySignIns',
   'graph:directoryAudits',
   'graph:riskyUsers',
   'graph:riskDetections',
@@ -28,4 +31,24 @@ export function isSourceName(value: string): value is SourceName {
 /** `management:Audit.Exchange` → `Audit.Exchange`, the Management Activity API content type. */
 export function managementContentType(source: ManagementSource): string {
   return source.slice('management:'.length);
+}
+
+/**
+ * Entra sign-in logs come in four types (`signInEventTypes` of the beta signIn resource). Each type is its own
+ * source — its own cursor, ledger, status and licence gap (docs/decisions/0130). `graph:signIns` keeps its name: it
+ * was, and stays, the interactive user sign-ins v1.0 serves, so connected organizations keep their cursors.
+ */
+export const SIGN_IN_EVENT_TYPES = ['interactiveUser', 'nonInteractiveUser', 'servicePrincipal', 'managedIdentity'] as const;
+export type SignInEventType = (typeof SIGN_IN_EVENT_TYPES)[number];
+
+export const SIGN_IN_SOURCES = {
+  'graph:signIns': 'interactiveUser',
+  'graph:nonInteractiveSignIns': 'nonInteractiveUser',
+  'graph:servicePrincipalSignIns': 'servicePrincipal',
+  'graph:managedIdentitySignIns': 'managedIdentity',
+} as const satisfies Partial<Record<GraphSource, SignInEventType>>;
+export type SignInSource = keyof typeof SIGN_IN_SOURCES;
+
+export function isSignInSource(source: string): source is SignInSource {
+  return Object.hasOwn(SIGN_IN_SOURCES, source);
 }

@@ -1,5 +1,5 @@
 /**
- * The TypeScript shape of the SIEM event (schemas/avro/siem-event.v1.avsc). Optional fields may be absent when an
+ * The TypeScript shape of the SIEM event (the newest of schemas/avro/siem-event.v*.avsc). Optional fields may be absent when an
  * event is built (Avro writes their `null` default) and are `null` when an event is decoded. Times are microseconds
  * since the Unix epoch (Avro `timestamp-micros`).
  */
@@ -59,7 +59,22 @@ export interface SiemEventM365 {
   mapper_version?: Opt<string>;
   app?: Opt<{ id?: Opt<string>; name?: Opt<string> }>;
   resource?: Opt<{ id?: Opt<string>; name?: Opt<string> }>;
-  auth?: Opt<{ requirement?: Opt<string>; protocol?: Opt<string>; result_detail?: Opt<string>; is_interactive?: Opt<boolean> }>;
+  auth?: Opt<{
+    requirement?: Opt<string>;
+    protocol?: Opt<string>;
+    result_detail?: Opt<string>;
+    is_interactive?: Opt<boolean>;
+    sign_in_type?: Opt<string>;
+    client_credential_type?: Opt<string>;
+    incoming_token_type?: Opt<string>;
+  }>;
+  service_principal?: Opt<{
+    id?: Opt<string>;
+    name?: Opt<string>;
+    credential_key_id?: Opt<string>;
+    managed_identity_type?: Opt<string>;
+    managed_identity_resource_id?: Opt<string>;
+  }>;
   device?: Opt<{
     id?: Opt<string>;
     name?: Opt<string>;

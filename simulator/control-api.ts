@@ -227,6 +227,9 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
       if (!parsed.success) return sendJson(res, 400, { error: { code: 'BadRequest', field: 'source', message: `invalid field 'source': unknown source '${source}'` } });
       return sendJson(res, 200, buildLedger(tenant, parsed.data, now));
     }
+    if (c === 'requests' && req.method === 'GET') {
+      return sendJson(res, 200, { graph: Object.fromEntries(tenant.graphRequests), limitThrottled: Object.fromEntries(tenant.limitThrottled) });
+    }
     if (c === 'subscriptions' && segments[3] && segments[4] === 'disable' && req.method === 'POST') {
       const sub = tenant.subscriptions.get(segments[3]);
       if (!sub) return sendJson(res, 404, { error: { code: 'NotFound', message: `no subscription for ${segments[3]}` } });

@@ -161,6 +161,10 @@ export class SimulatorControl {
   ledger(tenantId: string, source: SourceName): Promise<LedgerResponse> {
     return this.call('GET', `/tenants/${tenantId}/ledger?source=${encodeURIComponent(source)}`);
   }
+  /** Graph requests the tenant answered by `<version> <path>`, and 429s its documented service limits gave. */
+  requests(tenantId: string): Promise<{ graph: Record<string, number>; limitThrottled: Record<string, number> }> {
+    return this.call('GET', `/tenants/${tenantId}/requests`);
+  }
   close(): void {
     this.agent.destroy();
   }

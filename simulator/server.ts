@@ -66,7 +66,7 @@ export async function startSimulator(options: StartSimulatorOptions): Promise<Ru
     const [first, second, third, fourth] = s;
     if (first === '_sim') return handleControl(ctx, req, res, s.slice(1));
     if (first === 'api' && (second === 'v1.0' || second === 'v1')) return management.handle(req, res, s.slice(2));
-    if (first === 'v1.0') return graph.handle(req, res, s.slice(1).join('/'));
+    if (first === 'v1.0' || first === 'beta') return graph.handle(req, res, s.slice(1).join('/'), first);
     if (!first) return sendJson(res, 404, { error: 'not_found' });
     if (second === 'discovery' && third === 'instance') return handleInstanceDiscovery(ctx, req, res);
     if (second === 'v2.0' && third === '.well-known' && fourth === 'openid-configuration') return handleOpenIdConfiguration(ctx, res, first, true);

@@ -106,6 +106,12 @@ export class Tenant {
   revokedConsent = false;
   readonly createdAtMs: number;
   private readonly requestLog = new Map<string, number[]>();
+  /**
+   * Graph requests answered, by `<version> <path>`, and the 429s the service limits (not injected faults) gave,
+   * by limit: what tests read to prove which endpoint a poller asked and that its own rate drew no throttling.
+   */
+  readonly graphRequests = new Map<string, number>();
+  readonly limitThrottled = new Map<string, number>();
   private batchCounter = 0;
 
   constructor(
@@ -237,6 +243,15 @@ export class Tenant {
         sp.assignmentIds.set(role, { id: new Rng(`${sp.id}|${role}`).hex(43), createdDateTime: new Date(now).toISOString() });
       }
     }
+  }
+
+  countGraphRequest(version: string, path: string): void {
+    const key = `${version} ${path}`;
+    this.graphRequests.set(key, (this.graphRequests.get(key) ?? 0) + 1);
+  }
+
+  countLimitThrottled(limit: string): void {
+    this.limitThrottled.set(limit, (this.limitThrottled.get(limit) ?? 0) + 1);
   }
 
   /** Sliding-window rate limiter; returns ms to wait when the limit is exceeded, else 0 (and records the call). */

@@ -1,8 +1,12 @@
 /**
- * Graph sign-ins (`/auditLogs/signIns`) → OCSF Authentication 3002 / Logon. Outcome from status.errorCode: 0 or
- * absent = success, anything else = failure (interrupts such as 50074 too; error.code keeps the number so rules can
- * tell them apart).
+ * Graph sign-ins (`/auditLogs/signIns`, all four types) → OCSF Authentication 3002 / Logon. Outcome from
+ * status.errorCode: 0 or absent = success, anything else = failure (interrupts such as 50074 too; error.code keeps the
+ * number so rules can tell them apart). `m365.auth.sign_in_type` says which type: the record's own signInEventTypes
+ * (beta) or, where the record has none (v1.0 serves interactive sign-ins only), the type of the source that fetched
+ * it. Workload sign-ins (service principal, managed identity) have no user: the identity goes to
+ * `m365.service_principal` and `m365.app`, `user.*` stays empty.
  */
+import { SIGN_IN_SOURCES, isSignInSource, type SignInEventType } from '../../runtime/index.ts';
 import type { MapContext } from '../event-draft.ts';
 import type { SiemEvent } from '../../schemas/index.ts';
 import { arr, bool, isObject, str, type Json } from '../record-values.ts';
@@ -46,11 +50,26 @@ export function mapGraphSignIn(record: Json, ctx: MapContext): SiemEvent {
   m.correlation_id = str(record.correlationId);
   m.session_id = str(record.sessionId);
   m.user_type = str(record.userType);
+  const signInType = signInTypeOf(record, ctx);
   m.auth = {
     requirement: str(record.authenticationRequirement),
     protocol: str(record.authenticationProtocol),
     is_interactive: bool(record.isInteractive),
+    sign_in_type: signInType,
+    client_credential_type: str(record.clientCredentialType),
+    incoming_token_type: str(record.incomingTokenType),
   };
+  if (signInType === 'servicePrincipal' || signInType === 'managedIdentity') {
+    const msi = isObject(record.managedServiceIdentity) ? record.managedServiceIdentity : null;
+    const msiType = str(msi?.msiType);
+    m.service_principal = {
+      id: str(record.servicePrincipalId),
+      name: str(record.servicePrincipalName),
+      credential_key_id: str(record.servicePrincipalCredentialKeyId),
+      managed_identity_type: msiType === 'none' ? null : msiType,
+      managed_identity_resource_id: str(msi?.associatedResourceId),
+    };
+  }
   const device = isObject(record.deviceDetail) ? record.deviceDetail : null;
   if (device) {
     m.device = {
@@ -72,4 +91,12 @@ export function mapGraphSignIn(record: Json, ctx: MapContext): SiemEvent {
     event_types: eventTypes.length > 0 ? [...new Set(eventTypes)] : null,
   };
   return draft.finish();
+}
+
+/** The record's first signInEventTypes value, else the type of the source that fetched it (v1.0: interactive). */
+function signInTypeOf(record: Json, ctx: MapContext): SignInEventType | string | null {
+  const declared = arr(record.signInEventTypes).find((t): t is string => typeof t === 'string' && t !== '');
+  if (declared) return declared;
+  const source = ctx.envelope.source;
+  return isSignInSource(source) ? SIGN_IN_SOURCES[source] : null;
 }

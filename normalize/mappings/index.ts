@@ -79,6 +79,9 @@ export function mapRecord(record: Json, ctx: MapContext): SiemEvent {
 function mapBySource(record: Json, ctx: MapContext): SiemEvent {
   switch (ctx.envelope.source) {
     case 'graph:signIns':
+    case 'graph:nonInteractiveSignIns':
+    case 'graph:servicePrincipalSignIns':
+    case 'graph:managedIdentitySignIns':
       return mapGraphSignIn(record, ctx);
     case 'graph:directoryAudits':
       return mapGraphDirectoryAudit(record, ctx);

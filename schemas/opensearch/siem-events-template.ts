@@ -14,7 +14,7 @@ export interface FieldMapping {
 }
 
 /** Bumped whenever the mappings or settings change; stored in the template's `_meta`. */
-export const SIEM_EVENTS_TEMPLATE_VERSION = 1;
+export const SIEM_EVENTS_TEMPLATE_VERSION = 2;
 
 /** Keywords longer than this are kept in `_source` but not indexed (a huge value must not fail the document). */
 const KEYWORD_IGNORE_ABOVE = 1024;
@@ -49,7 +49,7 @@ const userFields = (): Record<string, FieldMapping> => ({
 });
 
 /**
- * The document properties, field for field the Avro schema `schemas/avro/siem-event.v1.avsc` (Avro `timestamp` is
+ * The document properties, field for field the newest Avro schema `schemas/avro/siem-event.v*.avsc` (Avro `timestamp` is
  * written as `@timestamp`); tests/index/template-coverage.test.ts checks both directions and the types. Dotted names
  * in queries (`source.geo.location`) are this nesting. Multi-valued fields (event.category, related.ip, …) need no
  * special mapping: every field holds arrays. The two Avro maps (`m365.parameters`, `m365.fields`: Microsoft's record
@@ -134,7 +134,16 @@ export const siemEventProperties: Record<string, FieldMapping> = {
     mapper_version: keyword(),
     app: object({ id: keyword(), name: keyword() }),
     resource: object({ id: keyword(), name: keyword() }),
-    auth: object({ requirement: keyword(), protocol: keyword(), result_detail: keyword(), is_interactive: bool() }),
+    auth: object({
+      requirement: keyword(),
+      protocol: keyword(),
+      result_detail: keyword(),
+      is_interactive: bool(),
+      sign_in_type: keyword(),
+      client_credential_type: keyword(),
+      incoming_token_type: keyword(),
+    }),
+    service_principal: object({ id: keyword(), name: keyword(), credential_key_id: keyword(), managed_identity_type: keyword(), managed_identity_resource_id: keyword() }),
     device: object({
       id: keyword(),
       name: keyword(),

@@ -9,8 +9,8 @@ import { uuidFor } from '../deterministic.ts';
 import { checkAccessToken } from '../entra/token-service.ts';
 import type { SimRequest } from '../http.ts';
 import { bearerToken, graphDate, queryParam, sendJson } from '../http.ts';
-import type { GraphSourceKey } from '../records/graph-records.ts';
-import { ENTITY_SOURCES, GRAPH_TIME_FIELD, generateGraphRecord, userOfRecord } from '../records/graph-records.ts';
+import type { GraphRecordContext, GraphSourceKey } from '../records/graph-records.ts';
+import { ENTITY_SOURCES, GRAPH_TIME_FIELD, betaSignInProperties, generateGraphRecord, userOfRecord } from '../records/graph-records.ts';
 import type { Tenant } from '../tenant-state.ts';
 
 /** Microsoft Graph v1.0 subset: audit logs, identity protection, registration report, directory objects. */
@@ -64,6 +64,45 @@ export class GraphError {
 }
 
 type Clause = { field: string; op: 'ge' | 'le' | 'gt' | 'lt' | 'eq'; time?: number; value?: string | number | boolean };
+
+export type GraphVersion = 'v1.0' | 'beta';
+
+/** Sign-in types of the beta signIn resource (`signInEventTypes`) and the feed each is simulated from. */
+const SIGN_IN_TYPE_KEYS: Readonly<Record<string, GraphSourceKey>> = {
+  interactiveUser: 'signIns',
+  nonInteractiveUser: 'nonInteractiveSignIns',
+  servicePrincipal: 'servicePrincipalSignIns',
+  managedIdentity: 'managedIdentitySignIns',
+};
+
+const EVENT_TYPES_CLAUSE = /^\s*signInEventTypes\/any\(\s*(\w+)\s*:\s*(\w+)\s+eq\s+'([A-Za-z]+)'\s*\)\s*$/;
+
+/**
+ * The sign-in feeds a query reads. v1.0 serves interactive user sign-ins only and has no `signInEventTypes`
+ * property; beta serves every type, interactive ones when the filter names none, and
+ * `signInEventTypes/any(t: t eq '…')` clauses (joined by `and`: a sign-in of each named type) select the others.
+ */
+export function signInFeedsOf(filter: string | null, version: GraphVersion): { keys: GraphSourceKey[]; rest: string | null } {
+  const parts = filter ? filter.split(/\s+and\s+/i) : [];
+  const rest: string[] = [];
+  const types: string[] = [];
+  for (const part of parts) {
+    const m = EVENT_TYPES_CLAUSE.exec(part);
+    if (!m) {
+      rest.push(part);
+      continue;
+    }
+    if (version === 'v1.0') throw new GraphError(400, 'BadRequest', "Could not find a property named 'signInEventTypes' on type 'microsoft.graph.signIn'.");
+    if (m[1] !== m[2]) throw new GraphError(400, 'BadRequest', `Could not find a property named '${m[2] ?? ''}' on type 'microsoft.graph.signIn'.`);
+    const type = m[3] ?? '';
+    if (!Object.hasOwn(SIGN_IN_TYPE_KEYS, type)) throw new GraphError(400, 'BadRequest', `The string '${type}' is not a valid enumerated type constant for 'microsoft.graph.signInEventType'.`);
+    types.push(type);
+  }
+  // A sign-in carries one type here, so two different `any` clauses joined by `and` match nothing.
+  const distinct = [...new Set(types)];
+  const keys = distinct.length === 0 ? ['signIns' as const] : distinct.length === 1 ? [SIGN_IN_TYPE_KEYS[distinct[0] as string] as GraphSourceKey] : [];
+  return { keys, rest: rest.length > 0 ? rest.join(' and ') : null };
+}
 
 export function parseFilter(filter: string, timeField: string, eqFields: string[]): Clause[] {
   const clauses: Clause[] = [];
@@ -132,16 +171,16 @@ export class GraphApi {
     sendJson(res, status, body, { 'Content-Type': ODATA_JSON, 'OData-Version': '4.0', 'request-id': randomUUID(), 'client-request-id': clientRequestId, ...extra });
   }
 
-  async handle(req: SimRequest, res: ServerResponse, path: string): Promise<void> {
+  async handle(req: SimRequest, res: ServerResponse, path: string, version: GraphVersion = 'v1.0'): Promise<void> {
     try {
-      await this.route(req, res, path);
+      await this.route(req, res, path, version);
     } catch (e) {
       if (e instanceof GraphError) this.error(req, res, e);
       else throw e;
     }
   }
 
-  private async route(req: SimRequest, res: ServerResponse, path: string): Promise<void> {
+  private async route(req: SimRequest, res: ServerResponse, path: string, version: GraphVersion): Promise<void> {
     const ctx = this.ctx;
     const now = ctx.now();
     const auth = checkAccessToken(ctx, bearerToken(req), 'graph');
@@ -168,9 +207,10 @@ export class GraphApi {
       if (await applyTransportFault(fault, res, '{"@odata.context":"x","value":[{"id":')) return;
     }
     tenant.advance(now);
+    tenant.countGraphRequest(version, path);
 
     const spec = COLLECTIONS[path];
-    if (spec && req.method === 'GET') return this.collection(req, res, tenant, roles, spec, now);
+    if (spec && req.method === 'GET') return this.collection(req, res, tenant, roles, spec, now, version);
     if (path === 'users' && req.method === 'GET') return this.users(req, res, tenant, roles);
     if (path === 'organization' && req.method === 'GET') return this.organization(req, res, tenant, roles);
     const sp = /^servicePrincipals(?:\(appId='([^']+)'\)|\/([0-9a-fA-F-]{36}))(?:\/(appRoleAssignedTo|appRoleAssignments))?$/.exec(path);
@@ -183,15 +223,21 @@ export class GraphApi {
     if (!tenant.settings.graphThrottling) return;
     if (kind === 'reports') {
       const wait = tenant.rateLimit(`graph-reports|${this.ctx.state.app.clientId}`, 5, 10_000, now);
+      if (wait > 0) tenant.countLimitThrottled('reports');
       if (wait > 0) throw new GraphError(429, 'TooManyRequests', 'Too many requests.', { 'Retry-After': String(Math.max(1, Math.ceil(wait / 1000))) });
     } else {
       const wait = tenant.rateLimit('graph-identity-protection', 1, 1000, now);
+      if (wait > 0) tenant.countLimitThrottled('identityProtection');
       // Identity protection answers 429 without Retry-After.
       if (wait > 0) throw new GraphError(429, 'TooManyRequests', 'Too many requests.');
     }
   }
 
-  private collection(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[], spec: CollectionSpec, now: number): void {
+  private collection(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[], spec: CollectionSpec, now: number, version: GraphVersion): void {
+    // v1.0 List signIns is not offered in US Government L4 / L5 (its national-cloud availability table); beta is.
+    if (spec.source === 'signIns' && version === 'v1.0' && (tenant.settings.cloud === 'gcc-high' || tenant.settings.cloud === 'dod')) {
+      throw new GraphError(400, 'BadRequest', 'Request not applicable to target tenant.');
+    }
     if (!spec.roles.some((r) => roles.includes(r))) {
       if (spec.roleMessage === 'reports') {
         throw new GraphError(403, 'Authentication_MSGraphPermissionMissing', `Calling principal does not have required MSGraph permissions ${spec.roles.join(',')}`);
@@ -213,7 +259,9 @@ export class GraphApi {
         throw new GraphError(400, 'Request_UnsupportedQuery', `Invalid page size specified: '${topRaw}'. Must be between 1 and ${spec.maxTop} inclusive.`);
       }
     }
-    const filterRaw = queryParam(req.url, '$filter');
+    let filterRaw = queryParam(req.url, '$filter');
+    let keys: GraphSourceKey[] = [spec.source];
+    if (spec.source === 'signIns') ({ keys, rest: filterRaw } = signInFeedsOf(filterRaw, version));
     let clauses: Clause[] = [];
     if (filterRaw) {
       try {
@@ -243,44 +291,45 @@ export class GraphApi {
       }
     }
 
-    const source = `graph:${spec.source}` as GraphSource;
-    const feed = tenant.feed(source);
     const rctx = tenant.graphContext();
-    // Available records as of the snapshot, as (index, time) pairs.
-    let rows: Array<{ index: number; t: number }> = [];
-    if (ENTITY_SOURCES.has(spec.source)) {
-      const latest = new Map<number, { index: number; t: number }>();
-      for (const b of feed.batches) {
-        if (b.availableAtMs > token.s) continue;
-        for (let i = b.firstIndex; i < b.firstIndex + b.count; i++) {
-          const u = userOfRecord(rctx, spec.source, i).index;
-          const t = feed.eventTimeOf(i);
-          const cur = latest.get(u);
-          if (!cur || t >= cur.t) latest.set(u, { index: i, t });
+    // Available records as of the snapshot, as (feed, index, time) triples.
+    let rows: Array<{ key: GraphSourceKey; index: number; t: number }> = [];
+    for (const key of keys) {
+      const feed = tenant.feed(`graph:${key}` as GraphSource);
+      if (ENTITY_SOURCES.has(key)) {
+        const latest = new Map<number, { key: GraphSourceKey; index: number; t: number }>();
+        for (const b of feed.batches) {
+          if (b.availableAtMs > token.s) continue;
+          for (let i = b.firstIndex; i < b.firstIndex + b.count; i++) {
+            const u = userOfRecord(rctx, key, i).index;
+            const t = feed.eventTimeOf(i);
+            const cur = latest.get(u);
+            if (!cur || t >= cur.t) latest.set(u, { key, index: i, t });
+          }
         }
-      }
-      rows = [...latest.values()];
-    } else {
-      for (const b of feed.batches) {
-        if (b.availableAtMs > token.s) continue;
-        for (let i = b.firstIndex; i < b.firstIndex + b.count; i++) rows.push({ index: i, t: feed.eventTimeOf(i) });
+        rows.push(...latest.values());
+      } else {
+        for (const b of feed.batches) {
+          if (b.availableAtMs > token.s) continue;
+          for (let i = b.firstIndex; i < b.firstIndex + b.count; i++) rows.push({ key, index: i, t: feed.eventTimeOf(i) });
+        }
       }
     }
     rows = rows.filter((r) => timeMatches(r.t, clauses));
-    rows.sort((a, b) => (ascending ? a.t - b.t || a.index - b.index : b.t - a.t || b.index - a.index));
+    rows.sort((a, b) => (ascending ? a.t - b.t || a.index - b.index || a.key.localeCompare(b.key) : b.t - a.t || b.index - a.index || b.key.localeCompare(a.key)));
     const eqClauses = clauses.filter((c) => c.value !== undefined);
     // Generate only what the page needs: with equality filters, scan until the page is full.
     let page: Array<Record<string, unknown>>;
     let more: boolean;
     if (eqClauses.length === 0) {
-      page = rows.slice(token.o, token.o + top).map((r) => generateGraphRecord(rctx, spec.source, r.index, r.t));
+      page = rows.slice(token.o, token.o + top).map((r) => this.record(rctx, r.key, r.index, r.t, version));
       more = token.o + top < rows.length;
     } else {
       page = [];
       more = false;
       let matched = 0;
       for (const r of rows) {
-        const rec = generateGraphRecord(rctx, spec.source, r.index, r.t);
+        const rec = this.record(rctx, r.key, r.index, r.t, version);
         if (!eqClauses.every((c) => pathValue(rec, c.field) === c.value)) continue;
         if (matched++ < token.o) continue;
         if (page.length === top) {
@@ -291,16 +340,22 @@ export class GraphApi {
       }
     }
     const body: Record<string, unknown> = {
-      '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#${spec.contextPath}${select ? `(${select.join(',')})` : ''}`,
+      '@odata.context': `${this.ctx.origin()}/${version}/$metadata#${spec.contextPath}${select ? `(${select.join(',')})` : ''}`,
     };
     if (more) {
-      const next = new URL(`${this.ctx.origin()}/v1.0/${spec.contextPath}`);
+      const next = new URL(`${this.ctx.origin()}/${version}/${spec.contextPath}`);
       for (const [k, v] of req.url.searchParams) if (k.toLowerCase() !== '$skiptoken') next.searchParams.set(k, v);
       next.searchParams.set('$skiptoken', Buffer.from(JSON.stringify({ s: token.s, o: token.o + top })).toString('base64url'));
       body['@odata.nextLink'] = next.toString();
     }
     body.value = select ? page.map((r) => Object.fromEntries(select.filter((k) => k in r).map((k) => [k, r[k]]))) : page;
     this.ok(req, res, 200, body);
+  }
+
+  /** A record as the version serves it: an interactive sign-in read on beta carries the beta properties. */
+  private record(rctx: GraphRecordContext, key: GraphSourceKey, index: number, t: number, version: GraphVersion): Record<string, unknown> {
+    const rec = generateGraphRecord(rctx, key, index, t);
+    return key === 'signIns' && version === 'beta' ? betaSignInProperties(rec, 'interactiveUser') : rec;
   }
 
   private users(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[]): void {

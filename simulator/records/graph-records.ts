@@ -4,7 +4,15 @@ import { APPS, LOCATIONS, graphTime, ipv4, ipv6 } from './directory-people.ts';
 
 /** Graph records (camelCase resources) for the five Graph sources; pure functions of their inputs. */
 
-export type GraphSourceKey = 'signIns' | 'directoryAudits' | 'riskyUsers' | 'riskDetections' | 'userRegistrationDetails';
+export type GraphSourceKey =
+  | 'signIns'
+  | 'nonInteractiveSignIns'
+  | 'servicePrincipalSignIns'
+  | 'managedIdentitySignIns'
+  | 'directoryAudits'
+  | 'riskyUsers'
+  | 'riskDetections'
+  | 'userRegistrationDetails';
 
 export interface GraphRecordContext {
   seed: string;
@@ -107,6 +115,102 @@ function signIn(ctx: GraphRecordContext, index: number, eventMs: number, rng: Rn
           },
         ]
       : [],
+  };
+}
+
+/**
+ * Properties the beta signIn resource has and v1.0 does not ("List signIns", beta: signInEventTypes,
+ * servicePrincipalId, authenticationRequirement, incomingTokenType, …). An interactive sign-in read on beta carries
+ * them too.
+ */
+export function betaSignInProperties(record: GraphRecord, type: 'interactiveUser' | 'nonInteractiveUser'): GraphRecord {
+  return {
+    ...record,
+    signInEventTypes: [type],
+    isInteractive: type === 'interactiveUser',
+    servicePrincipalId: '',
+    servicePrincipalName: null,
+    userType: 'member',
+    authenticationRequirement: type === 'interactiveUser' ? 'multiFactorAuthentication' : 'singleFactorAuthentication',
+    incomingTokenType: type === 'interactiveUser' ? 'none' : 'primaryRefreshToken',
+    tokenIssuerType: 'AzureAD',
+    managedServiceIdentity: { msiType: 'none', associatedResourceId: null, federatedTokenId: null, federatedTokenIssuer: null },
+  };
+}
+
+/** Non-interactive user sign-ins: a client redeeming a refresh token on the user's behalf, no prompt. */
+function nonInteractiveSignIn(ctx: GraphRecordContext, index: number, eventMs: number, rng: Rng, user: SimUser): GraphRecord {
+  const base = signIn(ctx, index, eventMs, rng, user);
+  const expired = rng.chance(0.1);
+  return {
+    ...betaSignInProperties(base, 'nonInteractiveUser'),
+    id: graphRecordId(ctx, 'nonInteractiveSignIns', index),
+    clientAppUsed: 'Mobile Apps and Desktop clients',
+    status: expired
+      ? { errorCode: 70044, failureReason: 'The session has expired or is invalid due to sign-in frequency checks by conditional access.', additionalDetails: null }
+      : { errorCode: 0, failureReason: 'Other.', additionalDetails: null },
+  };
+}
+
+const WORKLOAD_IDENTITIES = [
+  { name: 'payroll-sync', appId: '8f5c2a1e-6b3d-4e7a-9c10-2d4b6f8a0c11' },
+  { name: 'backup-agent', appId: '2b7e9d40-1c3f-4a56-8e21-7f9a0b3c5d12' },
+  { name: 'ci-deployer', appId: 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e13' },
+] as const;
+
+function workloadSignIn(ctx: GraphRecordContext, key: 'servicePrincipalSignIns' | 'managedIdentitySignIns', index: number, eventMs: number, rng: Rng): GraphRecord {
+  const identity = rng.pick(WORKLOAD_IDENTITIES);
+  const managed = key === 'managedIdentitySignIns';
+  const spId = uuidFor(`${ctx.seed}|${ctx.tenantId}|sp|${identity.name}|${managed}`);
+  const failed = !managed && rng.chance(0.1);
+  const resource = rng.pick([
+    { id: '00000003-0000-0000-c000-000000000000', name: 'Microsoft Graph' },
+    { id: 'cfa8b339-82a2-471a-a3c9-0fc0be7a4093', name: 'Azure Key Vault' },
+    { id: '797f4846-ba00-4fd7-ba43-dac1f8f63013', name: 'Windows Azure Service Management API' },
+  ]);
+  const msiType = managed ? rng.pick(['systemAssigned', 'userAssigned']) : 'none';
+  return {
+    id: graphRecordId(ctx, key, index),
+    createdDateTime: graphTime(eventMs),
+    // Workload identities are no user: the user properties are empty.
+    userDisplayName: null,
+    userPrincipalName: null,
+    userId: '',
+    appId: managed ? spId : identity.appId,
+    appDisplayName: managed ? `mi-${identity.name}` : identity.name,
+    ipAddress: managed ? '' : ipv4(rng),
+    correlationId: rng.uuid(),
+    conditionalAccessStatus: 'notApplied',
+    isInteractive: false,
+    signInEventTypes: [managed ? 'managedIdentity' : 'servicePrincipal'],
+    servicePrincipalId: spId,
+    servicePrincipalName: managed ? `mi-${identity.name}` : identity.name,
+    servicePrincipalCredentialKeyId: managed ? null : rng.uuid(),
+    servicePrincipalCredentialThumbprint: managed ? null : rng.hex(40).toUpperCase(),
+    clientCredentialType: managed ? 'managedIdentity' : rng.pick(['clientSecret', 'certificate', 'clientAssertion']),
+    resourceDisplayName: resource.name,
+    resourceId: resource.id,
+    resourceServicePrincipalId: uuidFor(`${ctx.seed}|${ctx.tenantId}|resource-sp|${resource.id}`),
+    resourceTenantId: ctx.tenantId,
+    homeTenantId: ctx.tenantId,
+    managedServiceIdentity: managed
+      ? {
+          msiType,
+          associatedResourceId: `/subscriptions/${uuidFor(`${ctx.seed}|${ctx.tenantId}|sub`)}/resourceGroups/rg-${identity.name}/providers/Microsoft.Web/sites/${identity.name}`,
+          federatedTokenId: null,
+          federatedTokenIssuer: null,
+        }
+      : { msiType: 'none', associatedResourceId: null, federatedTokenId: null, federatedTokenIssuer: null },
+    status: failed
+      ? { errorCode: 7000215, failureReason: 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.', additionalDetails: null }
+      : { errorCode: 0, failureReason: null, additionalDetails: null },
+    location: managed ? { city: null, state: null, countryOrRegion: null, geoCoordinates: {} } : location(rng),
+    appliedConditionalAccessPolicies: [],
+    riskDetail: 'none',
+    riskLevelAggregated: 'none',
+    riskLevelDuringSignIn: 'none',
+    riskState: 'none',
+    riskEventTypes_v2: [],
   };
 }
 
@@ -234,6 +338,9 @@ function registrationDetails(ctx: GraphRecordContext, index: number, eventMs: nu
 
 const GENERATORS: Record<GraphSourceKey, typeof signIn> = {
   signIns: signIn,
+  nonInteractiveSignIns: nonInteractiveSignIn,
+  servicePrincipalSignIns: (ctx, index, eventMs, rng) => workloadSignIn(ctx, 'servicePrincipalSignIns', index, eventMs, rng),
+  managedIdentitySignIns: (ctx, index, eventMs, rng) => workloadSignIn(ctx, 'managedIdentitySignIns', index, eventMs, rng),
   directoryAudits: directoryAudit,
   riskyUsers: riskyUser,
   riskDetections: riskDetection,
@@ -249,6 +356,9 @@ export function generateGraphRecord(ctx: GraphRecordContext, source: GraphSource
 /** The property each source is filtered and ordered on. */
 export const GRAPH_TIME_FIELD: Record<GraphSourceKey, string> = {
   signIns: 'createdDateTime',
+  nonInteractiveSignIns: 'createdDateTime',
+  servicePrincipalSignIns: 'createdDateTime',
+  managedIdentitySignIns: 'createdDateTime',
   directoryAudits: 'activityDateTime',
   riskyUsers: 'riskLastUpdatedDateTime',
   riskDetections: 'detectedDateTime',

@@ -67,7 +67,13 @@ describe('graphQueryUrl', () => {
   });
 
   it('slices only the reports, whose date field documents le', () => {
-    expect(Object.entries(GRAPH_SOURCE_SPECS).filter(([, spec]) => spec.sliceable).map(([source]) => source)).toEqual(['graph:signIns', 'graph:directoryAudits']);
+    expect(Object.entries(GRAPH_SOURCE_SPECS).filter(([, spec]) => spec.sliceable).map(([source]) => source)).toEqual([
+      'graph:signIns',
+      'graph:nonInteractiveSignIns',
+      'graph:servicePrincipalSignIns',
+      'graph:managedIdentitySignIns',
+      'graph:directoryAudits',
+    ]);
   });
 });
 
