@@ -8,7 +8,7 @@ import { registerNormalizeCommands } from '../normalize/index.ts';
 import { registerIndexCommands } from '../index/index.ts';
 import { registerControlPlaneCommands } from '../control-plane/index.ts';
 import { registerSimulatorCommands } from '../simulator/index.ts';
-import { registerStackCommands } from '../stack/index.ts';
+import { recordedStack, registerStackCommands, withRecordedStack } from '../stack/index.ts';
 import { registerIngestCommands } from '../ingest/index.ts';
 import { registerStartCommand } from './start.ts';
 import { registerReplayCommand } from './replay.ts';
@@ -19,6 +19,25 @@ program
   .name('m365-siem')
   .description('Microsoft 365 and Entra ID telemetry into Kafka and OpenSearch')
   .showHelpAfterError();
+
+/**
+ * Commands that dial Kafka or OpenSearch find the stack `npm start` or `stack up` recorded when no endpoint is set,
+ * and say so on stderr; explicit settings win. The entry point fills the environment once, before the command
+ * parses its settings, so every command's own settings module stays the one reader of the environment.
+ */
+const COMMANDS_USING_THE_STACK = new Set(['tail', 'replay', 'index', 'ingest', 'normalize']);
+program.hook('preAction', async (_program, action) => {
+  let top = action;
+  while (top.parent && top.parent !== program) top = top.parent;
+  if (!COMMANDS_USING_THE_STACK.has(top.name())) return;
+  if (process.env.KAFKA_BROKERS && process.env.OPENSEARCH_URL) return;
+  const stack = await recordedStack(process.env);
+  const { filled } = withRecordedStack(process.env, stack);
+  if (Object.keys(filled).length === 0) return;
+  Object.assign(process.env, filled);
+  const what = Object.entries(filled).map(([k, v]) => `${k}=${v}`).join(' ');
+  process.stderr.write(`m365-siem: using the stack recorded in ${stack.stackDir} (${what}); set the variables to use another\n`);
+});
 
 // --- command registrations (one line per part) ---
 registerStartCommand(program);

@@ -252,6 +252,11 @@ export async function runPipeline(env: Env, options: DemoOptions): Promise<void>
       say(`logs            ${logDir}`);
       for (const org of organizations) say(`organization    ${org.name.padEnd(24)} ${org.id}  tenant ${org.tenantId}  ${org.status}`);
       say('');
+      say('The CLI finds this stack by itself, in another terminal:');
+      say('  node bin/m365-siem.js tail --from-beginning');
+      if (organizations[0]) say(`  node bin/m365-siem.js replay --org ${organizations[0].id}`);
+      say(`For \`org …\` commands against this control plane: export M365_SIEM_URL=${controlPlaneUrl} M365_SIEM_TOKEN=${demo.operatorToken}`);
+      say('');
       say('Ctrl-C stops everything this command started.');
     }
   } catch (error) {

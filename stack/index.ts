@@ -24,3 +24,4 @@ export { loadStackConfig, stackSettingsSpec, DEFAULT_KAFKA_VERSION, DEFAULT_OPEN
 export { StackRequirementError } from './requirements.ts';
 export { probeKafka, type KafkaProbeResult } from './kafka-probe.ts';
 export { probeOpenSearch, type OpenSearchProbeResult } from './opensearch-probe.ts';
+export { recordedStack, withRecordedStack, type RecordedStack } from './recorded-stack.ts';

@@ -157,7 +157,7 @@ function kafkaVersionFromProbe(probe: KafkaProbeResult): string {
   return probe.metadataVersion ? `unknown (metadata.version ${probe.metadataVersion})` : 'unknown';
 }
 
-async function recordAlive(record: ServiceRecord, stackId: string): Promise<boolean> {
+export async function recordAlive(record: ServiceRecord, stackId: string): Promise<boolean> {
   if (record.provider === 'local') return record.pid !== undefined && isOurProcess(record.pid, stackId);
   return record.containerId !== undefined && containerRunning(record.containerId);
 }

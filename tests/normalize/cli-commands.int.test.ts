@@ -1,40 +1,18 @@
 /**
  * The real `m365-siem` binary: `normalize` exit codes and stderr, and `tail` decoding siem.events from Kafka.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeSiemEvent } from '../../schemas/index.ts';
 import { testKafkaClient } from '../helpers/clients.ts';
 import { cleanupTopics, normalizerEnv, testTopicNames } from './kafka-helpers.ts';
 import { goldenCases } from './golden.ts';
-
-const BIN = fileURLToPath(new URL('../../bin/m365-siem.js', import.meta.url));
+import { runCli } from '../helpers/run-cli.ts';
 
 function run(args: string[], env: Record<string, string> = {}, input?: string, untilStdout?: (s: string) => boolean, timeoutMs = 40_000) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`timeout; stdout=${stdout.slice(0, 500)} stderr=${stderr.slice(0, 2000)}`));
-    }, timeoutMs);
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (untilStdout?.(stdout)) child.kill('SIGINT');
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin.end(input);
-    else child.stdin.end();
-  });
+  return runCli(args, env, { ...(input !== undefined ? { input } : {}), ...(untilStdout ? { untilStdout } : {}), timeoutMs });
 }
 
 describe('m365-siem normalize / tail', () => {
