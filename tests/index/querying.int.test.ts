@@ -9,9 +9,9 @@ import { uniqueName } from '../helpers/resources.ts';
 import { cleanup, countDocs, indexerEnv, offsets, openSearchAt, opensearchUrl, quietLogger, testTopics, waitFor } from './helpers/fixture.ts';
 import { encode, fileDownload, inboxRule, signIn } from './helpers/siem-events.ts';
 
-/** The README's example queries (README.md § Querying), read from the file and run as written. */
+/** The example queries of docs/querying.md, read from the file and run as written. */
 function readmeQueries(): Map<string, { method: string; target: string; body: Record<string, unknown> }> {
-  const text = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const text = readFileSync(new URL('../../docs/querying.md', import.meta.url), 'utf8');
   const out = new Map<string, { method: string; target: string; body: Record<string, unknown> }>();
   for (const m of text.matchAll(/<!-- query: ([a-z-]+) -->\s*```http\n(GET|POST) (\S+)\n([\s\S]*?)```/g)) {
     out.set(m[1]!, { method: m[2]!, target: m[3]!, body: JSON.parse(m[4]!) as Record<string, unknown> });
@@ -21,7 +21,7 @@ function readmeQueries(): Map<string, { method: string; target: string; body: Re
 
 type Buckets<T = Record<string, unknown>> = Array<{ key: string; doc_count: number } & T>;
 
-describe('README § Querying examples against indexed simulator-like events', () => {
+describe('docs/querying.md examples against indexed simulator-like events', () => {
   const prefix = uniqueName('siem-events');
   const groupId = uniqueName('index-group');
   const topics = testTopics(1);
@@ -38,7 +38,7 @@ describe('README § Querying examples against indexed simulator-like events', ()
 
   const run = async (name: string, index = prefix) => {
     const q = queries.get(name);
-    if (!q) throw new Error(`README has no query "${name}"`);
+    if (!q) throw new Error(`docs/querying.md has no query "${name}"`);
     expect(q.target).toBe('siem-events/_search');
     const r = await os.search({ index, body: q.body } as never);
     return r.body as { hits: { hits: Array<{ _source: Record<string, any> }> }; aggregations?: Record<string, { buckets: Buckets<any> }> };
