@@ -4,7 +4,7 @@
 import express, { type ErrorRequestHandler, type Express, type Request, type Response, type Router } from 'express';
 import { healthRouter, scrubSecrets, type Logger, type Readiness } from '../runtime/index.ts';
 import type { SchemaRegistryView } from '../schemas/index.ts';
-import { ApiError, requireRole, type Actor, type TokenEntry } from './auth.ts';
+import { ApiError, principalView, requireOrganizationRole, requireToken, requireUnscopedAdmin, roleFor, type Actor, type TokenEntry } from './auth.ts';
 import type { ConnectionService } from './connection-service.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
 import {
@@ -93,26 +93,39 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
     res.status(outcome.httpStatus).type('html').send(consentPage(outcome.title, outcome.message, ok, nonce, script));
   });
 
-  const viewer = requireRole(options.tokens, 'viewer');
-  const admin = requireRole(options.tokens, 'admin');
+  // Every route of one organization checks the token's role on that organization (docs/security.md § Operator scopes).
+  const viewer = requireOrganizationRole('viewer');
+  const admin = requireOrganizationRole('admin');
   const api = express.Router();
   // Authenticate before parsing bodies: an unauthenticated request learns nothing but 401.
-  api.use(viewer);
+  api.use(requireToken(options.tokens));
+  // No route of this API takes query parameters (the events API has its own strict list): a misspelt or stray one
+  // is the caller's mistake, told as such, not silently ignored. Schema-registry clients send their own (e.g. ?deleted).
+  api.use((req, _res, next) => {
+    const stray = Object.keys(req.query as Record<string, unknown>)[0];
+    if (stray === undefined || req.path.startsWith('/schema-registry/')) return next();
+    next(new ApiError(400, 'invalid_request', `query.${stray.slice(0, 64)}: unknown query parameter`, `query.${stray.slice(0, 64)}`));
+  });
   api.use(express.json({ limit: '64kb', strict: true }));
 
   api.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument(options.publicUrl));
   });
 
-  api.get('/organizations', (_req, res) => {
-    res.json({ items: service.listOrganizations() });
+  api.get('/me', (req, res) => {
+    res.json(principalView(req.principal!));
   });
-  api.post('/organizations', admin, async (req, res) => {
+
+  api.get('/organizations', (req, res) => {
+    const principal = req.principal!;
+    res.json({ items: service.listOrganizations().filter((o) => roleFor(principal, o.id) !== null) });
+  });
+  api.post('/organizations', requireUnscopedAdmin, async (req, res) => {
     const body = validate(createOrganizationBody, 'body', req.body);
     const org = await service.createOrganization(actorOf(req), body.name);
     res.status(201).location(`${options.publicUrl}/api/v1/organizations/${org.id}`).json(org);
   });
-  api.get('/organizations/:id', (req, res) => {
+  api.get('/organizations/:id', viewer, (req, res) => {
     const { id } = validate(orgIdParams, 'params', req.params);
     res.json(service.getOrganization(id));
   });
@@ -126,7 +139,7 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
     await service.deleteOrganization(actorOf(req), id);
     res.status(204).end();
   });
-  api.get('/organizations/:id/history', (req, res) => {
+  api.get('/organizations/:id/history', viewer, (req, res) => {
     const { id } = validate(orgIdParams, 'params', req.params);
     res.json({ items: service.history(id) });
   });
@@ -138,7 +151,7 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
     const { consentUrl } = await service.connect(actorOf(req), id, body);
     res.status(201).json({ consentUrl });
   });
-  api.get(m365, (req, res) => {
+  api.get(m365, viewer, (req, res) => {
     const { id } = validate(orgIdParams, 'params', req.params);
     res.json(service.connectionView(id, { withConsentUrl: req.actor?.role === 'admin' }));
   });

@@ -1,5 +1,6 @@
 /**
- * `m365-siem org list|add|connect|status|approve-upgrade|repair` over the REST API, `m365-siem token hash`, and
+ * `m365-siem org list|add|connect|status|approve-upgrade|repair` and `m365-siem whoami` over the REST API (each
+ * sees only the organizations in its token's scope), `m365-siem token hash`, and
  * `m365-siem start control-plane`.
  */
 import { Command, Option } from 'commander';
@@ -172,10 +173,23 @@ export function registerControlPlaneCommands(program: Command, ioOverride?: Part
       io.stdout(`${consentUrl}\n`);
     }));
 
+  program
+    .command('whoami')
+    .description("the operator token in M365_SIEM_TOKEN: its label, scope and role per organization")
+    .option('--json', 'print JSON')
+    .action(run(async (opts: { json?: boolean }) => {
+      const me = (await api(io, 'GET', '/me')) as { label: string; allOrganizations: string | null; organizations: Array<{ id: string; role: string }>; canCreateOrganizations: boolean };
+      if (opts.json) return io.stdout(`${JSON.stringify(me, null, 2)}\n`);
+      io.stdout(`token:    ${me.label}\n`);
+      if (me.allOrganizations) io.stdout(`scope:    every organization (${me.allOrganizations})\n`);
+      for (const o of me.organizations) io.stdout(`          ${pad(o.id, 18)} ${o.role}\n`);
+      io.stdout(`can add organizations: ${me.canCreateOrganizations ? 'yes' : 'no (needs an admin token with scope *)'}\n`);
+    }));
+
   const token = program.command('token').description('API tokens of the control plane');
   token
     .command('hash')
-    .description('print the SHA-256 hash of a token for CONTROL_PLANE_TOKENS (reads the token from stdin when omitted)')
+    .description('print the SHA-256 hash of a token for CONTROL_PLANE_TOKENS entries role[:label]:<hash>[:scope] (reads the token from stdin when omitted)')
     .argument('[token]', 'the token; omit it to keep it out of shell history')
     .action(async (value?: string) => {
       const text = (value ?? (await io.readStdin())).trim();

@@ -40,7 +40,7 @@ export const controlPlaneSettingsSpec = {
   tokens: setting(
     'CONTROL_PLANE_TOKENS',
     z.string({ message: 'required' }).min(1, 'required'),
-    'API bearer tokens as comma-separated role[:label]:sha256hex entries (role admin or viewer); create hashes with `m365-siem token hash <token>`',
+    'API bearer tokens as comma-separated role[:label]:sha256hex[:scope] entries: role admin or viewer; scope * (every organization, the default) or organization ids joined by + (e.g. viewer:msp-analyst:<hash>:org_a+org_b+org_c); one token may have several entries with different roles per scope; only scope-* admins add organizations; create hashes with `m365-siem token hash`',
   ),
   stateSecret: setting(
     'CONTROL_PLANE_STATE_SECRET',

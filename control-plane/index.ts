@@ -18,7 +18,7 @@ import {
 } from '../runtime/index.ts';
 import type { SchemaRegistryView } from '../schemas/index.ts';
 import { buildControlPlaneApp } from './app.ts';
-import { requireRole } from './auth.ts';
+import { requireOrganizationRole, requireToken } from './auth.ts';
 import { eventsRouter } from './events-api.ts';
 import { parseControlPlaneConfig, type ControlPlaneConfig } from './config.ts';
 import { ConsentStateSigner } from './consent-state.ts';
@@ -112,7 +112,16 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
   if (config.eventsApi && config.openSearch) {
     const openSearch = createOpenSearchClient(config.openSearch);
     closers.push(() => openSearch.close());
-    extraRouters.push(eventsRouter({ openSearch, indexAlias: config.eventsIndex, requireViewer: requireRole(config.tokens, 'viewer') }));
+    const token = requireToken(config.tokens);
+    const orgViewer = requireOrganizationRole('viewer');
+    extraRouters.push(
+      eventsRouter({
+        openSearch,
+        indexAlias: config.eventsIndex,
+        // Authenticated, and viewer (or more) on this very organization: an MSP analyst never searches another customer.
+        requireViewer: (req, res, next) => token(req, res, (error?: unknown) => (error ? next(error) : orgViewer(req, res, next))),
+      }),
+    );
   }
   const readiness = () => (!store.loaded ? 'organization state not loaded' : !statuses.isRunning ? 'status consumer not running' : null);
   const ui = config.ui ? (await import('./ui/index.ts')).uiRouter() : undefined;

@@ -114,6 +114,13 @@ const connectionResponse = z.object({
   lastEventAt: z.string().nullable(),
 });
 
+const principalResponse = z.object({
+  label: z.string().describe('who holds the token (recorded as the actor in history)'),
+  allOrganizations: z.enum(['admin', 'viewer']).nullable().describe('role on every organization (scope *), or null for a scoped token'),
+  organizations: z.array(z.object({ id: z.string(), role: z.enum(['admin', 'viewer']) })).describe('organizations named in the token\'s scope, with the role that applies'),
+  canCreateOrganizations: z.boolean().describe('true only for admin on every organization (scope *)'),
+});
+
 const historyResponse = z.object({
   items: z.array(
     z.object({
@@ -163,8 +170,8 @@ const errors = (...codes: number[]) =>
 const ERROR_TEXT: Record<number, string> = {
   400: 'malformed request; `error.field` names the field at fault',
   401: 'no or unknown bearer token',
-  403: 'the token\'s role may not do this (viewer tokens only read)',
-  404: 'no such organization',
+  403: 'the token\'s role may not do this (viewer tokens only read; only scope-* admins add organizations)',
+  404: 'no such organization, or one outside the token\'s scope (the two are not told apart)',
   409: 'the organization\'s state does not allow this',
   422: 'the tenant could not be resolved',
   429: 'too many failed authentications from this address (CONTROL_PLANE_AUTH_FAILURE_LIMIT); retry after `Retry-After` seconds',
@@ -192,7 +199,13 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
     },
     servers: [{ url: `${publicUrl}/api/v1` }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token from CONTROL_PLANE_TOKENS (admin or viewer)' } },
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'a token from CONTROL_PLANE_TOKENS: admin or viewer, on every organization (scope *) or on the organizations it names; see GET /me',
+        },
+      },
       schemas: {
         Error: out(errorResponse),
         Organization: out(organization),
@@ -200,13 +213,17 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         ConsentUrl: out(consentUrlResponse),
         Connection: out(connectionResponse),
         History: out(historyResponse),
+        Principal: out(principalResponse),
         Refetch: out(refetchResponse),
       },
     },
     paths: {
+      '/me': {
+        get: op("the presented token: its label, scope and roles", read, { responses: { 200: ok('the token', 'Principal'), ...errors(401) } }),
+      },
       '/organizations': {
-        get: op('list organizations', read, { responses: { 200: ok('organizations', 'OrganizationList'), ...errors(401) } }),
-        post: op('add an organization', write, { requestBody: body(createOrganizationBody), responses: { 201: ok('created', 'Organization'), ...errors(400, 401, 403) } }),
+        get: op("list the organizations in the token's scope", read, { responses: { 200: ok('organizations', 'OrganizationList'), ...errors(400, 401) } }),
+        post: op('add an organization (admin on every organization, scope *, only)', ['admin (scope *)'], { requestBody: body(createOrganizationBody), responses: { 201: ok('created', 'Organization'), ...errors(400, 401, 403) } }),
       },
       '/organizations/{id}': {
         parameters: idParam,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authenticate, hashToken, parseTokenTable, presentedToken } from '../../control-plane/auth.ts';
+import { authenticate, canCreateOrganizations, hashToken, parseTokenTable, presentedToken, principalView, roleFor } from '../../control-plane/auth.ts';
 
 describe('API tokens', () => {
   const adminHash = hashToken('admin-secret-token');
@@ -25,6 +25,67 @@ describe('API tokens', () => {
     expect(() => parseTokenTable(`root:${adminHash}`)).toThrow(/admin\[:label\]/);
     expect(() => parseTokenTable('admin:abc')).toThrow(/SHA-256/);
     expect(() => parseTokenTable(' , ')).toThrow(/no tokens/);
+  });
+
+  describe('scopes', () => {
+    const analyst = hashToken('msp-analyst-token');
+
+    it('gives an unscoped entry its role on every organization, present and future', () => {
+      const [admin] = parseTokenTable(`admin:ops:${adminHash}:*`);
+      expect(roleFor(admin!, 'org_anything1')).toBe('admin');
+      expect(canCreateOrganizations(admin!)).toBe(true);
+      const [viewer] = parseTokenTable(`viewer:${viewerHash}`);
+      expect(roleFor(viewer!, 'org_anything1')).toBe('viewer');
+      expect(canCreateOrganizations(viewer!)).toBe(false);
+    });
+
+    it('limits a scoped entry to the organizations it names', () => {
+      const [entry] = parseTokenTable(`viewer:msp-analyst:${analyst}:org_aaaa1+org_bbbb2+org_cccc3`);
+      expect(['org_aaaa1', 'org_bbbb2', 'org_cccc3', 'org_dddd4'].map((id) => roleFor(entry!, id))).toEqual(['viewer', 'viewer', 'viewer', null]);
+      expect(canCreateOrganizations(entry!)).toBe(false);
+    });
+
+    it('merges the entries of one token into a role per organization, the higher role winning over *', () => {
+      const table = parseTokenTable(`admin:msp-analyst:${analyst}:org_aaaa1, viewer:msp-analyst:${analyst}:org_bbbb2+org_cccc3, viewer:${viewerHash}`);
+      expect(table).toHaveLength(2);
+      const entry = authenticate(table, 'msp-analyst-token')!;
+      expect([roleFor(entry, 'org_aaaa1'), roleFor(entry, 'org_bbbb2'), roleFor(entry, 'org_zzzz9')]).toEqual(['admin', 'viewer', null]);
+      expect(entry.role).toBe('admin');
+      expect(canCreateOrganizations(entry)).toBe(false);
+      expect(principalView(entry)).toEqual({
+        label: 'msp-analyst',
+        allOrganizations: null,
+        organizations: [
+          { id: 'org_aaaa1', role: 'admin' },
+          { id: 'org_bbbb2', role: 'viewer' },
+          { id: 'org_cccc3', role: 'viewer' },
+        ],
+        canCreateOrganizations: false,
+      });
+      const mixed = parseTokenTable(`viewer:lead:${analyst}:*, admin:lead:${analyst}:org_aaaa1`)[0]!;
+      expect([roleFor(mixed, 'org_aaaa1'), roleFor(mixed, 'org_other1')]).toEqual(['admin', 'viewer']);
+    });
+
+    it.each([
+      [`viewer:a:${'1'.repeat(64)}:org_aaaa1+ORG!`, /ORG!.*organization id/],
+      [`viewer:a:${'1'.repeat(64)}:`, /organization id/],
+      [`viewer:a:${'1'.repeat(64)}:org_aaaa1:extra`, /admin\[:label\]/],
+      [`viewer:a:${'1'.repeat(64)}:org_aaaa1, admin:b:${'1'.repeat(64)}:org_bbbb2`, /labelled both a and b/],
+      [`viewer:a:${'1'.repeat(64)}:org_aaaa1, admin:a:${'1'.repeat(64)}:org_aaaa1`, /org_aaaa1 twice/],
+      [`viewer:a:${'1'.repeat(64)}, admin:a:${'1'.repeat(64)}:*`, /scope \* twice/],
+    ])('refuses %s', (text, message) => {
+      expect(() => parseTokenTable(text)).toThrow(message);
+    });
+
+    it('never puts a hash into an error message', () => {
+      const hash = 'a'.repeat(64);
+      try {
+        parseTokenTable(`viewer:a:${hash}:bad!`);
+        expect.unreachable();
+      } catch (error) {
+        expect((error as Error).message).not.toContain(hash.slice(0, 16));
+      }
+    });
   });
 
   it('hashes like sha256sum', () => {

@@ -4,7 +4,7 @@
  * with a readable message; the bearer token lives in sessionStorage only (gone when the tab closes).
  */
 import { ApiError, errorMessageFromResponse } from './logic/error-message.ts';
-import type { EventsPage, HistoryEntry, MicrosoftManageApplication, Organization } from './logic/api-types.ts';
+import type { EventsPage, HistoryEntry, MicrosoftManageApplication, Organization, Principal } from './logic/api-types.ts';
 
 const TOKEN_KEY = 'm365siem.operatorToken';
 const BASE = '/api/v1';
@@ -69,6 +69,8 @@ const app = (id: string) => `${org(id)}/applications/microsoft-manage`;
 export const api = {
   /** Checks a token before keeping it. */
   verifyToken: (token: string) => request<unknown>('GET', '/organizations', undefined, token),
+  /** The token's label and scope (which organizations, which role, whether it may add organizations). */
+  me: () => request<Principal>('GET', '/me'),
   listOrganizations: async () => listOf<Organization>(await request<unknown>('GET', '/organizations'), 'organizations', 'items', 'data'),
   getOrganization: (id: string) => request<Organization>('GET', org(id)),
   addOrganization: (name: string) => request<Organization>('POST', '/organizations', { name }),

@@ -7,12 +7,15 @@ import { api, getToken, onUnauthorized, setToken } from './api-client.ts';
 import { badge, errorBanner, h, replaceChildren, uid } from './dom.ts';
 import { describeError } from './logic/error-message.ts';
 import { parseRoute, type Route } from './logic/routes.ts';
+import { scopeText } from './logic/principal.ts';
 import { statusView } from './logic/status-view.ts';
-import type { Organization } from './logic/api-types.ts';
+import type { Organization, Principal } from './logic/api-types.ts';
 import { link, navigate, setRenderer, type Dispose } from './navigation.ts';
 import { renderOrganization } from './views/organization-view.ts';
 
 let disposeView: Dispose = () => {};
+/** The signed-in token's scope; null until GET /me answered (the API enforces the scope either way). */
+let principal: Principal | null = null;
 let signInNotice: string | null = null;
 
 function root(): HTMLElement {
@@ -42,6 +45,7 @@ function renderSignIn(): void {
         try {
           await api.verifyToken(token);
           setToken(token);
+          principal = null;
           signInNotice = null;
           if (location.pathname === '/' || location.pathname === '') history.replaceState(null, '', '/organizations');
           render();
@@ -78,6 +82,7 @@ function shell(route: Route): HTMLElement {
         class: 'link-button signout',
         onclick: () => {
           setToken(null);
+          principal = null;
           signInNotice = 'You signed out.';
           render();
         },
@@ -85,6 +90,7 @@ function shell(route: Route): HTMLElement {
       'Sign out',
     ),
   );
+  nav.append(h('p', { class: 'muted small signed-in', 'data-testid': 'signed-in' }, principal ? scopeText(principal) : ''));
   replaceChildren(root(), h('a', { class: 'skip-link', href: '#main' }, 'Skip to content'), h('div', { class: 'layout' }, nav, main));
   return main;
 }
@@ -157,7 +163,8 @@ function renderOrganizations(main: HTMLElement): Dispose {
     if (disposed) return;
     listBox.setAttribute('aria-busy', 'false');
     if (orgs.length === 0) {
-      replaceChildren(listBox, h('p', { class: 'empty' }, 'No organizations yet. Add the first one above.'));
+      const scoped = principal !== null && !principal.canCreateOrganizations;
+      replaceChildren(listBox, h('p', { class: 'empty' }, scoped ? 'No organizations in this token\'s scope yet.' : 'No organizations yet. Add the first one above.'));
       return;
     }
     const rows = orgs
@@ -216,12 +223,25 @@ function renderOrganizations(main: HTMLElement): Dispose {
     }
   }
 
-  replaceChildren(
-    main,
-    h('h1', null, 'Organizations'),
-    h('section', { class: 'card', 'aria-labelledby': `${nameId}-h` }, h('h2', { id: `${nameId}-h` }, 'Add organization'), form, formMessage),
-    h('section', { class: 'card' }, h('h2', null, 'All organizations'), listBox),
-  );
+  const addSection = h('section', { class: 'card', 'aria-labelledby': `${nameId}-h` }, h('h2', { id: `${nameId}-h` }, 'Add organization'), form, formMessage);
+  const listHeading = h('h2', null, 'All organizations');
+  replaceChildren(main, h('h1', null, 'Organizations'), addSection, h('section', { class: 'card' }, listHeading, listBox));
+  // A scoped token sees only its organizations and cannot add one: say so instead of offering a form that gets 403.
+  const applyScope = (p: Principal) => {
+    if (!p.canCreateOrganizations) addSection.remove();
+    if (!p.allOrganizations) listHeading.textContent = 'Your organizations';
+  };
+  if (principal) applyScope(principal);
+  else
+    void api
+      .me()
+      .then((p) => {
+        principal = p;
+        const signedIn = document.querySelector('[data-testid="signed-in"]');
+        if (signedIn) signedIn.textContent = scopeText(p);
+        if (!disposed) applyScope(p);
+      })
+      .catch(() => undefined);
   void load();
   // Refresh statuses, but never under the operator's keyboard focus.
   const timer = setInterval(() => {
@@ -235,6 +255,7 @@ function renderOrganizations(main: HTMLElement): Dispose {
 
 onUnauthorized((message) => {
   setToken(null);
+  principal = null;
   signInNotice = message;
   render();
 });

@@ -13,6 +13,14 @@ export type ConnectionStatus =
 
 export type Cloud = 'commercial' | 'gcc' | 'gcc-high' | 'dod';
 
+/** GET /api/v1/me: the signed-in token's label and scope. */
+export interface Principal {
+  label: string;
+  allOrganizations: 'admin' | 'viewer' | null;
+  organizations: Array<{ id: string; role: 'admin' | 'viewer' }>;
+  canCreateOrganizations: boolean;
+}
+
 export interface Organization {
   id: string;
   name: string;
