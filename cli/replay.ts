@@ -148,6 +148,7 @@ export async function replayOrganization(env: Env, options: ReplayOptions): Prom
   const sendBatchSize = options.sendBatchSize ?? 500;
   const groupId = `${config.settings.groupId}-replay-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const producer = kafka.producer();
+  const limits = await kafka.sendLimits([eventsTopic]);
   const consumer = kafka.consumer({ groupId, readCommitted: true, sessionTimeoutMs: 30_000 });
   let finish: () => void = () => undefined;
   let fail: (error: unknown) => void = () => undefined;
@@ -190,7 +191,7 @@ export async function replayOrganization(env: Env, options: ReplayOptions): Prom
         let out: OutgoingMessage[] = [];
         const flush = async () => {
           if (out.length === 0) return;
-          await producer.send({ topic: eventsTopic, acks: -1, messages: out });
+          await limits.send(producer, eventsTopic, out, { acks: -1 });
           progress.produced += out.length;
           out = [];
           await heartbeat();
@@ -229,12 +230,18 @@ export async function replayOrganization(env: Env, options: ReplayOptions): Prom
             progress.unmappable++;
             continue;
           }
-          seen.add(key);
-          out.push({
+          const message: OutgoingMessage = {
             key: orgId,
             value: encoded.value,
             headers: { [EVENT_HEADERS.source]: parsed.value.source, [EVENT_HEADERS.eventId]: key, [EVENT_HEADERS.schemaId]: String(schemaId) },
-          });
+          };
+          // Larger than siem.events accepts: the normalizer dead-lettered it when it first came; replay cannot send it.
+          if (!limits.fits(eventsTopic, message)) {
+            progress.unmappable++;
+            continue;
+          }
+          seen.add(key);
+          out.push(message);
           if (out.length >= sendBatchSize) await flush();
           report();
         }

@@ -1,8 +1,10 @@
 import {
   backoffDelay,
-  deadLetterInput,
+  buildDeadLetter,
+  DEAD_LETTER_HEADERS,
   sleep,
-  type DeadLetter,
+  type OutgoingMessage,
+  type SendLimits,
   type EachBatchPayload,
   type KafkaClient,
   type KafkaConsumer,
@@ -41,13 +43,6 @@ export interface IndexerOptions {
 export type EventDecoder = (value: Buffer) => SiemEventObject;
 
 const HEADER_SOURCE = 'm365-source';
-/**
- * Kafka refuses records (and record batches) above `message.max.bytes`, 1 MiB by default: a dead letter keeps at
- * most this much of its input (the full message stays at its origin offset), and one send carries at most
- * DLQ_SEND_BYTES so a burst of dead letters never forms a batch the broker rejects forever.
- */
-const DLQ_INPUT_MAX_CHARS = 400_000;
-const DLQ_SEND_BYTES = 512 * 1024;
 /** Messages decoded between two yields to the event loop (about 5 ms of work). */
 const PREPARE_SLICE = 500;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -66,6 +61,7 @@ type Prepared =
 export class IndexerService {
   private consumer: KafkaConsumer | null = null;
   private producer: KafkaProducer | null = null;
+  private limits: SendLimits | null = null;
   private readonly abort = new AbortController();
   private readonly writer: BulkWriter;
   private readonly aliases: OrganizationAliases;
@@ -147,6 +143,7 @@ export class IndexerService {
   }
 
   async start(): Promise<void> {
+    this.limits = await this.kafka.sendLimits([this.options.deadLetterTopic]);
     this.producer = this.kafka.producer();
     await this.producer.connect();
     const consumer = this.kafka.consumer({
@@ -272,7 +269,7 @@ export class IndexerService {
       throw error;
     }
 
-    const deadLetters: DeadLetter[] = [];
+    const deadLetters: OutgoingMessage[] = [];
     const written: Array<{ index: string; orgId: string }> = []; // the prepared docs themselves: no object per document
     let indexed = 0;
     let duplicates = 0;
@@ -295,7 +292,7 @@ export class IndexerService {
     this.documents.inc({ outcome: 'duplicate' }, duplicates);
     if (deadLetters.length > 0) {
       this.documents.inc({ outcome: 'dead_letter' }, deadLetters.length);
-      for (const d of deadLetters) this.deadLetters.inc({ code: d.errorCode });
+      for (const d of deadLetters) this.deadLetters.inc({ code: String(d.headers?.[DEAD_LETTER_HEADERS.errorCode] ?? 'unknown') });
     }
     return true;
   }
@@ -356,6 +353,7 @@ export class IndexerService {
     return { kind: 'dead-letter', message, orgId: key, code, reason, input: message.value };
   }
 
+  /** A dead letter through the runtime's one builder: it fits the dead-letter topic whatever the input's size. */
   private deadLetter(
     topic: string,
     partition: number,
@@ -364,44 +362,24 @@ export class IndexerService {
     code: string,
     reason: string,
     input: Buffer | string | null,
-  ): DeadLetter {
+  ): OutgoingMessage {
     const header = message.headers?.[HEADER_SOURCE];
     const source = header === undefined ? null : Array.isArray(header) ? String(header[0] ?? '') || null : header.toString();
-    const encoded = deadLetterInput(input);
-    let errorMessage = reason;
-    if (encoded.input.length > DLQ_INPUT_MAX_CHARS) {
-      errorMessage = `${reason} (input truncated from ${encoded.input.length} characters; the whole message is at its origin offset)`;
-      encoded.input = encoded.input.slice(0, DLQ_INPUT_MAX_CHARS);
-    }
-    return {
-      stage: 'index',
-      orgId,
-      source,
-      errorCode: code,
-      errorMessage,
-      ...encoded,
-      origin: { topic, partition, offset: message.offset },
-      at: new Date().toISOString(),
-    };
+    return buildDeadLetter(
+      { stage: 'index', orgId, source, errorCode: code, errorMessage: reason, input, origin: { topic, partition, offset: message.offset } },
+      this.requireLimits().maxRecordBytes(this.options.deadLetterTopic),
+    );
   }
 
-  private async sendDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
+  private requireLimits(): SendLimits {
+    if (!this.limits) throw new Error('indexer not started: send limits unknown');
+    return this.limits;
+  }
+
+  /** Dead letters in sends the broker accepts (a burst of them never forms a batch it refuses for ever). */
+  private async sendDeadLetters(letters: readonly OutgoingMessage[]): Promise<void> {
     if (!this.producer) throw new Error('producer not started');
-    let chunk: Array<{ key: string; value: string; headers: Record<string, string> }> = [];
-    let bytes = 0;
-    const flush = async () => {
-      if (chunk.length === 0) return;
-      await this.producer!.send({ topic: this.options.deadLetterTopic, acks: -1, messages: chunk });
-      chunk = [];
-      bytes = 0;
-    };
-    for (const l of letters) {
-      const value = JSON.stringify(l);
-      if (bytes + value.length > DLQ_SEND_BYTES) await flush();
-      chunk.push({ key: l.orgId ?? 'unknown', value, headers: { 'm365-stage': 'index' } });
-      bytes += value.length;
-    }
-    await flush();
+    await this.requireLimits().send(this.producer, this.options.deadLetterTopic, letters, { acks: -1 });
   }
 
   /** Retries one idempotent step until it succeeds; false when aborted (then nothing is committed). */

@@ -11,6 +11,7 @@ import {
   type SourceName,
   type SourceStatus,
   type TenantConnection,
+  type SendLimits,
   type Topics,
 } from '../runtime/index.ts';
 import { CheckpointSnapshot, type IdLedger } from './checkpoint-store.ts';
@@ -73,6 +74,7 @@ export class IngestService {
   readonly logger: Logger;
   readonly kafka: KafkaClient;
   private readonly topics: Topics;
+  private limits: SendLimits | null = null;
   private readonly http: MicrosoftHttp;
   private readonly status: StatusReporter;
   private readonly assignment: TenantAssignment;
@@ -121,6 +123,7 @@ export class IngestService {
   }
 
   async start(): Promise<void> {
+    this.limits = await this.kafka.sendLimits([this.topics.raw.name, this.topics.deadLetter.name, this.topics.checkpoints.name]);
     await this.status.start();
     await this.assignment.start();
   }
@@ -141,6 +144,11 @@ export class IngestService {
 
   statusOf(orgId: string, source: SourceName): SourceStatus | undefined {
     return this.status.get(orgId, source);
+  }
+
+  private requireLimits(): SendLimits {
+    if (!this.limits) throw new Error('ingest not started: send limits unknown');
+    return this.limits;
   }
 
   readiness(): string | null {
@@ -168,7 +176,7 @@ export class IngestService {
         onRetry: (error, attempt) => this.logger.warn({ err: error, attempt, what }, 'taking over partitions failed; retrying'),
       });
     for (const p of fresh) {
-      const writer = new TransactionalWriter(this.kafka, `${this.config.settings.groupId}.${this.topics.tenants.name}.p${p}`, this.logger, this.metrics);
+      const writer = new TransactionalWriter(this.kafka, `${this.config.settings.groupId}.${this.topics.tenants.name}.p${p}`, this.logger, this.metrics, this.requireLimits(), this.topics.deadLetter.name);
       await retry('transactional writer', () => writer.start()); // fences the partition's previous owner before its checkpoints are read
       this.partitions.set(p, { writer, orgs: new Set() });
     }
@@ -291,6 +299,7 @@ export class IngestService {
         logger: this.logger,
         dedupHorizonMs: this.config.settings.dedupHorizonMs,
         now: this.now,
+        limits: this.requireLimits(),
       }),
       registration: { buckets: restored.buckets, state: null },
     };

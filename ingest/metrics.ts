@@ -9,6 +9,7 @@ export function createIngestMetrics(withDefaults = true) {
     throttled: m.counter('throttled', 'throttling answers from Microsoft (429, AF429)', ['api']),
     recordsPublished: m.counter('records_published', 'records published to m365.raw', ['source']),
     duplicatesSkipped: m.counter('duplicates_skipped', 'records skipped because their id was already published within the horizon', ['source']),
+    oversizedRecords: m.counter('oversized_records', 'records larger than m365.raw accepts even alone: dead-lettered instead (record_too_large)'),
     deadLettered: m.counter('dead_lettered', 'records or blobs dead-lettered by ingest', ['source', 'code']),
     tenantMismatch: m.counter('tenant_mismatch', 'ALARM: records whose tenant is not the organization\'s tenant (refused)', ['source']),
     foreignUrls: m.counter('foreign_urls_refused', 'ALARM: content or next-page URLs outside the cloud profile host (refused)', ['api']),

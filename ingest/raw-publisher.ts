@@ -2,7 +2,11 @@ import {
   RAW_HEADERS,
   RetriableError,
   PermanentError,
+  encodedRecordBytes,
+  oversizedRecordDeadLetter,
   type KafkaClient,
+  type OutgoingMessage,
+  type SendLimits,
   type KafkaProducer,
   type Logger,
   type RawEnvelope,
@@ -48,9 +52,6 @@ export function envelopeMessage(
   return { topic, key: e.orgId, value: JSON.stringify(envelope), headers };
 }
 
-/** Kafka's default max.message.bytes is ~1 MB per record batch: keep each send well below it. */
-const MAX_SEND_BYTES = 700_000;
-
 export class FencedError extends PermanentError {
   constructor(message: string) {
     super(message, 'fenced');
@@ -78,6 +79,9 @@ export class TransactionalWriter {
     readonly transactionalId: string,
     private readonly logger: Logger,
     private readonly metrics: IngestMetrics,
+    /** What each topic accepts per send (read at start by the service), and where oversized records go. */
+    private readonly limits: SendLimits,
+    private readonly deadLetterTopic: string,
     private readonly maxUnitsPerTransaction = 500,
   ) {}
 
@@ -144,40 +148,44 @@ export class TransactionalWriter {
 
   private async commit(units: Unit[]): Promise<void> {
     const producer = await this.ensureProducer();
+    const byTopic = this.byTopic(units);
     const txn = await producer.transaction();
     try {
-      const byTopic = new Map<string, OutMessage[]>();
-      let bytes = 0;
-      const flush = async () => {
-        for (const [topic, messages] of byTopic) {
-          await txn.send({
-            topic,
-            acks: -1,
-            messages: messages.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) })),
-          });
-        }
-        byTopic.clear();
-        bytes = 0;
-      };
-      for (const unit of units) {
-        for (const m of unit.messages) {
-          const size = (m.value?.length ?? 0) + m.key.length + 64;
-          if (bytes + size > MAX_SEND_BYTES && bytes > 0) await flush();
-          let list = byTopic.get(m.topic);
-          if (!list) {
-            list = [];
-            byTopic.set(m.topic, list);
-          }
-          list.push(m);
-          bytes += size;
-        }
-      }
-      await flush();
+      // Every topic's messages in sends the broker accepts, all inside the one transaction with the checkpoint.
+      for (const [topic, messages] of byTopic) await this.limits.send(txn, topic, messages, { acks: -1 });
       await txn.commit();
     } catch (error) {
       await txn.abort().catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * The units' messages per topic, in order. A record larger than its topic accepts even alone is dead-lettered in
+   * its place (a Microsoft record with huge ModifiedProperties must not fail the blob's transaction for ever); its
+   * ledger entry still commits, so it is dead-lettered once.
+   */
+  private byTopic(units: readonly Unit[]): Map<string, OutgoingMessage[]> {
+    const out = new Map<string, OutgoingMessage[]>();
+    const add = (topic: string, m: OutgoingMessage) => {
+      let list = out.get(topic);
+      if (!list) out.set(topic, (list = []));
+      list.push(m);
+    };
+    for (const unit of units) {
+      for (const m of unit.messages) {
+        const message: OutgoingMessage = { key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) };
+        if (m.topic === this.deadLetterTopic || this.limits.fits(m.topic, message)) {
+          add(m.topic, message);
+          continue;
+        }
+        const facts = { bytes: encodedRecordBytes(message), limit: this.limits.maxRecordBytes(m.topic) };
+        this.logger.warn({ topic: m.topic, ...facts }, 'record larger than its topic accepts; dead-lettered');
+        this.metrics.oversizedRecords.inc();
+        add(this.deadLetterTopic, oversizedRecordDeadLetter('ingest', m.topic, message, facts, this.limits.maxRecordBytes(this.deadLetterTopic)));
+      }
+    }
+    return out;
   }
 
   private async resetProducer(): Promise<void> {

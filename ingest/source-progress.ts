@@ -1,4 +1,4 @@
-import type { Logger, SourceName, Topics } from '../runtime/index.ts';
+import { SendLimits, type Logger, type SourceName, type Topics } from '../runtime/index.ts';
 import {
   addHourly,
   idHash,
@@ -10,6 +10,8 @@ import {
 import type { IngestMetrics } from './metrics.ts';
 import { envelopeMessage, type OutMessage, type TransactionalWriter } from './raw-publisher.ts';
 import { deadLetterMessage } from './tenant-guard.ts';
+
+const DEFAULT_LIMITS = new SendLimits(new Map());
 
 /** A record ready to publish: Microsoft's record verbatim plus what ingest derived from it. */
 export interface ReadyRecord {
@@ -82,6 +84,8 @@ export class SourceProgress {
       logger: Logger;
       dedupHorizonMs: number;
       now: () => number;
+      /** What the topics accept (read at start); without it, the broker's default limit. */
+      limits?: SendLimits;
     },
   ) {}
 
@@ -201,7 +205,8 @@ export class SourceProgress {
           if ((!clear && this.ids.has(h)) || fresh.has(h)) continue;
           fresh.add(h);
         }
-        messages.push(deadLetterMessage(topics.deadLetter.name, { orgId: this.orgId, source: this.source, errorCode: d.errorCode, errorMessage: d.errorMessage, input: d.input, nowMs: now }));
+        const maxBytes = (this.deps.limits ?? DEFAULT_LIMITS).maxRecordBytes(topics.deadLetter.name);
+        messages.push(deadLetterMessage(topics.deadLetter.name, { orgId: this.orgId, source: this.source, errorCode: d.errorCode, errorMessage: d.errorMessage, input: d.input, nowMs: now }, maxBytes));
         r.deadLettered++;
       }
       if (change.contentIdsDone) Object.assign(cp.contentIds, change.contentIdsDone);

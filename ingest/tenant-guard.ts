@@ -1,4 +1,4 @@
-import { deadLetterInput, type DeadLetter, type SourceName } from '../runtime/index.ts';
+import { buildDeadLetter, type SourceName } from '../runtime/index.ts';
 import type { OutMessage } from './raw-publisher.ts';
 
 /**
@@ -29,20 +29,16 @@ export function guardRecord(record: unknown, tenantId: string, api: 'management'
   return { kind: 'ok' };
 }
 
+/** An ingest dead letter (refused record) through the runtime's one builder: one header set, one size rule. */
 export function deadLetterMessage(
   topic: string,
   d: { orgId: string; source: SourceName; errorCode: string; errorMessage: string; input: unknown; nowMs: number },
+  maxRecordBytes: number,
 ): OutMessage {
   const text = typeof d.input === 'string' ? d.input : JSON.stringify(d.input) ?? 'undefined';
-  const value: DeadLetter = {
-    stage: 'ingest',
-    orgId: d.orgId,
-    source: d.source,
-    errorCode: d.errorCode,
-    errorMessage: d.errorMessage,
-    ...deadLetterInput(text.length > 900_000 ? `${text.slice(0, 900_000)}…[truncated]` : text),
-    origin: null,
-    at: new Date(d.nowMs).toISOString(),
-  };
-  return { topic, key: d.orgId, value: JSON.stringify(value), headers: { 'm365-source': d.source, 'm365-stage': 'ingest' } };
+  const letter = buildDeadLetter(
+    { stage: 'ingest', orgId: d.orgId, source: d.source, errorCode: d.errorCode, errorMessage: d.errorMessage, input: text, origin: null, at: new Date(d.nowMs) },
+    maxRecordBytes,
+  );
+  return { topic, ...letter };
 }

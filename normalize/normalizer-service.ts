@@ -10,18 +10,19 @@
  */
 import { hostname } from 'node:os';
 import {
+  buildDeadLetter,
   createKafkaClient,
   createLogger,
-  deadLetterInput,
+  encodedRecordBytes,
   isSourceName,
   RAW_HEADERS,
-  type DeadLetter,
   type EachBatchPayload,
   type KafkaClient,
   type KafkaConsumer,
   type KafkaProducer,
   type Logger,
   type OutgoingMessage,
+  type SendLimits,
   type Topics,
 } from '../runtime/index.ts';
 import { latestSiemEventSchema } from '../schemas/index.ts';
@@ -65,6 +66,7 @@ export class NormalizerService {
   private joined = false;
   private transactionCount = 0;
   private schemaId = latestSiemEventSchema.id;
+  private limits: SendLimits | null = null;
   private readonly nowMicros: () => number;
 
   constructor(
@@ -83,8 +85,14 @@ export class NormalizerService {
     return this.schemaId;
   }
 
+  /** What the topics accept per send, read at start (null before). */
+  get sendLimits(): SendLimits | null {
+    return this.limits;
+  }
+
   async start(): Promise<void> {
     const s = this.config.settings;
+    this.limits = await this.kafka.sendLimits([this.topics.events.name, this.topics.deadLetter.name]);
     if (s.schemaRegistryUrl) {
       this.schemaId = await registerSiemEventSchema({
         url: s.schemaRegistryUrl,
@@ -187,15 +195,22 @@ export class NormalizerService {
           }
           const encoded = encodeEvent(event, this.schemaId);
           if (encoded.kind === 'ok') {
-            seen.add(key);
-            out.keys.push(key);
-            out.events.push({
+            const message: OutgoingMessage = {
               key: env.orgId,
               value: encoded.value,
               headers: { [EVENT_HEADERS.source]: env.source, [EVENT_HEADERS.eventId]: event.event.id, [EVENT_HEADERS.schemaId]: String(this.schemaId) },
-            });
-            this.metrics.records.inc({ outcome: 'ok', source: env.source });
-            continue;
+            };
+            const limits = this.requireLimits();
+            if (limits.fits(this.topics.events.name, message)) {
+              seen.add(key);
+              out.keys.push(key);
+              out.events.push(message);
+              this.metrics.records.inc({ outcome: 'ok', source: env.source });
+              continue;
+            }
+            // Larger than siem.events accepts even alone: dead-lettered (the raw input, at its offset), never a stall.
+            const limit = limits.maxRecordBytes(this.topics.events.name);
+            failure = { code: 'record_too_large', reason: `the event is ${encodedRecordBytes(message)} bytes; topic ${this.topics.events.name} accepts records of at most ${limit} bytes` };
           }
           if (encoded.kind === 'dead-letter') failure = { code: encoded.code, reason: encoded.reason };
         } else if (mapped.kind === 'dead-letter') failure = { code: mapped.code, reason: mapped.reason };
@@ -211,6 +226,11 @@ export class NormalizerService {
     return out;
   }
 
+  private requireLimits(): SendLimits {
+    if (!this.limits) throw new Error('normalizer not started: send limits unknown');
+    return this.limits;
+  }
+
   private deadLetterMessage(
     orgId: string | null,
     source: string | null,
@@ -219,20 +239,13 @@ export class NormalizerService {
     topic: string,
     partition: number,
   ): OutgoingMessage {
-    const letter: DeadLetter = {
-      stage: 'normalize',
-      orgId,
-      source,
-      errorCode: failure.code,
-      errorMessage: failure.reason,
-      ...deadLetterInput(m.value),
-      origin: { topic, partition, offset: m.offset },
-      at: new Date().toISOString(),
-    };
     // Only known source names become label values (bounded labels).
     this.metrics.records.inc({ outcome: 'dead_letter', source: source !== null && isSourceName(source) ? source : 'unknown' });
     this.metrics.deadLetters.inc({ code: failure.code });
-    return { key: orgId ?? 'unknown', value: JSON.stringify(letter), headers: { stage: 'normalize', 'error-code': failure.code } };
+    return buildDeadLetter(
+      { stage: 'normalize', orgId, source, errorCode: failure.code, errorMessage: failure.reason, input: m.value, origin: { topic, partition, offset: m.offset } },
+      this.requireLimits().maxRecordBytes(this.topics.deadLetter.name),
+    );
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -249,8 +262,11 @@ export class NormalizerService {
       const transaction = await producer.transaction();
       const number = ++this.transactionCount;
       try {
-        if (result.events.length > 0) await transaction.send({ topic: this.topics.events.name, messages: result.events });
-        if (result.deadLetters.length > 0) await transaction.send({ topic: this.topics.deadLetter.name, messages: result.deadLetters });
+        // Bounded sends inside the one transaction: a backlog's events (about twice the raw bytes) never form a record
+        // batch the broker refuses, and the offsets below still commit with them.
+        const limits = this.requireLimits();
+        await limits.send(transaction, this.topics.events.name, result.events);
+        await limits.send(transaction, this.topics.deadLetter.name, result.deadLetters);
         await transaction.sendOffsets({
           consumerGroupId: this.config.settings.groupId,
           topics: [{ topic, partitions: [{ partition, offset: (BigInt(last.offset) + 1n).toString() }] }],

@@ -8,6 +8,8 @@ export * from './sources.ts';
 export * from './clouds.ts';
 export * from './topics.ts';
 export * from './kafka.ts';
+export * from './send-limits.ts';
+export * from './dead-letters.ts';
 export * from './opensearch.ts';
 export * from './metrics.ts';
 export * from './ops-server.ts';

@@ -9,6 +9,7 @@ import {
   Partitioners,
   logLevel as KafkaLogLevel,
   CompressionTypes,
+  type ConfigResourceTypes,
   type Admin,
   type Consumer,
   type ConsumerConfig,
@@ -21,6 +22,7 @@ import type { Logger } from './logger.ts';
 import { envBoolean, envInt, parseSettings, setting } from './settings.ts';
 import type { TopicSpec, Topics } from './topics.ts';
 import { PermanentError, withRetry } from './retry.ts';
+import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, SendLimits } from './send-limits.ts';
 
 /**
  * Metadata settles a moment after topics are created: "not the leader" and "does not host this topic-partition"
@@ -43,6 +45,13 @@ async function retryTransient<T>(step: () => Promise<T>): Promise<T> {
     { attempts: 10, initialMs: 200, maxMs: 3_000 },
   );
 }
+
+/**
+ * kafkajs' ConfigResourceTypes values (Kafka's protocol numbers): its CommonJS build does not expose the enum as a
+ * named ESM export under plain Node, so the two values used here are spelled out.
+ */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes.TOPIC;
+const BROKER_RESOURCE = 4 as ConfigResourceTypes.BROKER;
 
 export type {
   Admin as KafkaAdmin,
@@ -86,6 +95,11 @@ export const kafkaSettingsSpec = {
   saslPassword: setting('KAFKA_SASL_PASSWORD', z.string().optional(), 'SASL password (never logged)'),
   connectionTimeoutMs: setting('KAFKA_CONNECTION_TIMEOUT_MS', envInt(10_000, 100, 600_000), 'broker connection timeout'),
   requestTimeoutMs: setting('KAFKA_REQUEST_TIMEOUT_MS', envInt(30_000, 100, 600_000), 'broker request timeout'),
+  maxBatchBytes: setting(
+    'KAFKA_MAX_BATCH_BYTES',
+    envInt(Number.MAX_SAFE_INTEGER, 1_024),
+    'most bytes of one send (record batch); the topics\' max.message.bytes, read at start, applies when lower (unset = that limit)',
+  ),
 } as const;
 
 export type KafkaSettings = ReturnType<typeof parseKafkaSettings>;
@@ -204,6 +218,48 @@ export class KafkaClient {
 
   admin(): Admin {
     return this.kafka.admin();
+  }
+
+  /**
+   * The largest record batch each of `topics` accepts: the topic's `max.message.bytes` (which is the broker's
+   * `message.max.bytes` unless the topic overrides it), or the broker's when the topic cannot be described, lowered
+   * by KAFKA_MAX_BATCH_BYTES. Read once at start; every producer of the service sends through it.
+   */
+  async sendLimits(topics: readonly string[]): Promise<SendLimits> {
+    const admin = this.admin();
+    await admin.connect();
+    try {
+      const brokerLimit = await retryTransient(() => this.brokerMessageMaxBytes(admin));
+      const described = await retryTransient(() =>
+        admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [...new Set(topics)].map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['max.message.bytes'] })),
+        }),
+      );
+      const cap = this.settings.maxBatchBytes;
+      const byTopic = new Map<string, number>();
+      for (const r of described.resources) {
+        const value = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+        const limit = r.errorCode === 0 && Number.isInteger(value) && value > 0 ? value : brokerLimit;
+        byTopic.set(r.resourceName, Math.min(limit, cap));
+      }
+      this.logger.info({ limits: Object.fromEntries(byTopic), brokerMessageMaxBytes: brokerLimit }, 'send limits read from the topics');
+      return new SendLimits(byTopic, Math.min(brokerLimit, cap));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async brokerMessageMaxBytes(admin: Admin): Promise<number> {
+    const cluster = await admin.describeCluster();
+    const broker = cluster.brokers[0];
+    if (!broker) return KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: BROKER_RESOURCE, name: String(broker.nodeId), configNames: ['message.max.bytes'] }],
+    });
+    const value = Number(described.resources[0]?.configEntries.find((e) => e.configName === 'message.max.bytes')?.configValue);
+    return Number.isInteger(value) && value > 0 ? value : KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
   }
 
   /** Creates missing topics with their partition/cleanup/retention settings; leaves existing ones alone. */
