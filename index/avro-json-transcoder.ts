@@ -17,6 +17,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { microsFormatter } from './document-serializer.ts';
+import { VENDOR_RECORD_KEY, isJsonObjectText } from './vendor-record.ts';
 
 export interface TranscodedEvent {
   /** The `_source` bytes: a view into an arena shared with the documents transcoded before and after it. */
@@ -63,6 +64,9 @@ class Cursor {
   orgId: string | null = null;
   eventId: string | null = null;
   timestamp = Number.NaN;
+  /** Where the bytes of `event.original` are in the input (-1: none), for the vendor record splice. */
+  originalFrom = -1;
+  originalTo = -1;
 
   begin(value: Buffer, from: number): void {
     this.buf = value;
@@ -76,6 +80,35 @@ class Cursor {
     this.orgId = null;
     this.eventId = null;
     this.timestamp = Number.NaN;
+    this.originalFrom = -1;
+    this.originalTo = -1;
+  }
+
+  /** Remembers where the next Avro string's bytes are (it is written by `str()` right after). */
+  markOriginal(): void {
+    const mark = this.pos;
+    const n = this.long();
+    if (n < 0 || this.pos + n > this.end) throw TRUNCATED;
+    this.originalFrom = this.pos;
+    this.originalTo = this.pos + n;
+    this.pos = mark;
+  }
+
+  /**
+   * Appends `"m365.record": <event.original's JSON>` as the document's last member when that text is one valid JSON
+   * object (index/vendor-record.ts): the bytes are copied, never parsed.
+   */
+  spliceVendorRecord(): void {
+    const from = this.originalFrom;
+    const to = this.originalTo;
+    if (from < 0 || !isJsonObjectText(this.buf, from, to)) return;
+    this.len--; // the document's closing brace
+    this.raw(VENDOR_RECORD_KEY);
+    const n = to - from;
+    this.ensure(n + 1);
+    this.buf.copy(this.out, this.len, from, to);
+    this.len += n;
+    this.out[this.len++] = 0x7d;
   }
 
   /** The finished document (a view; the next one is written after it). */
@@ -292,7 +325,7 @@ interface AvroField {
 type AvroType = { type: unknown; name?: string; namespace?: string; logicalType?: string; fields?: AvroField[]; items?: unknown; values?: unknown };
 
 /** Paths whose values the indexer needs, captured while transcoding. */
-type Capture = 'orgId' | 'eventId' | 'timestamp' | null;
+type Capture = 'orgId' | 'eventId' | 'timestamp' | 'original' | null;
 
 type RecordFn = (c: Cursor) => boolean;
 
@@ -349,7 +382,15 @@ class TranscoderCompiler {
     for (const f of fields) {
       const fieldPath = path ? `${path}.${f.name}` : f.name;
       const capture: Capture =
-        fieldPath === 'organization.id' ? 'orgId' : fieldPath === 'event.id' ? 'eventId' : fieldPath === 'timestamp' ? 'timestamp' : null;
+        fieldPath === 'organization.id'
+          ? 'orgId'
+          : fieldPath === 'event.id'
+            ? 'eventId'
+            : fieldPath === 'timestamp'
+              ? 'timestamp'
+              : fieldPath === 'event.original'
+                ? 'original'
+                : null;
       const label = JSON.stringify(rename[f.name] ?? f.name);
       const first = this.key(`{${label}:`);
       const next = this.key(`,${label}:`);
@@ -454,6 +495,7 @@ class TranscoderCompiler {
       case 'string':
         if (capture === 'orgId') lines.push('c.orgId = c.peekString();');
         if (capture === 'eventId') lines.push('c.eventId = c.peekString();');
+        if (capture === 'original') lines.push('c.markOriginal();');
         lines.push('c.str();');
         return null;
       case 'int':
@@ -500,6 +542,7 @@ export function compileAvroJsonTranscoder(schema: unknown, schemaId: number): (v
         cursor.abandon();
         return null;
       }
+      cursor.spliceVendorRecord();
     } catch (error) {
       cursor.abandon();
       if (error instanceof TruncatedError || error instanceof RangeError) return null;

@@ -4,6 +4,7 @@ import { compileAvroJsonTranscoder, type TranscodedEvent } from './avro-json-tra
 import { dailyIndexName } from '../schemas/opensearch/index.ts';
 import { documentId } from './document-id.ts';
 import { compileDocumentWriter, microsToIso as fastMicrosToIso } from './document-serializer.ts';
+import { withVendorRecord } from './vendor-record.ts';
 
 /** `_source` writer for events decoded with the latest Avro schema (what `decodeSiemEvent` returns). */
 const writeAvroEvent = compileDocumentWriter(latestSiemEventSchema.schema);
@@ -150,6 +151,7 @@ export function toEventDocument(event: SiemEventObject, prefix: string, kafkaKey
   let source: string;
   if (!('@timestamp' in event) && typeof event.timestamp === 'number') source = writeAvroEvent(event);
   else source = genericSource(event, at.iso());
+  source = withVendorRecord(source, get(event.event, 'original'));
   return ok({
     orgId,
     eventId,

@@ -8,7 +8,7 @@ import { parseAddress } from './ip.ts';
 import { isGuid, parseIdentity } from './user.ts';
 
 /** Bumped whenever a mapping changes what it produces for the same input. */
-export const MAPPER_VERSION = '1.1.0';
+export const MAPPER_VERSION = '1.2.0';
 
 export interface MapContext {
   readonly envelope: RawEnvelope;

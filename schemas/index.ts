@@ -15,7 +15,7 @@ export {
   SiemEventEncodingError,
 } from './siem-event-codec.ts';
 export type { SiemEventSchemaVersion } from './siem-event-codec.ts';
-export type { SiemEvent, SiemEventEvent, SiemEventUser, SiemEventUserTarget, SiemEventGeo, SiemEventM365 } from './siem-event-type.ts';
+export type { SiemEvent, SiemEventEvent, SiemEventUser, SiemEventUserTarget, SiemEventGeo, SiemEventM365, SiemEventTargetResource } from './siem-event-type.ts';
 export { EVENT_KINDS, EVENT_OUTCOMES, EVENT_CATEGORIES, EVENT_TYPES } from './siem-event-type.ts';
 export { fullTransitiveProblems } from './compatibility.ts';
 export type { CompatibilityProblem } from './compatibility.ts';

@@ -117,6 +117,22 @@ export interface SiemEventM365 {
   modified_properties_text?: Opt<string>;
   parameters?: Opt<Record<string, string>>;
   fields?: Opt<Record<string, string>>;
+  // Schema v3
+  home_tenant_id?: Opt<string>;
+  resource_tenant_id?: Opt<string>;
+  network_location_types?: Opt<string[]>;
+  target_resources?: Opt<SiemEventTargetResource[]>;
+  delivery_action?: Opt<string>;
+  directionality?: Opt<string>;
+  status_additional_details?: Opt<string>;
+}
+
+/** One target of an activity (schema v3: `m365.target_resources`). */
+export interface SiemEventTargetResource {
+  type?: Opt<string>;
+  id?: Opt<string>;
+  name?: Opt<string>;
+  user_principal_name?: Opt<string>;
 }
 
 export interface SiemEvent {

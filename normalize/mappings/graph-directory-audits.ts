@@ -7,6 +7,7 @@ import type { MapContext } from '../event-draft.ts';
 import { outcomeFromResult, verbOf } from '../event-draft.ts';
 import type { SiemEvent } from '../../schemas/index.ts';
 import { arr, isObject, nameValues, lookup, str, type Json } from '../record-values.ts';
+import type { SiemEventTargetResource } from '../../schemas/index.ts';
 import { modifiedPropertiesText } from './management-common.ts';
 import { classifyDirectoryOperation } from './management-entra.ts';
 import { graphDraft } from './graph-common.ts';
@@ -50,6 +51,7 @@ export function mapGraphDirectoryAudit(record: Json, ctx: MapContext): SiemEvent
     m.app = { id: str(app.appId), name: str(app.displayName) };
   }
   const targets = arr(record.targetResources).filter(isObject) as Json[];
+  m.target_resources = targetResources(targets);
   const userTarget = targets.find((t) => str(t.type)?.toLowerCase() === 'user');
   if (userTarget) draft.targetUser(userTarget.userPrincipalName, userTarget.id, userTarget.displayName);
   const groupTarget = targets.find((t) => str(t.type)?.toLowerCase() === 'group');
@@ -61,4 +63,15 @@ export function mapGraphDirectoryAudit(record: Json, ctx: MapContext): SiemEvent
   if (agent) ev.user_agent = { original: agent };
   if (details.length > 0) m.parameters_text = details.map(([k, v]) => `${k}=${v}`).join('; ');
   return draft.finish();
+}
+
+/** Every targetResources entry (type, id, name, UPN): rules ask for any target of a type, not only the first. */
+function targetResources(targets: readonly Json[]): SiemEventTargetResource[] | null {
+  const out = targets.map((t) => ({
+    type: str(t.type),
+    id: str(t.id),
+    name: str(t.displayName),
+    user_principal_name: str(t.userPrincipalName),
+  }));
+  return out.length > 0 ? out : null;
 }

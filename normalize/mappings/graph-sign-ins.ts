@@ -29,14 +29,20 @@ export function mapGraphSignIn(record: Json, ctx: MapContext): SiemEvent {
   const failed = code !== null && code !== '0';
   // No status at all: we cannot tell, so unknown (never a silent success).
   ev.event.outcome = status === null ? 'unknown' : failed ? 'failure' : 'success';
+  const details = status ? str(status.additionalDetails) : null;
+  // error.code is kept on success too ("0"): Sigma rules ask for ResultType 0, and "0 = success" is Microsoft's own encoding.
+  if (code !== null) ev.error = { code, message: null };
   if (failed && status) {
     const reason = str(status.failureReason);
-    const details = str(status.additionalDetails);
     const text = reason && details ? `${reason} (${details})` : (reason ?? details);
     ev.error = { code, message: reason };
     ev.event.reason = text;
     ev.message = text;
   }
+  m.status_additional_details = details;
+  m.home_tenant_id = str(record.homeTenantId);
+  m.resource_tenant_id = str(record.resourceTenantId);
+  m.network_location_types = networkLocationTypes(record.networkLocationDetails);
   draft.actor(record.userPrincipalName, record.userId, record.userDisplayName);
   draft.sourceFrom(record.ipAddress);
   const geo = geoOf(record.location);
@@ -99,4 +105,13 @@ function signInTypeOf(record: Json, ctx: MapContext): SignInEventType | string |
   if (declared) return declared;
   const source = ctx.envelope.source;
   return isSignInSource(source) ? SIGN_IN_SOURCES[source] : null;
+}
+
+/** networkLocationDetails[].networkType, every entry (namedNetwork, trustedNamedLocation, …); null when none. */
+function networkLocationTypes(details: unknown): string[] | null {
+  const types = arr(details)
+    .filter(isObject)
+    .map((d) => str((d as Json).networkType))
+    .filter((t): t is string => t !== null);
+  return types.length > 0 ? [...new Set(types)] : null;
 }

@@ -2,9 +2,9 @@
  * Fields every Management Activity API record shares (the "common schema"), applied before the per-workload
  * mapping. Unknown RecordType values are still normalized with these.
  */
-import type { SiemEvent } from '../../schemas/index.ts';
+import type { SiemEvent, SiemEventTargetResource } from '../../schemas/index.ts';
 import { EventDraft, outcomeFromResult, verbOf, crudActivity, type MapContext } from '../event-draft.ts';
-import { firstStr, int, isObject, lookup, nameValues, str, type Json } from '../record-values.ts';
+import { firstStr, int, isObject, lookup, maybeJson, nameValues, str, type Json } from '../record-values.ts';
 import { toMicros } from '../time.ts';
 import { isGuid } from '../user.ts';
 
@@ -96,9 +96,16 @@ export function managementBase(record: Json, ctx: MapContext): EventDraft {
   for (const [k, v] of nameValues(record.Parameters)) textParts.push(`${k}=${v}`);
   for (const [k, v] of extended) textParts.push(`${k}=${v}`);
   for (const [k, v] of nameValues(record.OperationProperties)) textParts.push(`${k}=${v}`);
+  // Security & Compliance cmdlets (RecordType 18) write Parameters as the command line's text, not a Name/Value list.
+  const parametersText = typeof record.Parameters === 'string' && !Array.isArray(maybeJson(record.Parameters)) ? record.Parameters.trim() : '';
+  if (parametersText.length > 0) textParts.unshift(parametersText);
   if (textParts.length > 0) m.parameters_text = textParts.join('; ');
   const modified = modifiedPropertiesText(record.ModifiedProperties);
   if (modified) m.modified_properties_text = modified;
+  // Email events (Defender for Office 365 / Exchange Online Protection) say where a message went and which way.
+  m.delivery_action = firstStr(record, 'DeliveryAction', 'Delivery Action');
+  m.directionality = str(record.Directionality);
+  m.target_resources = managementTargets(record.Target);
 
   // A neutral classification; workload mappings override it.
   draft.classify({ category: categoryOfWorkload(workload), type: ['info'], classUid: 0, activityId: 0 });
@@ -163,4 +170,18 @@ export type ManagementMapper = (record: Json, draft: EventDraft, ctx: MapContext
 
 export function finishDraft(draft: EventDraft): SiemEvent {
   return draft.finish();
+}
+
+/** Target[] of a Management API record ({ID, Type} per identifier of the object acted on), every entry. */
+export function managementTargets(list: unknown): SiemEventTargetResource[] | null {
+  if (!Array.isArray(list)) return null;
+  const out: SiemEventTargetResource[] = [];
+  for (const item of list) {
+    if (!isObject(item)) continue;
+    const id = str(item.ID);
+    if (id === null) continue;
+    const type = item.Type === null || item.Type === undefined ? null : String(item.Type);
+    out.push({ type, id, name: null, user_principal_name: item.Type === 5 ? id : null });
+  }
+  return out.length > 0 ? out : null;
 }

@@ -20,10 +20,17 @@ export const SIEM_EVENTS_TEMPLATE_VERSION = 2;
 const KEYWORD_IGNORE_ABOVE = 1024;
 
 const keyword = (): FieldMapping => ({ type: 'keyword', ignore_above: KEYWORD_IGNORE_ABOVE });
-/** Free text that detection engineers search by words and also aggregate/match exactly. */
+/**
+ * The case-insensitive twin of a keyword: `<field>.ci`, lower-cased by OpenSearch's built-in `lowercase` normalizer
+ * (core, no analysis-common needed), which query_string applies to terms and wildcard patterns alike. Microsoft writes
+ * "Update application" where rules say "Update Application"; Sigma's values are case-insensitive (decision 0121).
+ */
+const CASE_INSENSITIVE = { ci: { type: 'keyword', normalizer: 'lowercase', ignore_above: KEYWORD_IGNORE_ABOVE } };
+const keywordCi = (): FieldMapping => ({ type: 'keyword', ignore_above: KEYWORD_IGNORE_ABOVE, fields: CASE_INSENSITIVE });
+/** Free text that detection engineers search by words and also aggregate/match exactly (and case-insensitively). */
 const textWithKeyword = (): FieldMapping => ({
   type: 'text',
-  fields: { keyword: { type: 'keyword', ignore_above: KEYWORD_IGNORE_ABOVE } },
+  fields: { keyword: { type: 'keyword', ignore_above: KEYWORD_IGNORE_ABOVE }, ...CASE_INSENSITIVE },
 });
 const long = (): FieldMapping => ({ type: 'long' });
 const integer = (): FieldMapping => ({ type: 'integer' });
@@ -39,6 +46,12 @@ const object = (properties: Record<string, FieldMapping>): FieldMapping => ({ pr
 
 /** Substring-searchable text (Sigma `contains` rules): the wildcard field type is core in OpenSearch 2.15+. */
 const wildcard = (): FieldMapping => ({ type: 'wildcard' });
+/**
+ * Joined Name=Value text, substring-searchable case-sensitively (`wildcard`, any length) and case-insensitively through
+ * `.ci` (the wildcard type takes no normalizer that query_string applies to patterns; measured on 2.19.3). Texts beyond
+ * 8,191 characters are only in the case-sensitive field.
+ */
+const wildcardCi = (): FieldMapping => ({ ...wildcard(), fields: { ci: { type: 'keyword', normalizer: 'lowercase', ignore_above: 8191 } } });
 
 const userFields = (): Record<string, FieldMapping> => ({
   id: keyword(),
@@ -62,11 +75,11 @@ export const siemEventProperties: Record<string, FieldMapping> = {
     kind: keyword(),
     category: keyword(),
     type: keyword(),
-    action: keyword(),
-    outcome: keyword(),
+    action: keywordCi(),
+    outcome: keywordCi(),
     reason: textWithKeyword(),
-    code: keyword(),
-    provider: keyword(),
+    code: keywordCi(),
+    provider: keywordCi(),
     dataset: keyword(),
     module: keyword(),
     severity: integer(),
@@ -75,7 +88,7 @@ export const siemEventProperties: Record<string, FieldMapping> = {
     original: storedOnly(),
   }),
   message: textWithKeyword(),
-  error: object({ code: keyword(), message: textWithKeyword() }),
+  error: object({ code: keywordCi(), message: textWithKeyword() }),
   organization: object({ id: keyword(), name: keyword() }),
   cloud: object({ provider: keyword(), account: object({ id: keyword() }) }),
   user: object({ ...userFields(), target: object(userFields()) }),
@@ -107,7 +120,7 @@ export const siemEventProperties: Record<string, FieldMapping> = {
     from: object({ address: keyword() }),
     to: object({ address: keyword() }),
   }),
-  rule: object({ id: keyword(), name: keyword(), category: keyword(), description: textWithKeyword() }),
+  rule: object({ id: keyword(), name: keywordCi(), category: keywordCi(), description: textWithKeyword() }),
   ocsf: object({
     class_uid: integer(),
     category_uid: integer(),
@@ -118,77 +131,156 @@ export const siemEventProperties: Record<string, FieldMapping> = {
   }),
   /** Our normalized cross-source extras (siem-schema.md § 6.3). */
   m365: object({
-    source: keyword(),
-    content_type: keyword(),
-    content_id: keyword(),
+    source: keywordCi(),
+    content_type: keywordCi(),
+    content_id: keywordCi(),
     record_type: integer(),
-    workload: keyword(),
-    result_status: keyword(),
-    object_id: keyword(),
-    user_type: keyword(),
-    user_key: keyword(),
-    correlation_id: keyword(),
-    session_id: keyword(),
-    client_app: keyword(),
-    conditional_access_status: keyword(),
-    mapper_version: keyword(),
-    app: object({ id: keyword(), name: keyword() }),
-    resource: object({ id: keyword(), name: keyword() }),
+    workload: keywordCi(),
+    result_status: keywordCi(),
+    object_id: keywordCi(),
+    user_type: keywordCi(),
+    user_key: keywordCi(),
+    correlation_id: keywordCi(),
+    session_id: keywordCi(),
+    client_app: keywordCi(),
+    conditional_access_status: keywordCi(),
+    mapper_version: keywordCi(),
+    app: object({ id: keywordCi(), name: keywordCi() }),
+    resource: object({ id: keywordCi(), name: keywordCi() }),
     auth: object({
-      requirement: keyword(),
-      protocol: keyword(),
-      result_detail: keyword(),
+      requirement: keywordCi(),
+      protocol: keywordCi(),
+      result_detail: keywordCi(),
       is_interactive: bool(),
-      sign_in_type: keyword(),
-      client_credential_type: keyword(),
-      incoming_token_type: keyword(),
+      sign_in_type: keywordCi(),
+      client_credential_type: keywordCi(),
+      incoming_token_type: keywordCi(),
     }),
-    service_principal: object({ id: keyword(), name: keyword(), credential_key_id: keyword(), managed_identity_type: keyword(), managed_identity_resource_id: keyword() }),
+    service_principal: object({ id: keywordCi(), name: keywordCi(), credential_key_id: keywordCi(), managed_identity_type: keywordCi(), managed_identity_resource_id: keywordCi() }),
     device: object({
-      id: keyword(),
-      name: keyword(),
-      os: keyword(),
-      browser: keyword(),
+      id: keywordCi(),
+      name: keywordCi(),
+      os: keywordCi(),
+      browser: keywordCi(),
       is_compliant: bool(),
       is_managed: bool(),
-      trust_type: keyword(),
+      trust_type: keywordCi(),
     }),
     risk: object({
-      level: keyword(),
-      level_during_sign_in: keyword(),
-      state: keyword(),
-      detail: keyword(),
-      event_types: keyword(),
-      detection_timing: keyword(),
-      source: keyword(),
+      level: keywordCi(),
+      level_during_sign_in: keywordCi(),
+      state: keywordCi(),
+      detail: keywordCi(),
+      event_types: keywordCi(),
+      detection_timing: keywordCi(),
+      source: keywordCi(),
     }),
     mailbox: object({
-      owner_upn: keyword(),
-      guid: keyword(),
-      logon_type: keyword(),
+      owner_upn: keywordCi(),
+      guid: keywordCi(),
+      logon_type: keywordCi(),
       external_access: bool(),
       operation_count: long(),
-      access_type: keyword(),
-      folders: keyword(),
+      access_type: keywordCi(),
+      folders: keywordCi(),
     }),
-    sharing: object({ target_name: keyword(), target_type: keyword(), sharing_type: keyword(), site_url: keyword() }),
-    alert: object({ id: keyword(), status: keyword(), entity_type: keyword(), severity: keyword() }),
+    sharing: object({ target_name: keywordCi(), target_type: keywordCi(), sharing_type: keywordCi(), site_url: keywordCi() }),
+    alert: object({ id: keywordCi(), status: keywordCi(), entity_type: keywordCi(), severity: keywordCi() }),
     registration: object({
       is_admin: bool(),
       is_mfa_registered: bool(),
       is_mfa_capable: bool(),
       is_sspr_registered: bool(),
       is_passwordless_capable: bool(),
-      methods: keyword(),
-      preferred_method: keyword(),
+      methods: keywordCi(),
+      preferred_method: keywordCi(),
     }),
-    parameters_text: wildcard(),
-    modified_properties_text: wildcard(),
+    parameters_text: wildcardCi(),
+    modified_properties_text: wildcardCi(),
     /** Vendor namespace: Exchange cmdlet parameters and Microsoft's whole record, Name → Value. */
     parameters: flatObject(),
     fields: flatObject(),
+    // schema v3
+    home_tenant_id: keywordCi(),
+    resource_tenant_id: keywordCi(),
+    network_location_types: keywordCi(),
+    target_resources: object({ type: keywordCi(), id: keywordCi(), name: keywordCi(), user_principal_name: keywordCi() }),
+    delivery_action: keywordCi(),
+    directionality: keywordCi(),
+    status_additional_details: keywordCi(),
   }),
 };
+
+/**
+ * Where the indexer puts Microsoft's record itself, parsed, with Microsoft's own field names
+ * (`m365.record.Operation`, `m365.record.status.errorCode`, `m365.record.targetResources.type`): the text of
+ * `event.original` spliced into `_source` as a JSON object, no parsing in the indexer (decision 0120). It is not an
+ * Avro field: the indexer derives it, so the template maps it beside the Avro-mirroring properties.
+ */
+export const VENDOR_RECORD_PATH = 'm365.record';
+
+const alias = (path: string): FieldMapping => ({ type: 'alias', path });
+
+/**
+ * Field aliases at the paths OpenSearch Security Analytics' built-in `azure` and `m365` log types map Sigma's field
+ * names to (security-analytics `OSMapping/azure_logtype.json`, `m365_logtype.json`), pointing at our fields, so its
+ * detectors find our documents (decision 0123). Only paths our documents can answer; an alias never shadows a field.
+ */
+export const SECURITY_ANALYTICS_ALIASES: Readonly<Record<string, string>> = {
+  // azure log type
+  'azure.signinlogs.result_description': 'error.message',
+  'azure.signinlogs.properties.user_id': 'user.id',
+  'azure.signinlogs.properties.conditional_access_status': 'm365.conditional_access_status',
+  'azure.signinlogs.properties.device_detail.is_compliant': 'm365.device.is_compliant',
+  'azure.signinlogs.properties.device_detail.device_id': 'm365.device.id',
+  'azure.signinlogs.properties.device_detail.trust_type': 'm365.device.trust_type',
+  'azure.signinlogs.properties.authentication_requirement': 'm365.auth.requirement',
+  'azure.signinlogs.properties.resource_id': 'm365.resource.id',
+  'azure.signinlogs.properties.network_location_details': 'm365.network_location_types',
+  'azure.signinlogs.properties.resource_tenant_id': 'm365.resource_tenant_id',
+  'azure.signinlogs.properties.home_tenant_id': 'm365.home_tenant_id',
+  'azure.signinlogs.properties.app_id': 'm365.app.id',
+  'azure.signinlogs.properties.client_app_used': 'm365.client_app',
+  'azure.signinlogs.properties.risk_state': 'm365.risk.state',
+  'azure.platformlogs.status': 'event.outcome',
+  'azure.platformlogs.operation_name': 'event.action',
+  'azure.platformlogs.result_type': 'error.code',
+  'azure.auditlogs.properties.logged_by_service': 'event.provider',
+  'azure.auditlogs.properties.activity_display_name': 'event.action',
+  'azure.activitylogs.category': 'event.code',
+  'azure.activitylogs.identity.claims_initiated_by_user.name': 'user.email',
+  resource_display_name: 'm365.resource.name',
+  Workload: 'm365.workload',
+  eventSource: 'm365.workload',
+  eventName: 'event.action',
+  'user_agent.name': 'user_agent.original',
+  // m365 log type (threat-management rules: eventSource = workload, eventName = alert name, status)
+  'rsa.misc.event_source': 'm365.workload',
+  'rsa.misc.event_desc': 'rule.name',
+  'rsa.misc.status': 'm365.result_status',
+};
+
+/** Puts `mapping` at the dotted `path` inside `properties` (creating objects on the way). */
+function setPath(properties: Record<string, FieldMapping>, path: string, mapping: FieldMapping): void {
+  const parts = path.split('.');
+  let level = properties;
+  for (const part of parts.slice(0, -1)) {
+    const next = (level[part] ??= { properties: {} });
+    if (next.type !== undefined) throw new Error(`${path}: ${part} is a ${next.type}, not an object`);
+    level = (next.properties ??= {});
+  }
+  const leaf = parts[parts.length - 1]!;
+  if (level[leaf] !== undefined) throw new Error(`${path} is already mapped`);
+  level[leaf] = mapping;
+}
+
+/** The Avro-mirroring properties plus what the index adds: the vendor record and the Security Analytics aliases. */
+export function indexProperties(): Record<string, FieldMapping> {
+  const out = structuredClone(siemEventProperties);
+  setPath(out, VENDOR_RECORD_PATH, flatObject());
+  for (const [path, target] of Object.entries(SECURITY_ANALYTICS_ALIASES)) setPath(out, path, alias(target));
+  return out;
+}
 
 export interface SiemEventsTemplateOptions {
   /** Index name prefix; daily indices are `<prefix>-YYYY.MM.DD` and the read alias is `<prefix>`. */
@@ -226,7 +318,7 @@ export function buildSiemEventsTemplate(options: Partial<SiemEventsTemplateOptio
         // never turns events into dead letters (docs/decisions/0041).
         dynamic: false,
         date_detection: false,
-        properties: siemEventProperties,
+        properties: indexProperties(),
       },
       aliases: { [o.prefix]: {} },
     },

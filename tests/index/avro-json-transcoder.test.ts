@@ -2,11 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { decodeSiemEvent, encodeSiemEvent, latestSiemEventSchema, type SiemEvent } from '../../schemas/index.ts';
 import { compileDocumentWriter } from '../../index/document-serializer.ts';
 import { transcodeLatestAvro } from '../../index/event-document.ts';
+import { withVendorRecord } from '../../index/vendor-record.ts';
 import { anyEvent, fileDownload, inboxRule, signIn } from './helpers/siem-events.ts';
 
 /** The transcoder (Avro bytes → JSON bytes) must write exactly what the object path writes (decode → serialize). */
 const objectPath = compileDocumentWriter(latestSiemEventSchema.schema);
-const viaObjects = (e: SiemEvent) => objectPath(decodeSiemEvent(encodeSiemEvent(e)) as unknown as Record<string, unknown>);
+const viaObjects = (e: SiemEvent) => {
+  const decoded = decodeSiemEvent(encodeSiemEvent(e)) as unknown as Record<string, unknown>;
+  return withVendorRecord(objectPath(decoded), (decoded.event as { original?: unknown }).original);
+};
 
 const at = Date.parse('2026-11-25T22:10:00.123Z');
 const samples: SiemEvent[] = [

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { latestSiemEventSchema, siemEventSchemas } from '../../schemas/index.ts';
-import { buildSiemEventsTemplate, mappedLeafPaths, organizationAliasFilter, organizationAliasName } from '../../schemas/opensearch/index.ts';
+import {
+  SECURITY_ANALYTICS_ALIASES,
+  VENDOR_RECORD_PATH,
+  buildSiemEventsTemplate,
+  indexProperties,
+  mappedLeafPaths,
+  organizationAliasFilter,
+  organizationAliasName,
+} from '../../schemas/opensearch/index.ts';
 import { MICROS_TIME_PATHS } from '../../index/event-document.ts';
+import type { FieldMapping } from '../../schemas/opensearch/index.ts';
 
 interface AvroLeaf {
   path: string;
@@ -101,6 +110,36 @@ describe('index template agrees with the Avro schema', () => {
     expect(mapped.get('related.ip')).toBe('ip');
     expect(mapped.get('source.geo.location')).toBe('geo_point');
     expect(mapped.get('@timestamp')).toBe('date');
+  });
+
+  it('adds the vendor record and the Security Analytics aliases beside the Avro fields, each alias naming a mapped field', () => {
+    const all = mappedLeafPaths(indexProperties());
+    expect(all.get(VENDOR_RECORD_PATH)).toBe('flat_object');
+    for (const [path, target] of Object.entries(SECURITY_ANALYTICS_ALIASES)) {
+      expect(all.get(path), path).toBe('alias');
+      expect(mapped.has(path), `${path} shadows an Avro field`).toBe(false);
+      expect(['keyword', 'text', 'boolean', 'ip', 'date', 'integer', 'long'], `${path} → ${target}`).toContain(mapped.get(target));
+    }
+    // every Avro-mirroring path is unchanged in the index mapping
+    for (const [path, type] of mapped) expect(all.get(path), path).toBe(type);
+    expect(buildSiemEventsTemplate().template.mappings.properties).toEqual(indexProperties());
+  });
+
+  it('gives event.action, rule.name and the m365 keywords a case-insensitive .ci twin', () => {
+    const props = indexProperties();
+    const leaf = (path: string): FieldMapping | undefined => {
+      let level: Record<string, FieldMapping> | undefined = props;
+      let found: FieldMapping | undefined;
+      for (const part of path.split('.')) {
+        found = level?.[part];
+        level = found?.properties;
+      }
+      return found;
+    };
+    for (const path of ['event.action', 'event.outcome', 'rule.name', 'error.code', 'm365.workload', 'm365.result_status', 'm365.client_app', 'm365.auth.requirement', 'error.message', 'message']) {
+      expect(leaf(path)?.fields, path).toMatchObject({ ci: { type: 'keyword', normalizer: 'lowercase' } });
+    }
+    for (const [path, type] of mapped) if (path.startsWith('m365.') && type === 'keyword') expect(leaf(path)?.fields, path).toHaveProperty('ci');
   });
 
   it('names per-organization aliases only for ids that are safe OpenSearch names (no rewriting, no collisions)', () => {
