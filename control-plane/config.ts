@@ -64,7 +64,16 @@ export const controlPlaneSettingsSpec = {
     envInt(4 * 3600, 60, 7 * 86_400),
     'a source whose cursor is further behind than this is reported as lagging',
   ),
-  historyLimit: setting('CONTROL_PLANE_HISTORY_LIMIT', envInt(1000, 10, 100_000), 'changes kept in each organization\'s history'),
+  historyMaxBytes: setting(
+    'CONTROL_PLANE_HISTORY_MAX_BYTES',
+    envInt(1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
+    'bytes of change history kept per organization in the history topic (oldest dropped first, in chunks of up to 64 KiB)',
+  ),
+  historyTopic: setting(
+    'TOPIC_HISTORY',
+    z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name').optional(),
+    'compacted topic of the organizations\' change histories, read only by the control plane (default: the TOPIC_TENANTS name + ".history")',
+  ),
   ui: setting('CONTROL_PLANE_UI', envBoolean(true), 'serve the operator web UI at / (built from control-plane/ui, nothing fetched from the internet)'),
   callbackRateLimit: setting(
     'CONTROL_PLANE_CALLBACK_RATE_LIMIT',
@@ -104,7 +113,9 @@ export interface ControlPlaneConfig {
   verifyIntervalSeconds: number;
   manifestVersion: number;
   expectedLagSeconds: number;
-  historyLimit: number;
+  historyMaxBytes: number;
+  /** Compacted topic of the organizations' histories (decision 0110). */
+  historyTopic: string;
   ui: boolean;
   rateLimits: { callbackPerMinute: number; authFailuresPerMinute: number };
   trustProxy: boolean | number | string;
@@ -127,6 +138,7 @@ export function parseControlPlaneConfig(env: Env): ControlPlaneConfig {
   } catch (error) {
     throw new ConfigError([`CONTROL_PLANE_TOKENS: ${(error as Error).message}`]);
   }
+  const topics = parseTopicSettings(env);
   const microsoftApp = parseMicrosoftApp(env);
   if (!microsoftApp) throw new ConfigError(['M365_CLIENT_ID: required (the multi-tenant Entra application the control plane connects tenants to)']);
   return {
@@ -139,7 +151,8 @@ export function parseControlPlaneConfig(env: Env): ControlPlaneConfig {
     verifyIntervalSeconds: s.verifyIntervalSeconds,
     manifestVersion: s.manifestVersion,
     expectedLagSeconds: s.expectedLagSeconds,
-    historyLimit: s.historyLimit,
+    historyMaxBytes: s.historyMaxBytes,
+    historyTopic: s.historyTopic ?? `${topics.tenants}.history`,
     ui: s.ui,
     rateLimits: { callbackPerMinute: s.callbackRateLimit, authFailuresPerMinute: s.authFailureLimit },
     trustProxy: s.trustProxy,
@@ -148,7 +161,7 @@ export function parseControlPlaneConfig(env: Env): ControlPlaneConfig {
     openSearch: s.eventsApi ? parseOpenSearchSettings(env) : null,
     logLevel: parseCommonSettings(env).logLevel,
     kafka: parseKafkaSettings(env),
-    topics: parseTopicSettings(env),
+    topics,
     clouds: parseCloudProfiles(env),
     microsoftApp,
   };

@@ -137,7 +137,7 @@ export class ConnectionService {
           revision: 0,
           updatedAt: at,
           connection: null,
-          controlPlane: { createdAt: at, requestedTenant: null, pendingUpgrade: null, verification: null, consumedNonces: [], history: [] },
+          controlPlane: { createdAt: at, requestedTenant: null, pendingUpgrade: null, verification: null, consumedNonces: [] },
         },
         history: [{ action: 'organization.created', message: `created organization "${name}"` }],
         result: undefined,
@@ -175,7 +175,8 @@ export class ConnectionService {
   }
 
   history(orgId: string) {
-    return this.require(orgId).controlPlane.history;
+    this.require(orgId);
+    return this.o.store.history(orgId);
   }
 
   private organizationView(r: OrganizationRecord): OrganizationView {

@@ -74,9 +74,18 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
       maxMs: 4_000,
       onRetry: (error, attempt) => logger.warn({ err: error, step: name, attempt }, 'start step failed; retrying'),
     });
-  await startStep('ensure topics', () => kafka.ensureTopics([topics.tenants, topics.status]));
+  // The history topic is compacted and partitioned like the tenants topic, but only the control plane reads it.
+  const historyTopic = { ...topics.tenants, name: config.historyTopic };
+  await startStep('ensure topics', () => kafka.ensureTopics([topics.tenants, topics.status, historyTopic]));
 
-  const store = new OrganizationStore({ kafka, topic: topics.tenants.name, logger, historyLimit: config.historyLimit, ...(deps.now ? { now: deps.now } : {}) });
+  const store = new OrganizationStore({
+    kafka,
+    topic: topics.tenants.name,
+    historyTopic: historyTopic.name,
+    historyMaxBytes: config.historyMaxBytes,
+    logger,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
   const statuses = new SourceStatusView(kafka, topics.status.name, logger);
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {

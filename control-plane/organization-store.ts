@@ -1,8 +1,9 @@
 /**
  * Organizations, event-sourced in the compacted topic `m365.tenants` (docs/decisions/0020). The value per key is
- * the TenantConnection contract that ingest reads plus the control plane's own `controlPlane` block (history,
- * consumed consent nonces, verification result, pending upgrade). Because the topic is compacted, everything the
- * control plane must remember lives inside the organization's latest value, bounded.
+ * the TenantConnection contract that ingest reads plus the control plane's own `controlPlane` block (consumed
+ * consent nonces, verification result, pending upgrade). Because the topic is compacted, everything the control
+ * plane must remember lives inside the organization's latest value, bounded. The history of changes lives in its
+ * own compacted topic, bounded in bytes (organization-history.ts, decision 0110).
  *
  * Writes for one organization are serialized; the in-memory view changes only after Kafka acknowledged the write.
  */
@@ -10,15 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { tenantConnectionSchema, type KafkaClient, type KafkaProducer, type Logger } from '../runtime/index.ts';
 import type { Actor } from './auth.ts';
+import { historyEntrySchema, OrganizationHistory, type HistoryEntry } from './organization-history.ts';
 
-export const historyEntrySchema = z.object({
-  at: z.string(),
-  actor: z.object({ role: z.string(), label: z.string() }),
-  action: z.string(),
-  message: z.string(),
-  detail: z.record(z.string(), z.unknown()).default({}),
-});
-export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+export { historyEntrySchema, type HistoryEntry } from './organization-history.ts';
 
 export const verificationSchema = z.object({
   at: z.string(),
@@ -47,7 +42,8 @@ export const controlPlaneBlockSchema = z.object({
   verification: verificationSchema.nullable().default(null),
   /** Nonces of consent states already used, kept until their state expires (single use). */
   consumedNonces: z.array(z.object({ nonce: z.string(), exp: z.number() })).default([]),
-  history: z.array(historyEntrySchema).default([]),
+  /** Legacy: history kept in this value before decision 0110; moved to the history topic at start, dropped on the next write. */
+  history: z.array(historyEntrySchema).optional(),
 });
 
 export const organizationRecordSchema = tenantConnectionSchema.extend({ controlPlane: controlPlaneBlockSchema });
@@ -82,7 +78,10 @@ export interface OrganizationStoreOptions {
   kafka: KafkaClient;
   topic: string;
   logger: Logger;
-  historyLimit: number;
+  /** Compacted topic of the organizations' histories (decision 0110). */
+  historyTopic: string;
+  /** Bytes of history kept per organization. */
+  historyMaxBytes: number;
   now?: () => number;
 }
 
@@ -91,10 +90,12 @@ export class OrganizationStore {
   private readonly locks = new Map<string, Promise<unknown>>();
   private producer: KafkaProducer | null = null;
   private readonly now: () => number;
+  private readonly histories: OrganizationHistory;
   loaded = false;
 
   constructor(private readonly options: OrganizationStoreOptions) {
     this.now = options.now ?? Date.now;
+    this.histories = new OrganizationHistory({ kafka: options.kafka, topic: options.historyTopic, logger: options.logger, maxBytes: options.historyMaxBytes });
   }
 
   /** Rebuilds the view by reading the topic to its end, then opens the producer. */
@@ -119,6 +120,12 @@ export class OrganizationStore {
     const producer = this.options.kafka.producer();
     await producer.connect();
     this.producer = producer;
+    await this.histories.start();
+    // One-time move of histories written inside the organization value (before decision 0110).
+    for (const record of this.records.values()) {
+      const legacy = record.controlPlane.history ?? [];
+      if (legacy.length > 0 && !this.histories.has(record.orgId)) await this.histories.append(record.orgId, legacy);
+    }
     this.loaded = true;
     this.options.logger.info({ organizations: this.records.size }, 'organization state rebuilt from topic');
   }
@@ -127,10 +134,16 @@ export class OrganizationStore {
     await Promise.allSettled([...this.locks.values()]);
     await this.producer?.disconnect();
     this.producer = null;
+    await this.histories.close();
   }
 
   get(orgId: string): OrganizationRecord | undefined {
     return this.records.get(orgId);
+  }
+
+  /** The organization's history, oldest first (as much as its byte bound keeps). */
+  history(orgId: string): HistoryEntry[] {
+    return this.histories.entries(orgId);
   }
 
   list(): OrganizationRecord[] {
@@ -157,6 +170,7 @@ export class OrganizationStore {
       if (outcome.record === null) {
         await this.write(orgId, null);
         this.records.delete(orgId);
+        await this.histories.remove(orgId);
         this.options.logger.info({ orgId, actor: actor.label }, 'organization deleted');
         return outcome.result;
       }
@@ -169,17 +183,20 @@ export class OrganizationStore {
         message: h.message,
         detail: h.detail ?? {},
       }));
-      next.controlPlane.history = [...next.controlPlane.history, ...entries].slice(-this.options.historyLimit);
+      delete next.controlPlane.history;
       const nowMs = this.now();
       next.controlPlane.consumedNonces = next.controlPlane.consumedNonces.filter((n) => n.exp > nowMs);
-      if (current && entries.length === 0 && sameContent(current, next)) return outcome.result;
-      next.revision = (current?.revision ?? 0) + 1;
-      next.updatedAt = at;
-      const validated = organizationRecordSchema.parse(next);
-      await this.write(orgId, validated);
-      this.records.set(orgId, validated);
+      // A change that only adds history (a refused consent, an approval) leaves the value ingest reads untouched.
+      if (!current || !sameContent(current, next)) {
+        next.revision = (current?.revision ?? 0) + 1;
+        next.updatedAt = at;
+        const validated = organizationRecordSchema.parse(next);
+        await this.write(orgId, validated);
+        this.records.set(orgId, validated);
+      }
+      await this.histories.append(orgId, entries);
       if (entries.length > 0) {
-        this.options.logger.info({ orgId, revision: validated.revision, actor: actor.label, actions: entries.map((e) => e.action) }, 'organization changed');
+        this.options.logger.info({ orgId, revision: this.records.get(orgId)?.revision, actor: actor.label, actions: entries.map((e) => e.action) }, 'organization changed');
       }
       return outcome.result;
     });

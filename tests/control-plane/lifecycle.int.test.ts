@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REASONS } from '../../control-plane/status.ts';
+import { uniqueName } from '../helpers/resources.ts';
 import { eventually, startHarness, statusReport, type Harness } from './helpers/harness.ts';
 
 /**
@@ -186,13 +187,26 @@ describe('connection lifecycle', () => {
     expect((await h.tenantsValue(orgId))?.connection?.polling.enabled).toBe(false);
   });
 
-  it('keeps a bounded history', async () => {
-    await h.restart({ CONTROL_PLANE_HISTORY_LIMIT: '10' });
+  it('keeps history in its own topic, bounded in bytes: 300 long renames all succeed and the value ingest reads stays small', async () => {
+    const maxBytes = 64 * 1024;
+    await h.restart({ CONTROL_PLANE_HISTORY_MAX_BYTES: String(maxBytes) });
     const orgId = await h.createOrg('Often renamed');
-    for (let i = 0; i < 15; i++) await h.api('PATCH', `/organizations/${orgId}`, { name: `Name ${i}` });
+    for (let i = 0; i < 300; i++) {
+      const res = await h.api('PATCH', `/organizations/${orgId}`, { name: `${'Often renamed organization '.repeat(7)}${i}` });
+      expect(res.status, `rename ${i}`).toBe(200);
+    }
     const items = (await h.api('GET', `/organizations/${orgId}/history`)).body.items;
-    expect(items).toHaveLength(10);
-    expect(items.at(-1).detail).toMatchObject({ to: 'Name 14' });
+    expect(items.at(-1).detail.to).toMatch(/ 299$/);
+    expect(items.length).toBeGreaterThan(50);
+    const tenantsValue = (await h.kafka.readCompactedToEnd(h.topics.tenants, uniqueName('cp-reader'))).get(orgId);
+    expect(tenantsValue!.length).toBeLessThan(2048);
+    expect(JSON.parse(tenantsValue!.toString('utf8')).controlPlane.history).toBeUndefined();
+    const chunks = [...(await h.kafka.readCompactedToEnd(`${h.topics.tenants}.history`, uniqueName('cp-reader'))).entries()].filter(([key, v]) => key.startsWith(`${orgId}|`) && v !== null);
+    // Compaction may not have run yet: count only the latest value per key, as compaction will keep.
+    expect(chunks.reduce((n, [, v]) => n + v!.length, 0)).toBeLessThanOrEqual(maxBytes);
+    // A restart rebuilds the same history from the topic.
+    await h.restart();
+    expect((await h.api('GET', `/organizations/${orgId}/history`)).body.items).toEqual(items);
   });
 
   it('re-verifies periodically and notices revoked consent without anyone asking', async () => {

@@ -390,7 +390,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       const admin = kafka.admin();
       await admin.connect();
       try {
-        await deleteTestTopics(admin, Object.values(topics).map((t) => t.name));
+        await deleteTestTopics(admin, [...Object.values(topics).map((t) => t.name), `${topics.tenants.name}.history`]);
         const leftover = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
         await deleteTestGroups(admin, [...new Set([...Object.values(groups), ...leftover])]);
       } finally {

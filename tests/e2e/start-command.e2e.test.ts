@@ -75,7 +75,8 @@ describe('m365-siem start: stop everything, start again', () => {
   const token = `start-test-${Date.now().toString(36)}`;
   const groups = [`${prefix}-ingest`, `${prefix}-normalize`, `${prefix}-index`];
   const topicEnv = testTopicEnv(prefix);
-  const topics = Object.values(topicEnv);
+  // The control plane's history topic is named after the tenants topic (decision 0110).
+  const topics = [...Object.values(topicEnv), `${topicEnv.TOPIC_TENANTS}.history`];
   let cacheDir = '';
   const running: ChildProcess[] = [];
 

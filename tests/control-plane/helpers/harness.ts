@@ -184,7 +184,7 @@ export async function startHarness(options: { env?: Record<string, string>; appR
       const admin = kafka.admin();
       await admin.connect();
       try {
-        await deleteTestTopics(admin, [topics.tenants, topics.status]);
+        await deleteTestTopics(admin, [topics.tenants, topics.status, `${topics.tenants}.history`]);
       } finally {
         await admin.disconnect();
       }

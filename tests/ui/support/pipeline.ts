@@ -124,7 +124,7 @@ export async function startPipeline(options: { env?: Record<string, string>; app
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await deleteTestTopics(admin, Object.values(topics)).catch(() => undefined);
+      await deleteTestTopics(admin, [...Object.values(topics), `${topics.TOPIC_TENANTS}.history`]).catch(() => undefined);
       await deleteTestGroups(admin, Object.values(groups));
     } finally {
       await admin.disconnect();
