@@ -3,8 +3,6 @@
  * documentation cannot drift from the code: `npm run docs:generate` writes it, and a test fails when the file
  * and the specs disagree or when a setting in the source is in no group below.
  */
-import { writeFileSync } from 'node:fs';
-import type { Command } from 'commander';
 import {
   CLOUDS,
   cloudSettingsSpec,
@@ -97,16 +95,4 @@ export function renderConfigurationReference(groups: readonly SettingsGroup[] = 
     lines.push('');
   }
   return `${lines.join('\n').trimEnd()}\n`;
-}
-
-export function registerConfigCommands(program: Command): void {
-  program
-    .command('config')
-    .description('print the configuration reference (every setting, its default and meaning) as Markdown')
-    .option('--write <file>', 'write it to a file instead (docs/configuration.md)')
-    .action((options: { write?: string }) => {
-      const text = renderConfigurationReference();
-      if (options.write) writeFileSync(options.write, text);
-      else process.stdout.write(text);
-    });
 }

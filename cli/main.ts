@@ -2,17 +2,16 @@
  * The `m365-siem` command: one entry, subcommands registered by each part. This is an entry point, so it is one
  * of the few places allowed to import several services.
  */
+import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { ConfigError } from '../runtime/index.ts';
 import { registerNormalizeCommands } from '../normalize/index.ts';
 import { registerIndexCommands } from '../index/index.ts';
 import { registerControlPlaneCommands } from '../control-plane/index.ts';
-import { registerSimulatorCommands } from '../simulator/index.ts';
 import { recordedStack, registerStackCommands, withRecordedStack } from '../stack/index.ts';
 import { registerIngestCommands } from '../ingest/index.ts';
 import { registerStartCommand } from './start.ts';
 import { registerReplayCommand } from './replay.ts';
-import { registerConfigCommands } from './config-reference.ts';
 
 const program = new Command();
 program
@@ -43,12 +42,27 @@ program.hook('preAction', async (_program, action) => {
 registerStartCommand(program);
 registerReplayCommand(program);
 registerStackCommands(program);
-registerSimulatorCommands(program);
+// The production image ships no simulator (Dockerfile): its commands exist where its code does.
+const simulator = await import('../simulator/index.ts').catch((error: NodeJS.ErrnoException) => {
+  if (error.code === 'ERR_MODULE_NOT_FOUND' && /simulator[\\/]index\.[jt]s/.test(error.message)) return null;
+  throw error;
+});
+simulator?.registerSimulatorCommands(program);
 registerControlPlaneCommands(program);
 registerIngestCommands(program);
 registerIndexCommands(program);
 registerNormalizeCommands(program);
-registerConfigCommands(program);
+program
+  .command('config')
+  .description('print the configuration reference (every setting, its default and meaning) as Markdown')
+  .option('--write <file>', 'write it to a file instead (docs/configuration.md)')
+  .action(async (options: { write?: string }) => {
+    // Loaded on use: the reference covers the simulator's settings, and the production image has no simulator.
+    const { renderConfigurationReference } = await import('./config-reference.ts');
+    const text = renderConfigurationReference();
+    if (options.write) writeFileSync(options.write, text);
+    else process.stdout.write(text);
+  });
 // --- end of command registrations ---
 
 try {

@@ -18,9 +18,9 @@ import { startIndexer } from '../index/index.ts';
 import { startIngest } from '../ingest/index.ts';
 import { startNormalizer } from '../normalize/index.ts';
 import { createLogger, parseMicrosoftApp, Shutdown } from '../runtime/index.ts';
-import { ensureCertificateAuthority } from '../simulator/index.ts';
 import { ensureStack, releaseStack } from '../stack/index.ts';
-import { connectDemoOrganizations, type DemoSetup } from './demo.ts';
+// The demo and the simulator load only when the whole pipeline runs: the production image ships neither.
+import type { DemoSetup } from './demo.ts';
 
 export const SERVICES = ['control-plane', 'ingest', 'normalize', 'index'] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -135,6 +135,7 @@ function demoStateDir(env: Env): string {
  */
 async function reexecTrustingSimulator(env: Env): Promise<boolean> {
   if (parseMicrosoftApp(env) !== null) return false;
+  const { ensureCertificateAuthority } = await import('../simulator/index.ts');
   const { caFile } = await ensureCertificateAuthority(path.join(demoStateDir(env), 'simulator'));
   if (env.NODE_EXTRA_CA_CERTS === caFile) return false;
   const child = spawn(process.execPath, [bin, ...process.argv.slice(2)], {
@@ -209,6 +210,7 @@ export async function runPipeline(env: Env, options: DemoOptions): Promise<void>
       });
     }
 
+    const { connectDemoOrganizations } = await import('./demo.ts');
     const demo: DemoSetup = await connectDemoOrganizations.prepare(serviceEnv, env);
     Object.assign(serviceEnv, demo.controlPlaneEnv);
 
