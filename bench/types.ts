@@ -17,6 +17,8 @@ export interface BenchResult {
   /** Whether the goal was met in this run. */
   met?: boolean;
   notes?: string;
+  /** Values sampled over the run (e.g. the soak's lag over time), written to bench-results.json as they are. */
+  series?: ReadonlyArray<Record<string, number>>;
 }
 
 export interface BenchContext {

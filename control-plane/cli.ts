@@ -74,6 +74,7 @@ type ConnectionView = {
   pendingUpgrade: { missingRoles: string[]; consentUrl: string } | null;
   sources: Array<{ name: string; state: string; reason: string | null; lastEventAt: string | null; events24h: number }>;
   lastEventAt: string | null;
+  pipelineStalls?: Array<{ stage: string; topic: string; partition: number; since: string; lagRecords: number }>;
 };
 
 function pad(text: string, width: number): string {
@@ -150,6 +151,9 @@ export function registerControlPlaneCommands(program: Command, ioOverride?: Part
       if (view.permissions.missing.length) io.stdout(`missing:  ${view.permissions.missing.join(', ')}\n`);
       if (view.pendingUpgrade) io.stdout(`upgrade:  pending; approve with \`m365-siem org approve-upgrade ${id}\`\n`);
       io.stdout(`last event: ${view.lastEventAt ?? '-'}\n`);
+      for (const stall of view.pipelineStalls ?? []) {
+        io.stdout(`stalled:  ${stall.stage} since ${stall.since} (${stall.topic} partition ${stall.partition}, ${stall.lagRecords} records waiting)\n`);
+      }
       for (const s of view.sources) {
         io.stdout(`  ${pad(s.name, 40)} ${pad(s.state, 20)} ${pad(s.reason ?? '', 18)} ${s.events24h} events/24h\n`);
       }

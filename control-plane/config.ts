@@ -17,6 +17,7 @@ import {
   parseSettings,
   parseTopicSettings,
   setting,
+  stageGroupSettings,
   type CloudProfiles,
   type KafkaSettings,
   type MicrosoftAppCredentials,
@@ -74,6 +75,18 @@ export const controlPlaneSettingsSpec = {
     z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name').optional(),
     'compacted topic of the organizations\' change histories, read only by the control plane (default: the TOPIC_TENANTS name + ".history")',
   ),
+  stallSeconds: setting(
+    'CONTROL_PLANE_STALL_SECONDS',
+    envInt(30, 0, 86_400),
+    'a pipeline stage (normalize, index) that commits nothing for this long while records wait on an input partition is shown as pipeline_stalled on the organizations keyed to it (0 = off); docs/pipeline-health.md',
+  ),
+  pipelineCheckSeconds: setting(
+    'CONTROL_PLANE_PIPELINE_CHECK_SECONDS',
+    envInt(10, 1, 3_600),
+    'how often the control plane reads the stages\' committed offsets and their topics\' end offsets to find stalls',
+  ),
+  normalizeGroupId: stageGroupSettings.normalize,
+  indexGroupId: stageGroupSettings.index,
   ui: setting('CONTROL_PLANE_UI', envBoolean(true), 'serve the operator web UI at / (built from control-plane/ui, nothing fetched from the internet)'),
   callbackRateLimit: setting(
     'CONTROL_PLANE_CALLBACK_RATE_LIMIT',
@@ -116,6 +129,8 @@ export interface ControlPlaneConfig {
   historyMaxBytes: number;
   /** Compacted topic of the organizations' histories (decision 0110). */
   historyTopic: string;
+  /** Pipeline stall detection: threshold (0 = off), check interval, and the stages' consumer groups. */
+  pipeline: { stallSeconds: number; checkSeconds: number; groups: { normalize: string; index: string } };
   ui: boolean;
   rateLimits: { callbackPerMinute: number; authFailuresPerMinute: number };
   trustProxy: boolean | number | string;
@@ -153,6 +168,7 @@ export function parseControlPlaneConfig(env: Env): ControlPlaneConfig {
     expectedLagSeconds: s.expectedLagSeconds,
     historyMaxBytes: s.historyMaxBytes,
     historyTopic: s.historyTopic ?? `${topics.tenants}.history`,
+    pipeline: { stallSeconds: s.stallSeconds, checkSeconds: s.pipelineCheckSeconds, groups: { normalize: s.normalizeGroupId, index: s.indexGroupId } },
     ui: s.ui,
     rateLimits: { callbackPerMinute: s.callbackRateLimit, authFailuresPerMinute: s.authFailureLimit },
     trustProxy: s.trustProxy,

@@ -26,7 +26,7 @@ import {
   type Verification,
 } from './organization-store.ts';
 import { AUTO_UPGRADE_ROLES, diffPermissions, manifestFor, requiredRoles, type PermissionDiff } from './permission-manifest.ts';
-import { computeStatus, REASONS, type StatusView } from './status.ts';
+import { computeStatus, REASONS, type PipelineStall, type StatusView } from './status.ts';
 import { isTenantGuid, resolveTenant } from './tenant-resolver.ts';
 import { assignMissingRoles, type AssignRolesResult, type FetchLike } from './upgrades.ts';
 
@@ -36,10 +36,16 @@ export interface SourceStatusLookup {
   forOrg(orgId: string): ReadonlyMap<string, SourceStatus>;
 }
 
+export interface PipelineStallLookup {
+  stallsFor(orgId: string): PipelineStall[];
+}
+
 export interface ConnectionServiceOptions {
   store: OrganizationStore;
   tokens: TokenSource;
   statuses: SourceStatusLookup;
+  /** Stalled pipeline stages per organization (control-plane/pipeline-health.ts); none when absent. */
+  pipeline?: PipelineStallLookup;
   signer: ConsentStateSigner;
   clouds: CloudProfiles;
   publicUrl: string;
@@ -343,6 +349,7 @@ export class ConnectionService {
       sourceStatuses: this.o.statuses.forOrg(record.orgId),
       now: this.now(),
       expectedLagSeconds: this.o.expectedLagSeconds,
+      pipelineStalls: this.o.pipeline?.stallsFor(record.orgId) ?? [],
     });
   }
 

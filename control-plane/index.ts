@@ -25,6 +25,7 @@ import { ConsentStateSigner } from './consent-state.ts';
 import { ConnectionService, type TokenSource } from './connection-service.ts';
 import { createControlPlaneMetrics } from './metrics.ts';
 import { OrganizationStore } from './organization-store.ts';
+import { PipelineHealth } from './pipeline-health.ts';
 import { requestRefetch } from './refetch.ts';
 import { SourceStatusView } from './source-status-view.ts';
 import type { FetchLike } from './upgrades.ts';
@@ -35,7 +36,8 @@ export { registerControlPlaneCommands } from './cli.ts';
 export { hashToken } from './auth.ts';
 export { ConnectionService } from './connection-service.ts';
 export { manifestFor, LATEST_MANIFEST_VERSION, MANIFEST_VERSIONS, requiredRoles, diffPermissions } from './permission-manifest.ts';
-export { REASONS, CONNECTION_REASONS, computeStatus } from './status.ts';
+export { REASONS, CONNECTION_REASONS, computeStatus, type PipelineStall } from './status.ts';
+export { PipelineHealth } from './pipeline-health.ts';
 export { organizationRecordSchema, type OrganizationRecord } from './organization-store.ts';
 
 export interface ControlPlaneDeps {
@@ -57,6 +59,8 @@ export interface RunningControlPlane {
   service: ConnectionService;
   /** Runs the periodic re-verification of every connected organization now. */
   verifyNow(): Promise<void>;
+  /** Runs the pipeline stall check now (it runs every CONTROL_PLANE_PIPELINE_CHECK_SECONDS). */
+  checkPipelineNow(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -102,10 +106,24 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
   }
 
   const metrics = createControlPlaneMetrics();
+  const pipeline = new PipelineHealth({
+    kafka,
+    stages: [
+      { stage: 'normalize', groupId: config.pipeline.groups.normalize, topic: topics.raw.name },
+      { stage: 'index', groupId: config.pipeline.groups.index, topic: topics.events.name },
+    ],
+    stallAfterMs: config.pipeline.stallSeconds * 1000,
+    intervalMs: config.pipeline.checkSeconds * 1000,
+    logger,
+    metrics: metrics.metrics,
+  });
+  pipeline.start();
+  closers.push(() => pipeline.stop());
   const service = new ConnectionService({
     store,
     tokens: deps.tokens ?? new AppTokenProvider(config.microsoftApp, config.clouds, logger),
     statuses,
+    pipeline,
     signer: new ConsentStateSigner(config.stateSecret, deps.now),
     clouds: config.clouds,
     publicUrl: config.publicUrl,
@@ -201,6 +219,7 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
     config,
     service,
     verifyNow,
+    checkPipelineNow: () => pipeline.checkNow(),
     close: () => (closed ??= closeAll()),
   };
 }

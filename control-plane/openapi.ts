@@ -4,7 +4,7 @@
  * (docs/decisions/0022).
  */
 import { z } from 'zod';
-import { CLOUDS, SOURCES } from '../runtime/index.ts';
+import { CLOUDS, PIPELINE_STAGES, SOURCES } from '../runtime/index.ts';
 import { ApiError } from './auth.ts';
 import { eventsOpenApiPath } from './events-api.ts';
 import { ORGANIZATION_ID_PATTERN } from './organization-store.ts';
@@ -86,6 +86,16 @@ const sourceView = z.object({
   lagSeconds: z.number().nullable(),
 });
 
+const pipelineStall = z
+  .object({
+    stage: z.enum(PIPELINE_STAGES).describe('the stage that stopped committing'),
+    topic: z.string().describe('its input topic'),
+    partition: z.number().int().describe('the input partition this organization\'s records are keyed to'),
+    since: z.string().describe('when the waiting records arrived with no commit of the stage since (ISO 8601)'),
+    lagRecords: z.number().int().describe('records between the stage\'s committed offset and the end of the partition'),
+  })
+  .describe('a stalled pipeline stage holding up this organization\'s data (reason pipeline_stalled; docs/pipeline-health.md)');
+
 const connectionResponse = z.object({
   status: z.enum(['not_connected', 'connecting', 'waiting_for_first_events', 'active', 'needs_attention', 'disconnected']),
   reason: z.enum(CONNECTION_REASONS).nullable(),
@@ -112,6 +122,7 @@ const connectionResponse = z.object({
   verifiedAt: z.string().nullable(),
   firstEventAt: z.string().nullable(),
   lastEventAt: z.string().nullable(),
+  pipelineStalls: z.array(pipelineStall).describe('empty while the pipeline flows; cleared when the stage commits again'),
 });
 
 const principalResponse = z.object({

@@ -3,11 +3,11 @@
  * permission diff and the pollers' reports on `m365.status`. Every reason maps to a message and a remedy through
  * one closed table.
  */
-import { SOURCES, STATUS_REASONS, type SourceName, type SourceStatus } from '../runtime/index.ts';
+import { SOURCES, STATUS_REASONS, type PipelineStage, type SourceName, type SourceStatus } from '../runtime/index.ts';
 import type { OrganizationRecord } from './organization-store.ts';
 
 /** The pollers' reasons (the runtime's `m365.status` contract) plus the control plane's own. */
-export const CONNECTION_REASONS = [...STATUS_REASONS, 'upgrade_pending'] as const;
+export const CONNECTION_REASONS = [...STATUS_REASONS, 'upgrade_pending', 'pipeline_stalled'] as const;
 export type ConnectionReason = (typeof CONNECTION_REASONS)[number];
 
 export interface ReasonText {
@@ -77,6 +77,10 @@ export const REASONS: Readonly<Record<ConnectionReason, ReasonText>> = {
     message: 'The pollers cannot write to Kafka.',
     remedy: 'Check the Kafka cluster; pollers keep their cursors until Kafka acknowledges, so nothing is lost within Microsoft\'s 7 days.',
   },
+  pipeline_stalled: {
+    message: 'A pipeline stage has committed nothing while this organization\'s records wait for it: they are safe in Kafka but do not reach siem.events or the index.',
+    remedy: 'Check the stalled stage\'s instances (their /readyz, log and consumer_lag gauges) and restart them if they do not recover; they resume from their committed offsets, so nothing is lost. See docs/pipeline-health.md.',
+  },
   licence_missing: {
     message: 'The tenant lacks the Microsoft Entra ID licence this report needs.',
     remedy: 'Assign Microsoft Entra ID P1 or P2 in the tenant if the report is wanted; other sources are not affected.',
@@ -95,6 +99,7 @@ const PRIORITY: readonly ConnectionReason[] = [
   'permission_missing',
   'upgrade_pending',
   'data_loss_risk',
+  'pipeline_stalled',
   'kafka_unavailable',
   'throttled',
   'lagging',
@@ -116,6 +121,16 @@ export interface SourceView {
   lagSeconds: number | null;
 }
 
+/** A stage that stopped committing on the input partition an organization's records are keyed to. */
+export interface PipelineStall {
+  stage: PipelineStage;
+  topic: string;
+  partition: number;
+  /** When the waiting records arrived without the stage committing since (ISO 8601). */
+  since: string;
+  lagRecords: number;
+}
+
 export interface StatusView {
   status: ApiConnectionStatus;
   reason: ConnectionReason | null;
@@ -124,6 +139,8 @@ export interface StatusView {
   sources: SourceView[];
   firstEventAt: string | null;
   lastEventAt: string | null;
+  /** Stalled pipeline stages holding up this organization's data (empty when the pipeline flows). */
+  pipelineStalls: PipelineStall[];
 }
 
 export interface StatusInput {
@@ -132,6 +149,8 @@ export interface StatusInput {
   sourceStatuses: ReadonlyMap<string, SourceStatus>;
   now: number;
   expectedLagSeconds: number;
+  /** Stages stalled on this organization's partitions (control-plane/pipeline-health.ts). */
+  pipelineStalls?: readonly PipelineStall[];
 }
 
 function asReason(value: string | null | undefined): ConnectionReason | null {
@@ -141,10 +160,15 @@ function asReason(value: string | null | undefined): ConnectionReason | null {
 const minIso = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a < b ? a : b);
 const maxIso = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a > b ? a : b);
 
+function describeStall(s: PipelineStall): string {
+  return `The ${s.stage} stage has committed nothing on ${s.topic} partition ${s.partition} since ${s.since}; ${s.lagRecords} records wait.`;
+}
+
 export function computeStatus(input: StatusInput): StatusView {
   const { record, sourceStatuses, now, expectedLagSeconds } = input;
+  const stalls = input.pipelineStalls ?? [];
   const connection = record.connection;
-  const empty: StatusView = { status: 'not_connected', reason: null, message: null, remedy: null, sources: [], firstEventAt: null, lastEventAt: null };
+  const empty: StatusView = { status: 'not_connected', reason: null, message: null, remedy: null, sources: [], firstEventAt: null, lastEventAt: null, pipelineStalls: [] };
   if (!connection) return empty;
 
   const polled = new Set<string>(connection.polling.sources);
@@ -196,6 +220,7 @@ export function computeStatus(input: StatusInput): StatusView {
     sources,
     firstEventAt: events.first,
     lastEventAt: events.last,
+    pipelineStalls: [...stalls],
   });
 
   if (!connection.polling.enabled && (connection.connectedAt !== null || connection.status === 'disconnected')) {
@@ -208,10 +233,14 @@ export function computeStatus(input: StatusInput): StatusView {
   const candidates: ConnectionReason[] = [...sourceReasons];
   if (!verification.ok) candidates.push(asReason(verification.reason) ?? 'microsoft_unavailable');
   if (record.controlPlane.pendingUpgrade) candidates.push('upgrade_pending');
+  // A stall is never Active: it holds up data whatever the sources report (also before the first events).
+  if (stalls.length > 0) candidates.push('pipeline_stalled');
   const winner = PRIORITY.find((r) => candidates.includes(r));
   if (winner) {
     const detail = winner === 'upgrade_pending' && record.controlPlane.pendingUpgrade
       ? `${REASONS.upgrade_pending.message} Missing: ${record.controlPlane.pendingUpgrade.missingRoles.join(', ')}.`
+      : winner === 'pipeline_stalled'
+        ? `${REASONS.pipeline_stalled.message} ${stalls.map(describeStall).join(' ')}`
       : !verification.ok && asReason(verification.reason) === winner && verification.message
         ? `${REASONS[winner].message} (${verification.message})`
         : undefined;

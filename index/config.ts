@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   envInt,
+  lagIntervalSetting,
   opsPortSetting,
   parseCommonSettings,
   parseKafkaSettings,
@@ -8,6 +9,7 @@ import {
   parseSettings,
   parseTopicSettings,
   setting,
+  stageGroupSettings,
   type KafkaSettings,
   type OpenSearchSettings,
   type TopicSettings,
@@ -17,7 +19,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /** Settings of the index service (documented in README.md § The index service). */
 export const indexSettingsSpec = {
-  groupId: setting('INDEX_GROUP_ID', z.string().min(1).default('m365-siem-index'), 'consumer group of the indexer on siem.events'),
+  groupId: stageGroupSettings.index,
+  lagIntervalSeconds: lagIntervalSetting('INDEX'),
   prefix: setting(
     'INDEX_PREFIX',
     z

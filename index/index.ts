@@ -2,7 +2,9 @@
  * The index service: `siem.events` → OpenSearch `siem-events-YYYY.MM.DD`, once each. Public surface of index/.
  */
 import {
+  ConsumerLagMonitor,
   Metrics,
+  consumerLagGauges,
   createKafkaClient,
   createLogger,
   createOpenSearchClient,
@@ -51,6 +53,8 @@ export interface RunningIndexer {
   readonly metrics: Metrics;
   /** Port of the ops server, when started. */
   readonly opsPort: number | null;
+  /** Samples the group's lag into the consumer_lag gauges now (the service does it every INDEX_LAG_INTERVAL_SECONDS). */
+  sampleLag(): Promise<void>;
   /** Applies the retention once now (the service also does it every INDEX_RETENTION_INTERVAL_MINUTES). */
   runRetention(): Promise<{ deleted: string[]; kept: number }>;
   close(): Promise<void>;
@@ -114,6 +118,15 @@ export async function startIndexer(env: Readonly<Record<string, string | undefin
   };
 
   await service.start();
+  // Sampled on its own timer, not by the consumer: a consumer that stopped still shows its lag growing.
+  const lagMonitor = new ConsumerLagMonitor(kafka, {
+    groupId: s.groupId,
+    topic: topics.events.name,
+    intervalMs: s.lagIntervalSeconds * 1000,
+    gauges: consumerLagGauges(metrics),
+    logger,
+  });
+  lagMonitor.start();
   logger.info({ topic: topics.events.name, groupId: s.groupId, prefix: s.prefix, opType: s.opType }, 'indexer started');
 
   let retentionTimer: NodeJS.Timeout | null = null;
@@ -133,6 +146,7 @@ export async function startIndexer(env: Readonly<Record<string, string | undefin
       readiness: () => service.readiness(),
       close: async () => {
         if (retentionTimer) clearInterval(retentionTimer);
+        await lagMonitor.stop();
         await service.close();
         if (!deps.opensearch) await opensearch.close();
         logger.info('indexer stopped');
@@ -141,5 +155,5 @@ export async function startIndexer(env: Readonly<Record<string, string | undefin
     { port: s.ops, enabled: deps.opsServer !== false },
   );
 
-  return { config, service, metrics, opsPort: ops.port, runRetention, close: ops.close };
+  return { config, service, metrics, opsPort: ops.port, sampleLag: () => lagMonitor.sampleNow(), runRetention, close: ops.close };
 }

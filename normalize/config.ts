@@ -4,11 +4,13 @@ import {
   envBoolean,
   envInt,
   envOptionalUrl,
+  lagIntervalSetting,
   opsPortSetting,
   parseKafkaSettings,
   parseSettings,
   parseTopicSettings,
   setting,
+  stageGroupSettings,
   topicSpecs,
   type KafkaSettings,
   type SettingsOf,
@@ -21,7 +23,8 @@ const name = (fallback: string) => z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, '
 export const normalizeSettingsSpec = {
   ...commonSettingsSpec,
   opsPort: opsPortSetting('NORMALIZE', 9404),
-  groupId: setting('NORMALIZE_GROUP_ID', name('m365-siem-normalize'), 'consumer group on m365.raw; instances sharing it share the partitions'),
+  groupId: stageGroupSettings.normalize,
+  lagIntervalSeconds: lagIntervalSetting('NORMALIZE'),
   transactionalIdPrefix: setting(
     'NORMALIZE_TRANSACTIONAL_ID',
     name('m365-siem-normalize'),

@@ -11,6 +11,7 @@
 import { hostname } from 'node:os';
 import {
   buildDeadLetter,
+  ConsumerLagMonitor,
   createKafkaClient,
   createLogger,
   encodedRecordBytes,
@@ -60,6 +61,7 @@ export class NormalizerService {
   readonly topics: Topics;
   readonly metrics: NormalizeMetrics;
   private consumer: KafkaConsumer | null = null;
+  private lagMonitor: ConsumerLagMonitor | null = null;
   private readonly producers = new Map<number, Promise<KafkaProducer>>();
   private readonly recent = new Map<number, RecentKeys>();
   private assigned = new Set<number>();
@@ -117,6 +119,20 @@ export class NormalizerService {
       partitionsConsumedConcurrently: 3,
       eachBatch: (payload) => this.handleBatch(payload),
     });
+    // Sampled on its own timer, not by the consumer: a consumer that stopped still shows its lag growing.
+    this.lagMonitor = new ConsumerLagMonitor(this.kafka, {
+      groupId: s.groupId,
+      topic: this.topics.raw.name,
+      intervalMs: s.lagIntervalSeconds * 1000,
+      gauges: this.metrics.consumerLag,
+      logger: this.logger,
+    });
+    this.lagMonitor.start();
+  }
+
+  /** Samples the group's lag into the gauges now (the monitor does it every NORMALIZE_LAG_INTERVAL_SECONDS). */
+  sampleLag(): Promise<void> {
+    return this.lagMonitor?.sampleNow() ?? Promise.resolve();
   }
 
   readiness(): string | null {
@@ -291,6 +307,8 @@ export class NormalizerService {
   }
 
   async close(): Promise<void> {
+    await this.lagMonitor?.stop();
+    this.lagMonitor = null;
     const consumer = this.consumer;
     this.consumer = null;
     if (consumer) await consumer.disconnect().catch((error: unknown) => this.logger.warn({ err: error }, 'error while leaving the consumer group'));

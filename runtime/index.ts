@@ -12,6 +12,8 @@ export * from './send-limits.ts';
 export * from './dead-letters.ts';
 export * from './opensearch.ts';
 export * from './metrics.ts';
+export * from './consumer-lag.ts';
+export * from './pipeline-stages.ts';
 export * from './ops-server.ts';
 export * from './shutdown.ts';
 export * from './contracts/index.ts';

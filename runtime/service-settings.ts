@@ -18,3 +18,12 @@ export function parseCommonSettings(env: Readonly<Record<string, string | undefi
 export function opsPortSetting(prefix: string, fallback: number) {
   return setting(`${prefix}_OPS_PORT`, envInt(fallback, 0, 65535), `port of the ${prefix.toLowerCase()} service's /healthz, /readyz and /metrics (0 = any free port)`);
 }
+
+/** How often a stage samples its consumer group's lag for /metrics, e.g. `NORMALIZE_LAG_INTERVAL_SECONDS`. */
+export function lagIntervalSetting(prefix: string, fallback = 10) {
+  return setting(
+    `${prefix}_LAG_INTERVAL_SECONDS`,
+    envInt(fallback, 0, 3_600),
+    `how often the ${prefix.toLowerCase()} service samples its consumer group's lag (committed vs end offsets) for the consumer_lag gauges on /metrics (0 = off)`,
+  );
+}

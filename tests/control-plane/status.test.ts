@@ -125,6 +125,20 @@ describe('status computation', () => {
     expect(both.reason).toBe('secret_expired');
   });
 
+  it('a stalled pipeline stage is never Active: needs attention with the stage and since when, cleared without it', () => {
+    const active = statuses(...SOURCES.map((s) => report(s)));
+    const stall = { stage: 'normalize' as const, topic: 'm365.raw', partition: 2, since: '2026-01-10T11:59:10.000Z', lagRecords: 900 };
+    const stalled = computeStatus({ record: record(), sourceStatuses: active, now: NOW, expectedLagSeconds: 3600, pipelineStalls: [stall] });
+    expect(stalled).toMatchObject({ status: 'needs_attention', reason: 'pipeline_stalled', remedy: REASONS.pipeline_stalled.remedy, pipelineStalls: [stall] });
+    expect(stalled.message).toContain('The normalize stage has committed nothing on m365.raw partition 2 since 2026-01-10T11:59:10.000Z; 900 records wait.');
+    // Before the first events too: a stall is what would keep them away.
+    expect(computeStatus({ record: record(), sourceStatuses: statuses(), now: NOW, expectedLagSeconds: 3600, pipelineStalls: [stall] })).toMatchObject({ status: 'needs_attention', reason: 'pipeline_stalled' });
+    // Credentials still win: they are what the operator must fix first.
+    const expired = record({ verification: { at: '2026-01-10T11:59:00Z', ok: false, reason: 'secret_expired', message: null, aadsts: 7000222 } });
+    expect(computeStatus({ record: expired, sourceStatuses: active, now: NOW, expectedLagSeconds: 3600, pipelineStalls: [stall] }).reason).toBe('secret_expired');
+    expect(computeStatus({ record: record(), sourceStatuses: active, now: NOW, expectedLagSeconds: 3600, pipelineStalls: [] })).toMatchObject({ status: 'active', reason: null, pipelineStalls: [] });
+  });
+
   it('disconnected when polling was stopped after a connection', () => {
     expect(compute(record({ enabled: false }), statuses(report('graph:signIns'))).status).toBe('disconnected');
   });

@@ -25,6 +25,19 @@ describe('statusView', () => {
     expect(v).toMatchObject({ label: 'Active', tone: 'ok', showRepair: false, showApprove: false, showConnect: false, showDisconnect: true, transient: false });
   });
 
+  it('names each stalled stage with since when, and keeps polling so the recovery shows', () => {
+    const v = statusView({
+      ...base,
+      status: 'needs_attention',
+      reason: 'pipeline_stalled',
+      remedy: 'Check the stalled stage',
+      pipelineStalls: [{ stage: 'normalize', topic: 'm365.raw', partition: 2, since: '2026-01-10T11:59:10.000Z', lagRecords: 12_000 }],
+    });
+    expect(v).toMatchObject({ label: 'Needs attention', tone: 'error', transient: true, showRepair: false, reason: expect.stringContaining('pipeline stage') });
+    expect(v.stalls).toEqual([{ stage: 'normalize', since: '2026-01-10T11:59:10.000Z', text: 'Normalize stage stalled since 2026-01-10T11:59:10.000Z on m365.raw partition 2; 12,000 records wait.' }]);
+    expect(statusView(base).stalls).toEqual([]);
+  });
+
   it('keeps polling while connecting and while waiting for first events', () => {
     expect(statusView({ ...base, status: 'connecting' })).toMatchObject({ transient: true, label: 'Waiting for consent', tone: 'progress' });
     expect(statusView({ ...base, status: 'waiting_for_first_events' })).toMatchObject({ transient: true, label: 'Waiting for first events' });

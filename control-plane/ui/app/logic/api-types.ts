@@ -62,6 +62,16 @@ export interface MicrosoftManageApplication {
   connectedAt?: string | null;
   firstEventAt?: string | null;
   lastEventAt?: string | null;
+  /** Stalled pipeline stages holding up this organization's data (reason pipeline_stalled). */
+  pipelineStalls?: PipelineStallView[];
+}
+
+export interface PipelineStallView {
+  stage: string;
+  topic?: string;
+  partition?: number;
+  since: string;
+  lagRecords?: number;
 }
 
 export interface HistoryEntry {

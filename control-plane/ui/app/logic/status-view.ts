@@ -2,7 +2,7 @@
  * What the application view shows for a Microsoft Manage status answer: badge, words, which actions are offered,
  * and whether the screen keeps polling. Pure so it is unit-tested without a browser.
  */
-import type { MicrosoftManageApplication, SourceView } from './api-types.ts';
+import type { MicrosoftManageApplication, PipelineStallView, SourceView } from './api-types.ts';
 
 export type Tone = 'ok' | 'progress' | 'warning' | 'error' | 'neutral';
 
@@ -23,6 +23,24 @@ export interface StatusView {
   showDisconnect: boolean;
   /** Keep polling the status endpoint: the status is expected to change on its own soon. */
   transient: boolean;
+  /** One sentence per stalled pipeline stage (stage and since when). */
+  stalls: StallRow[];
+}
+
+export interface StallRow {
+  stage: string;
+  since: string;
+  text: string;
+}
+
+const STAGE_LABELS: Record<string, string> = { normalize: 'Normalize', index: 'Index' };
+
+/** A stalled stage in words; the time is formatted by the caller's formatter (local time in the browser). */
+export function stallRow(stall: PipelineStallView, formatTime: (iso: string) => string = (iso) => iso): StallRow {
+  const stage = STAGE_LABELS[stall.stage] ?? humanize(stall.stage);
+  const waiting = typeof stall.lagRecords === 'number' ? `; ${stall.lagRecords.toLocaleString('en-US')} records wait` : '';
+  const where = stall.topic !== undefined && stall.partition !== undefined ? ` on ${stall.topic} partition ${stall.partition}` : '';
+  return { stage: stall.stage, since: stall.since, text: `${stage} stage stalled since ${formatTime(stall.since)}${where}${waiting}.` };
 }
 
 const LABELS: Record<string, string> = {
@@ -61,6 +79,7 @@ const REASON_TEXT: Record<string, string> = {
   malformed_response: 'Microsoft answered with a malformed response.',
   tenant_mismatch: 'Consent came from a different tenant than the one pinned to this organization.',
   kafka_unavailable: 'The event pipeline (Kafka) is unavailable.',
+  pipeline_stalled: 'A pipeline stage has stopped processing this organization’s events; they wait safely in Kafka.',
 };
 
 /** Reasons a new consent fixes (Repair); the others are fixed elsewhere (licence, audit settings, secrets, time). */
@@ -76,7 +95,7 @@ export function reasonText(reason: string | null | undefined): string | null {
   return REASON_TEXT[reason] ?? (/^[a-z0-9_]+$/.test(reason) ? humanize(reason) : reason);
 }
 
-export function statusView(app: MicrosoftManageApplication | null): StatusView {
+export function statusView(app: MicrosoftManageApplication | null, formatTime?: (iso: string) => string): StatusView {
   const status = app?.status ?? 'not_connected';
   const hasPending = hasPendingUpgrade(app);
   const reason = reasonText(app?.reason ?? null);
@@ -94,7 +113,9 @@ export function statusView(app: MicrosoftManageApplication | null): StatusView {
     showConnect: !live,
     canReconnect: status === 'connecting',
     showDisconnect: live,
-    transient: status === 'connecting' || status === 'waiting_for_first_events',
+    // A stall clears on its own when the stage commits again: keep polling so the badge follows.
+    transient: status === 'connecting' || status === 'waiting_for_first_events' || (app?.pipelineStalls?.length ?? 0) > 0,
+    stalls: (app?.pipelineStalls ?? []).map((stall) => stallRow(stall, formatTime)),
   };
 }
 

@@ -481,7 +481,7 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
   }
 
   function applicationView(a: MicrosoftManageApplication): Child[] {
-    const view = statusView(a);
+    const view = statusView(a, (iso) => formatTime(iso));
     const out: Child[] = [];
 
     // Status
@@ -507,6 +507,9 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
           ? h('p', null, 'Connected. Waiting for the first events from Microsoft; first connectivity usually takes 30–60 seconds and data a few minutes.')
           : null,
         view.reason ? h('p', { class: 'reason' }, h('strong', null, 'Reason: '), view.reason) : null,
+        view.stalls.length
+          ? h('ul', { class: 'stalls', 'data-testid': 'pipeline-stalls' }, view.stalls.map((s) => h('li', { 'data-stage': s.stage, 'data-since': s.since }, s.text)))
+          : null,
         view.remedy ? h('p', { class: 'remedy' }, h('strong', null, 'What to do: '), view.remedy) : null,
         h(
           'dl',
