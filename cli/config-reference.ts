@@ -11,6 +11,7 @@ import {
   microsoftAppSettingsSpec,
   openSearchSettingsSpec,
   perCloudSpecs,
+  stageGroupSettings,
   topicSettingsSpec,
   type SettingsSpec,
 } from '../runtime/index.ts';
@@ -46,6 +47,11 @@ export const SETTINGS_GROUPS: readonly SettingsGroup[] = [
     title: 'Microsoft hosts',
     intro: 'Overrides of the cloud profiles\' hosts (a stand-in such as the simulator). Token audiences stay Microsoft\'s identifiers.',
     spec: { ...cloudSettingsSpec, ...cloudHostsSpec },
+  },
+  {
+    title: 'Pipeline stages',
+    intro: 'The consumer groups of normalize and index: read by the stages and by the control plane, which watches them for stalls (docs/pipeline-health.md).',
+    spec: stageGroupSettings,
   },
   { title: 'Control plane', intro: '`m365-siem control-plane`: REST API, operator UI, consent callback.', spec: controlPlaneSettingsSpec },
   { title: 'Ingest', intro: '`m365-siem ingest`: the Management Activity API and Graph pollers.', spec: ingestSettingsSpec },

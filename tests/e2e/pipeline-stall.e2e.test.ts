@@ -119,10 +119,13 @@ describe('a stalled stage shows as pipeline_stalled on its organizations (real K
     await waitUntil('ingest to publish the new records to m365.raw', async () => (await rawEnd()) > before, 60_000, 500);
     const arrivedAt = Date.now();
 
+    let seen: ConnectionBody | null = null;
     const stalled = await waitUntil('pipeline_stalled with stage normalize', async () => {
-      const c = await connection();
+      const c = (seen = await connection());
       return c.reason === 'pipeline_stalled' && c.pipelineStalls.some((s) => s.stage === 'normalize') ? c : null;
-    }, WITHIN_MS + 15_000, 1_000);
+    }, WITHIN_MS + 15_000, 1_000).catch((error: unknown) => {
+      throw new Error(`${String(error)}; last: ${JSON.stringify({ status: seen?.status, reason: seen?.reason, stalls: seen?.pipelineStalls })}`);
+    });
     const seenAfterMs = Date.now() - arrivedAt;
     expect(seenAfterMs).toBeLessThan(WITHIN_MS);
     expect(stalled.status).toBe('needs_attention');
