@@ -13,11 +13,22 @@ export interface RoleRequirement {
   role: string;
 }
 
+/** A role a source works without, collecting less: what it adds is said in the source's status when it is missing. */
+export interface OptionalRole extends RoleRequirement {
+  adds: string;
+}
+
 export interface PermissionManifest {
   version: number;
   /** What changed and why (shown in history when organizations move to this version). */
   note: string;
-  sources: Readonly<Record<SourceName, readonly RoleRequirement[]>>;
+  /**
+   * The sources this version collects and the roles each cannot work without. A source added in a later version is
+   * absent from earlier ones: under those it is neither polled nor paused.
+   */
+  sources: Readonly<Partial<Record<SourceName, readonly RoleRequirement[]>>>;
+  /** Roles that enrich a source without being needed for it (issue 13: least privilege). */
+  optionalRoles?: Readonly<Partial<Record<SourceName, readonly OptionalRole[]>>>;
 }
 
 const mgmt = (role: string): RoleRequirement => ({ resource: 'management', role });
@@ -68,7 +79,30 @@ const V2: PermissionManifest = {
   },
 };
 
-const MANIFESTS: readonly PermissionManifest[] = [V1, V2];
+/**
+ * Version 3 (docs/decisions/0140): the least-privileged application role of each new source from its Microsoft Graph
+ * page (Defender XDR alerts and incidents, service-principal risk, provisioning logs, the Audit Search back-fill),
+ * and least privilege for two old ones: `DLP.All` needs only `ActivityFeed.Read` (`ActivityFeed.ReadDlp` adds the
+ * detected sensitive data and is optional), `userRegistrationDetails` only `AuditLog.Read.All`.
+ */
+const V3: PermissionManifest = {
+  version: 3,
+  note: 'Defender XDR alerts and incidents, service-principal risk detections, provisioning logs and the audit back-fill; DLP without ActivityFeed.ReadDlp collects without sensitive data; registration details need only AuditLog.Read.All',
+  sources: {
+    ...V2.sources,
+    'management:DLP.All': [mgmt('ActivityFeed.Read')],
+    'graph:userRegistrationDetails': [graph('AuditLog.Read.All')],
+    'graph:servicePrincipalRiskDetections': [graph('IdentityRiskEvent.Read.All')],
+    'graph:provisioning': [graph('AuditLog.Read.All')],
+    'graph:securityAlerts': [graph('SecurityAlert.Read.All')],
+    'graph:securityIncidents': [graph('SecurityIncident.Read.All')],
+  },
+  optionalRoles: {
+    'management:DLP.All': [{ ...mgmt('ActivityFeed.ReadDlp'), adds: 'the sensitive data DLP detected' }],
+  },
+};
+
+const MANIFESTS: readonly PermissionManifest[] = [V1, V2, V3];
 export const MANIFEST_VERSIONS: readonly number[] = MANIFESTS.map((m) => m.version);
 export const LATEST_MANIFEST_VERSION = Math.max(...MANIFEST_VERSIONS);
 
@@ -80,17 +114,22 @@ export function manifestFor(version: number): PermissionManifest {
 
 const uniqueSorted = (roles: Iterable<string>): string[] => [...new Set(roles)].sort();
 
+/** The sources a manifest version collects, in the order of SOURCES. */
+export function manifestSources(manifest: PermissionManifest): SourceName[] {
+  return SOURCES.filter((s) => manifest.sources[s] !== undefined);
+}
+
 /** Every role a connection needs under a manifest, with the auto-upgrade roles only when auto-upgrade is on. */
 export function requiredRoles(manifest: PermissionManifest, autoUpgrade: boolean): string[] {
-  const roles = SOURCES.flatMap((s) => manifest.sources[s].map((r) => r.role));
+  const roles = SOURCES.flatMap((s) => (manifest.sources[s] ?? []).map((r) => r.role));
   if (autoUpgrade) roles.push(...AUTO_UPGRADE_ROLES.map((r) => r.role));
   return uniqueSorted(roles);
 }
 
 export function resourceOfRole(role: string): ManifestResource {
   for (const manifest of MANIFESTS) {
-    for (const reqs of Object.values(manifest.sources)) {
-      const found = reqs.find((r) => r.role === role);
+    for (const reqs of [...Object.values(manifest.sources), ...Object.values(manifest.optionalRoles ?? {})]) {
+      const found = reqs?.find((r) => r.role === role);
       if (found) return found.resource;
     }
   }
@@ -106,6 +145,8 @@ export interface PermissionDiff {
   pollable: SourceName[];
   /** Sources paused for missing roles. */
   paused: Array<{ source: SourceName; missingRoles: string[] }>;
+  /** Pollable sources collecting less for want of an optional role, with what the role would add. */
+  reduced: Array<{ source: SourceName; missingRoles: string[]; without: string }>;
   /** True when the control plane may assign missing roles itself. */
   canAutoUpgrade: boolean;
 }
@@ -116,8 +157,8 @@ export function diffPermissions(manifest: PermissionManifest, autoUpgrade: boole
   const required = requiredRoles(manifest, autoUpgrade);
   const pollable: SourceName[] = [];
   const paused: PermissionDiff['paused'] = [];
-  for (const source of SOURCES) {
-    const missingRoles = uniqueSorted(manifest.sources[source].map((r) => r.role).filter((r) => !granted.has(r)));
+  for (const source of manifestSources(manifest)) {
+    const missingRoles = uniqueSorted((manifest.sources[source] ?? []).map((r) => r.role).filter((r) => !granted.has(r)));
     if (missingRoles.length === 0) pollable.push(source);
     else paused.push({ source, missingRoles });
   }
@@ -127,6 +168,17 @@ export function diffPermissions(manifest: PermissionManifest, autoUpgrade: boole
     missing: required.filter((r) => !granted.has(r)),
     pollable,
     paused,
+    reduced: reducedSources(manifest, pollable, granted),
     canAutoUpgrade: autoUpgrade && AUTO_UPGRADE_ROLES.every((r) => granted.has(r.role)),
   };
+}
+
+/** Pollable sources whose optional roles are not all granted: they collect, without what those roles add. */
+export function reducedSources(manifest: PermissionManifest, pollable: readonly SourceName[], granted: ReadonlySet<string>): PermissionDiff['reduced'] {
+  const reduced: PermissionDiff['reduced'] = [];
+  for (const source of pollable) {
+    const missing = (manifest.optionalRoles?.[source] ?? []).filter((r) => !granted.has(r.role));
+    if (missing.length > 0) reduced.push({ source, missingRoles: uniqueSorted(missing.map((r) => r.role)), without: missing.map((r) => r.adds).join('; ') });
+  }
+  return reduced;
 }

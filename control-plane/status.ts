@@ -5,6 +5,7 @@
  */
 import { SOURCES, STATUS_REASONS, type PipelineStage, type SourceName, type SourceStatus } from '../runtime/index.ts';
 import type { OrganizationRecord } from './organization-store.ts';
+import { manifestFor, reducedSources } from './permission-manifest.ts';
 
 /** The pollers' reasons (the runtime's `m365.status` contract) plus the control plane's own. */
 export const CONNECTION_REASONS = [...STATUS_REASONS, 'upgrade_pending', 'pipeline_stalled'] as const;
@@ -164,6 +165,22 @@ function describeStall(s: PipelineStall): string {
   return `The ${s.stage} stage has committed nothing on ${s.topic} partition ${s.partition} since ${s.since}; ${s.lagRecords} records wait.`;
 }
 
+/**
+ * Sentences for sources that flow without an optional role (DLP without ActivityFeed.ReadDlp): the status says what
+ * is not collected instead of pausing the source (least privilege, issue 13).
+ */
+function reducedNotes(manifestVersion: number, pollable: readonly SourceName[], grantedRoles: readonly string[]): Map<string, string> {
+  let manifest;
+  try {
+    manifest = manifestFor(manifestVersion);
+  } catch {
+    return new Map();
+  }
+  return new Map(reducedSources(manifest, pollable, new Set(grantedRoles)).map((r) => [r.source, `collecting without ${r.without}: ${r.missingRoles.join(', ')} not granted`]));
+}
+
+const withNote = (message: string | null, note: string | undefined): string | null => (note === undefined ? message : message === null ? note : `${message}; ${note}`);
+
 export function computeStatus(input: StatusInput): StatusView {
   const { record, sourceStatuses, now, expectedLagSeconds } = input;
   const stalls = input.pipelineStalls ?? [];
@@ -172,6 +189,7 @@ export function computeStatus(input: StatusInput): StatusView {
   if (!connection) return empty;
 
   const polled = new Set<string>(connection.polling.sources);
+  const reduced = reducedNotes(connection.manifestVersion, connection.polling.sources, connection.grantedRoles);
   const pausedBy = new Map(connection.polling.paused.map((p) => [p.source as string, p]));
   const events = { first: null as string | null, last: null as string | null };
   const sourceReasons: ConnectionReason[] = [];
@@ -188,7 +206,7 @@ export function computeStatus(input: StatusInput): StatusView {
       return { ...base, state: 'paused', reason: 'upgrade_pending', message: `needs ${paused.missingRoles.join(', ')}`, remedy: REASONS.upgrade_pending.remedy };
     }
     if (!connection.polling.enabled || !polled.has(name)) return { ...base, state: 'stopped', reason: null, message: null, remedy: null };
-    if (!report) return { ...base, state: 'waiting', reason: null, message: 'no report from the pollers yet', remedy: null };
+    if (!report) return { ...base, state: 'waiting', reason: null, message: withNote('no report from the pollers yet', reduced.get(name)), remedy: null };
     if (report.state === 'unavailable_licence' || report.reason === 'licence_missing') {
       const licence = report.licenceRequired ? `needs ${report.licenceRequired}` : REASONS.licence_missing.message;
       return { ...base, state: 'unavailable_licence', reason: 'licence_missing', message: report.message ?? licence, remedy: REASONS.licence_missing.remedy };
@@ -207,7 +225,7 @@ export function computeStatus(input: StatusInput): StatusView {
       ...base,
       state,
       reason: state === 'ok' ? null : (reason ?? report.reason),
-      message: state === 'ok' ? null : (report.message ?? (reason ? REASONS[reason].message : null)),
+      message: withNote(state === 'ok' ? null : (report.message ?? (reason ? REASONS[reason].message : null)), reduced.get(name)),
       remedy: state !== 'ok' && reason ? REASONS[reason].remedy : null,
     };
   });

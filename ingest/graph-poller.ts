@@ -34,14 +34,26 @@ export interface GraphSourceSpec {
   extraFilter?: string | null;
 }
 
-export const GRAPH_SOURCE_SPECS: Record<Exclude<GraphSource, 'graph:userRegistrationDetails'>, GraphSourceSpec> = {
+/** Graph sources polled by their own kind of poller: the registration snapshot. */
+export type WindowedGraphSource = Exclude<GraphSource, 'graph:userRegistrationDetails'>;
+
+/**
+ * Sources whose records change after they appear (risk detections, Defender alerts and incidents) are filtered on
+ * their last-update field, so each change is listed again; `versionField` then makes every change its own record
+ * in the ledger (docs/decisions/0141).
+ */
+export const GRAPH_SOURCE_SPECS: Record<WindowedGraphSource, GraphSourceSpec> = {
   'graph:signIns': { path: 'auditLogs/signIns', dateField: 'createdDateTime', budget: 'graph-report', sliceable: true },
   'graph:nonInteractiveSignIns': { path: 'auditLogs/signIns', dateField: 'createdDateTime', budget: 'graph-report', sliceable: true },
   'graph:servicePrincipalSignIns': { path: 'auditLogs/signIns', dateField: 'createdDateTime', budget: 'graph-report', sliceable: true },
   'graph:managedIdentitySignIns': { path: 'auditLogs/signIns', dateField: 'createdDateTime', budget: 'graph-report', sliceable: true },
   'graph:directoryAudits': { path: 'auditLogs/directoryAudits', dateField: 'activityDateTime', budget: 'graph-report', sliceable: true },
   'graph:riskyUsers': { path: 'identityProtection/riskyUsers', dateField: 'riskLastUpdatedDateTime', budget: 'identity-protection', versionField: 'riskLastUpdatedDateTime', top: 500, sliceable: false },
-  'graph:riskDetections': { path: 'identityProtection/riskDetections', dateField: 'detectedDateTime', budget: 'identity-protection', versionField: 'lastUpdatedDateTime', top: 500, sliceable: false },
+  'graph:riskDetections': { path: 'identityProtection/riskDetections', dateField: 'lastUpdatedDateTime', budget: 'identity-protection', versionField: 'lastUpdatedDateTime', top: 500, sliceable: false },
+  'graph:servicePrincipalRiskDetections': { path: 'identityProtection/servicePrincipalRiskDetections', dateField: 'lastUpdatedDateTime', budget: 'identity-protection', versionField: 'lastUpdatedDateTime', sliceable: false },
+  'graph:provisioning': { path: 'auditLogs/provisioning', dateField: 'activityDateTime', budget: 'graph-report', sliceable: false },
+  'graph:securityAlerts': { path: 'security/alerts_v2', dateField: 'lastUpdateDateTime', budget: 'graph-other', versionField: 'lastUpdateDateTime', sliceable: false },
+  'graph:securityIncidents': { path: 'security/incidents', dateField: 'lastUpdateDateTime', budget: 'graph-other', versionField: 'lastUpdateDateTime', sliceable: false },
 };
 
 /** The spec a source is polled with in a cloud: sign-ins take their version and type filter from SIGN_IN_ENDPOINTS. */

@@ -16,6 +16,10 @@ export const GRAPH_SOURCES = [
   'graph:riskyUsers',
   'graph:riskDetections',
   'graph:userRegistrationDetails',
+  'graph:servicePrincipalRiskDetections',
+  'graph:provisioning',
+  'graph:securityAlerts',
+  'graph:securityIncidents',
 ] as const;
 
 export const SOURCES = [...MANAGEMENT_SOURCES, ...GRAPH_SOURCES] as const;

@@ -103,7 +103,20 @@ export interface SiemEventM365 {
     folders?: Opt<string[]>;
   }>;
   sharing?: Opt<{ target_name?: Opt<string>; target_type?: Opt<string>; sharing_type?: Opt<string>; site_url?: Opt<string> }>;
-  alert?: Opt<{ id?: Opt<string>; status?: Opt<string>; entity_type?: Opt<string>; severity?: Opt<string> }>;
+  alert?: Opt<{
+    id?: Opt<string>;
+    status?: Opt<string>;
+    entity_type?: Opt<string>;
+    severity?: Opt<string>;
+    classification?: Opt<string>;
+    determination?: Opt<string>;
+    assigned_to?: Opt<string>;
+    incident_id?: Opt<string>;
+    service_source?: Opt<string>;
+    detection_source?: Opt<string>;
+    title?: Opt<string>;
+    updated?: Opt<string>;
+  }>;
   registration?: Opt<{
     is_admin?: Opt<boolean>;
     is_mfa_registered?: Opt<boolean>;
@@ -147,8 +160,15 @@ export interface SiemEvent {
   group?: Opt<{ id?: Opt<string>; name?: Opt<string> }>;
   source?: Opt<{ address?: Opt<string>; ip?: Opt<string>; port?: Opt<number>; geo?: Opt<SiemEventGeo> }>;
   user_agent?: Opt<{ original?: Opt<string> }>;
-  related?: Opt<{ ip?: Opt<string[]>; user?: Opt<string[]> }>;
-  file?: Opt<{ name?: Opt<string>; extension?: Opt<string>; directory?: Opt<string>; path?: Opt<string>; target_path?: Opt<string> }>;
+  related?: Opt<{ ip?: Opt<string[]>; user?: Opt<string[]>; hosts?: Opt<string[]>; hash?: Opt<string[]> }>;
+  file?: Opt<{
+    name?: Opt<string>;
+    extension?: Opt<string>;
+    directory?: Opt<string>;
+    path?: Opt<string>;
+    target_path?: Opt<string>;
+    hash?: Opt<{ sha1?: Opt<string>; sha256?: Opt<string> }>;
+  }>;
   url?: Opt<{ original?: Opt<string>; domain?: Opt<string> }>;
   email?: Opt<{ subject?: Opt<string>; message_id?: Opt<string>; from?: Opt<{ address?: Opt<string[]> }>; to?: Opt<{ address?: Opt<string[]> }> }>;
   rule?: Opt<{ id?: Opt<string[]>; name?: Opt<string[]>; category?: Opt<string>; description?: Opt<string> }>;
@@ -161,6 +181,8 @@ export interface SiemEvent {
     severity_id?: Opt<number>;
   }>;
   m365?: Opt<SiemEventM365>;
+  host?: Opt<{ id?: Opt<string>; name?: Opt<string>; ip?: Opt<string[]>; os?: Opt<{ platform?: Opt<string> }> }>;
+  threat?: Opt<{ technique?: Opt<{ id?: Opt<string[]> }> }>;
 }
 
 /** Allowed values of the open-vocabulary fields we validate in tests (strings in Avro, not enums). */

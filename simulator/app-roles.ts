@@ -48,6 +48,9 @@ export const GRAPH_RESOURCE: ResourceApp = {
     { id: 'df021288-bdef-4463-88db-98f22de89214', value: 'User.Read.All', displayName: "Read all users' full profiles" },
     { id: '498476ce-e0fe-48b0-b801-37ba7e2685c6', value: 'Organization.Read.All', displayName: 'Read organization information' },
     { id: '472e4a4d-bb4a-4026-98d1-0b0d74cb74a5', value: 'SecurityAlert.Read.All', displayName: 'Read all security alerts' },
+    { id: 'ed4fca05-be46-441f-9803-1873825f8fdb', value: 'SecurityAlert.ReadWrite.All', displayName: 'Read and write to all security alerts' },
+    { id: '45cc0394-e837-488b-a098-1918f48d186c', value: 'SecurityIncident.Read.All', displayName: 'Read all security incidents' },
+    { id: '5e1e9171-754d-478c-812c-f1755a9a4c2d', value: 'AuditLogsQuery.Read.All', displayName: 'Read audit logs data from all services' },
   ],
 };
 
@@ -98,6 +101,9 @@ export const DEFAULT_REQUIRED_ROLES: readonly string[] = [
   'IdentityRiskyUser.Read.All',
   'IdentityRiskEvent.Read.All',
   'UserAuthenticationMethod.Read.All',
+  'SecurityAlert.Read.All',
+  'SecurityIncident.Read.All',
+  'AuditLogsQuery.Read.All',
   'AppRoleAssignment.ReadWrite.All',
   'Application.Read.All',
 ];

@@ -8,7 +8,7 @@ import type { SimRequest } from './http.ts';
 import { isLoopback, send, sendJson } from './http.ts';
 import { buildLedger } from './ledger.ts';
 import type { GraphSourceKey } from './records/graph-records.ts';
-import { ENTITY_SOURCES } from './records/graph-records.ts';
+import { ENTITY_SOURCES, UPDATABLE_SOURCES } from './records/graph-records.ts';
 import type { Tenant, TenantSettings } from './tenant-state.ts';
 import { DEFAULT_TENANT_SETTINGS } from './tenant-state.ts';
 
@@ -59,6 +59,16 @@ const recordsBody = z
     path: ['eventsSpanMs'],
     message: "graph:riskyUsers and graph:userRegistrationDetails hold each user's current state, not a history of events to spread: add their records without eventsSpanMs",
   });
+const updatableSources = [...UPDATABLE_SOURCES].map((k) => `graph:${k}`);
+const updateBody = z
+  .object({
+    source: sourceEnum.refine((v) => updatableSources.includes(v), { message: `records Microsoft changes in place are in ${updatableSources.join(', ')}` }),
+    firstIndex: z.number().int().min(0),
+    count: z.number().int().min(1).max(100_000).default(1),
+    // The state the change brings (riskState for risk detections, status for alerts and incidents); default: the next documented one.
+    state: z.string().min(1).max(64).optional(),
+  })
+  .strict();
 const consentBody = z.object({ roles: z.array(z.enum(ALL_ROLE_VALUES as [string, ...string[]])).optional() }).strict();
 const faultBody = z
   .object({
@@ -220,6 +230,17 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
       tenant.advance(now);
       const added = tenant.addRecords(input.source, input.count, now, stripUndefined({ eventsSpanMs: input.eventsSpanMs }));
       return sendJson(res, 201, { source: input.source, count: added.count, firstIndex: added.firstIndex, availableAt: new Date(added.availableAtMs).toISOString() });
+    }
+    if (c === 'updates' && req.method === 'POST') {
+      const input = await parsedBody(req, res, updateBody);
+      if (input === undefined) return;
+      tenant.advance(now);
+      const feed = tenant.feed(input.source);
+      if (input.firstIndex + input.count > feed.nextIndex) {
+        return sendJson(res, 400, { error: { code: 'BadRequest', field: 'firstIndex', message: `invalid field 'firstIndex': ${input.source} has ${feed.nextIndex} records` } });
+      }
+      const done = tenant.updateRecords(input.source, input.firstIndex, input.count, now, input.state ?? null);
+      return sendJson(res, 201, { source: input.source, firstIndex: input.firstIndex, count: input.count, updatedAt: new Date(now).toISOString(), availableAt: new Date(done.availableAtMs).toISOString() });
     }
     if (c === 'ledger' && req.method === 'GET') {
       const source = req.url.searchParams.get('source') ?? '';

@@ -44,7 +44,8 @@ export type FaultRequest = FaultSpec;
 export interface LedgerResponse {
   tenantId: string;
   source: SourceName;
-  records: Array<{ id: string; availableAt: string; eventTime: string; contentId?: string }>;
+  /** For records changed in place, one entry per version (`version` 0 = as first published, `updatedAt` its last change). */
+  records: Array<{ id: string; availableAt: string; eventTime: string; contentId?: string; version?: number; updatedAt?: string }>;
   pending: number;
   notCollected: number;
 }
@@ -131,6 +132,10 @@ export class SimulatorControl {
   /** Records whose events happen now; with `eventsSpanMs`, history spread over that span before now, available at once. */
   addRecords(tenantId: string, source: SourceName, count: number, options: { eventsSpanMs?: number } = {}): Promise<{ source: SourceName; count: number; firstIndex: number; availableAt: string }> {
     return this.call('POST', `/tenants/${tenantId}/records`, { source, count, ...options });
+  }
+  /** Changes records in place (risk detections, Defender alerts and incidents): a new version of each, published later. */
+  updateRecords(tenantId: string, source: SourceName, firstIndex: number, options: { count?: number; state?: string } = {}): Promise<{ source: SourceName; firstIndex: number; count: number; updatedAt: string; availableAt: string }> {
+    return this.call('POST', `/tenants/${tenantId}/updates`, { source, firstIndex, ...options });
   }
   disableSubscription(tenantId: string, contentType: string): Promise<SimTenant> {
     return this.call('POST', `/tenants/${tenantId}/subscriptions/${contentType}/disable`, {});

@@ -38,8 +38,20 @@ export interface BlobPolicy {
   outOfOrder: boolean;
 }
 
+/**
+ * A later change of a record that Microsoft updates in place (risk detections, Defender alerts and incidents): the
+ * record's last-update time moves to `atMs` and its state to `state` (or the source's next documented state).
+ */
+export interface RecordUpdate {
+  atMs: number;
+  availableAtMs: number;
+  state: string | null;
+}
+
 export class Feed {
   readonly batches: Batch[] = [];
+  /** Updates per record index, oldest first. */
+  readonly updates = new Map<number, RecordUpdate[]>();
   /** Sorted by contentCreatedMs (insertion keeps order). */
   readonly blobs: Blob[] = [];
   readonly blobsById = new Map<string, Blob>();
@@ -142,6 +154,18 @@ export class Feed {
       else return b;
     }
     return undefined;
+  }
+
+  addUpdate(index: number, update: RecordUpdate): void {
+    if (index < 0 || index >= this.nextIndex) throw new RangeError(`no record ${index} in ${this.key}`);
+    const list = this.updates.get(index) ?? [];
+    list.push(update);
+    this.updates.set(index, list);
+  }
+
+  /** The updates of a record that are visible at `snapshotMs` (published by then). */
+  visibleUpdates(index: number, snapshotMs: number): RecordUpdate[] {
+    return (this.updates.get(index) ?? []).filter((u) => u.availableAtMs <= snapshotMs);
   }
 
   /** Event time of a record: inside its batch's event span; out-of-order batches push some records far back. */

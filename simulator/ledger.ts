@@ -1,7 +1,7 @@
 import type { SourceName } from '../runtime/sources.ts';
 import { blobCollected } from './management-api/management-api.ts';
 import type { GraphSourceKey } from './records/graph-records.ts';
-import { graphRecordId } from './records/graph-records.ts';
+import { UPDATABLE_SOURCES, graphRecordId } from './records/graph-records.ts';
 import { managementRecordId } from './records/management-records.ts';
 import type { Tenant } from './tenant-state.ts';
 
@@ -12,6 +12,10 @@ export interface LedgerEntry {
   availableAt: string;
   eventTime: string;
   contentId?: string;
+  /** Records changed in place: 0 for the record as first published, n for its n-th update. */
+  version?: number;
+  /** Records changed in place: the record's last-update time in this version. */
+  updatedAt?: string;
 }
 
 export interface Ledger {
@@ -65,11 +69,21 @@ export function buildLedger(tenant: Tenant, source: SourceName, now: number): Le
         continue;
       }
       for (let i = batch.firstIndex; i < batch.firstIndex + batch.count; i++) {
-        records.push({
-          id: graphRecordId(ctx, key, i),
-          availableAt: new Date(batch.availableAtMs).toISOString(),
-          eventTime: new Date(feed.eventTimeOf(i)).toISOString(),
-        });
+        const id = graphRecordId(ctx, key, i);
+        const eventTime = new Date(feed.eventTimeOf(i)).toISOString();
+        if (!UPDATABLE_SOURCES.has(key)) {
+          records.push({ id, availableAt: new Date(batch.availableAtMs).toISOString(), eventTime });
+          continue;
+        }
+        // Every version a poller could have seen: the first one and each published update.
+        records.push({ id, availableAt: new Date(batch.availableAtMs).toISOString(), eventTime, version: 0, updatedAt: eventTime });
+        for (const [n, u] of (feed.updates.get(i) ?? []).entries()) {
+          if (u.availableAtMs > now) {
+            pending++;
+            continue;
+          }
+          records.push({ id, availableAt: new Date(Math.max(u.availableAtMs, batch.availableAtMs)).toISOString(), eventTime, version: n + 1, updatedAt: new Date(u.atMs).toISOString() });
+        }
       }
     }
   }

@@ -196,6 +196,19 @@ export class Tenant {
     return { firstIndex: batch.firstIndex, count, availableAtMs };
   }
 
+  /**
+   * A later change of records Microsoft updates in place: each of `count` records from `firstIndex` gets its
+   * last-update time moved to now and its state changed (to `state`, or the source's next documented state),
+   * published after the tenant's publication delay like any record.
+   */
+  updateRecords(source: SourceName, firstIndex: number, count: number, now: number, state: string | null): { availableAtMs: number } {
+    const feed = this.feed(source);
+    if (firstIndex < 0 || firstIndex + count > feed.nextIndex) throw new RangeError(`records ${firstIndex}..${firstIndex + count - 1} do not exist in ${source}`);
+    const availableAtMs = now + this.publicationDelay(`${this.seed}|${this.tenantId}|${source}|update|${this.batchCounter++}`);
+    for (let i = firstIndex; i < firstIndex + count; i++) feed.addUpdate(i, { atMs: now, availableAtMs, state });
+    return { availableAtMs };
+  }
+
   /** Materialises the minute buckets of continuous generation up to `now` (lazily, on access). */
   advance(now: number): void {
     const rate = this.settings.recordsPerMinute;

@@ -13,7 +13,9 @@ import { mapPowerBi, mapSecurityAlert, mapTeams } from './management-general.ts'
 import { mapDlp } from './management-dlp.ts';
 import { mapGraphSignIn } from './graph-sign-ins.ts';
 import { mapGraphDirectoryAudit } from './graph-directory-audits.ts';
-import { mapGraphRiskDetection, mapGraphRiskyUser } from './graph-risk.ts';
+import { mapGraphRiskDetection, mapGraphRiskyUser, mapGraphServicePrincipalRiskDetection } from './graph-risk.ts';
+import { mapGraphSecurityAlert, mapGraphSecurityIncident } from './graph-security.ts';
+import { mapGraphProvisioning } from './graph-provisioning.ts';
 import { mapGraphRegistrationDetails } from './graph-registration.ts';
 
 export { MappingError } from './management-common.ts';
@@ -91,6 +93,14 @@ function mapBySource(record: Json, ctx: MapContext): SiemEvent {
       return mapGraphRiskyUser(record, ctx);
     case 'graph:userRegistrationDetails':
       return mapGraphRegistrationDetails(record, ctx);
+    case 'graph:servicePrincipalRiskDetections':
+      return mapGraphServicePrincipalRiskDetection(record, ctx);
+    case 'graph:provisioning':
+      return mapGraphProvisioning(record, ctx);
+    case 'graph:securityAlerts':
+      return mapGraphSecurityAlert(record, ctx);
+    case 'graph:securityIncidents':
+      return mapGraphSecurityIncident(record, ctx);
     default: {
       const draft = managementBase(record, ctx);
       managementMapperFor(record)?.(record, draft, ctx);

@@ -14,7 +14,7 @@ export interface FieldMapping {
 }
 
 /** Bumped whenever the mappings or settings change; stored in the template's `_meta`. */
-export const SIEM_EVENTS_TEMPLATE_VERSION = 2;
+export const SIEM_EVENTS_TEMPLATE_VERSION = 4;
 
 /** Keywords longer than this are kept in `_source` but not indexed (a huge value must not fail the document). */
 const KEYWORD_IGNORE_ABOVE = 1024;
@@ -105,13 +105,14 @@ export const siemEventProperties: Record<string, FieldMapping> = {
     }),
   }),
   user_agent: object({ original: textWithKeyword() }),
-  related: object({ ip: ip(), user: keyword() }),
+  related: object({ ip: ip(), user: keyword(), hosts: keywordCi(), hash: keyword() }),
   file: object({
     name: keyword(),
     extension: keyword(),
     directory: keyword(),
     path: keyword(),
     target_path: keyword(),
+    hash: object({ sha1: keyword(), sha256: keyword() }),
   }),
   url: object({ original: keyword(), domain: keyword() }),
   email: object({
@@ -185,7 +186,20 @@ export const siemEventProperties: Record<string, FieldMapping> = {
       folders: keywordCi(),
     }),
     sharing: object({ target_name: keywordCi(), target_type: keywordCi(), sharing_type: keywordCi(), site_url: keywordCi() }),
-    alert: object({ id: keywordCi(), status: keywordCi(), entity_type: keywordCi(), severity: keywordCi() }),
+    alert: object({
+      id: keywordCi(),
+      status: keywordCi(),
+      entity_type: keywordCi(),
+      severity: keywordCi(),
+      classification: keywordCi(),
+      determination: keywordCi(),
+      assigned_to: keywordCi(),
+      incident_id: keywordCi(),
+      service_source: keywordCi(),
+      detection_source: keywordCi(),
+      title: textWithKeyword(),
+      updated: keywordCi(),
+    }),
     registration: object({
       is_admin: bool(),
       is_mfa_registered: bool(),
@@ -209,6 +223,8 @@ export const siemEventProperties: Record<string, FieldMapping> = {
     directionality: keywordCi(),
     status_additional_details: keywordCi(),
   }),
+  host: object({ id: keyword(), name: keywordCi(), ip: ip(), os: object({ platform: keywordCi() }) }),
+  threat: object({ technique: object({ id: keyword() }) }),
 };
 
 /**

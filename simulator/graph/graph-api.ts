@@ -10,7 +10,8 @@ import { checkAccessToken } from '../entra/token-service.ts';
 import type { SimRequest } from '../http.ts';
 import { bearerToken, graphDate, queryParam, sendJson } from '../http.ts';
 import type { GraphRecordContext, GraphSourceKey } from '../records/graph-records.ts';
-import { ENTITY_SOURCES, GRAPH_TIME_FIELD, betaSignInProperties, generateGraphRecord, userOfRecord } from '../records/graph-records.ts';
+import { ENTITY_SOURCES, GRAPH_TIME_FIELD, GRAPH_UPDATED_FIELD, UPDATABLE_SOURCES, betaSignInProperties, generateGraphRecord, userOfRecord } from '../records/graph-records.ts';
+import type { RecordUpdate } from '../feeds.ts';
 import type { Tenant } from '../tenant-state.ts';
 
 /** Microsoft Graph v1.0 subset: audit logs, identity protection, registration report, directory objects. */
@@ -23,7 +24,7 @@ interface CollectionSpec {
   roles: string[];
   roleMessage: 'reports' | 'identityProtection';
   licence: 'premium' | 'none';
-  throttle: 'reports' | 'identityProtection';
+  throttle: 'reports' | 'identityProtection' | 'security';
   defaultTop: number;
   maxTop: number;
   /** Extra string properties that accept `eq` in $filter. */
@@ -47,6 +48,28 @@ const COLLECTIONS: Record<string, CollectionSpec> = {
   'identityProtection/riskDetections': {
     source: 'riskDetections', contextPath: 'identityProtection/riskDetections', roles: ['IdentityRiskEvent.Read.All'], roleMessage: 'identityProtection', licence: 'premium', throttle: 'identityProtection',
     defaultTop: 20, maxTop: 500, eqFields: ['riskEventType', 'riskLevel', 'riskState', 'userId', 'userPrincipalName'], odataType: 'riskDetection',
+  },
+  // servicePrincipalRiskDetection (v1.0): IdentityRiskEvent.Read.All; Microsoft Entra Workload ID Premium, modelled
+  // with the tenant's premium licence; identity protection's shared per-tenant limit.
+  'identityProtection/servicePrincipalRiskDetections': {
+    source: 'servicePrincipalRiskDetections', contextPath: 'identityProtection/servicePrincipalRiskDetections', roles: ['IdentityRiskEvent.Read.All'], roleMessage: 'identityProtection', licence: 'premium', throttle: 'identityProtection',
+    defaultTop: 20, maxTop: 500, eqFields: ['riskEventType', 'riskLevel', 'riskState', 'servicePrincipalId', 'appId'], odataType: 'servicePrincipalRiskDetection',
+  },
+  // provisioningObjectSummary: AuditLog.Read.All, an identity and access report (5 requests per 10 s per app per tenant).
+  'auditLogs/provisioning': {
+    source: 'provisioning', contextPath: 'auditLogs/provisioning', roles: ['AuditLog.Read.All'], roleMessage: 'reports', licence: 'premium', throttle: 'reports',
+    defaultTop: 50, maxTop: 1000, eqFields: ['jobId', 'cycleId', 'changeId', 'provisioningAction', 'provisioningStatusInfo/status'], odataType: 'provisioningObjectSummary',
+  },
+  // security.alert: SecurityAlert.Read.All (or ReadWrite); $filter on assignedTo, classification, determination,
+  // createdDateTime, lastUpdateDateTime, severity, serviceSource, status; newest first; paged with nextLink.
+  'security/alerts_v2': {
+    source: 'securityAlerts', contextPath: 'security/alerts_v2', roles: ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All'], roleMessage: 'identityProtection', licence: 'none', throttle: 'security',
+    defaultTop: 100, maxTop: 2000, eqFields: ['assignedTo', 'classification', 'determination', 'severity', 'serviceSource', 'status'], odataType: 'security.alert',
+  },
+  // security.incident: SecurityIncident.Read.All (or ReadWrite); the same filterable properties without serviceSource.
+  'security/incidents': {
+    source: 'securityIncidents', contextPath: 'security/incidents', roles: ['SecurityIncident.Read.All', 'SecurityIncident.ReadWrite.All'], roleMessage: 'identityProtection', licence: 'none', throttle: 'security',
+    defaultTop: 20, maxTop: 50, eqFields: ['assignedTo', 'classification', 'determination', 'severity', 'status'], odataType: 'security.incident',
   },
   'reports/authenticationMethods/userRegistrationDetails': {
     source: 'userRegistrationDetails', contextPath: 'reports/authenticationMethods/userRegistrationDetails', roles: ['AuditLog.Read.All', 'UserAuthenticationMethod.Read.All'], roleMessage: 'reports', licence: 'premium', throttle: 'reports',
@@ -104,7 +127,8 @@ export function signInFeedsOf(filter: string | null, version: GraphVersion): { k
   return { keys, rest: rest.length > 0 ? rest.join(' and ') : null };
 }
 
-export function parseFilter(filter: string, timeField: string, eqFields: string[]): Clause[] {
+export function parseFilter(filter: string, timeFields: string | readonly string[], eqFields: string[]): Clause[] {
+  const times = typeof timeFields === 'string' ? [timeFields] : timeFields;
   const clauses: Clause[] = [];
   for (const part of filter.split(/\s+and\s+/i)) {
     const m = /^\s*([A-Za-z/]+)\s+(ge|le|gt|lt|eq)\s+(.+?)\s*$/i.exec(part);
@@ -112,7 +136,7 @@ export function parseFilter(filter: string, timeField: string, eqFields: string[
     const field = m[1] ?? '';
     const op = (m[2] ?? '').toLowerCase() as Clause['op'];
     const raw = m[3] ?? '';
-    if (field === timeField) {
+    if (times.includes(field)) {
       const literal = raw.replace(/^'(.*)'$/, '$1');
       if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/.test(literal)) throw new Error(part);
       const t = Date.parse(/T/.test(literal) && !/(Z|[+-]\d{2}:\d{2})$/.test(literal) ? `${literal}Z` : literal);
@@ -135,9 +159,19 @@ function pathValue(record: Record<string, unknown>, path: string): unknown {
   return v;
 }
 
-function timeMatches(t: number, clauses: Clause[]): boolean {
+/** A listed record: its feed, its documented date `t`, its last change `updated` and the changes visible. */
+interface Row {
+  key: GraphSourceKey;
+  index: number;
+  t: number;
+  updated: number;
+  updates: RecordUpdate[];
+}
+
+function timeMatches(row: Row, clauses: Clause[], updatedField: string | undefined): boolean {
   for (const c of clauses) {
     if (c.time === undefined) continue;
+    const t = c.field === updatedField ? row.updated : row.t;
     if (c.op === 'ge' && !(t >= c.time)) return false;
     if (c.op === 'gt' && !(t > c.time)) return false;
     if (c.op === 'le' && !(t <= c.time)) return false;
@@ -225,11 +259,16 @@ export class GraphApi {
       const wait = tenant.rateLimit(`graph-reports|${this.ctx.state.app.clientId}`, 5, 10_000, now);
       if (wait > 0) tenant.countLimitThrottled('reports');
       if (wait > 0) throw new GraphError(429, 'TooManyRequests', 'Too many requests.', { 'Retry-After': String(Math.max(1, Math.ceil(wait / 1000))) });
-    } else {
+    } else if (kind === 'identityProtection') {
       const wait = tenant.rateLimit('graph-identity-protection', 1, 1000, now);
       if (wait > 0) tenant.countLimitThrottled('identityProtection');
       // Identity protection answers 429 without Retry-After.
       if (wait > 0) throw new GraphError(429, 'TooManyRequests', 'Too many requests.');
+    } else {
+      // Security alerts and incidents: 150 requests per minute per app per tenant.
+      const wait = tenant.rateLimit(`graph-security|${this.ctx.state.app.clientId}`, 150, 60_000, now);
+      if (wait > 0) tenant.countLimitThrottled('security');
+      if (wait > 0) throw new GraphError(429, 'TooManyRequests', 'Too many requests.', { 'Retry-After': String(Math.max(1, Math.ceil(wait / 1000))) });
     }
   }
 
@@ -251,6 +290,7 @@ export class GraphApi {
     this.throttle(tenant, spec.throttle, now);
 
     const timeField = GRAPH_TIME_FIELD[spec.source];
+    const updatedField = GRAPH_UPDATED_FIELD[spec.source];
     const topRaw = queryParam(req.url, '$top');
     let top = spec.defaultTop;
     if (topRaw !== null) {
@@ -265,7 +305,7 @@ export class GraphApi {
     let clauses: Clause[] = [];
     if (filterRaw) {
       try {
-        clauses = parseFilter(filterRaw, timeField, spec.eqFields);
+        clauses = parseFilter(filterRaw, updatedField ? [timeField, updatedField] : [timeField], spec.eqFields);
       } catch (e) {
         throw new GraphError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified: '${(e as Error).message}'.`);
       }
@@ -273,7 +313,7 @@ export class GraphApi {
     const orderby = queryParam(req.url, '$orderby');
     let ascending = false;
     if (orderby) {
-      const m = new RegExp(`^${timeField}(\\s+(asc|desc))?$`, 'i').exec(orderby.trim());
+      const m = new RegExp(`^(?:${timeField}${updatedField ? `|${updatedField}` : ''})(\\s+(asc|desc))?$`, 'i').exec(orderby.trim());
       if (!m) throw new GraphError(400, 'Request_UnsupportedQuery', `Unsupported $orderby clause: '${orderby}'.`);
       ascending = (m[2] ?? 'asc').toLowerCase() === 'asc';
     }
@@ -293,43 +333,50 @@ export class GraphApi {
 
     const rctx = tenant.graphContext();
     // Available records as of the snapshot, as (feed, index, time) triples.
-    let rows: Array<{ key: GraphSourceKey; index: number; t: number }> = [];
+    let rows: Row[] = [];
     for (const key of keys) {
       const feed = tenant.feed(`graph:${key}` as GraphSource);
       if (ENTITY_SOURCES.has(key)) {
-        const latest = new Map<number, { key: GraphSourceKey; index: number; t: number }>();
+        const latest = new Map<number, Row>();
         for (const b of feed.batches) {
           if (b.availableAtMs > token.s) continue;
           for (let i = b.firstIndex; i < b.firstIndex + b.count; i++) {
             const u = userOfRecord(rctx, key, i).index;
             const t = feed.eventTimeOf(i);
             const cur = latest.get(u);
-            if (!cur || t >= cur.t) latest.set(u, { key, index: i, t });
+            if (!cur || t >= cur.t) latest.set(u, { key, index: i, t, updated: t, updates: [] });
           }
         }
         rows.push(...latest.values());
       } else {
         for (const b of feed.batches) {
           if (b.availableAtMs > token.s) continue;
-          for (let i = b.firstIndex; i < b.firstIndex + b.count; i++) rows.push({ key, index: i, t: feed.eventTimeOf(i) });
+          for (let i = b.firstIndex; i < b.firstIndex + b.count; i++) {
+            const t = feed.eventTimeOf(i);
+            // A record changed in place is listed once, in its latest state published by the snapshot.
+            const updates = UPDATABLE_SOURCES.has(key) ? feed.visibleUpdates(i, token.s) : [];
+            rows.push({ key, index: i, t, updated: updates.length > 0 ? (updates[updates.length - 1] as RecordUpdate).atMs : t, updates });
+          }
         }
       }
     }
-    rows = rows.filter((r) => timeMatches(r.t, clauses));
-    rows.sort((a, b) => (ascending ? a.t - b.t || a.index - b.index || a.key.localeCompare(b.key) : b.t - a.t || b.index - a.index || b.key.localeCompare(a.key)));
+    rows = rows.filter((r) => timeMatches(r, clauses, updatedField));
+    // Newest first; records changed in place list the most recently changed first.
+    const at = (r: Row) => (updatedField ? r.updated : r.t);
+    rows.sort((a, b) => (ascending ? at(a) - at(b) || a.index - b.index || a.key.localeCompare(b.key) : at(b) - at(a) || b.index - a.index || b.key.localeCompare(a.key)));
     const eqClauses = clauses.filter((c) => c.value !== undefined);
     // Generate only what the page needs: with equality filters, scan until the page is full.
     let page: Array<Record<string, unknown>>;
     let more: boolean;
     if (eqClauses.length === 0) {
-      page = rows.slice(token.o, token.o + top).map((r) => this.record(rctx, r.key, r.index, r.t, version));
+      page = rows.slice(token.o, token.o + top).map((r) => this.record(rctx, r, version));
       more = token.o + top < rows.length;
     } else {
       page = [];
       more = false;
       let matched = 0;
       for (const r of rows) {
-        const rec = this.record(rctx, r.key, r.index, r.t, version);
+        const rec = this.record(rctx, r, version);
         if (!eqClauses.every((c) => pathValue(rec, c.field) === c.value)) continue;
         if (matched++ < token.o) continue;
         if (page.length === top) {
@@ -353,9 +400,9 @@ export class GraphApi {
   }
 
   /** A record as the version serves it: an interactive sign-in read on beta carries the beta properties. */
-  private record(rctx: GraphRecordContext, key: GraphSourceKey, index: number, t: number, version: GraphVersion): Record<string, unknown> {
-    const rec = generateGraphRecord(rctx, key, index, t);
-    return key === 'signIns' && version === 'beta' ? betaSignInProperties(rec, 'interactiveUser') : rec;
+  private record(rctx: GraphRecordContext, row: Row, version: GraphVersion): Record<string, unknown> {
+    const rec = generateGraphRecord(rctx, row.key, row.index, row.t, row.updates);
+    return row.key === 'signIns' && version === 'beta' ? betaSignInProperties(rec, 'interactiveUser') : rec;
   }
 
   private users(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[]): void {

@@ -1,8 +1,10 @@
 import { Rng, uuidFor } from '../deterministic.ts';
+import type { RecordUpdate } from '../feeds.ts';
 import type { SimUser } from './directory-people.ts';
 import { APPS, LOCATIONS, graphTime, ipv4, ipv6 } from './directory-people.ts';
+import { RISK_DETAIL_OF_STATE, incidentIdOf, RISK_STATE_PROGRESSION, provisioningObject, securityAlert, securityIncident, servicePrincipalRiskDetection, stateAfter } from './graph-updatable-records.ts';
 
-/** Graph records (camelCase resources) for the five Graph sources; pure functions of their inputs. */
+/** Graph records (camelCase resources) for the Graph sources; pure functions of their inputs. */
 
 export type GraphSourceKey =
   | 'signIns'
@@ -12,7 +14,22 @@ export type GraphSourceKey =
   | 'directoryAudits'
   | 'riskyUsers'
   | 'riskDetections'
-  | 'userRegistrationDetails';
+  | 'userRegistrationDetails'
+  | 'servicePrincipalRiskDetections'
+  | 'provisioning'
+  | 'securityAlerts'
+  | 'securityIncidents';
+
+/** Sources whose records Microsoft changes in place later; each change moves their last-update field. */
+export const UPDATABLE_SOURCES: ReadonlySet<GraphSourceKey> = new Set(['riskDetections', 'servicePrincipalRiskDetections', 'securityAlerts', 'securityIncidents']);
+
+/** The last-update property of each updatable source (filterable, and what each change moves). */
+export const GRAPH_UPDATED_FIELD: Partial<Record<GraphSourceKey, string>> = {
+  riskDetections: 'lastUpdatedDateTime',
+  servicePrincipalRiskDetections: 'lastUpdatedDateTime',
+  securityAlerts: 'lastUpdateDateTime',
+  securityIncidents: 'lastUpdateDateTime',
+};
 
 export interface GraphRecordContext {
   seed: string;
@@ -42,6 +59,13 @@ export function userOfRecord(ctx: GraphRecordContext, source: GraphSourceKey, in
 
 export function graphRecordId(ctx: GraphRecordContext, source: GraphSourceKey, index: number): string {
   if (ENTITY_SOURCES.has(source)) return userOfRecord(ctx, source, index).id;
+  if (source === 'securityAlerts') {
+    // Defender alert ids look like `da637551227677560813_-961444813` (provider prefix, ticks, hash).
+    const rng = new Rng(`${ctx.seed}|${ctx.tenantId}|${source}|id|${index}`);
+    return `da${String(638_000_000_000_000_000 + index * 1_000_003).padStart(18, '0')}_-${rng.int(2_000_000_000)}`;
+  }
+  if (source === 'securityIncidents') return incidentIdOf(index * 3);
+  if (source === 'servicePrincipalRiskDetections') return new Rng(`${ctx.seed}|${ctx.tenantId}|${source}|id|${index}`).hex(52);
   if (source === 'directoryAudits') {
     const rng = new Rng(`${ctx.seed}|${ctx.tenantId}|${source}|idpfx|${index}`);
     return `Directory_${rng.uuid().toUpperCase().replace(/-/g, '').slice(0, 5)}_${uuidFor(`${ctx.seed}|${ctx.tenantId}|${source}|${index}`)}`.slice(0, 60);
@@ -282,18 +306,21 @@ function riskyUser(ctx: GraphRecordContext, index: number, eventMs: number, rng:
   };
 }
 
-function riskDetection(ctx: GraphRecordContext, index: number, eventMs: number, rng: Rng, user: SimUser): GraphRecord {
+function riskDetection(ctx: GraphRecordContext, index: number, eventMs: number, rng: Rng, user: SimUser, updates: readonly RecordUpdate[]): GraphRecord {
   const p2 = ctx.entraP2;
   const type = rng.pick(RISK_EVENT_TYPES);
   const ip = ipv4(rng);
+  const state = stateAfter(updates, 'atRisk', RISK_STATE_PROGRESSION);
+  const level = rng.pick(['low', 'medium', 'high']);
+  const closed = state === 'dismissed' || state === 'remediated' || state === 'confirmedSafe';
   return {
     id: graphRecordId(ctx, 'riskDetections', index),
     requestId: rng.uuid(),
     correlationId: rng.uuid(),
     riskEventType: p2 ? type : 'generic',
-    riskState: 'atRisk',
-    riskLevel: p2 ? rng.pick(['low', 'medium', 'high']) : 'hidden',
-    riskDetail: p2 ? 'none' : 'hidden',
+    riskState: state,
+    riskLevel: p2 ? (closed ? 'none' : level) : 'hidden',
+    riskDetail: p2 ? (RISK_DETAIL_OF_STATE[state] ?? 'none') : 'hidden',
     source: 'IdentityProtection',
     detectionTimingType: rng.pick(['realtime', 'offline']),
     activity: 'signin',
@@ -302,7 +329,7 @@ function riskDetection(ctx: GraphRecordContext, index: number, eventMs: number, 
     location: location(rng),
     activityDateTime: graphTime(eventMs - rng.int(120_000)),
     detectedDateTime: graphTime(eventMs),
-    lastUpdatedDateTime: graphTime(eventMs),
+    lastUpdatedDateTime: graphTime(updates.length > 0 ? (updates[updates.length - 1] as RecordUpdate).atMs : eventMs),
     userId: user.id,
     userDisplayName: user.displayName,
     userPrincipalName: user.userPrincipalName,
@@ -336,7 +363,9 @@ function registrationDetails(ctx: GraphRecordContext, index: number, eventMs: nu
   };
 }
 
-const GENERATORS: Record<GraphSourceKey, typeof signIn> = {
+type Generator = (ctx: GraphRecordContext, index: number, eventMs: number, rng: Rng, user: SimUser, updates: readonly RecordUpdate[]) => GraphRecord;
+
+const GENERATORS: Record<GraphSourceKey, Generator> = {
   signIns: signIn,
   nonInteractiveSignIns: nonInteractiveSignIn,
   servicePrincipalSignIns: (ctx, index, eventMs, rng) => workloadSignIn(ctx, 'servicePrincipalSignIns', index, eventMs, rng),
@@ -345,12 +374,17 @@ const GENERATORS: Record<GraphSourceKey, typeof signIn> = {
   riskyUsers: riskyUser,
   riskDetections: riskDetection,
   userRegistrationDetails: registrationDetails,
+  servicePrincipalRiskDetections: (ctx, index, eventMs, rng, _user, updates) => servicePrincipalRiskDetection(ctx, graphRecordId(ctx, 'servicePrincipalRiskDetections', index), eventMs, rng, updates),
+  provisioning: (ctx, index, eventMs, rng, user) => provisioningObject(ctx, graphRecordId(ctx, 'provisioning', index), eventMs, rng, user),
+  securityAlerts: (ctx, index, eventMs, rng, user, updates) => securityAlert(ctx, graphRecordId(ctx, 'securityAlerts', index), index, eventMs, rng, user, updates),
+  securityIncidents: (ctx, index, eventMs, rng, user, updates) => securityIncident(ctx, graphRecordId(ctx, 'securityIncidents', index), eventMs, rng, user, updates),
 };
 
-export function generateGraphRecord(ctx: GraphRecordContext, source: GraphSourceKey, index: number, eventMs: number): GraphRecord {
+/** A record as served: `updates` are the changes visible at the time of the request (oldest first). */
+export function generateGraphRecord(ctx: GraphRecordContext, source: GraphSourceKey, index: number, eventMs: number, updates: readonly RecordUpdate[] = []): GraphRecord {
   const rng = new Rng(`${ctx.seed}|${ctx.tenantId}|${source}|rec|${index}`);
   const user = userOfRecord(ctx, source, index);
-  return GENERATORS[source](ctx, index, eventMs, rng, user);
+  return GENERATORS[source](ctx, index, eventMs, rng, user, updates);
 }
 
 /** The property each source is filtered and ordered on. */
@@ -363,4 +397,8 @@ export const GRAPH_TIME_FIELD: Record<GraphSourceKey, string> = {
   riskyUsers: 'riskLastUpdatedDateTime',
   riskDetections: 'detectedDateTime',
   userRegistrationDetails: 'lastUpdatedDateTime',
+  servicePrincipalRiskDetections: 'detectedDateTime',
+  provisioning: 'activityDateTime',
+  securityAlerts: 'createdDateTime',
+  securityIncidents: 'createdDateTime',
 };

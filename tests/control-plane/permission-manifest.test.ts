@@ -1,16 +1,52 @@
 import { describe, expect, it } from 'vitest';
 import { SOURCES } from '../../runtime/index.ts';
-import { AUTO_UPGRADE_ROLES, diffPermissions, LATEST_MANIFEST_VERSION, manifestFor, MANIFEST_VERSIONS, requiredRoles } from '../../control-plane/permission-manifest.ts';
+import { AUTO_UPGRADE_ROLES, diffPermissions, LATEST_MANIFEST_VERSION, manifestFor, manifestSources, MANIFEST_VERSIONS, requiredRoles, resourceOfRole } from '../../control-plane/permission-manifest.ts';
 
 describe('permission manifest', () => {
-  it('has at least two versions and covers every source in each', () => {
-    expect(MANIFEST_VERSIONS.length).toBeGreaterThanOrEqual(2);
+  it('has at least three versions; the latest covers every source, each version every source it collects', () => {
+    expect(MANIFEST_VERSIONS.length).toBeGreaterThanOrEqual(3);
     expect(LATEST_MANIFEST_VERSION).toBe(Math.max(...MANIFEST_VERSIONS));
+    expect(manifestSources(manifestFor(LATEST_MANIFEST_VERSION))).toEqual([...SOURCES]);
     for (const v of MANIFEST_VERSIONS) {
       const m = manifestFor(v);
-      for (const s of SOURCES) expect(m.sources[s].length, `${v} ${s}`).toBeGreaterThan(0);
+      for (const s of manifestSources(m)) expect(m.sources[s]?.length, `${v} ${s}`).toBeGreaterThan(0);
     }
+    // Version 1 and 2 predate the Defender, provisioning and service-principal risk sources: not collected there.
+    expect(manifestSources(manifestFor(2))).not.toContain('graph:securityAlerts');
+    expect(diffPermissions(manifestFor(2), false, []).paused.map((p) => p.source)).not.toContain('graph:securityAlerts');
     expect(() => manifestFor(999)).toThrow(/unknown/);
+  });
+
+  it('version 3 asks each new source for its least-privileged role', () => {
+    const m = manifestFor(3);
+    expect(m.sources['graph:securityAlerts']).toEqual([{ resource: 'graph', role: 'SecurityAlert.Read.All' }]);
+    expect(m.sources['graph:securityIncidents']).toEqual([{ resource: 'graph', role: 'SecurityIncident.Read.All' }]);
+    expect(m.sources['graph:servicePrincipalRiskDetections']).toEqual([{ resource: 'graph', role: 'IdentityRiskEvent.Read.All' }]);
+    expect(m.sources['graph:provisioning']).toEqual([{ resource: 'graph', role: 'AuditLog.Read.All' }]);
+    // Least privilege (issue 13): registration details need AuditLog.Read.All only.
+    expect(m.sources['graph:userRegistrationDetails']).toEqual([{ resource: 'graph', role: 'AuditLog.Read.All' }]);
+    expect(requiredRoles(m, false)).not.toContain('UserAuthenticationMethod.Read.All');
+  });
+
+  it('version 3: DLP without ActivityFeed.ReadDlp flows without sensitive data instead of pausing', () => {
+    const m = manifestFor(3);
+    expect(requiredRoles(m, false)).not.toContain('ActivityFeed.ReadDlp');
+    const diff = diffPermissions(m, false, requiredRoles(m, false));
+    expect(diff.missing).toEqual([]);
+    expect(diff.paused).toEqual([]);
+    expect(diff.pollable).toContain('management:DLP.All');
+    expect(diff.reduced).toEqual([{ source: 'management:DLP.All', missingRoles: ['ActivityFeed.ReadDlp'], without: 'the sensitive data DLP detected' }]);
+    expect(diffPermissions(m, false, [...requiredRoles(m, false), 'ActivityFeed.ReadDlp']).reduced).toEqual([]);
+    expect(resourceOfRole('ActivityFeed.ReadDlp')).toBe('management');
+  });
+
+  it('moving from version 2 to 3 pauses exactly the new sources whose roles are missing', () => {
+    const v2Roles = requiredRoles(manifestFor(2), false);
+    const diff = diffPermissions(manifestFor(3), false, v2Roles);
+    expect(diff.missing.sort()).toEqual(['SecurityAlert.Read.All', 'SecurityIncident.Read.All']);
+    expect(diff.paused.map((p) => p.source).sort()).toEqual(['graph:securityAlerts', 'graph:securityIncidents']);
+    // Service-principal risk and provisioning need roles version 2 already had: they start flowing at once.
+    expect(diff.pollable).toEqual(expect.arrayContaining(['graph:servicePrincipalRiskDetections', 'graph:provisioning', 'graph:userRegistrationDetails', 'management:DLP.All']));
   });
 
   it('asks for the auto-upgrade roles only with auto-upgrade', () => {
@@ -32,7 +68,7 @@ describe('permission manifest', () => {
     const diff = diffPermissions(m, false, granted);
     expect(diff.missing).toEqual(['ActivityFeed.ReadDlp']);
     expect(diff.paused).toEqual([{ source: 'management:DLP.All', missingRoles: ['ActivityFeed.ReadDlp'] }]);
-    expect(diff.pollable).toHaveLength(SOURCES.length - 1);
+    expect(diff.pollable).toHaveLength(manifestSources(m).length - 1);
     expect(diff.canAutoUpgrade).toBe(false);
   });
 

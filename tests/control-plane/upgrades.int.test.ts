@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SOURCES } from '../../runtime/index.ts';
-import { UPGRADE_ROLES, V1_MANIFEST_ROLES } from '../helpers/app-registration-roles.ts';
+import { manifestFor, manifestSources } from '../../control-plane/permission-manifest.ts';
+import { UPGRADE_ROLES, V1_MANIFEST_ROLES, V3_NEW_ROLES } from '../helpers/app-registration-roles.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
 
 /**
@@ -9,6 +10,9 @@ import { startHarness, type Harness } from './helpers/harness.ts';
  * appRoleAssignedTo and re-verifies; without it the upgrade waits for approval, the source that needs the role is
  * paused and the others keep flowing; approval runs a new consent.
  */
+/** How many sources manifest version 2 collects (the sources of version 3 did not exist yet). */
+const V2_SOURCES = manifestSources(manifestFor(2)).length;
+
 describe('permission upgrades', () => {
   let h: Harness;
   let auto: { orgId: string; tenantId: string };
@@ -83,7 +87,7 @@ describe('permission upgrades', () => {
     expect(value?.connection?.polling.paused).toEqual([
       { source: 'graph:userRegistrationDetails', reason: 'upgrade_pending', missingRoles: ['UserAuthenticationMethod.Read.All'] },
     ]);
-    expect(value?.connection?.polling.sources).toHaveLength(SOURCES.length - 1);
+    expect(value?.connection?.polling.sources).toHaveLength(V2_SOURCES - 1);
     expect(value?.connection?.polling.enabled).toBe(true);
     const tenant = await h.control.getTenant(manual.tenantId);
     expect(tenant.servicePrincipal?.roles).not.toContain('UserAuthenticationMethod.Read.All');
@@ -103,7 +107,7 @@ describe('permission upgrades', () => {
     expect(await actions(manual.orgId)).toEqual(expect.arrayContaining(['upgrade.pending', 'upgrade.approved', 'upgrade.completed']));
     const value = await h.tenantsValue(manual.orgId);
     expect(value?.connection?.polling.paused).toEqual([]);
-    expect(value?.connection?.polling.sources).toHaveLength(SOURCES.length);
+    expect(value?.connection?.polling.sources).toHaveLength(V2_SOURCES);
     const again = await h.api('POST', `/organizations/${manual.orgId}/applications/microsoft-manage/upgrades/approve`);
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('no_pending_upgrade');
@@ -117,7 +121,46 @@ describe('permission upgrades', () => {
     const off = await h.api('PATCH', `/organizations/${auto.orgId}/applications/microsoft-manage`, { autoUpgrade: false });
     expect(off.body.autoUpgrade).toBe(false);
     expect(off.body.permissions.required).not.toContain('AppRoleAssignment.ReadWrite.All');
-    expect((await h.tenantsValue(auto.orgId))?.connection?.polling.sources).toHaveLength(SOURCES.length);
+    expect((await h.tenantsValue(auto.orgId))?.connection?.polling.sources).toHaveLength(V2_SOURCES);
     expect(await actions(auto.orgId)).toContain('connection.auto_upgrade_changed');
+  });
+
+  it('version 3: the organization now on auto-upgrade gets the Defender roles; the other pauses only the Defender sources', async () => {
+    // The release declares the new roles on the app registration (auto-upgrade assigns only what the tenant's Graph offers).
+    await h.control.patchApp({ requiredRoles: [...V1_MANIFEST_ROLES, ...UPGRADE_ROLES, 'UserAuthenticationMethod.Read.All', ...V3_NEW_ROLES] });
+    await h.restart({ PERMISSION_MANIFEST_VERSION: '3' });
+    await h.cp.verifyNow();
+    // The previous test switched auto-upgrade on for `manual` and off for `auto`.
+    const upgraded = await status(manual.orgId);
+    expect(upgraded).toMatchObject({ manifestVersion: 3, pendingUpgrade: null });
+    expect(upgraded.permissions.granted).toEqual(expect.arrayContaining(V3_NEW_ROLES));
+    expect((await h.control.getTenant(manual.tenantId)).servicePrincipal?.roles).toEqual(expect.arrayContaining(V3_NEW_ROLES));
+    const upgradedValue = await h.tenantsValue(manual.orgId);
+    expect(upgradedValue?.connection?.polling.paused).toEqual([]);
+    expect(upgradedValue?.connection?.polling.sources).toEqual(expect.arrayContaining(['graph:securityAlerts', 'graph:securityIncidents', 'graph:provisioning', 'graph:servicePrincipalRiskDetections']));
+
+    const pending = await status(auto.orgId);
+    expect(pending).toMatchObject({ status: 'needs_attention', reason: 'upgrade_pending', manifestVersion: 3 });
+    expect([...pending.pendingUpgrade.missingRoles].sort()).toEqual([...V3_NEW_ROLES].sort());
+    expect([...pending.pendingUpgrade.pausedSources].sort()).toEqual(['graph:securityAlerts', 'graph:securityIncidents']);
+    const value = await h.tenantsValue(auto.orgId);
+    // Everything else keeps flowing, the sources new in version 3 that need roles granted long ago included.
+    expect(value?.connection?.polling.sources).toEqual(expect.arrayContaining(['graph:provisioning', 'graph:servicePrincipalRiskDetections', 'graph:signIns', 'management:DLP.All']));
+    expect(value?.connection?.polling.sources).toHaveLength(SOURCES.length - 2);
+  });
+
+  it('version 3: a tenant that declined ActivityFeed.ReadDlp collects DLP without sensitive data and the status says so', async () => {
+    await h.control.patchApp({ requiredRoles: [...V1_MANIFEST_ROLES.filter((r) => r !== 'ActivityFeed.ReadDlp'), ...V3_NEW_ROLES] });
+    const t = await h.tenant();
+    const orgId = await h.connectOrg(t, { autoUpgrade: false });
+    const s = await status(orgId);
+    expect(s).toMatchObject({ manifestVersion: 3, pendingUpgrade: null, reason: null });
+    expect(s.permissions.required).not.toContain('ActivityFeed.ReadDlp');
+    const dlp = s.sources.find((x: { name: string }) => x.name === 'management:DLP.All');
+    expect(dlp.state).not.toBe('paused');
+    expect(dlp.message).toContain('without the sensitive data DLP detected: ActivityFeed.ReadDlp not granted');
+    // Least privilege: registration details flow with AuditLog.Read.All alone.
+    expect(s.sources.find((x: { name: string }) => x.name === 'graph:userRegistrationDetails').state).not.toBe('paused');
+    expect((await h.tenantsValue(orgId))?.connection?.polling.sources).toHaveLength(SOURCES.length);
   });
 });

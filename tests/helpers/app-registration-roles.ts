@@ -11,3 +11,5 @@ export const V1_MANIFEST_ROLES = [
   'IdentityRiskEvent.Read.All',
 ];
 export const UPGRADE_ROLES = ['AppRoleAssignment.ReadWrite.All', 'Application.Read.All'];
+/** Roles permission manifest version 3 adds (Defender XDR alerts and incidents). */
+export const V3_NEW_ROLES = ['SecurityAlert.Read.All', 'SecurityIncident.Read.All'];

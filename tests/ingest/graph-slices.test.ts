@@ -62,7 +62,7 @@ describe('graphQueryUrl', () => {
       `${HOST}/v1.0/auditLogs/directoryAudits?$filter=activityDateTime ge 2026-03-10T10:00:00Z and activityDateTime le 2026-03-10T11:00:00Z`,
     );
     expect(decodeURIComponent(graphQueryUrl(HOST, GRAPH_SOURCE_SPECS['graph:riskDetections'], T - HOUR))).toBe(
-      `${HOST}/v1.0/identityProtection/riskDetections?$filter=detectedDateTime ge 2026-03-10T11:00:00Z&$top=500`,
+      `${HOST}/v1.0/identityProtection/riskDetections?$filter=lastUpdatedDateTime ge 2026-03-10T11:00:00Z&$top=500`,
     );
   });
 
@@ -177,6 +177,7 @@ describe('GraphPoller over a backlog', () => {
     const graph = fakeGraph(() => false);
     const { poller: p } = poller('graph:riskDetections', graph.http, new FakeWriter(), () => T);
     await p.runCycle(new AbortController().signal);
-    expect(graph.filters).toEqual(['detectedDateTime ge 2026-03-09T12:00:00Z']);
+    // Changes are re-read by their last-update time (issue 18), not only new detections.
+    expect(graph.filters).toEqual(['lastUpdatedDateTime ge 2026-03-09T12:00:00Z']);
   });
 });

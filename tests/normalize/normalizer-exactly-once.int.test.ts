@@ -85,9 +85,10 @@ describe('normalizer exactly once across a crash mid-transaction', () => {
     }
     const duplicates = [...seen.entries()].filter(([, n]) => n > 1);
     expect(duplicates).toEqual([]);
-    // Derived ids (risky users, registration) differ from the record id; compare counts and the Microsoft ids we know.
+    // Derived ids (risky users, registration, risk detections: one event per version) differ from the record id;
+    // compare counts and the Microsoft ids we know.
     expect(committed.length).toBe(envelopes.length);
-    const derivedSources = new Set(['graph:riskyUsers', 'graph:userRegistrationDetails']);
+    const derivedSources = new Set(['graph:riskyUsers', 'graph:userRegistrationDetails', 'graph:riskDetections']);
     for (const e of envelopes) {
       if (derivedSources.has(e.source)) continue;
       expect(seen.get(`${e.orgId}|${String(e.record.Id ?? e.record.id)}`), `${e.source} ${String(e.record.Id ?? e.record.id)}`).toBe(1);

@@ -155,6 +155,8 @@ export const LICENCE_BY_SOURCE: Record<string, string> = {
   'graph:userRegistrationDetails': 'Microsoft Entra ID P1 or P2',
   'graph:riskyUsers': 'Microsoft Entra ID P2',
   'graph:riskDetections': 'Microsoft Entra ID P2',
+  'graph:servicePrincipalRiskDetections': 'Microsoft Entra Workload ID Premium',
+  'graph:provisioning': 'Microsoft Entra ID P1 or P2',
 };
 
 const SOURCE_LABELS: Record<string, string> = {
@@ -168,6 +170,10 @@ const SOURCE_LABELS: Record<string, string> = {
   'graph:riskyUsers': 'Risky users (Graph)',
   'graph:riskDetections': 'Risk detections (Graph)',
   'graph:userRegistrationDetails': 'MFA / SSPR registration (Graph)',
+  'graph:servicePrincipalRiskDetections': 'Service-principal risk detections (Graph)',
+  'graph:provisioning': 'Provisioning logs (Graph)',
+  'graph:securityAlerts': 'Defender XDR alerts (Graph)',
+  'graph:securityIncidents': 'Defender XDR incidents (Graph)',
 };
 
 export interface SourceRow {
