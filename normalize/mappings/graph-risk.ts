@@ -6,7 +6,7 @@
  */
 import type { EventDraft, MapContext } from '../event-draft.ts';
 import type { SiemEvent, SiemEventM365 } from '../../schemas/index.ts';
-import { bool, maybeJson, nameValues, lookup, str, type Json } from '../record-values.ts';
+import { arr, bool, maybeJson, nameValues, lookup, str, type Json } from '../record-values.ts';
 import { derivedEventId, geoOf, graphDraft, riskSeverity } from './graph-common.ts';
 import { MappingError } from './management-common.ts';
 
@@ -79,7 +79,9 @@ export function mapGraphServicePrincipalRiskDetection(record: Json, ctx: MapCont
   const ev = draft.ev;
   draft.classify({ kind: 'alert', category: ['intrusion_detection', 'iam'], type: ['info'], classUid: 2004, activityId: changed ? 2 : 1 });
   draft.m365.app = { id: str(record.appId), name: str(record.servicePrincipalDisplayName) };
-  draft.m365.object_id = str(record.servicePrincipalId);
+  // The same field workload sign-ins fill: a workload identity's risk joins its sign-ins on m365.service_principal.id.
+  const keyIds = arr(record.keyIds).map(str).filter((k): k is string => k !== null);
+  draft.m365.service_principal = { id: str(record.servicePrincipalId), name: str(record.servicePrincipalDisplayName), credential_key_id: keyIds[0] ?? null };
   draft.sourceFrom(record.ipAddress);
   const geo = geoOf(record.location);
   if (geo) ev.source = { ...(ev.source ?? {}), geo };
