@@ -1,5 +1,5 @@
 /**
- * Response headers of every control-plane answer, set with helmet (docs/security.md § Headers, decision 0113).
+ * Response headers of every control-plane answer, set with helmet (docs/security.md § Headers, decision 0112).
  *
  * - Everything (API JSON, /metrics, errors): a CSP that allows nothing and no framing, `nosniff`, no referrer.
  * - API JSON: additionally `Cache-Control: no-store` (answers carry tenant ids, consent URLs and history).
