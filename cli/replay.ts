@@ -28,6 +28,7 @@ import {
 } from '../runtime/index.ts';
 import { latestSiemEventSchema } from '../schemas/index.ts';
 import { cliSettingsSpec } from '../control-plane/index.ts';
+import { ProgressReporter, type ProgressSnapshot } from './progress.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -36,6 +37,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export const MICROSOFT_RETENTION_MS = 7 * DAY_MS;
 
 export interface ReplayProgress {
+  /** First offset of the organization's partition this replay reads. */
+  start: bigint;
   /** Messages read from the organization's partition (all organizations sharing it). */
   read: number;
   /** Messages of this organization. */
@@ -115,7 +118,7 @@ export async function replayOrganization(env: Env, options: ReplayOptions): Prom
     await admin.disconnect();
   }
 
-  const progress: ReplayProgress = { read: 0, matched: 0, produced: 0, duplicates: 0, unmappable: 0, offset: startOffset, end };
+  const progress: ReplayProgress = { start: startOffset, read: 0, matched: 0, produced: 0, duplicates: 0, unmappable: 0, offset: startOffset, end };
   const result = (): ReplayResult => ({ ...progress, topic: rawTopic, partition, startOffset, eventsTopic, elapsedMs: Date.now() - started });
   if (startOffset >= end) return result();
 
@@ -312,9 +315,14 @@ export function parseTimeArgument(value: string, now = Date.now()): Date {
   return new Date(ms);
 }
 
-function formatProgress(p: ReplayProgress): string {
-  const total = p.end;
-  return `[replay] ${p.matched} records of the organization, ${p.produced} events produced, ${p.duplicates} repeats skipped, ${p.unmappable} unmappable; offset ${p.offset}/${total}`;
+/** A replay's progress as the reporter shows it: offsets of the organization's partition read out of those to read. */
+export function replaySnapshot(p: ReplayProgress): ProgressSnapshot {
+  return {
+    done: Number(p.offset - p.start),
+    total: Number(p.end - p.start),
+    unit: 'records',
+    detail: `${p.produced} events produced, ${p.duplicates} repeats skipped, ${p.unmappable} unmappable`,
+  };
 }
 
 export function registerReplayCommand(program: Command): void {
@@ -344,12 +352,15 @@ export function registerReplayCommand(program: Command): void {
         process.stderr.write(`[replay] re-fetch requested for ${opts.org} from ${answer.refetchFrom} (generation ${answer.refetchGeneration}); ingest rewinds its cursors on its next cycle\n`);
         return;
       }
+      const reporter = new ProgressReporter('[replay]', process.stderr);
       const result = await replayOrganization(process.env, {
         orgId: opts.org,
         from,
         to,
-        onProgress: (p) => process.stderr.write(`${formatProgress(p)}\n`),
+        progressEveryMs: 200,
+        onProgress: (p) => reporter.update(replaySnapshot(p)),
       });
+      reporter.finish(replaySnapshot(result));
       process.stderr.write(
         `[replay] done: ${result.produced} events of ${opts.org} produced to ${result.eventsTopic} from ${result.topic} partition ${result.partition} (offsets ${result.startOffset}..${result.offset}) in ${(result.elapsedMs / 1000).toFixed(1)} s\n`,
       );
