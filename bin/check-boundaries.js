@@ -16,6 +16,7 @@ const RULES = {
   normalize: ['runtime', 'schemas'],
   index: ['runtime', 'schemas'],
   stack: ['runtime'],
+  detections: ['runtime'],
 };
 const KAFKA_CLIENT_OWNER = 'runtime/kafka.ts';
 const KAFKA_PACKAGES = ['kafkajs'];

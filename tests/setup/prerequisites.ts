@@ -6,6 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { SIGMA_INSTALL_COMMAND, installSigmaToolchain, sigmaToolchain } from '../../detections/index.ts';
 
 interface Requirement {
   readonly what: string;
@@ -49,7 +50,19 @@ function asRootPrefix(): string[] | null {
   return null;
 }
 
+/** The detection tests convert Sigma rules with sigma-cli: its pinned virtual environment needs no root, only python3. */
+function ensureSigmaToolchain(): void {
+  if (sigmaToolchain()) return;
+  process.stderr.write('[pretest] installing the Sigma toolchain into .venv-sigma/ (detections/sigma/requirements.txt)\n');
+  const result = installSigmaToolchain();
+  if (!result.ok) {
+    process.stderr.write(`[pretest] ${result.reason}\nInstall it by hand: ${SIGMA_INSTALL_COMMAND}\n`);
+    process.exit(1);
+  }
+}
+
 function main(): void {
+  ensureSigmaToolchain();
   const missing = requirements(process.env).filter((r) => !r.present());
   if (missing.length === 0) return;
   const packages = missing.map((r) => r.debianPackage);
