@@ -62,7 +62,17 @@ export const ingestSettingsSpec = {
   managementRequestsPerMinute: setting('INGEST_MANAGEMENT_REQUESTS_PER_MINUTE', envInt(1_000, 1, 1_000_000), 'Management Activity API request budget per tenant (Microsoft baseline 2,000/min)'),
   graphReportsPer10s: setting('INGEST_GRAPH_REPORTS_PER_10S', envInt(5, 1, 10_000), 'Graph identity and access reports budget per tenant per 10 s (Microsoft: 5)'),
   graphAppReportsPer10s: setting('INGEST_GRAPH_APP_REPORTS_PER_10S', envInt(122, 1, 100_000), 'Graph reports budget of the application across all tenants per 10 s (Microsoft: 122)'),
-  identityProtectionPerSecond: setting('INGEST_IDENTITY_PROTECTION_PER_S', envInt(1, 1, 1_000), 'Graph identity protection budget per tenant per second (Microsoft: 1)'),
+  identityProtectionPerSecond: setting('INGEST_IDENTITY_PROTECTION_PER_S', envInt(1, 1, 1_000), 'Graph identity protection limit per tenant per second, all applications of the tenant together (Microsoft: 1)'),
+  identityProtectionSharePercent: setting(
+    'INGEST_IDENTITY_PROTECTION_SHARE_PERCENT',
+    envInt(50, 1, 100),
+    'share of the identity protection limit the connector uses per tenant; the rest is left to the customer\'s other applications, which count against the same limit',
+  ),
+  rateWindowMarginMs: setting(
+    'INGEST_RATE_WINDOW_MARGIN_MS',
+    envInt(250, 0, 10_000),
+    'added to every Graph rate window, which already runs from each request\'s send to its answer plus the documented window: slack for the clocks',
+  ),
   maxBackoffMs: setting('INGEST_MAX_BACKOFF_MS', envInt(5 * MINUTE, 100, DAY), 'longest pause between retries of a failing source'),
   dataLossWarnHours: setting('INGEST_DATA_LOSS_WARN_HOURS', envInt(48, 1, 168), 'a failing source whose oldest unfetched content is this close to the 7-day limit reports data_loss_risk'),
   lagWarnSeconds: setting('INGEST_LAG_WARN_SECONDS', envInt(3_600, 1, 7 * 24 * 3_600), 'a source whose cursor is further behind than this reports lagging'),

@@ -5,11 +5,13 @@ import {
   TokenError,
   isSameOrigin,
   scrubSecrets,
+  sleep,
   type ApiResource,
   type Cloud,
   type Logger,
   type StatusReason,
 } from '../runtime/index.ts';
+import { licenceRefusalOf } from './licence-refusals.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { BudgetKind, RateBudgets, Semaphore } from './rate-budget.ts';
 
@@ -111,7 +113,9 @@ export function classifyResponse(status: number, bodyText: string, retryAfterHea
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
   });
   if (status === 429 || code === 'AF429' || /^too ?many ?requests$/i.test(code) || code === 'activityLimitReached') return f('throttled', true);
-  if (code === 'Authentication_RequestFromNonPremiumTenantOrB2CTenant' || /premium licen[cs]e/i.test(message)) return f('licence_missing', false);
+  // Before permissions: a licence refusal can come under a permission-looking code (ingest/licence-refusals.ts).
+  const refusal = licenceRefusalOf(status, code, message);
+  if (refusal) return f('licence_missing', false, code || refusal.id);
   if (PERMISSION_CODES.has(code)) return f('permission_missing', false);
   if (code === 'AF20023') return f('subscription_disabled', false);
   if (code === 'AF20011' || code === 'AF20012' || /DataServiceException|Tenant .* does not exist/i.test(message)) return f('audit_logging_off', false);
@@ -267,10 +271,24 @@ export class MicrosoftHttp {
     return { status: response.status, headers: response.headers, body: result.data };
   }
 
+  /**
+   * A shared request slot with the budget taken in the same moment, so the budget counts when the request actually
+   * goes out (not when it started to queue for a slot). Waiting for the budget never holds a slot.
+   */
+  private async slot(target: RequestTarget, signal: AbortSignal | undefined): Promise<{ release: () => void; answered: () => void }> {
+    for (;;) {
+      if (signal?.aborted) throw abortedError();
+      const release = await this.deps.semaphore.acquire();
+      const got = this.deps.budgets.tryAcquire(target.budget, target.tenantId);
+      if ('answered' in got) return { release, answered: got.answered };
+      release();
+      await sleep(Math.min(got.waitMs, 60_000), signal);
+    }
+  }
+
   private async send(target: RequestTarget, url: string, options: { method?: 'GET' | 'POST'; body?: unknown; signal?: AbortSignal; api: string }, freshToken: boolean): Promise<Response> {
     const token = await this.token(target, freshToken);
-    if (!(await this.deps.budgets.acquire(target.budget, target.tenantId, options.signal))) throw abortedError();
-    const release = await this.deps.semaphore.acquire();
+    const { release, answered } = await this.slot(target, options.signal);
     this.deps.metrics.httpInFlight.inc();
     try {
       const timeout = AbortSignal.timeout(this.deps.timeoutMs);
@@ -294,6 +312,8 @@ export class MicrosoftHttp {
         message: timedOut ? `request to ${safeOrigin(url)} timed out after ${this.deps.timeoutMs} ms` : scrubSecrets(`request to ${safeOrigin(url)} failed: ${causeText(error)}`),
       });
     } finally {
+      // Headers in (or the request failed): Microsoft has counted it by now, if it ever will.
+      answered();
       this.deps.metrics.httpInFlight.dec();
       release();
     }

@@ -1,5 +1,6 @@
 import { backoffDelay, sleep, type SourceStatus, type SourceState, type StatusReason } from '../runtime/index.ts';
 import { events24h } from './checkpoint-store.ts';
+import { LICENCE_REQUIRED } from './licence-refusals.ts';
 import { failureOf, type ApiFailure } from './microsoft-http.ts';
 import type { CycleReport, Poller, PollerContext } from './poller.ts';
 import { FencedError } from './raw-publisher.ts';
@@ -161,7 +162,8 @@ export class SourceRunner {
     const message = `${f.code}: ${f.message}`.slice(0, 500);
     let status: SourceStatus;
     if (f.reason === 'licence_missing') {
-      status = { ...this.base('unavailable_licence', 'licence_missing', `${message} — this report needs a Microsoft Entra ID P1 or P2 licence`), licenceRequired: 'Microsoft Entra ID P1 or P2' };
+      const licence = LICENCE_REQUIRED[this.ctx.source] ?? 'Microsoft Entra ID P1 or P2';
+      status = { ...this.base('unavailable_licence', 'licence_missing', `${message} — this source needs ${licence}`.slice(0, 500)), licenceRequired: licence };
     } else if (f.reason === 'throttled' || (f.code === 'kafka_unavailable' && this.consecutiveFailures < 5)) {
       status = this.base('degraded', f.code === 'kafka_unavailable' ? 'kafka_unavailable' : 'throttled', message);
     } else if (f.retriable && this.consecutiveFailures < 3) {

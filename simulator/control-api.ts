@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { SOURCES } from '../runtime/sources.ts';
+import { LICENCE_REFUSAL_SHAPES } from './graph/licence-refusals.ts';
 import type { SourceName } from '../runtime/sources.ts';
 import { ALL_ROLE_VALUES, CLOUDS } from './app-roles.ts';
 import type { SimContext } from './context.ts';
@@ -35,6 +36,8 @@ const tenantPatch = z
     contentPageSize: z.number().int().min(1).max(10_000),
     graphThrottling: z.boolean(),
     managementRequestsPerMinute: z.number().int().min(1),
+    licenceRefusal: z.enum(LICENCE_REFUSAL_SHAPES),
+    graphRetentionDays: z.number().int().min(1).max(365).nullable(),
   })
   .partial()
   .strict();

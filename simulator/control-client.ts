@@ -1,3 +1,4 @@
+import type { LicenceRefusalShape } from './graph/licence-refusals.ts';
 import { Agent, request } from 'node:https';
 import type { SourceName } from '../runtime/sources.ts';
 import type { Fault, FaultSpec } from './faults.ts';
@@ -23,6 +24,10 @@ export interface TenantCreateRequest {
   contentPageSize?: number;
   graphThrottling?: boolean;
   managementRequestsPerMinute?: number;
+  /** The form Graph's licence refusal takes (simulator/graph/licence-refusals.ts). */
+  licenceRefusal?: LicenceRefusalShape;
+  /** Days sign-in and audit logs are kept; null or absent = by licence (Free 7, P1/P2 30). */
+  graphRetentionDays?: number | null;
 }
 
 export type TenantPatchRequest = Partial<Omit<TenantCreateRequest, 'domain' | 'tenantId' | 'users'>>;
@@ -48,6 +53,8 @@ export interface LedgerResponse {
   records: Array<{ id: string; availableAt: string; eventTime: string; contentId?: string; version?: number; updatedAt?: string }>;
   pending: number;
   notCollected: number;
+  /** Graph reports: records past the tenant's retention, no longer served. */
+  expired: number;
 }
 
 export interface AppInfo {

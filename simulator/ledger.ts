@@ -1,7 +1,7 @@
 import type { SourceName } from '../runtime/sources.ts';
 import { blobCollected } from './management-api/management-api.ts';
 import type { GraphSourceKey } from './records/graph-records.ts';
-import { UPDATABLE_SOURCES, graphRecordId } from './records/graph-records.ts';
+import { RETAINED_SOURCES, UPDATABLE_SOURCES, graphRecordId } from './records/graph-records.ts';
 import { managementRecordId } from './records/management-records.ts';
 import type { Tenant } from './tenant-state.ts';
 
@@ -26,6 +26,8 @@ export interface Ledger {
   pending: number;
   /** Management API only: records published while no subscription was collecting them (never retrievable). */
   notCollected: number;
+  /** Graph reports only: records past the tenant's retention (Free 7 days, P1/P2 30), no longer served. */
+  expired: number;
 }
 
 export function buildLedger(tenant: Tenant, source: SourceName, now: number): Ledger {
@@ -34,6 +36,7 @@ export function buildLedger(tenant: Tenant, source: SourceName, now: number): Le
   const records: LedgerEntry[] = [];
   let pending = 0;
   let notCollected = 0;
+  let expired = 0;
   if (source.startsWith('management:')) {
     const contentType = source.slice('management:'.length);
     const ctx = tenant.managementContext();
@@ -63,12 +66,17 @@ export function buildLedger(tenant: Tenant, source: SourceName, now: number): Le
   } else {
     const key = source.slice('graph:'.length) as GraphSourceKey;
     const ctx = tenant.graphContext();
+    const retainedFrom = RETAINED_SOURCES.has(key) ? now - tenant.graphRetentionMs : Number.NEGATIVE_INFINITY;
     for (const batch of feed.batches) {
       if (batch.availableAtMs > now) {
         pending += batch.count;
         continue;
       }
       for (let i = batch.firstIndex; i < batch.firstIndex + batch.count; i++) {
+        if (feed.eventTimeOf(i) < retainedFrom) {
+          expired++;
+          continue;
+        }
         const id = graphRecordId(ctx, key, i);
         const eventTime = new Date(feed.eventTimeOf(i)).toISOString();
         if (!UPDATABLE_SOURCES.has(key)) {
@@ -87,5 +95,5 @@ export function buildLedger(tenant: Tenant, source: SourceName, now: number): Le
       }
     }
   }
-  return { tenantId: tenant.tenantId, source, records, pending, notCollected };
+  return { tenantId: tenant.tenantId, source, records, pending, notCollected, expired };
 }

@@ -10,6 +10,7 @@ import type { BlobPolicy } from './feeds.ts';
 import type { SimUser } from './records/directory-people.ts';
 import { buildUsers } from './records/directory-people.ts';
 import type { GraphRecordContext } from './records/graph-records.ts';
+import type { LicenceRefusalShape } from './graph/licence-refusals.ts';
 import type { ManagementRecordContext } from './records/management-records.ts';
 
 /** All mutable state of one simulator instance (several instances may live in one process). */
@@ -39,6 +40,13 @@ export interface TenantSettings {
   graphThrottling: boolean;
   /** Management Activity API per-tenant request quota per minute (AF429 beyond it). */
   managementRequestsPerMinute: number;
+  /** Which documented or reported form Graph's licence refusal takes for this tenant. */
+  licenceRefusal: LicenceRefusalShape;
+  /**
+   * Days Entra keeps sign-in and audit logs: Free 7, P1/P2 30 (Entra "data retention"); null = by licence. Older
+   * Graph records are not served.
+   */
+  graphRetentionDays: number | null;
 }
 
 export interface ServicePrincipal {
@@ -87,6 +95,8 @@ export const DEFAULT_TENANT_SETTINGS: Omit<TenantSettings, 'name' | 'domain'> = 
   contentPageSize: 200,
   graphThrottling: true,
   managementRequestsPerMinute: 2000,
+  licenceRefusal: 'documented',
+  graphRetentionDays: null,
 };
 
 const WORKLOAD_CODE: Record<string, string> = {
@@ -228,6 +238,13 @@ export class Tenant {
       }
       feed.rateCursorMs = cursor;
     }
+  }
+
+  /** Entra's retention of sign-in and audit logs for this tenant: 30 days with P1/P2, 7 on Free. */
+  get graphRetentionMs(): number {
+    const lic = this.settings.licences;
+    const days = this.settings.graphRetentionDays ?? (lic.entraP1 || lic.entraP2 ? 30 : 7);
+    return days * 24 * 3_600_000;
   }
 
   hasRole(kind: ResourceKind, role: string): boolean {

@@ -10,9 +10,11 @@ import { checkAccessToken } from '../entra/token-service.ts';
 import type { SimRequest } from '../http.ts';
 import { bearerToken, graphDate, queryParam, sendJson } from '../http.ts';
 import type { GraphRecordContext, GraphSourceKey } from '../records/graph-records.ts';
-import { ENTITY_SOURCES, GRAPH_TIME_FIELD, GRAPH_UPDATED_FIELD, UPDATABLE_SOURCES, betaSignInProperties, generateGraphRecord, userOfRecord } from '../records/graph-records.ts';
+import { ENTITY_SOURCES, GRAPH_TIME_FIELD, GRAPH_UPDATED_FIELD, RETAINED_SOURCES, UPDATABLE_SOURCES, betaSignInProperties, generateGraphRecord, userOfRecord } from '../records/graph-records.ts';
 import type { RecordUpdate } from '../feeds.ts';
 import type { Tenant } from '../tenant-state.ts';
+import { GraphError } from './graph-errors.ts';
+import { licenceRefusal, type LicenceGate } from './licence-refusals.ts';
 
 /** Microsoft Graph v1.0 subset: audit logs, identity protection, registration report, directory objects. */
 
@@ -23,7 +25,8 @@ interface CollectionSpec {
   contextPath: string;
   roles: string[];
   roleMessage: 'reports' | 'identityProtection';
-  licence: 'premium' | 'none';
+  /** Licence the tenant needs: Entra ID P1 (or P2), P2 only, or none. */
+  licence: 'p1' | 'p2' | 'none';
   throttle: 'reports' | 'identityProtection' | 'security';
   defaultTop: number;
   maxTop: number;
@@ -34,7 +37,7 @@ interface CollectionSpec {
 
 const COLLECTIONS: Record<string, CollectionSpec> = {
   'auditLogs/signIns': {
-    source: 'signIns', contextPath: 'auditLogs/signIns', roles: ['AuditLog.Read.All'], roleMessage: 'reports', licence: 'premium', throttle: 'reports',
+    source: 'signIns', contextPath: 'auditLogs/signIns', roles: ['AuditLog.Read.All'], roleMessage: 'reports', licence: 'p1', throttle: 'reports',
     defaultTop: 1000, maxTop: 1000, eqFields: ['userId', 'appId', 'userPrincipalName', 'conditionalAccessStatus', 'status/errorCode'], odataType: 'signIn',
   },
   'auditLogs/directoryAudits': {
@@ -42,22 +45,23 @@ const COLLECTIONS: Record<string, CollectionSpec> = {
     defaultTop: 1000, maxTop: 1000, eqFields: ['category', 'activityDisplayName', 'loggedByService', 'result', 'initiatedBy/user/id'], odataType: 'directoryAudit',
   },
   'identityProtection/riskyUsers': {
-    source: 'riskyUsers', contextPath: 'identityProtection/riskyUsers', roles: ['IdentityRiskyUser.Read.All'], roleMessage: 'identityProtection', licence: 'premium', throttle: 'identityProtection',
+    // riskyUsers is "only available with an Entra ID P2 licence"; risk detections need P1 or P2 (P1: limited detail).
+    source: 'riskyUsers', contextPath: 'identityProtection/riskyUsers', roles: ['IdentityRiskyUser.Read.All'], roleMessage: 'identityProtection', licence: 'p2', throttle: 'identityProtection',
     defaultTop: 20, maxTop: 500, eqFields: ['riskLevel', 'riskState', 'riskDetail', 'userPrincipalName'], odataType: 'riskyUser',
   },
   'identityProtection/riskDetections': {
-    source: 'riskDetections', contextPath: 'identityProtection/riskDetections', roles: ['IdentityRiskEvent.Read.All'], roleMessage: 'identityProtection', licence: 'premium', throttle: 'identityProtection',
+    source: 'riskDetections', contextPath: 'identityProtection/riskDetections', roles: ['IdentityRiskEvent.Read.All'], roleMessage: 'identityProtection', licence: 'p1', throttle: 'identityProtection',
     defaultTop: 20, maxTop: 500, eqFields: ['riskEventType', 'riskLevel', 'riskState', 'userId', 'userPrincipalName'], odataType: 'riskDetection',
   },
   // servicePrincipalRiskDetection (v1.0): IdentityRiskEvent.Read.All; Microsoft Entra Workload ID Premium, modelled
   // with the tenant's premium licence; identity protection's shared per-tenant limit.
   'identityProtection/servicePrincipalRiskDetections': {
-    source: 'servicePrincipalRiskDetections', contextPath: 'identityProtection/servicePrincipalRiskDetections', roles: ['IdentityRiskEvent.Read.All'], roleMessage: 'identityProtection', licence: 'premium', throttle: 'identityProtection',
+    source: 'servicePrincipalRiskDetections', contextPath: 'identityProtection/servicePrincipalRiskDetections', roles: ['IdentityRiskEvent.Read.All'], roleMessage: 'identityProtection', licence: 'p1', throttle: 'identityProtection',
     defaultTop: 20, maxTop: 500, eqFields: ['riskEventType', 'riskLevel', 'riskState', 'servicePrincipalId', 'appId'], odataType: 'servicePrincipalRiskDetection',
   },
   // provisioningObjectSummary: AuditLog.Read.All, an identity and access report (5 requests per 10 s per app per tenant).
   'auditLogs/provisioning': {
-    source: 'provisioning', contextPath: 'auditLogs/provisioning', roles: ['AuditLog.Read.All'], roleMessage: 'reports', licence: 'premium', throttle: 'reports',
+    source: 'provisioning', contextPath: 'auditLogs/provisioning', roles: ['AuditLog.Read.All'], roleMessage: 'reports', licence: 'p1', throttle: 'reports',
     defaultTop: 50, maxTop: 1000, eqFields: ['jobId', 'cycleId', 'changeId', 'provisioningAction', 'provisioningStatusInfo/status'], odataType: 'provisioningObjectSummary',
   },
   // security.alert: SecurityAlert.Read.All (or ReadWrite); $filter on assignedTo, classification, determination,
@@ -72,19 +76,12 @@ const COLLECTIONS: Record<string, CollectionSpec> = {
     defaultTop: 20, maxTop: 50, eqFields: ['assignedTo', 'classification', 'determination', 'severity', 'status'], odataType: 'security.incident',
   },
   'reports/authenticationMethods/userRegistrationDetails': {
-    source: 'userRegistrationDetails', contextPath: 'reports/authenticationMethods/userRegistrationDetails', roles: ['AuditLog.Read.All', 'UserAuthenticationMethod.Read.All'], roleMessage: 'reports', licence: 'premium', throttle: 'reports',
+    source: 'userRegistrationDetails', contextPath: 'reports/authenticationMethods/userRegistrationDetails', roles: ['AuditLog.Read.All', 'UserAuthenticationMethod.Read.All'], roleMessage: 'reports', licence: 'p1', throttle: 'reports',
     defaultTop: 1000, maxTop: 1000, eqFields: ['isMfaRegistered', 'isSsprRegistered', 'isAdmin', 'userType', 'userPrincipalName'], odataType: 'userRegistrationDetails',
   },
 };
 
-export class GraphError {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly message: string,
-    readonly headers: Record<string, string> = {},
-  ) {}
-}
+export { GraphError };
 
 type Clause = { field: string; op: 'ge' | 'le' | 'gt' | 'lt' | 'eq'; time?: number; value?: string | number | boolean };
 
@@ -284,9 +281,8 @@ export class GraphApi {
       throw new GraphError(403, 'AccessDenied', 'You cannot perform the requested operation, required scopes are missing in the token.');
     }
     const lic = tenant.settings.licences;
-    if (spec.licence === 'premium' && !lic.entraP1 && !lic.entraP2) {
-      throw new GraphError(403, 'Authentication_RequestFromNonPremiumTenantOrB2CTenant', "Neither tenant is B2C or tenant doesn't have premium license");
-    }
+    const licensed = spec.licence === 'none' || lic.entraP2 || (spec.licence === 'p1' && lic.entraP1);
+    if (!licensed) throw licenceRefusal(tenant.settings.licenceRefusal, spec.roleMessage satisfies LicenceGate);
     this.throttle(tenant, spec.throttle, now);
 
     const timeField = GRAPH_TIME_FIELD[spec.source];
@@ -360,7 +356,8 @@ export class GraphApi {
         }
       }
     }
-    rows = rows.filter((r) => timeMatches(r, clauses, updatedField));
+    const retainedFrom = now - tenant.graphRetentionMs;
+    rows = rows.filter((r) => timeMatches(r, clauses, updatedField) && (!RETAINED_SOURCES.has(r.key) || r.t >= retainedFrom));
     // Newest first; records changed in place list the most recently changed first.
     const at = (r: Row) => (updatedField ? r.updated : r.t);
     rows.sort((a, b) => (ascending ? at(a) - at(b) || a.index - b.index || a.key.localeCompare(b.key) : at(b) - at(a) || b.index - a.index || b.key.localeCompare(a.key)));

@@ -42,6 +42,9 @@ export interface GraphRecordContext {
 
 type GraphRecord = Record<string, unknown>;
 
+/** Reports Entra keeps only for its retention period (Free 7 days, P1/P2 30): older records are not served. */
+export const RETAINED_SOURCES: ReadonlySet<GraphSourceKey> = new Set(['signIns', 'nonInteractiveSignIns', 'servicePrincipalSignIns', 'managedIdentitySignIns', 'directoryAudits']);
+
 /** Entity-snapshot sources: a record updates the state of one user; the id is the user's id. */
 export const ENTITY_SOURCES: ReadonlySet<GraphSourceKey> = new Set(['riskyUsers', 'userRegistrationDetails']);
 

@@ -152,6 +152,9 @@ export function permissionRows(app: MicrosoftManageApplication | null): Permissi
 /** The Entra ID licence each Graph report needs (Microsoft's documentation, reference/microsoft-apis.md § 2.3). */
 export const LICENCE_BY_SOURCE: Record<string, string> = {
   'graph:signIns': 'Microsoft Entra ID P1 or P2',
+  'graph:nonInteractiveSignIns': 'Microsoft Entra ID P1 or P2',
+  'graph:servicePrincipalSignIns': 'Microsoft Entra ID P1 or P2',
+  'graph:managedIdentitySignIns': 'Microsoft Entra ID P1 or P2',
   'graph:userRegistrationDetails': 'Microsoft Entra ID P1 or P2',
   'graph:riskyUsers': 'Microsoft Entra ID P2',
   'graph:riskDetections': 'Microsoft Entra ID P2',
@@ -165,7 +168,10 @@ const SOURCE_LABELS: Record<string, string> = {
   'management:Audit.SharePoint': 'Audit – SharePoint & OneDrive (Management API)',
   'management:Audit.General': 'Audit – General (Management API)',
   'management:DLP.All': 'DLP – all workloads (Management API)',
-  'graph:signIns': 'Sign-ins (Graph)',
+  'graph:signIns': 'Sign-ins – interactive users (Graph)',
+  'graph:nonInteractiveSignIns': 'Sign-ins – non-interactive users (Graph)',
+  'graph:servicePrincipalSignIns': 'Sign-ins – service principals (Graph)',
+  'graph:managedIdentitySignIns': 'Sign-ins – managed identities (Graph)',
   'graph:directoryAudits': 'Directory audits (Graph)',
   'graph:riskyUsers': 'Risky users (Graph)',
   'graph:riskDetections': 'Risk detections (Graph)',
