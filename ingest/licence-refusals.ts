@@ -72,4 +72,6 @@ export const LICENCE_REQUIRED: Partial<Record<SourceName, string>> = {
   'graph:userRegistrationDetails': 'Microsoft Entra ID P1 or P2',
   'graph:riskDetections': 'Microsoft Entra ID P1 or P2 (P2 for full detail)',
   'graph:riskyUsers': 'Microsoft Entra ID P2',
+  'graph:servicePrincipalRiskDetections': 'Microsoft Entra Workload ID Premium',
+  'graph:provisioning': 'Microsoft Entra ID P1 or P2',
 };

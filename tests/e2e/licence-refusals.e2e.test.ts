@@ -19,6 +19,8 @@ const FREE_GATED: SourceName[] = [
   'graph:riskyUsers',
   'graph:riskDetections',
   'graph:userRegistrationDetails',
+  'graph:servicePrincipalRiskDetections',
+  'graph:provisioning',
 ];
 // Risky users need P2; risk detections and the reports are served to P1 (risk with limited detail).
 const P1_GATED: SourceName[] = ['graph:riskyUsers'];
