@@ -150,8 +150,21 @@ describe('operator UI against the stub API (smoke)', () => {
     const [popup2] = await Promise.all([page.waitForEvent('popup'), repair.click()]);
     await popup2.locator('#accept').click();
     await page.locator('[data-testid="application-status"][data-status="active"]').waitFor({ timeout: 15_000 });
+
+    // A stalled stage: never Active, the stage and since when on the status card, Active again when it runs on.
+    stub.stallPipeline('org-1', { stage: 'normalize', since: '2026-12-02T04:31:10.000Z' });
+    const stall = page.locator('[data-testid="pipeline-stalls"] li[data-stage="normalize"]');
+    await stall.waitFor({ timeout: 15_000 });
+    await expect(stall.textContent()).resolves.toMatch(/^Normalize stage stalled since .*2026-12-02 04:31:10 UTC.* on m365\.raw partition 1; 5,000 records wait\.$/);
+    await page.locator('[data-testid="application-status"][data-status="needs_attention"]').waitFor();
+    await expect(page.locator('[data-testid="application-status"] .reason').textContent()).resolves.toMatch(/pipeline stage/);
+    expect(await page.getByRole('button', { name: 'Repair' }).count()).toBe(0);
+    await screenshot(page, 'stub-pipeline-stalled');
+    stub.stallPipeline('org-1', null);
+    await page.locator('[data-testid="application-status"][data-status="active"]').waitFor({ timeout: 15_000 });
+    expect(await stall.count()).toBe(0);
     await page.close();
-  }, 60_000);
+  }, 90_000);
 
   it('shows a viewer token’s refused change as a readable message, not JSON', async () => {
     const page = await browser.context.newPage();

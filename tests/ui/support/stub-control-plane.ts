@@ -21,6 +21,7 @@ interface StubApp {
   connectedAt: string | null;
   firstEventAt: string | null;
   lastEventAt: string | null;
+  pipelineStalls?: Array<{ stage: string; topic: string; partition: number; since: string; lagRecords: number }>;
 }
 
 const REQUIRED = ['ActivityFeed.Read', 'AuditLog.Read.All', 'IdentityRiskyUser.Read.All', 'IdentityRiskEvent.Read.All'];
@@ -30,6 +31,8 @@ export interface StubControlPlane {
   /** Test hooks. */
   revokeConsent(orgId: string): void;
   requireNewRole(orgId: string, role: string): void;
+  /** A pipeline stage stalls on the organization's partition (`since` ISO), or runs again (null). */
+  stallPipeline(orgId: string, stall: { stage: string; since: string } | null): void;
   /** Render the callback page without the postMessage script (an older control plane). */
   setCallbackScript(enabled: boolean): void;
   close(): Promise<void>;
@@ -204,6 +207,14 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
       if (!a) return;
       a.permissions = { required: [...a.permissions.required, role], granted: a.permissions.granted, missing: [role] };
       a.pendingUpgrade = { missing: [role], consentUrl: consentUrl(orgId, 'approve') };
+    },
+    stallPipeline(orgId, stall) {
+      const a = apps.get(orgId);
+      if (!a) return;
+      a.status = stall ? 'needs_attention' : 'active';
+      a.reason = stall ? 'pipeline_stalled' : null;
+      a.remedy = stall ? 'Check the stalled stage\'s instances and restart them if they do not recover.' : null;
+      a.pipelineStalls = stall ? [{ ...stall, topic: 'm365.raw', partition: 1, lagRecords: 5_000 }] : [];
     },
     setCallbackScript(enabled) {
       callbackScript = enabled;
