@@ -240,17 +240,19 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
 /** The sink alone: the soak's own documents replayed with bare `_bulk` requests into a fresh index of the template. */
 async function bareBulkReplay(p: Pipeline): Promise<{ docs: number; rate: number }> {
   const os = p.opensearch;
-  const docs: Array<{ id: string; source: unknown }> = [];
+  // Keyed by _id: a document can sit in two daily indices (event time vs. retry), one index holds it once.
+  const byId = new Map<string, unknown>();
   let res = await os.search({ index: `${p.indexPrefix}-*`, scroll: '1m', body: { size: 5_000, query: { match_all: {} } } } as never);
   for (;;) {
     const body = (res as { body: { _scroll_id?: string; hits: { hits: Array<{ _id: string; _source: unknown }> } } }).body;
-    for (const h of body.hits.hits) docs.push({ id: h._id, source: h._source });
-    if (body.hits.hits.length === 0 || docs.length >= BASELINE_DOCS || !body._scroll_id) {
+    for (const h of body.hits.hits) byId.set(h._id, h._source);
+    if (body.hits.hits.length === 0 || byId.size >= BASELINE_DOCS || !body._scroll_id) {
       if (body._scroll_id) await os.clearScroll({ scroll_id: body._scroll_id } as never).catch(() => undefined);
       break;
     }
     res = await os.scroll({ scroll_id: body._scroll_id, scroll: '1m' } as never);
   }
+  const docs = [...byId].map(([id, source]) => ({ id, source }));
   if (docs.length === 0) throw new Error('the soak indexed no documents to replay');
   const index = `${p.indexPrefix}-baseline`;
   const requests: string[] = [];
