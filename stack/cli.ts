@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../runtime/settings.ts';
-import { ensureStack, stackStatus, stopStack, type StackStatus } from './launcher.ts';
+import { ensureStack, stackStatus, stopStack, type ServiceStatus, type StackStatus } from './launcher.ts';
+import type { StackConfig } from './config.ts';
 import { StackRequirementError } from './requirements.ts';
 
 const progress = (line: string) => process.stderr.write(`stack: ${line}\n`);
@@ -8,14 +9,29 @@ const progress = (line: string) => process.stderr.write(`stack: ${line}\n`);
 function printStatus(status: StackStatus, out: NodeJS.WritableStream = process.stdout): void {
   const row = (name: string, s: { up: boolean; version: string | null; provider: string | null }, endpoint: string | null) =>
     `${name.padEnd(11)}${(s.up ? 'up' : 'down').padEnd(6)}${(s.version ?? '-').padEnd(10)}${(s.provider ?? '-').padEnd(10)}${endpoint ?? '-'}`;
+  // A cluster: one line per broker or node under its service, with its pid (what a fault drill kills).
+  const members = (s: ServiceStatus) =>
+    (s.members ?? []).map((m) => `  ${m.name.padEnd(9)}${(m.up ? 'up' : 'down').padEnd(6)}${(m.pid ? `pid ${m.pid}` : '-').padEnd(20)}${m.endpoint}`);
   out.write(
     [
       `${'service'.padEnd(11)}${'state'.padEnd(6)}${'version'.padEnd(10)}${'provider'.padEnd(10)}endpoint`,
       row('kafka', status.kafka, status.kafka.brokers),
+      ...members(status.kafka),
       row('opensearch', status.opensearch, status.opensearch.url),
+      ...members(status.opensearch),
       '',
     ].join('\n'),
   );
+}
+
+/** Settings the services need on a cluster the launcher started (replication is a setting, decision 0171). */
+export function clusterSettings(status: StackStatus): string[] {
+  const brokers = status.kafka.members?.length ?? 1;
+  const nodes = status.opensearch.members?.length ?? 1;
+  const lines: string[] = [];
+  if (brokers > 1) lines.push(`export TOPIC_REPLICATION_FACTOR=${Math.min(3, brokers)}`);
+  lines.push(`export INDEX_REPLICAS=${nodes > 1 ? 1 : 0}`);
+  return lines;
 }
 
 /** Runs a command body; known failures (missing tools, bad settings) print their message and exit 2. */
@@ -44,15 +60,30 @@ export function registerStackCommands(program: Command): void {
     .description('make Kafka and OpenSearch available on loopback (reuses what already runs) and print their endpoints')
     .option('--json', 'print the status as one JSON object')
     .option('--provider <provider>', 'auto | docker | local (default: M365_SIEM_STACK_PROVIDER or auto)')
-    .action((opts: { json?: boolean; provider?: string }) =>
+    .option('--kafka-brokers <n>', 'Kafka brokers to start, 1-5 (default: M365_SIEM_STACK_KAFKA_BROKERS or 1); 3 = KRaft quorum, RF 3')
+    .option('--opensearch-nodes <n>', 'OpenSearch nodes to start, 1-5 (default: M365_SIEM_STACK_OPENSEARCH_NODES or 1)')
+    .action((opts: { json?: boolean; provider?: string; kafkaBrokers?: string; opensearchNodes?: string }) =>
       run(async () => {
         const provider = opts.provider;
         if (provider !== undefined && provider !== 'auto' && provider !== 'docker' && provider !== 'local') {
           throw new ConfigError([`--provider: expected auto, docker or local, got "${provider}"`]);
         }
+        const count = (flag: string, value: string | undefined): number | undefined => {
+          if (value === undefined) return undefined;
+          const n = Number(value);
+          if (!Number.isInteger(n) || n < 1 || n > 5) throw new ConfigError([`${flag}: expected a whole number from 1 to 5, got "${value}"`]);
+          return n;
+        };
+        const brokers = count('--kafka-brokers', opts.kafkaBrokers);
+        const nodes = count('--opensearch-nodes', opts.opensearchNodes);
+        const config: Partial<StackConfig> = {
+          ...(provider ? { provider } : {}),
+          ...(brokers ? { kafkaBrokerCount: brokers } : {}),
+          ...(nodes ? { opensearchNodeCount: nodes } : {}),
+        };
         const started = Date.now();
-        const endpoints = await ensureStack({ log: progress, pin: true, ...(provider ? { config: { provider } } : {}) });
-        const status = await stackStatus(provider ? { config: { provider } } : {});
+        const endpoints = await ensureStack({ log: progress, pin: true, config });
+        const status = await stackStatus({ config });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(status)}\n`);
           return;
@@ -61,6 +92,7 @@ export function registerStackCommands(program: Command): void {
         printStatus(status, process.stderr);
         progress(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s; state in ${endpoints.stackDir}`);
         process.stdout.write(`export KAFKA_BROKERS=${endpoints.kafka.brokers}\nexport OPENSEARCH_URL=${endpoints.opensearch.url}\n`);
+        if (status.kafka.members || status.opensearch.members) process.stdout.write(`${clusterSettings(status).join('\n')}\n`);
       }),
     );
 

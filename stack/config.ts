@@ -42,6 +42,16 @@ export const stackSettingsSpec = {
     z.string().regex(/^2\.\d+\.\d+$/, 'expected an OpenSearch 2.x version such as 2.19.3').default(DEFAULT_OPENSEARCH_VERSION),
     'OpenSearch release started locally or in Docker',
   ),
+  kafkaBrokerCount: setting(
+    'M365_SIEM_STACK_KAFKA_BROKERS',
+    envInt(1, 1, 5),
+    'Kafka brokers `stack up` starts (local JVMs or containers); 3 gives a KRaft quorum with internal topics replicated 3 times (also: --kafka-brokers)',
+  ),
+  opensearchNodeCount: setting(
+    'M365_SIEM_STACK_OPENSEARCH_NODES',
+    envInt(1, 1, 5),
+    'OpenSearch nodes `stack up` starts; 2+ form one cluster (also: --opensearch-nodes)',
+  ),
   kafkaPort: setting('M365_SIEM_STACK_KAFKA_PORT', envInt(19092, 1, 65535), 'preferred Kafka client port (a free one is picked when taken)'),
   opensearchPort: setting('M365_SIEM_STACK_OPENSEARCH_PORT', envInt(19200, 1, 65535), 'preferred OpenSearch HTTP port (a free one is picked when taken)'),
   serviceUser: setting('M365_SIEM_STACK_USER', z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'expected a Unix user name').default('m365siem'), 'unprivileged user OpenSearch runs as when the launcher runs as root (created if missing)'),
@@ -58,6 +68,8 @@ export interface StackConfig {
   readonly stackDir: string;
   readonly kafkaVersion: string;
   readonly opensearchVersion: string;
+  readonly kafkaBrokerCount: number;
+  readonly opensearchNodeCount: number;
   readonly kafkaPort: number;
   readonly opensearchPort: number;
   readonly serviceUser: string;
@@ -80,6 +92,8 @@ export function loadStackConfig(
     stackDir: path.resolve(overrides.stackDir ?? s.stackDir ?? path.join(cacheDir, 'stack')),
     kafkaVersion: s.kafkaVersion,
     opensearchVersion: s.opensearchVersion,
+    kafkaBrokerCount: s.kafkaBrokerCount,
+    opensearchNodeCount: s.opensearchNodeCount,
     kafkaPort: s.kafkaPort,
     opensearchPort: s.opensearchPort,
     serviceUser: s.serviceUser,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadStackConfig, type StackConfig } from './config.ts';
 import { containerRunning, dockerAvailable, removeContainer, startDockerKafka, startDockerOpenSearch } from './docker.ts';
 import { probeKafka, type KafkaProbeResult } from './kafka-probe.ts';
-import { ensureKafkaJars, kafkaJarsCached, startLocalKafka } from './local-kafka.ts';
+import { ensureKafkaJars, kafkaJarsCached, startLocalKafka, startLocalKafkaMember, type KafkaMember } from './local-kafka.ts';
 import {
   ensureOpenSearchZip,
   ensureServiceUser,
@@ -12,11 +12,14 @@ import {
   openSearchZipPath,
   prepareOpenSearchHome,
   startLocalOpenSearch,
+  startLocalOpenSearchMember,
+  type OpenSearchMember,
+  type ServiceUser,
 } from './local-opensearch.ts';
 import { probeOpenSearch, type OpenSearchProbeResult } from './opensearch-probe.ts';
 import { choosePort, isAlive, isBindFailure, isOurProcess, stopOurProcess } from './processes.ts';
 import { StackRequirementError, findJavaInstalls, pickKafkaJava, pickOpenSearchJava, which, type JavaInstall } from './requirements.ts';
-import { liveLeases, newState, readState, withStackLock, writeState, type ServiceRecord, type StackState } from './state.ts';
+import { liveLeases, newState, readState, withStackLock, writeState, type NodeRecord, type ServiceRecord, type StackState } from './state.ts';
 
 export type Provider = 'env' | 'docker' | 'local';
 export type ServiceName = 'kafka' | 'opensearch';
@@ -62,8 +65,20 @@ export interface EnsureStackOptions extends StackOptions {
   readonly pin?: boolean;
 }
 
-export interface ServiceStatus {
+/** One broker or node of a cluster, for `stack status`. */
+export interface MemberStatus {
+  readonly name: string;
   readonly up: boolean;
+  readonly endpoint: string;
+  readonly pid?: number;
+  readonly logFile: string;
+}
+
+export interface ServiceStatus {
+  /** every member answers (a cluster with a member down is reported down, its members say which) */
+  readonly up: boolean;
+  /** set for a cluster the launcher started: each broker or node */
+  readonly members?: readonly MemberStatus[];
   readonly version: string | null;
   readonly provider: Provider | null;
   /** where the service writes its log (local: a file; docker: the `docker logs` command) */
@@ -157,12 +172,28 @@ function kafkaVersionFromProbe(probe: KafkaProbeResult): string {
   return probe.metadataVersion ? `unknown (metadata.version ${probe.metadataVersion})` : 'unknown';
 }
 
+async function memberAlive(member: NodeRecord, provider: ServiceRecord['provider'], stackId: string): Promise<boolean> {
+  if (provider === 'local') return member.pid !== undefined && isOurProcess(member.pid, stackId);
+  return member.containerId !== undefined && containerRunning(member.containerId);
+}
+
 export async function recordAlive(record: ServiceRecord, stackId: string): Promise<boolean> {
+  if (record.nodes) return (await Promise.all(record.nodes.map((n) => memberAlive(n, record.provider, stackId)))).every(Boolean);
   if (record.provider === 'local') return record.pid !== undefined && isOurProcess(record.pid, stackId);
   return record.containerId !== undefined && containerRunning(record.containerId);
 }
 
 async function stopRecord(record: ServiceRecord, stackId: string): Promise<'stopped' | 'not-running'> {
+  if (record.nodes) {
+    const results = await Promise.all(
+      record.nodes.map((n) =>
+        record.provider === 'local'
+          ? n.pid === undefined ? 'not-running' : stopOurProcess(n.pid, stackId)
+          : n.containerId === undefined ? 'not-running' : removeContainer(n.containerId),
+      ),
+    );
+    return results.includes('stopped') ? 'stopped' : 'not-running';
+  }
   if (record.provider === 'local') return record.pid === undefined ? 'not-running' : stopOurProcess(record.pid, stackId);
   return record.containerId === undefined ? 'not-running' : removeContainer(record.containerId);
 }
@@ -312,6 +343,23 @@ async function startLocalServices(
   const kafkaTask = async (): Promise<KafkaProbeResult | undefined> => {
     if (!plan.kafka) return undefined;
     const libsDir = await ensureKafkaJars(config.cacheDir, config.kafkaVersion, req.mvn ?? 'mvn', log);
+    if (config.kafkaBrokerCount > 1) {
+      const members: KafkaMember[] = [];
+      for (let id = 1; id <= config.kafkaBrokerCount; id++) {
+        const client = await pick(previous.kafka?.[`client-${id}`] ?? config.kafkaPort + 2 * (id - 1));
+        const controller = await pick(previous.kafka?.[`controller-${id}`] ?? config.kafkaPort + 2 * (id - 1) + 1);
+        members.push({ id, port: client, controllerPort: controller });
+      }
+      log(`starting a Kafka ${config.kafkaVersion} cluster of ${members.length} brokers on ${members.map((m) => `127.0.0.1:${m.port}`).join(',')} (Java ${req.kafkaJava!.major})`);
+      const base = { stackDir: config.stackDir, stackId: state.stackId, version: config.kafkaVersion, libsDir, javaBin: req.kafkaJava!.javaBin };
+      const nodes = await Promise.all(members.map((m) => startLocalKafkaMember(base, m, members)));
+      const record = clusterRecord(config.kafkaVersion, nodes, path.join(config.stackDir, 'kafka'), nodes.map((n) => n.endpoint).join(','), (n) => ({ [`client-${n.id}`]: n.ports.client!, [`controller-${n.id}`]: n.ports.controller! }));
+      state.kafka = record;
+      state.lastPorts.kafka = record.ports;
+      started.push('kafka');
+      await save();
+      return waitUntilAnswers(`Kafka cluster (${nodes.length} brokers)`, () => probeKafkaCluster(record, state.stackId), deadline, { pid: nodes[0]!.pid, logs: nodes.map((n) => n.logFile) });
+    }
     const startOnce = async () => {
       log(`starting Kafka ${config.kafkaVersion} on 127.0.0.1:${kafkaPort} (Java ${req.kafkaJava!.major})`);
       const record = await startLocalKafka({
@@ -335,6 +383,23 @@ async function startLocalServices(
     const zip = await ensureOpenSearchZip(config.cacheDir, config.opensearchVersion, req.mvn ?? 'mvn', log);
     const user = req.isRoot ? await ensureServiceUser(config.serviceUser, req.useradd) : null;
     const home = await prepareOpenSearchHome(zip, workDir, config.opensearchVersion, req.unzip ?? 'unzip', user);
+    if (config.opensearchNodeCount > 1) {
+      const members: OpenSearchMember[] = [];
+      for (let id = 1; id <= config.opensearchNodeCount; id++) {
+        const http = await pick(previous.opensearch?.[`http-${id}`] ?? config.opensearchPort + (id - 1));
+        const transport = await pick(previous.opensearch?.[`transport-${id}`] ?? config.opensearchPort + 100 + (id - 1));
+        members.push({ id, httpPort: http, transportPort: transport });
+      }
+      log(`starting an OpenSearch ${config.opensearchVersion} cluster of ${members.length} nodes on ${members.map((m) => `http://127.0.0.1:${m.httpPort}`).join(', ')} (Java ${req.openSearchJava!.major}${user ? `, user ${user.name}` : ''})`);
+      const base = openSearchMemberBase(config, state, home, workDir, req.openSearchJava!.home, user);
+      const nodes = await Promise.all(members.map((m) => startLocalOpenSearchMember(base, m, members)));
+      const record = clusterRecord(config.opensearchVersion, nodes, workDir, nodes[0]!.endpoint, (n) => ({ [`http-${n.id}`]: n.ports.http!, [`transport-${n.id}`]: n.ports.transport! }));
+      state.opensearch = record;
+      state.lastPorts.opensearch = record.ports;
+      started.push('opensearch');
+      await save();
+      return waitUntilAnswers(`OpenSearch cluster (${nodes.length} nodes)`, () => probeOpenSearchCluster(record, state.stackId), deadline, { pid: nodes[0]!.pid, logs: nodes.map((n) => n.logFile) });
+    }
     const startOnce = async () => {
       log(`starting OpenSearch ${config.opensearchVersion} on http://127.0.0.1:${httpPort} (Java ${req.openSearchJava!.major}${user ? `, user ${user.name}` : ''})`);
       const record = await startLocalOpenSearch({
@@ -369,6 +434,96 @@ async function startLocalServices(
     throw new Error(reasons.join('\n'));
   }
   return { ...(k.value ? { kafka: k.value } : {}), ...(o.value ? { opensearch: o.value } : {}) };
+}
+
+function clusterRecord(version: string, nodes: readonly NodeRecord[], workDir: string, endpoint: string, ports: (n: NodeRecord) => Record<string, number>): ServiceRecord {
+  return {
+    provider: 'local',
+    version,
+    endpoint,
+    pid: nodes[0]!.pid,
+    ports: Object.assign({}, ...nodes.map(ports)) as Record<string, number>,
+    logFile: nodes[0]!.logFile,
+    workDir,
+    startedAt: new Date().toISOString(),
+    nodes: [...nodes],
+  };
+}
+
+function openSearchMemberBase(config: StackConfig, state: StackState, home: string, workDir: string, javaHome: string, user: ServiceUser | null) {
+  return { stackDir: config.stackDir, stackId: state.stackId, version: config.opensearchVersion, home, workDir, javaHome, user };
+}
+
+/** Resolves once every broker answers and lists every broker of the cluster (registered and unfenced). */
+async function probeKafkaCluster(record: ServiceRecord, stackId: string): Promise<KafkaProbeResult> {
+  const nodes = record.nodes ?? [];
+  let first: KafkaProbeResult | undefined;
+  for (const n of nodes) {
+    if (record.provider === 'local' && n.pid !== undefined && !(await isOurProcess(n.pid, stackId))) throw new Error(`${n.name} (pid ${n.pid}) is not running`);
+    const probe = await probeKafka(n.endpoint);
+    if (probe.brokers.length < nodes.length) throw new Error(`${n.name} lists ${probe.brokers.length} of ${nodes.length} brokers`);
+    first ??= probe;
+  }
+  if (!first) throw new Error('no broker recorded');
+  return first;
+}
+
+/** Resolves once every node answers and the cluster counts all of them (health at least yellow). */
+async function probeOpenSearchCluster(record: ServiceRecord, stackId: string): Promise<OpenSearchProbeResult> {
+  const nodes = record.nodes ?? [];
+  let first: OpenSearchProbeResult | undefined;
+  for (const n of nodes) {
+    if (record.provider === 'local' && n.pid !== undefined && !(await isOurProcess(n.pid, stackId))) throw new Error(`${n.name} (pid ${n.pid}) is not running`);
+    const probe = await probeOpenSearch(n.endpoint);
+    const health = (await (await fetch(`${n.endpoint}/_cluster/health`, { signal: AbortSignal.timeout(3000) })).json()) as { number_of_nodes?: number };
+    if ((health.number_of_nodes ?? 0) < nodes.length) throw new Error(`${n.name} sees ${health.number_of_nodes ?? 0} of ${nodes.length} nodes`);
+    first ??= probe;
+  }
+  if (!first) throw new Error('no node recorded');
+  return first;
+}
+
+/**
+ * `stack up` on a local cluster with members down (a fault test killed one, or it crashed): starts exactly those
+ * again on their ports and data folders, and waits until the whole cluster answers. Returns the names restarted.
+ */
+async function restartDeadMembers(config: StackConfig, state: StackState, service: ServiceName, log: (line: string) => void, deadline: number): Promise<string[]> {
+  const record = state[service];
+  if (!record?.nodes || record.provider !== 'local') return [];
+  const dead: NodeRecord[] = [];
+  for (const n of record.nodes) if (!(await memberAlive(n, 'local', state.stackId))) dead.push(n);
+  if (dead.length === 0) return [];
+  const installs = await findJavaInstalls(config.javaHome);
+  const restarted: NodeRecord[] = [];
+  if (service === 'kafka') {
+    const java = pickKafkaJava(installs);
+    if (!java) throw new StackRequirementError(['Java 17+ not found'], 'Install a JDK to restart the broker.');
+    const libsDir = await ensureKafkaJars(config.cacheDir, record.version, 'mvn', log);
+    const members: KafkaMember[] = record.nodes.map((n) => ({ id: n.id, port: n.ports.client!, controllerPort: n.ports.controller! }));
+    const base = { stackDir: config.stackDir, stackId: state.stackId, version: record.version, libsDir, javaBin: java.javaBin };
+    for (const n of dead) {
+      log(`restarting Kafka ${n.name} on ${n.endpoint}`);
+      restarted.push(await startLocalKafkaMember(base, members.find((m) => m.id === n.id)!, members));
+    }
+  } else {
+    const java = pickOpenSearchJava(installs);
+    if (!java) throw new StackRequirementError(['Java 17 to 23 not found'], 'Install a JDK to restart the node.');
+    const isRoot = process.getuid?.() === 0;
+    const user = isRoot ? await ensureServiceUser(config.serviceUser, null) : null;
+    const home = path.join(record.workDir, `opensearch-${record.version}`);
+    const members: OpenSearchMember[] = record.nodes.map((n) => ({ id: n.id, httpPort: n.ports.http!, transportPort: n.ports.transport! }));
+    const base = { ...openSearchMemberBase(config, state, home, record.workDir, java.home, user), version: record.version };
+    for (const n of dead) {
+      log(`restarting OpenSearch ${n.name} on ${n.endpoint}`);
+      restarted.push(await startLocalOpenSearchMember(base, members.find((m) => m.id === n.id)!, members));
+    }
+  }
+  record.nodes = record.nodes.map((n) => restarted.find((r) => r.id === n.id) ?? n);
+  record.pid = record.nodes[0]!.pid;
+  await writeState(config.stackDir, state);
+  const probe = async (): Promise<unknown> => (service === 'kafka' ? probeKafkaCluster(record, state.stackId) : probeOpenSearchCluster(record, state.stackId));
+  await waitUntilAnswers(`${service} cluster after restarting ${dead.map((n) => n.name).join(', ')}`, probe, deadline, { pid: restarted[0]!.pid, logs: restarted.map((n) => n.logFile) });
+  return dead.map((n) => n.name);
 }
 
 async function startDockerServices(
@@ -435,6 +590,14 @@ export async function ensureStack(options: EnsureStackOptions = {}): Promise<Sta
         opensearch: state.opensearch?.ports ?? state.lastPorts.opensearch,
       };
 
+      // A cluster with some members down: start those again (the others keep their data and leadership).
+      for (const service of ['kafka', 'opensearch'] as const) {
+        const record = state[service];
+        if (!record?.nodes || (service === 'kafka' ? !needKafka : !needOpenSearch)) continue;
+        const alive = await Promise.all(record.nodes.map((n) => memberAlive(n, record.provider, state.stackId)));
+        if (alive.some(Boolean) && !alive.every(Boolean)) await restartDeadMembers(config, state, service, log, deadline);
+      }
+
       // Reuse what this stack folder already runs.
       if (needKafka && state.kafka) {
         const record = state.kafka;
@@ -497,6 +660,17 @@ export async function ensureStack(options: EnsureStackOptions = {}): Promise<Sta
   return { kafka, opensearch, stackDir: config.stackDir };
 }
 
+/** Each member of a cluster: its process (or container) runs and it answers `answers`. */
+async function membersStatus(record: ServiceRecord, stackId: string, answers: (n: NodeRecord) => Promise<boolean>): Promise<MemberStatus[]> {
+  return Promise.all(
+    (record.nodes ?? []).map(async (n) => {
+      const alive = await memberAlive(n, record.provider, stackId);
+      const up = alive && (await answers(n).catch(() => false));
+      return { name: n.name, up, endpoint: n.endpoint, logFile: n.logFile, ...(alive && n.pid !== undefined ? { pid: n.pid } : {}) };
+    }),
+  );
+}
+
 /** What runs now, for `m365-siem stack status`. Never starts or stops anything. */
 export async function stackStatus(options: StackOptions = {}): Promise<StackStatus> {
   const config = loadStackConfig(options.env ?? process.env, options.config);
@@ -509,6 +683,10 @@ export async function stackStatus(options: StackOptions = {}): Promise<StackStat
     }
     const record = state?.kafka;
     if (!record || !state) return { up: false, brokers: null, version: null, provider: null };
+    if (record.nodes) {
+      const members = await membersStatus(record, state.stackId, async (n) => (await probeKafka(n.endpoint)).brokers.length === record.nodes!.length);
+      return { up: members.every((m) => m.up), brokers: record.endpoint, version: record.version, provider: record.provider, logFile: record.logFile, members };
+    }
     const alive = await recordAlive(record, state.stackId);
     const probe = alive ? await probeKafka(record.endpoint).catch(() => null) : null;
     return {
@@ -527,6 +705,10 @@ export async function stackStatus(options: StackOptions = {}): Promise<StackStat
     }
     const record = state?.opensearch;
     if (!record || !state) return { up: false, url: null, version: null, provider: null };
+    if (record.nodes) {
+      const members = await membersStatus(record, state.stackId, async (n) => (await probeOpenSearch(n.endpoint)) !== null);
+      return { up: members.every((m) => m.up), url: record.endpoint, version: record.version, provider: record.provider, logFile: record.logFile, members };
+    }
     const alive = await recordAlive(record, state.stackId);
     const probe = alive ? await probeOpenSearch(record.endpoint).catch(() => null) : null;
     return {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { pathExists } from './path-exists.ts';
 import { processMarker } from './processes.ts';
 import { runOrThrow } from './run-command.ts';
-import type { ServiceRecord } from './state.ts';
+import type { NodeRecord, ServiceRecord } from './state.ts';
 
 /** Same cluster id as Kafka's own Docker examples; any valid base64 UUID works for a single node. */
 const CLUSTER_ID = '4L6g3nShT-eMCtK--X86sw';
@@ -64,12 +64,34 @@ export interface LocalKafkaOptions {
   readonly controllerPort: number;
 }
 
-/** Static-quorum combined broker+controller, sized for tests (reference/local-services.md §1.3). */
-export function kafkaServerProperties(dataDir: string, port: number, controllerPort: number): string {
+/** One member of a local Kafka cluster: node.id and its two ports. */
+export interface KafkaMember {
+  readonly id: number;
+  readonly port: number;
+  readonly controllerPort: number;
+}
+
+/**
+ * Replication of Kafka's internal topics for a cluster of `brokers`: up to 3 copies, and a transaction needs 2 of
+ * them in sync once there are 3 (the same rule runtime/topics.ts applies to the pipeline's topics).
+ */
+export function internalReplication(brokers: number): { replicationFactor: number; minIsr: number } {
+  const replicationFactor = Math.min(3, Math.max(1, brokers));
+  return { replicationFactor, minIsr: replicationFactor >= 3 ? 2 : 1 };
+}
+
+/**
+ * Static-quorum combined broker+controller, sized for tests (reference/local-services.md §1.3). With `members`
+ * (a cluster) every member is a voter of the KRaft quorum and internal topics are replicated.
+ */
+export function kafkaServerProperties(dataDir: string, port: number, controllerPort: number, cluster?: { nodeId: number; members: readonly KafkaMember[] }): string {
+  const members = cluster?.members ?? [{ id: 1, port, controllerPort }];
+  const { replicationFactor, minIsr } = internalReplication(members.length);
+  const internalPartitions = members.length > 1 ? 3 : 1;
   return [
     'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+    `node.id=${cluster?.nodeId ?? 1}`,
+    `controller.quorum.voters=${members.map((m) => `${m.id}@127.0.0.1:${m.controllerPort}`).join(',')}`,
     `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
     `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
     'controller.listener.names=CONTROLLER',
@@ -77,18 +99,26 @@ export function kafkaServerProperties(dataDir: string, port: number, controllerP
     'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
     `log.dirs=${dataDir}`,
     'num.partitions=1',
-    'offsets.topic.replication.factor=1',
-    'offsets.topic.num.partitions=1',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'transaction.state.log.num.partitions=1',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
+    `offsets.topic.replication.factor=${replicationFactor}`,
+    `offsets.topic.num.partitions=${internalPartitions}`,
+    `transaction.state.log.replication.factor=${replicationFactor}`,
+    `transaction.state.log.min.isr=${minIsr}`,
+    `transaction.state.log.num.partitions=${internalPartitions}`,
+    `share.coordinator.state.topic.replication.factor=${replicationFactor}`,
+    `share.coordinator.state.topic.min.isr=${minIsr}`,
     'group.initial.rebalance.delay.ms=0',
     // The runtime creates every topic explicitly with its partitions and cleanup policy; a typo must fail.
     'auto.create.topics.enable=false',
     // Tests delete what they create.
     'delete.topic.enable=true',
+    ...(members.length > 1
+      ? [
+          // A killed broker is fenced (its partitions led elsewhere) after 6 s instead of 9 s: fault tests stay short.
+          'broker.session.timeout.ms=6000',
+          'broker.heartbeat.interval.ms=1000',
+          `default.replication.factor=${replicationFactor}`,
+        ]
+      : []),
     '',
   ].join('\n');
 }
@@ -125,11 +155,41 @@ function log4jProperties(logFile: string): string {
 export async function startLocalKafka(o: LocalKafkaOptions): Promise<ServiceRecord> {
   const workDir = path.join(o.stackDir, 'kafka');
   const dataDir = path.join(workDir, 'data');
+  const node = await startKafkaProcess(o, workDir, kafkaServerProperties(dataDir, o.port, o.controllerPort), dataDir);
+  return {
+    provider: 'local',
+    version: o.version,
+    endpoint: node.endpoint,
+    pid: node.pid!,
+    ports: node.ports,
+    logFile: node.logFile,
+    workDir,
+    startedAt: new Date().toISOString(),
+  };
+}
+
+/** The folder of cluster member `id` (its data, logs and properties). */
+export function kafkaMemberDir(stackDir: string, id: number): string {
+  return path.join(stackDir, 'kafka', `broker-${id}`);
+}
+
+/**
+ * Starts one member of a local cluster (all of them at `stack up`, a single one when `stack up` finds it dead):
+ * same properties, data folder and ports each time, so a restarted broker rejoins with its log.
+ */
+export async function startLocalKafkaMember(o: Omit<LocalKafkaOptions, 'port' | 'controllerPort'>, member: KafkaMember, members: readonly KafkaMember[]): Promise<NodeRecord> {
+  const workDir = kafkaMemberDir(o.stackDir, member.id);
+  const dataDir = path.join(workDir, 'data');
+  const properties = kafkaServerProperties(dataDir, member.port, member.controllerPort, { nodeId: member.id, members });
+  return startKafkaProcess({ ...o, port: member.port, controllerPort: member.controllerPort }, workDir, properties, dataDir, member.id);
+}
+
+async function startKafkaProcess(o: LocalKafkaOptions, workDir: string, properties: string, dataDir: string, id = 1): Promise<NodeRecord> {
   const logFile = path.join(workDir, 'server.log');
   await mkdir(dataDir, { recursive: true });
   const propsFile = path.join(workDir, 'server.properties');
   const log4jFile = path.join(workDir, 'log4j2.properties');
-  await writeFile(propsFile, kafkaServerProperties(dataDir, o.port, o.controllerPort));
+  await writeFile(propsFile, properties);
   await writeFile(log4jFile, log4jProperties(logFile));
   const classpath = `${o.libsDir}/*`;
   if (!(await pathExists(path.join(dataDir, 'meta.properties')))) {
@@ -171,14 +231,13 @@ export async function startLocalKafka(o: LocalKafkaOptions): Promise<ServiceReco
     if (child.pid === undefined) throw new Error(`could not start ${o.javaBin}`);
     child.unref();
     return {
-      provider: 'local',
-      version: o.version,
+      name: `broker-${id}`,
+      id,
       endpoint: `127.0.0.1:${o.port}`,
       pid: child.pid,
       ports: { client: o.port, controller: o.controllerPort },
       logFile,
       workDir,
-      startedAt: new Date().toISOString(),
     };
   } finally {
     await out.close();

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathExists } from './path-exists.ts';
 import { processMarker } from './processes.ts';
 import { runCommand, runOrThrow } from './run-command.ts';
-import type { ServiceRecord } from './state.ts';
+import type { NodeRecord, ServiceRecord } from './state.ts';
 
 export function openSearchZipPath(cacheDir: string, version: string): string {
   return path.join(cacheDir, `opensearch-${version}`, `opensearch-${version}.zip`);
@@ -191,6 +191,95 @@ export async function startLocalOpenSearch(o: LocalOpenSearchOptions): Promise<S
       logFile: path.join(logsDir, 'm365-siem-stack.log'),
       workDir: o.workDir,
       startedAt: new Date().toISOString(),
+    };
+  } finally {
+    await out.close();
+  }
+}
+
+/** One member of a local OpenSearch cluster. */
+export interface OpenSearchMember {
+  readonly id: number;
+  readonly httpPort: number;
+  readonly transportPort: number;
+}
+
+export function openSearchMemberName(id: number): string {
+  return `node-${id}`;
+}
+
+/**
+ * Starts one node of a local cluster (all of them at `stack up`, a single one when `stack up` finds it dead). The
+ * nodes share the unpacked distribution but each has its own data, logs and temp folders under <workDir>/node-N,
+ * and its own GC log (jvm.options writes logs/gc.log relative to the shared home otherwise).
+ */
+export async function startLocalOpenSearchMember(
+  o: Omit<LocalOpenSearchOptions, 'httpPort' | 'transportPort'>,
+  member: OpenSearchMember,
+  members: readonly OpenSearchMember[],
+): Promise<NodeRecord> {
+  const nodeDir = path.join(o.workDir, openSearchMemberName(member.id));
+  for (const sub of ['data', 'logs', 'tmp']) {
+    const dir = path.join(nodeDir, sub);
+    await mkdir(dir, { recursive: true });
+    if (o.user) await chown(dir, o.user.uid, o.user.gid);
+  }
+  if (o.user) await chown(nodeDir, o.user.uid, o.user.gid);
+  const logsDir = path.join(nodeDir, 'logs');
+  const stdoutFile = path.join(o.stackDir, `opensearch-${openSearchMemberName(member.id)}.out`);
+  await mkdir(o.stackDir, { recursive: true });
+  const out = await open(stdoutFile, 'a');
+  try {
+    const child = spawn(
+      path.join(o.home, 'bin', 'opensearch'),
+      [
+        '-Enetwork.host=127.0.0.1',
+        `-Ehttp.port=${member.httpPort}`,
+        `-Etransport.port=${member.transportPort}`,
+        '-Ecluster.name=m365-siem-stack',
+        `-Enode.name=${openSearchMemberName(member.id)}`,
+        `-Ediscovery.seed_hosts=${members.map((m) => `127.0.0.1:${m.transportPort}`).join(',')}`,
+        // Used only when the cluster forms for the first time; a restarted node rejoins from its data folder.
+        `-Ecluster.initial_cluster_manager_nodes=${members.map((m) => openSearchMemberName(m.id)).join(',')}`,
+        `-Epath.data=${path.join(nodeDir, 'data')}`,
+        `-Epath.logs=${logsDir}`,
+        '-Ecluster.routing.allocation.disk.threshold_enabled=false',
+        '-Eaction.auto_create_index=true',
+      ],
+      {
+        cwd: o.home,
+        detached: true,
+        stdio: ['ignore', out.fd, out.fd],
+        ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
+        env: {
+          PATH: '/usr/local/bin:/usr/bin:/bin',
+          HOME: nodeDir,
+          JAVA_HOME: o.javaHome,
+          OPENSEARCH_JAVA_HOME: o.javaHome,
+          OPENSEARCH_TMPDIR: path.join(nodeDir, 'tmp'),
+          OPENSEARCH_JAVA_OPTS: [
+            '-Xms512m',
+            '-Xmx512m',
+            // jvm.options' GC log is relative to the shared home: this node logs into its own folder instead.
+            '-Xlog:disable',
+            '-Xlog:all=warning:stderr',
+            `-Xlog:gc*:file=${path.join(logsDir, 'gc.log')}:utctime,pid,tags:filecount=4,filesize=16m`,
+            `-XX:ErrorFile=${path.join(logsDir, 'hs_err_pid%p.log')}`,
+            processMarker(o.stackId),
+          ].join(' '),
+        },
+      },
+    );
+    if (child.pid === undefined) throw new Error(`could not start ${path.join(o.home, 'bin', 'opensearch')}`);
+    child.unref();
+    return {
+      name: openSearchMemberName(member.id),
+      id: member.id,
+      endpoint: `http://127.0.0.1:${member.httpPort}`,
+      pid: child.pid,
+      ports: { http: member.httpPort, transport: member.transportPort },
+      logFile: path.join(logsDir, 'm365-siem-stack.log'),
+      workDir: nodeDir,
     };
   } finally {
     await out.close();

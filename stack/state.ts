@@ -4,6 +4,22 @@ import path from 'node:path';
 import { z } from 'zod';
 import { isAlive } from './processes.ts';
 
+/** One broker or node of a cluster the launcher started (`stack up --kafka-brokers 3 --opensearch-nodes 2`). */
+const nodeRecordSchema = z.object({
+  /** "broker-1", "node-2": also the Kafka node.id / OpenSearch node.name */
+  name: z.string(),
+  /** Kafka node.id; OpenSearch node number */
+  id: z.number().int().positive(),
+  pid: z.number().int().positive().optional(),
+  containerId: z.string().optional(),
+  /** this member's own client endpoint (Kafka host:port, OpenSearch URL) */
+  endpoint: z.string(),
+  ports: z.record(z.string(), z.number().int()),
+  logFile: z.string(),
+  workDir: z.string(),
+});
+export type NodeRecord = z.infer<typeof nodeRecordSchema>;
+
 /** What the launcher started for one service; env-provided services are never recorded. */
 const serviceRecordSchema = z.object({
   provider: z.enum(['local', 'docker']),
@@ -18,6 +34,12 @@ const serviceRecordSchema = z.object({
   logFile: z.string(),
   workDir: z.string(),
   startedAt: z.string(),
+  /**
+   * Set for a cluster (more than one broker or node): every member; then `endpoint` is the bootstrap list or the
+   * first node's URL, and `pid`/`containerId` the first member's. A single node has no `nodes` (the layout the
+   * launcher always had).
+   */
+  nodes: z.array(nodeRecordSchema).optional(),
 });
 export type ServiceRecord = z.infer<typeof serviceRecordSchema>;
 
