@@ -6,7 +6,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
-    exclude: ['**/node_modules/**', '**/dist/**'],
+    // The cluster fault tests have their own config and cluster (vitest.cluster.config.ts).
+    exclude: ['**/node_modules/**', '**/dist/**', 'tests/cluster/**'],
     globalSetup: ['./tests/setup/global-setup.ts'],
     // Workers are child processes: they inherit NODE_EXTRA_CA_CERTS set by the global setup at start.
     pool: 'forks',

@@ -131,3 +131,107 @@ export async function removeContainer(containerId: string): Promise<'stopped' | 
   await client.container.remove(container, { removeVolumes: true });
   return 'stopped';
 }
+
+/**
+ * A Kafka cluster of `ports.length` brokers in Docker (UNTESTED: no Docker engine on the machine this was written
+ * on; the local-JVM path of the same layout is what the cluster fault tests run). Brokers talk to each other on a
+ * user-defined network by alias (kafka-N:19092, quorum on kafka-N:29093); clients on the host use 127.0.0.1:<port>.
+ */
+export async function startDockerKafkaCluster(version: string, ports: readonly number[], stackId: string): Promise<ServiceRecord> {
+  const { GenericContainer, Network, Wait } = await loadTestcontainers();
+  const network = await new Network().start();
+  const n = ports.length;
+  const rf = String(Math.min(3, n));
+  const minIsr = Math.min(3, n) >= 3 ? '2' : '1';
+  const voters = ports.map((_, i) => `${i + 1}@kafka-${i + 1}:29093`).join(',');
+  const nodes = await Promise.all(
+    ports.map(async (port, i) => {
+      const id = i + 1;
+      const container = await new GenericContainer(`apache/kafka:${version}`)
+        .withLabels({ ...LABELS, 'org.m365-siem.stack-id': stackId })
+        .withNetwork(network)
+        .withNetworkAliases(`kafka-${id}`)
+        .withEnvironment({
+          KAFKA_NODE_ID: String(id),
+          KAFKA_PROCESS_ROLES: 'broker,controller',
+          KAFKA_LISTENERS: 'PLAINTEXT://:19092,CONTROLLER://:29093,PLAINTEXT_HOST://:9092',
+          KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://kafka-${id}:19092,PLAINTEXT_HOST://127.0.0.1:${port}`,
+          KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT',
+          KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+          KAFKA_CONTROLLER_QUORUM_VOTERS: voters,
+          KAFKA_INTER_BROKER_LISTENER_NAME: 'PLAINTEXT',
+          KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: rf,
+          KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS: '3',
+          KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: rf,
+          KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: minIsr,
+          KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: rf,
+          KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: minIsr,
+          KAFKA_DEFAULT_REPLICATION_FACTOR: rf,
+          KAFKA_BROKER_SESSION_TIMEOUT_MS: '6000',
+          KAFKA_BROKER_HEARTBEAT_INTERVAL_MS: '1000',
+          KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+          KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
+          KAFKA_HEAP_OPTS: '-Xms256m -Xmx512m',
+          CLUSTER_ID: '4L6g3nShT-eMCtK--X86sw',
+        })
+        .withExposedPorts({ container: 9092, host: port })
+        .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
+        .withStartupTimeout(240_000)
+        .start();
+      return { name: `broker-${id}`, id, containerId: container.getId(), endpoint: `127.0.0.1:${port}`, ports: { client: port }, logFile: `docker logs ${container.getId()}`, workDir: '' };
+    }),
+  );
+  return {
+    provider: 'docker',
+    version,
+    endpoint: nodes.map((m) => m.endpoint).join(','),
+    containerId: nodes[0]!.containerId,
+    ports: Object.fromEntries(nodes.map((m) => [`client-${m.id}`, m.ports.client])),
+    logFile: nodes[0]!.logFile,
+    workDir: `docker network ${network.getName()}`,
+    startedAt: new Date().toISOString(),
+    nodes,
+  };
+}
+
+/** An OpenSearch cluster of `ports.length` nodes in Docker (UNTESTED, as startDockerKafkaCluster). */
+export async function startDockerOpenSearchCluster(version: string, ports: readonly number[], stackId: string): Promise<ServiceRecord> {
+  const { GenericContainer, Network, Wait } = await loadTestcontainers();
+  const network = await new Network().start();
+  const names = ports.map((_, i) => `node-${i + 1}`);
+  const nodes = await Promise.all(
+    ports.map(async (port, i) => {
+      const name = names[i]!;
+      const container = await new GenericContainer(`opensearchproject/opensearch:${version}`)
+        .withLabels({ ...LABELS, 'org.m365-siem.stack-id': stackId })
+        .withNetwork(network)
+        .withNetworkAliases(name)
+        .withEnvironment({
+          'node.name': name,
+          'cluster.name': 'm365-siem-stack',
+          'discovery.seed_hosts': names.join(','),
+          'cluster.initial_cluster_manager_nodes': names.join(','),
+          DISABLE_SECURITY_PLUGIN: 'true',
+          DISABLE_INSTALL_DEMO_CONFIG: 'true',
+          OPENSEARCH_JAVA_OPTS: '-Xms512m -Xmx512m',
+          'cluster.routing.allocation.disk.threshold_enabled': 'false',
+        })
+        .withExposedPorts({ container: 9200, host: port })
+        .withWaitStrategy(Wait.forHttp('/', 9200).forStatusCode(200))
+        .withStartupTimeout(240_000)
+        .start();
+      return { name, id: i + 1, containerId: container.getId(), endpoint: `http://127.0.0.1:${port}`, ports: { http: port }, logFile: `docker logs ${container.getId()}`, workDir: '' };
+    }),
+  );
+  return {
+    provider: 'docker',
+    version,
+    endpoint: nodes[0]!.endpoint,
+    containerId: nodes[0]!.containerId,
+    ports: Object.fromEntries(nodes.map((m) => [`http-${m.id}`, m.ports.http])),
+    logFile: nodes[0]!.logFile,
+    workDir: `docker network ${network.getName()}`,
+    startedAt: new Date().toISOString(),
+    nodes,
+  };
+}

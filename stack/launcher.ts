@@ -1,7 +1,7 @@
 import { open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadStackConfig, type StackConfig } from './config.ts';
-import { containerRunning, dockerAvailable, removeContainer, startDockerKafka, startDockerOpenSearch } from './docker.ts';
+import { containerRunning, dockerAvailable, removeContainer, startDockerKafka, startDockerKafkaCluster, startDockerOpenSearch, startDockerOpenSearchCluster } from './docker.ts';
 import { probeKafka, type KafkaProbeResult } from './kafka-probe.ts';
 import { ensureKafkaJars, kafkaJarsCached, startLocalKafka, startLocalKafkaMember, type KafkaMember } from './local-kafka.ts';
 import {
@@ -538,8 +538,26 @@ async function startDockerServices(
   const kafkaPort = plan.kafka ? await choosePort(config.kafkaPort, taken) : 0;
   taken.add(kafkaPort);
   const httpPort = plan.opensearch ? await choosePort(config.opensearchPort, taken) : 0;
+  taken.add(httpPort);
+  const morePorts = async (first: number, count: number) => {
+    const ports = [first];
+    for (let i = 1; i < count; i++) {
+      const p = await choosePort(first + i * 2, taken);
+      taken.add(p);
+      ports.push(p);
+    }
+    return ports;
+  };
   const kafkaTask = async () => {
     if (!plan.kafka) return undefined;
+    if (config.kafkaBrokerCount > 1) {
+      const ports = await morePorts(kafkaPort, config.kafkaBrokerCount);
+      log(`starting a Kafka ${config.kafkaVersion} cluster of ${ports.length} brokers in Docker (untested path)`);
+      const record = await startDockerKafkaCluster(config.kafkaVersion, ports, state.stackId);
+      state.kafka = record;
+      await save();
+      return waitUntilAnswers(`Kafka cluster (Docker)`, () => probeKafkaCluster(record, state.stackId), deadline, null);
+    }
     log(`starting Kafka ${config.kafkaVersion} in Docker on 127.0.0.1:${kafkaPort}`);
     state.kafka = await startDockerKafka(config.kafkaVersion, kafkaPort, state.stackId);
     await save();
@@ -548,6 +566,14 @@ async function startDockerServices(
   };
   const openSearchTask = async () => {
     if (!plan.opensearch) return undefined;
+    if (config.opensearchNodeCount > 1) {
+      const ports = await morePorts(httpPort, config.opensearchNodeCount);
+      log(`starting an OpenSearch ${config.opensearchVersion} cluster of ${ports.length} nodes in Docker (untested path)`);
+      const record = await startDockerOpenSearchCluster(config.opensearchVersion, ports, state.stackId);
+      state.opensearch = record;
+      await save();
+      return waitUntilAnswers(`OpenSearch cluster (Docker)`, () => probeOpenSearchCluster(record, state.stackId), deadline, null);
+    }
     log(`starting OpenSearch ${config.opensearchVersion} in Docker on http://127.0.0.1:${httpPort}`);
     state.opensearch = await startDockerOpenSearch(config.opensearchVersion, httpPort, state.stackId);
     await save();

@@ -1,0 +1,195 @@
+/**
+ * Fault tests on a real cluster (issue 16, item 2): the whole pipeline (tests/e2e/harness.ts) on 3 Kafka brokers with
+ * topics at replication factor 3 / min.insync.replicas 2 and 2 OpenSearch nodes with one replica per index. Each
+ * scenario adds simulator records in batches, breaks one member of the cluster while they flow, repairs it, and
+ * compares the simulator's ledger with the index: every record once, under its organization. Each prints
+ * `ledger / documents / duplicates / wrong organization`.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { SimTenant } from '../../simulator/index.ts';
+import { startPipeline, waitUntil, type ConnectedOrganization, type Pipeline } from '../e2e/harness.ts';
+import { ClusterStack } from './cluster-stack.ts';
+import './provided-context.ts';
+
+const SOURCE = 'graph:signIns' as const;
+const BATCH = 400;
+
+interface Tally {
+  ledger: number;
+  documents: number;
+  duplicates: number;
+  wrongOrganization: number;
+  missing: number;
+}
+
+describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, members failing mid-stream', () => {
+  let p: Pipeline;
+  let cluster: ClusterStack;
+  const tally: Record<string, Tally> = {};
+
+  beforeAll(async () => {
+    cluster = new ClusterStack({ stackDir: inject('clusterStackDir'), kafkaPort: inject('clusterKafkaPort'), opensearchPort: inject('clusterOpensearchPort') });
+    p = await startPipeline({
+      kafkaBrokers: inject('clusterKafkaBrokers'),
+      opensearchUrl: inject('clusterOpensearchUrl'),
+      simulatorStateDir: inject('simulatorCaDir'),
+      env: {
+        TOPIC_REPLICATION_FACTOR: '3',
+        INDEX_REPLICAS: '1',
+        // Fail over within seconds of a broker's loss rather than the 30 s defaults.
+        KAFKA_REQUEST_TIMEOUT_MS: '10000',
+        KAFKA_CONNECTION_TIMEOUT_MS: '3000',
+      },
+    });
+    for (const name of ['control-plane', 'index', 'normalize', 'ingest'] as const) await p.start(name);
+  }, 300_000);
+
+  afterAll(async () => {
+    await p?.close();
+    process.stdout.write(`[cluster] summary ${JSON.stringify(tally)}\n`);
+  }, 180_000);
+
+  /** A fresh tenant for one scenario (Graph sign-ins only: a 1 s poll interval keeps records flowing). */
+  async function tenantFor(label: string): Promise<{ tenant: SimTenant; org: ConnectedOrganization }> {
+    const tenant = await p.control.createTenant({ name: `Cluster ${label}`, domain: `${label}-${Date.now().toString(36)}.example`, users: 20, graphThrottling: false });
+    const org = await p.connect(tenant);
+    return { tenant, org };
+  }
+
+  /** Ids of the scenario tenant's ledger records that are searchable now. */
+  async function searchable(tenant: SimTenant): Promise<{ ledger: number; found: number }> {
+    const ledger = await p.control.ledger(tenant.tenantId, SOURCE);
+    const ids = [...new Set(ledger.records.map((r) => r.id))];
+    const found = await p.searchIds(ids);
+    return { ledger: ids.length, found: found.size };
+  }
+
+  /** Waits until every ledger record is searchable, then counts documents, duplicates and misfiled ones. */
+  async function verify(label: string, tenant: SimTenant, org: ConnectedOrganization, expected: number): Promise<Tally> {
+    await waitUntil(`every ledger record of ${label} searchable`, async () => {
+      const s = await searchable(tenant);
+      return s.ledger === expected && s.found === expected;
+    }, 240_000, 2_000);
+    await p.waitForIndexerCaughtUp(120_000);
+    const ledger = await p.control.ledger(tenant.tenantId, SOURCE);
+    const ids = new Set(ledger.records.map((r) => r.id));
+    const docs = await p.documents();
+    const ofOrg = docs.filter((d) => d.orgId === org.orgId);
+    const perId = new Map<string, number>();
+    for (const d of ofOrg) perId.set(d.eventId, (perId.get(d.eventId) ?? 0) + 1);
+    const t: Tally = {
+      ledger: ids.size,
+      documents: ofOrg.length,
+      duplicates: [...perId.values()].filter((n) => n > 1).length,
+      // this tenant's records under another organization, or another tenant's under this one
+      wrongOrganization: docs.filter((d) => d.orgId !== org.orgId && ids.has(d.eventId)).length + ofOrg.filter((d) => d.tenantId !== tenant.tenantId).length,
+      missing: [...ids].filter((id) => !perId.has(id)).length,
+    };
+    tally[label] = t;
+    process.stdout.write(`[cluster] ${label}: ledger ${t.ledger} / documents ${t.documents} / duplicates ${t.duplicates} / wrong organization ${t.wrongOrganization} / missing ${t.missing}\n`);
+    return t;
+  }
+
+  function expectExact(t: Tally, expected: number): void {
+    expect(t).toEqual({ ledger: expected, documents: expected, duplicates: 0, wrongOrganization: 0, missing: 0 });
+  }
+
+  /** Leader broker id of partition 0 of a topic. */
+  async function leaderOf(topic: string): Promise<number> {
+    const admin = p.kafka.admin();
+    await admin.connect();
+    try {
+      const md = await admin.fetchTopicMetadata({ topics: [topic] });
+      const leader = md.topics[0]?.partitions.find((x) => x.partitionId === 0)?.leader;
+      if (leader === undefined || leader < 0) throw new Error(`no leader for ${topic}[0]`);
+      return leader;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Waits until the controller has moved `topic`[0] away from `broker` (it was fenced). */
+  async function waitLeaderMoved(topic: string, broker: number): Promise<void> {
+    await waitUntil(`${topic}[0] to get a new leader`, async () => (await leaderOf(topic)) !== broker, 60_000, 500);
+  }
+
+  /** Adds records in two halves around `fault`, which runs once the first records are searchable (mid-stream). */
+  async function aroundFault(label: string, fault: () => Promise<void>, repair: () => Promise<void>): Promise<void> {
+    const { tenant, org } = await tenantFor(label);
+    await p.control.addRecords(tenant.tenantId, SOURCE, BATCH);
+    await waitUntil(`the first records of ${label} searchable`, async () => (await searchable(tenant)).found > 0, 120_000, 500);
+    await fault();
+    await p.control.addRecords(tenant.tenantId, SOURCE, BATCH);
+    await repair();
+    await p.control.addRecords(tenant.tenantId, SOURCE, BATCH);
+    expectExact(await verify(label, tenant, org, 3 * BATCH), 3 * BATCH);
+  }
+
+  it('loses and duplicates nothing when the leader broker of m365.raw is killed (SIGKILL) mid-stream and restarted', async () => {
+    let killed = 0;
+    await aroundFault(
+      'raw-leader-killed',
+      async () => {
+        killed = await leaderOf(p.topics.raw.name);
+        cluster.signal(await cluster.broker(killed), 'SIGKILL');
+        await waitLeaderMoved(p.topics.raw.name, killed);
+      },
+      () => cluster.heal(),
+    );
+    expect(cluster.isAlive(await cluster.broker(killed))).toBe(true);
+  });
+
+  it('loses and duplicates nothing when the leader broker of siem.events is killed (SIGKILL) mid-stream and restarted', async () => {
+    await aroundFault(
+      'events-leader-killed',
+      async () => {
+        const leader = await leaderOf(p.topics.events.name);
+        cluster.signal(await cluster.broker(leader), 'SIGKILL');
+        await waitLeaderMoved(p.topics.events.name, leader);
+      },
+      () => cluster.heal(),
+    );
+  });
+
+  it('loses and duplicates nothing when an OpenSearch node is killed mid-bulk and restarted', async () => {
+    // The node the services are not pointed at (their OPENSEARCH_URL is node-1): its shard copies fail over to node-1.
+    const victim = await cluster.node('node-2');
+    await aroundFault(
+      'opensearch-node-killed',
+      async () => {
+        cluster.signal(victim, 'SIGKILL');
+        await waitUntil('node-2 to leave the cluster', async () => {
+          const r = await p.opensearch.cluster.health({} as never);
+          return (r as { body: { number_of_nodes: number } }).body.number_of_nodes === 1;
+        }, 120_000, 500);
+      },
+      async () => {
+        await cluster.heal();
+        await waitUntil('the cluster to be green again (replicas recovered)', async () => {
+          const r = await p.opensearch.cluster.health({} as never);
+          return (r as { body: { status: string } }).body.status === 'green';
+        }, 180_000, 1_000);
+      },
+    );
+  });
+
+  it('loses and duplicates nothing when a broker is partitioned away (SIGSTOP past the session timeouts) and comes back (SIGCONT)', async () => {
+    let stopped = 0;
+    let stoppedAt = 0;
+    await aroundFault(
+      'broker-partitioned',
+      async () => {
+        stopped = await leaderOf(p.topics.events.name);
+        cluster.signal(await cluster.broker(stopped), 'SIGSTOP');
+        stoppedAt = Date.now();
+        // Fenced by the controller (broker session 6 s) and past the services' consumer session timeout (10 s).
+        await waitLeaderMoved(p.topics.events.name, stopped);
+        await waitUntil('the consumer session timeout to pass', () => Date.now() - stoppedAt > 12_000, 30_000, 500);
+      },
+      async () => {
+        cluster.signal(await cluster.broker(stopped), 'SIGCONT');
+        await waitUntil('the partitioned broker to answer again', async () => (await cluster.status()).kafka.members?.every((m) => m.up) ?? false, 120_000, 1_000);
+      },
+    );
+  });
+});
