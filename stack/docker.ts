@@ -1,3 +1,4 @@
+import { managerEligible } from './local-opensearch.ts';
 import type { ServiceRecord } from './state.ts';
 
 /**
@@ -210,7 +211,8 @@ export async function startDockerOpenSearchCluster(version: string, ports: reado
           'node.name': name,
           'cluster.name': 'm365-siem-stack',
           'discovery.seed_hosts': names.join(','),
-          'cluster.initial_cluster_manager_nodes': names.join(','),
+          'cluster.initial_cluster_manager_nodes': names.filter((_, k) => managerEligible(names.length, k + 1)).join(','),
+          ...(managerEligible(names.length, i + 1) ? {} : { 'node.roles': 'data,ingest' }),
           DISABLE_SECURITY_PLUGIN: 'true',
           DISABLE_INSTALL_DEMO_CONFIG: 'true',
           OPENSEARCH_JAVA_OPTS: '-Xms512m -Xmx512m',

@@ -358,7 +358,7 @@ async function startLocalServices(
       state.lastPorts.kafka = record.ports;
       started.push('kafka');
       await save();
-      return waitUntilAnswers(`Kafka cluster (${nodes.length} brokers)`, () => probeKafkaCluster(record, state.stackId), deadline, { pid: nodes[0]!.pid, logs: nodes.map((n) => n.logFile) });
+      return waitUntilAnswers(`Kafka cluster (${nodes.length} brokers)`, () => probeKafkaCluster(record, state.stackId), deadline, { pid: nodes[0]!.pid, logs: nodes.flatMap((n) => [path.join(n.workDir, 'kafka.out'), n.logFile]) });
     }
     const startOnce = async () => {
       log(`starting Kafka ${config.kafkaVersion} on 127.0.0.1:${kafkaPort} (Java ${req.kafkaJava!.major})`);
@@ -398,7 +398,7 @@ async function startLocalServices(
       state.lastPorts.opensearch = record.ports;
       started.push('opensearch');
       await save();
-      return waitUntilAnswers(`OpenSearch cluster (${nodes.length} nodes)`, () => probeOpenSearchCluster(record, state.stackId), deadline, { pid: nodes[0]!.pid, logs: nodes.map((n) => n.logFile) });
+      return waitUntilAnswers(`OpenSearch cluster (${nodes.length} nodes)`, () => probeOpenSearchCluster(record, state.stackId), deadline, { pid: nodes[0]!.pid, logs: nodes.flatMap((n) => [path.join(config.stackDir, `opensearch-${n.name}.out`), n.logFile]) });
     }
     const startOnce = async () => {
       log(`starting OpenSearch ${config.opensearchVersion} on http://127.0.0.1:${httpPort} (Java ${req.openSearchJava!.major}${user ? `, user ${user.name}` : ''})`);

@@ -209,6 +209,15 @@ export function openSearchMemberName(id: number): string {
 }
 
 /**
+ * Which nodes may become cluster manager. Three or more: all of them (a majority survives one loss). Two: only the
+ * first — two eligible nodes cannot out-vote each other, so only one of them votes anyway and losing that one would
+ * stop the cluster; making it explicit means the second node is the one that can be lost (a data node).
+ */
+export function managerEligible(memberCount: number, id: number): boolean {
+  return memberCount >= 3 || id === 1;
+}
+
+/**
  * Starts one node of a local cluster (all of them at `stack up`, a single one when `stack up` finds it dead). The
  * nodes share the unpacked distribution but each has its own data, logs and temp folders under <workDir>/node-N,
  * and its own GC log (jvm.options writes logs/gc.log relative to the shared home otherwise).
@@ -240,7 +249,8 @@ export async function startLocalOpenSearchMember(
         `-Enode.name=${openSearchMemberName(member.id)}`,
         `-Ediscovery.seed_hosts=${members.map((m) => `127.0.0.1:${m.transportPort}`).join(',')}`,
         // Used only when the cluster forms for the first time; a restarted node rejoins from its data folder.
-        `-Ecluster.initial_cluster_manager_nodes=${members.map((m) => openSearchMemberName(m.id)).join(',')}`,
+        `-Ecluster.initial_cluster_manager_nodes=${members.filter((m) => managerEligible(members.length, m.id)).map((m) => openSearchMemberName(m.id)).join(',')}`,
+        ...(managerEligible(members.length, member.id) ? [] : ['-Enode.roles=data,ingest']),
         `-Epath.data=${path.join(nodeDir, 'data')}`,
         `-Epath.logs=${logsDir}`,
         '-Ecluster.routing.allocation.disk.threshold_enabled=false',

@@ -5,6 +5,9 @@
  * compares the simulator's ledger with the index: every record once, under its organization. Each prints
  * `ledger / documents / duplicates / wrong organization`.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SimTenant } from '../../simulator/index.ts';
 import { startPipeline, waitUntil, type ConnectedOrganization, type Pipeline } from '../e2e/harness.ts';
@@ -12,6 +15,7 @@ import { ClusterStack } from './cluster-stack.ts';
 import './provided-context.ts';
 
 const SOURCE = 'graph:signIns' as const;
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'm365-siem.js');
 const BATCH = 400;
 
 interface Tally {
@@ -152,7 +156,8 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
   });
 
   it('loses and duplicates nothing when an OpenSearch node is killed mid-bulk and restarted', async () => {
-    // The node the services are not pointed at (their OPENSEARCH_URL is node-1): its shard copies fail over to node-1.
+    // node-2: a data node (with two nodes only node-1 may be cluster manager, stack/local-opensearch.ts) and not the one
+    // the services' OPENSEARCH_URL names; its shard copies fail over to the replicas on node-1.
     const victim = await cluster.node('node-2');
     await aroundFault(
       'opensearch-node-killed',
@@ -191,5 +196,54 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
         await waitUntil('the partitioned broker to answer again', async () => (await cluster.status()).kafka.members?.every((m) => m.up) ?? false, 120_000, 1_000);
       },
     );
+  });
+
+  /** A service instance in its own process (`m365-siem start <service>`), so it can really be killed. */
+  function startInstance(service: 'normalize' | 'index' | 'ingest', extra: Record<string, string> = {}): ChildProcess {
+    const child = spawn(process.execPath, [bin, 'start', service], {
+      env: { ...process.env, ...p.env, NORMALIZE_OPS_PORT: '0', INDEX_OPS_PORT: '0', INGEST_OPS_PORT: '0', LOG_LEVEL: 'warn', ...extra },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    return child;
+  }
+  const children: ChildProcess[] = [];
+
+  async function groupMembers(groupId: string): Promise<number> {
+    const admin = p.kafka.admin();
+    await admin.connect();
+    try {
+      const { groups } = await admin.describeGroups([groupId]);
+      return groups[0]?.state === 'Stable' ? groups[0].members.length : -1;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  it('loses and duplicates nothing with two normalizer and two indexer processes when one of each is killed (SIGKILL)', async () => {
+    await p.stop('normalize');
+    await p.stop('index');
+    const normalizers = [startInstance('normalize'), startInstance('normalize')];
+    const indexers = [startInstance('index'), startInstance('index')];
+    try {
+      await waitUntil('two normalizers and two indexers in their groups', async () => (await groupMembers(p.env.NORMALIZE_GROUP_ID!)) === 2 && (await groupMembers(p.env.INDEX_GROUP_ID!)) === 2, 120_000, 1_000);
+      await aroundFault(
+        'normalizer-and-indexer-killed',
+        async () => {
+          normalizers[0]!.kill('SIGKILL');
+          indexers[0]!.kill('SIGKILL');
+        },
+        // The survivors take the partitions over once the group notices (session timeout); nothing is restarted.
+        async () => {
+          await waitUntil('each group down to its survivor', async () => (await groupMembers(p.env.NORMALIZE_GROUP_ID!)) === 1 && (await groupMembers(p.env.INDEX_GROUP_ID!)) === 1, 120_000, 1_000);
+        },
+      );
+    } finally {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+      await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+      children.length = 0;
+      await p.start('index');
+      await p.start('normalize');
+    }
   });
 });

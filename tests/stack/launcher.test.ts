@@ -3,7 +3,9 @@ import { ConfigError } from '../../runtime/index.ts';
 import { DEFAULT_KAFKA_VERSION, decideProvider, loadStackConfig, missingRequirements, type LocalFacts } from '../../stack/index.ts';
 import { describeMetadataVersion } from '../../stack/kafka-probe.ts';
 import { isBindFailure } from '../../stack/processes.ts';
-import { kafkaServerProperties } from '../../stack/local-kafka.ts';
+import { internalReplication, kafkaServerProperties } from '../../stack/local-kafka.ts';
+import { managerEligible } from '../../stack/local-opensearch.ts';
+import { clusterSettings } from '../../stack/cli.ts';
 import { parseJavaVersion, pickKafkaJava, pickOpenSearchJava, type JavaInstall } from '../../stack/requirements.ts';
 
 describe('decideProvider', () => {
@@ -61,6 +63,38 @@ describe('kafkaServerProperties', () => {
     expect(props).toContain('group.initial.rebalance.delay.ms=0');
     expect(props).toContain('auto.create.topics.enable=false');
     expect(props).not.toContain('controller.quorum.bootstrap.servers');
+  });
+});
+
+describe('cluster layout', () => {
+  const members = [1, 2, 3].map((id) => ({ id, port: 29090 + 2 * id, controllerPort: 29091 + 2 * id }));
+
+  it('makes every broker a voter of one static quorum, with internal topics at RF 3 and min ISR 2', () => {
+    const props = kafkaServerProperties('/d2', 29096, 29097, { nodeId: 2, members });
+    expect(props).toContain('node.id=2');
+    expect(props).toContain('controller.quorum.voters=1@127.0.0.1:29093,2@127.0.0.1:29095,3@127.0.0.1:29097');
+    expect(props).toContain('listeners=PLAINTEXT://127.0.0.1:29096,CONTROLLER://127.0.0.1:29097');
+    expect(props).toContain('offsets.topic.replication.factor=3');
+    expect(props).toContain('transaction.state.log.min.isr=2');
+    expect(props).toContain('default.replication.factor=3');
+    // never a broker-wide min ISR: a test topic at RF 1 must still take acks=all
+    expect(props).not.toMatch(/^min\.insync\.replicas=/m);
+    expect(internalReplication(2)).toEqual({ replicationFactor: 2, minIsr: 1 });
+    expect(internalReplication(5)).toEqual({ replicationFactor: 3, minIsr: 2 });
+  });
+
+  it('lets only node-1 be cluster manager in a two-node OpenSearch cluster, every node from three', () => {
+    expect([1, 2].map((id) => managerEligible(2, id))).toEqual([true, false]);
+    expect([1, 2, 3].map((id) => managerEligible(3, id))).toEqual([true, true, true]);
+  });
+
+  it('prints the replication settings the services need on the cluster', () => {
+    const member = { name: 'm', up: true, endpoint: 'e', logFile: 'l' };
+    const status = {
+      kafka: { up: true, brokers: 'a,b,c', version: '4.1.1', provider: 'local' as const, members: [member, member, member] },
+      opensearch: { up: true, url: 'u', version: '2.19.3', provider: 'local' as const, members: [member, member] },
+    };
+    expect(clusterSettings(status)).toEqual(['export TOPIC_REPLICATION_FACTOR=3', 'export INDEX_REPLICAS=1']);
   });
 });
 
