@@ -2,7 +2,7 @@
  * The control plane's HTTP surface, built in a function (listen elsewhere) so tests run it in-process.
  */
 import express, { type ErrorRequestHandler, type Express, type Request, type Response, type Router } from 'express';
-import { healthRouter, scrubSecrets, type Logger, type Readiness } from '../runtime/index.ts';
+import { healthRouter, isKafkaClientError, scrubSecrets, type Logger, type Readiness } from '../runtime/index.ts';
 import type { SchemaRegistryView } from '../schemas/index.ts';
 import { ApiError, principalView, requireOrganizationRole, requireToken, requireUnscopedAdmin, roleFor, type Actor, type TokenEntry } from './auth.ts';
 import type { ConnectionService } from './connection-service.ts';
@@ -213,7 +213,7 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
       res.status(e.status).json({ error: { code: 'bad_request', message: scrubSecrets(e.message ?? 'bad request') } });
       return;
     }
-    if (error instanceof Error && error.name.startsWith('KafkaJS')) {
+    if (isKafkaClientError(error)) {
       logger.error({ err: error, method: req.method, path: req.path }, 'state write failed: Kafka unavailable');
       res.status(503).set('Retry-After', '5').json({ error: { code: 'kafka_unavailable', message: 'the state store (Kafka) is unavailable; nothing was changed, retry later' } });
       return;

@@ -1,5 +1,6 @@
 import {
   RAW_HEADERS,
+  isProducerFenced,
   RetriableError,
   PermanentError,
   encodedRecordBytes,
@@ -128,7 +129,7 @@ export class TransactionalWriter {
         } catch (error) {
           this.metrics.transactions.inc({ outcome: 'failed' });
           const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
-          const fenced = /fenc|INVALID_PRODUCER_EPOCH|ProducerFenced|epoch/i.test(text);
+          const fenced = isProducerFenced(error);
           if (fenced) {
             this.fenced = `transactional id ${this.transactionalId} was taken over by another instance`;
             this.logger.warn({ transactionalId: this.transactionalId }, 'producer fenced: partition moved to another instance');

@@ -368,6 +368,33 @@ export class KafkaClient {
   }
 }
 
+/** The error and the errors it wraps (kafkajs nests the broker's answer in `cause` / `originalError`). */
+function errorChain(error: unknown): Array<{ name?: string; message?: string; type?: string }> {
+  const chain: Array<{ name?: string; message?: string; type?: string }> = [];
+  let current = error as { name?: string; message?: string; type?: string; cause?: unknown; originalError?: unknown } | undefined;
+  while (current && typeof current === 'object' && chain.length < 8) {
+    chain.push(current);
+    current = (current.cause ?? current.originalError) as typeof current;
+  }
+  return chain;
+}
+
+/**
+ * True when a transaction failed because another producer took its transactional id over (this instance was fenced:
+ * its partition moved). Classified here, from the client's error types — and, because kafkajs reports some fencing
+ * only in its message, from the message — so services never inspect Kafka client errors themselves.
+ */
+export function isProducerFenced(error: unknown): boolean {
+  return errorChain(error).some(
+    (e) => e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || /fenc|INVALID_PRODUCER_EPOCH|ProducerFenced|epoch/i.test(`${e.name ?? ''} ${e.message ?? ''}`),
+  );
+}
+
+/** True when an error comes from the Kafka client (cluster unreachable, a request refused or timed out), not from our code. */
+export function isKafkaClientError(error: unknown): boolean {
+  return errorChain(error).some((e) => typeof e.name === 'string' && e.name.startsWith('KafkaJS'));
+}
+
 export function createKafkaClient(settings: KafkaSettings, logger: Logger, clientIdSuffix?: string): KafkaClient {
   return new KafkaClient(settings, logger, clientIdSuffix);
 }
