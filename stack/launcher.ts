@@ -148,7 +148,7 @@ async function waitUntilAnswers<T>(
   label: string,
   probe: () => Promise<T>,
   deadline: number,
-  watch: { pid?: number | undefined; logs: readonly string[] } | null,
+  watch: { pid?: number | undefined; pids?: readonly (number | undefined)[]; logs: readonly string[] } | null,
 ): Promise<T> {
   let lastError = 'no answer yet';
   for (;;) {
@@ -157,8 +157,9 @@ async function waitUntilAnswers<T>(
     } catch (err) {
       lastError = (err as Error).message;
     }
-    if (watch?.pid !== undefined && !isAlive(watch.pid)) {
-      throw new Error(`${label} exited during startup (${lastError})\n${await logTail(watch.logs)}`);
+    const dead = [watch?.pid, ...(watch?.pids ?? [])].find((pid) => pid !== undefined && !isAlive(pid));
+    if (dead !== undefined) {
+      throw new Error(`${label} exited during startup (${lastError})\n${await logTail(watch?.logs ?? [])}`);
     }
     if (Date.now() > deadline) {
       throw new Error(`${label} did not answer in time: ${lastError}\n${watch ? await logTail(watch.logs) : ''}`.trimEnd());
@@ -358,7 +359,7 @@ async function startLocalServices(
       state.lastPorts.kafka = record.ports;
       started.push('kafka');
       await save();
-      return waitUntilAnswers(`Kafka cluster (${nodes.length} brokers)`, () => probeKafkaCluster(record, state.stackId), deadline, { pid: nodes[0]!.pid, logs: nodes.flatMap((n) => [path.join(n.workDir, 'kafka.out'), n.logFile]) });
+      return waitUntilAnswers(`Kafka cluster (${nodes.length} brokers)`, () => probeKafkaCluster(record, state.stackId), deadline, { pids: nodes.map((n) => n.pid), logs: nodes.flatMap((n) => [path.join(n.workDir, 'kafka.out'), n.logFile]) });
     }
     const startOnce = async () => {
       log(`starting Kafka ${config.kafkaVersion} on 127.0.0.1:${kafkaPort} (Java ${req.kafkaJava!.major})`);
@@ -398,7 +399,7 @@ async function startLocalServices(
       state.lastPorts.opensearch = record.ports;
       started.push('opensearch');
       await save();
-      return waitUntilAnswers(`OpenSearch cluster (${nodes.length} nodes)`, () => probeOpenSearchCluster(record, state.stackId), deadline, { pid: nodes[0]!.pid, logs: nodes.flatMap((n) => [path.join(config.stackDir, `opensearch-${n.name}.out`), n.logFile]) });
+      return waitUntilAnswers(`OpenSearch cluster (${nodes.length} nodes)`, () => probeOpenSearchCluster(record, state.stackId), deadline, { pids: nodes.map((n) => n.pid), logs: nodes.flatMap((n) => [path.join(config.stackDir, `opensearch-${n.name}.out`), n.logFile]) });
     }
     const startOnce = async () => {
       log(`starting OpenSearch ${config.opensearchVersion} on http://127.0.0.1:${httpPort} (Java ${req.openSearchJava!.major}${user ? `, user ${user.name}` : ''})`);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathExists } from './path-exists.ts';
 import { processMarker } from './processes.ts';
@@ -233,6 +233,13 @@ export async function startLocalOpenSearchMember(
     await mkdir(dir, { recursive: true });
     if (o.user) await chown(dir, o.user.uid, o.user.gid);
   }
+  // Each node its own config folder: on a first start every node creates opensearch.keystore there, and two nodes
+  // doing it in one shared folder race (FileAlreadyExistsException on opensearch.keystore.tmp).
+  const confDir = path.join(nodeDir, 'config');
+  if (!(await pathExists(path.join(confDir, 'jvm.options')))) {
+    await cp(path.join(o.home, 'config'), confDir, { recursive: true });
+    if (o.user) await chownRecursive(confDir, o.user);
+  }
   if (o.user) await chown(nodeDir, o.user.uid, o.user.gid);
   const logsDir = path.join(nodeDir, 'logs');
   const stdoutFile = path.join(o.stackDir, `opensearch-${openSearchMemberName(member.id)}.out`);
@@ -267,6 +274,7 @@ export async function startLocalOpenSearchMember(
           JAVA_HOME: o.javaHome,
           OPENSEARCH_JAVA_HOME: o.javaHome,
           OPENSEARCH_TMPDIR: path.join(nodeDir, 'tmp'),
+          OPENSEARCH_PATH_CONF: confDir,
           OPENSEARCH_JAVA_OPTS: [
             '-Xms512m',
             '-Xmx512m',
