@@ -80,9 +80,9 @@ async function run(options: {
       const consent = async (path: string, body: unknown, what: string) => {
         progress(`${what} ${spec.name} through admin consent`);
         const { consentUrl } = await api<{ consentUrl: string }>(controlPlaneUrl, operatorToken, 'POST', `/organizations/${org.id}/applications/microsoft-manage${path}`, body);
-        const { redirectUrl } = await answerConsent(consentUrl, tenant.adminAccount, 'accept');
-        const landed = await fetch(redirectUrl);
-        if (!landed.ok) throw new Error(`consent callback for ${spec.name} answered ${landed.status}: ${(await landed.text()).slice(0, 300)}`);
+        // Sign-in as the tenant's Global Administrator, then Accept; the callback answers 202 while Microsoft propagates.
+        const landed = await answerConsent(consentUrl, tenant.adminAccount, 'accept');
+        if (landed.stage !== 'callback' || landed.status >= 400) throw new Error(`consent for ${spec.name} ended at ${landed.stage} with ${landed.status}: ${landed.html.slice(0, 300)}`);
       };
       if (!current || current.status === 'not_connected' || current.status === 'disconnected') {
         await consent('', { autoUpgrade: true, cloud: 'commercial', tenant: tenant.tenantId }, 'connecting');

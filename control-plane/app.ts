@@ -86,6 +86,8 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
     const parsed = callbackQuery.safeParse(req.query);
     const query = parsed.success ? parsed.data : {};
     const outcome = await service.handleCallback(query);
+    // The sign-in step continues to Microsoft's admin-consent page in the signed-in tenant.
+    if (outcome.location) return res.redirect(302, outcome.location);
     const ok = outcome.httpStatus < 400;
     // Tells the operator UI that opened the consent pop-up how it went (posted to our own origin only).
     const nonce = cspNonce(res);

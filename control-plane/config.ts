@@ -12,7 +12,7 @@ import {
   parseCloudProfiles,
   parseCommonSettings,
   parseKafkaSettings,
-  parseMicrosoftApp,
+  parseMicrosoftRegistrations,
   parseOpenSearchSettings,
   parseSettings,
   parseTopicSettings,
@@ -20,7 +20,7 @@ import {
   stageGroupSettings,
   type CloudProfiles,
   type KafkaSettings,
-  type MicrosoftAppCredentials,
+  type MicrosoftRegistrations,
   type OpenSearchSettings,
   type TopicSettings,
 } from '../runtime/index.ts';
@@ -142,7 +142,8 @@ export interface ControlPlaneConfig {
   kafka: KafkaSettings;
   topics: TopicSettings;
   clouds: CloudProfiles;
-  microsoftApp: MicrosoftAppCredentials;
+  /** The application registration of each cloud; a cloud without one is refused at connect, naming its settings. */
+  registrations: MicrosoftRegistrations;
 }
 
 export function parseControlPlaneConfig(env: Env): ControlPlaneConfig {
@@ -154,8 +155,10 @@ export function parseControlPlaneConfig(env: Env): ControlPlaneConfig {
     throw new ConfigError([`CONTROL_PLANE_TOKENS: ${(error as Error).message}`]);
   }
   const topics = parseTopicSettings(env);
-  const microsoftApp = parseMicrosoftApp(env);
-  if (!microsoftApp) throw new ConfigError(['M365_CLIENT_ID: required (the multi-tenant Entra application the control plane connects tenants to)']);
+  const registrations = parseMicrosoftRegistrations(env);
+  if (Object.keys(registrations).length === 0) {
+    throw new ConfigError(['M365_CLIENT_ID: required (the multi-tenant Entra application the control plane connects tenants to), or the registration of another cloud (M365_GCC_HIGH_CLIENT_ID, …)']);
+  }
   return {
     port: s.port,
     opsPort: s.opsPort,
@@ -179,7 +182,7 @@ export function parseControlPlaneConfig(env: Env): ControlPlaneConfig {
     kafka: parseKafkaSettings(env),
     topics,
     clouds: parseCloudProfiles(env),
-    microsoftApp,
+    registrations,
   };
 }
 

@@ -4,8 +4,9 @@
  * re-verification. HTTP lives in app.ts; this module holds the rules.
  */
 import {
-  SOURCES,
+  PERMANENT_REFUSALS,
   TokenError,
+  missingRegistrationMessage,
   sleep,
   type Cloud,
   type CloudProfiles,
@@ -14,23 +15,35 @@ import {
 } from '../runtime/index.ts';
 import type { AppTokenProvider } from '../runtime/index.ts';
 import { ApiError, type Actor } from './auth.ts';
-import { ConsentStateSigner, type ConsentPurpose } from './consent-state.ts';
+import {
+  applyVerification,
+  consentAnswer,
+  decideConsent,
+  decideSignIn,
+  decideState,
+  type CallbackAnswer,
+  type ConsentDecision,
+  type SignInResult,
+  type VerificationOutcome,
+} from './consent-decisions.ts';
+import { ConsentStateSigner, type ConsentPurpose, type ConsentStatePayload } from './consent-state.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
 import {
   newOrganizationId,
   type Connection,
-  type HistoryInput,
   type OrganizationRecord,
   type OrganizationStore,
   type PendingUpgrade,
-  type Verification,
 } from './organization-store.ts';
-import { AUTO_UPGRADE_ROLES, diffPermissions, manifestFor, requiredRoles, type PermissionDiff } from './permission-manifest.ts';
-import { computeStatus, REASONS, type PipelineStall, type StatusView } from './status.ts';
-import { isTenantGuid, resolveTenant } from './tenant-resolver.ts';
+import { AUTO_UPGRADE_ROLES, diffPermissions, manifestFor, requiredRoles } from './permission-manifest.ts';
+import { retryUntilPropagated } from './propagation.ts';
+import { AuthorityKeys, authorizeUrl, readTenantIdentity, signInScopes, verifyIdToken } from './sign-in.ts';
+import { REASONS } from './messages.ts';
+import { computeStatus, type PipelineStall, type StatusView } from './status.ts';
+import { resolveTenant } from './tenant-resolver.ts';
 import { assignMissingRoles, type AssignRolesResult, type FetchLike } from './upgrades.ts';
 
-export type TokenSource = Pick<AppTokenProvider, 'acquire' | 'clientId'>;
+export type TokenSource = Pick<AppTokenProvider, 'acquire' | 'clientIdFor' | 'hasRegistration' | 'redeemSignInCode'>;
 
 export interface SourceStatusLookup {
   forOrg(orgId: string): ReadonlyMap<string, SourceStatus>;
@@ -63,24 +76,15 @@ export const SYSTEM_ACTOR: Actor = { role: 'system', label: 'control-plane' };
 const CONSENT_ACTOR: Actor = { role: 'microsoft', label: 'admin-consent-callback' };
 
 export interface CallbackQuery {
-  state?: string;
-  tenant?: string;
-  admin_consent?: string;
-  error?: string;
-  error_description?: string;
+  state?: string | undefined;
+  tenant?: string | undefined;
+  admin_consent?: string | undefined;
+  error?: string | undefined;
+  error_description?: string | undefined;
+  code?: string | undefined;
 }
 
-export interface CallbackOutcome {
-  httpStatus: number;
-  outcome: string;
-  title: string;
-  message: string;
-  orgId?: string;
-}
-
-type VerificationOutcome =
-  | { ok: true; tenantId: string; diff: PermissionDiff; upgrade: AssignRolesResult | null }
-  | { ok: false; error: TokenError };
+export type CallbackOutcome = CallbackAnswer;
 
 export interface OrganizationView {
   id: string;
@@ -105,17 +109,33 @@ export interface ConnectionView extends StatusView {
 }
 
 const unique = (items: Iterable<string>) => [...new Set(items)].sort();
-const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && unique(a).join() === unique(b).join();
 
 export class ConnectionService {
   private readonly now: () => number;
   private readonly fetchImpl: FetchLike;
   /** When each organization was last verified (kept in memory: re-checks that find nothing new write nothing). */
   private readonly lastChecked = new Map<string, string>();
+  /**
+   * Organizations whose last verification was a permanent refusal, with the revision it was seen at: the periodic
+   * verification leaves them alone until the connection changes (new consent, repair) or the process restarts with
+   * new configuration.
+   */
+  private readonly refusedAt = new Map<string, number>();
+  /** Background retries of consents that are still propagating. */
+  private readonly propagating = new Map<string, Promise<void>>();
+  private readonly stopping = new AbortController();
+  private readonly keys: AuthorityKeys;
 
   constructor(private readonly o: ConnectionServiceOptions) {
     this.now = o.now ?? Date.now;
     this.fetchImpl = o.fetchImpl ?? fetch;
+    this.keys = new AuthorityKeys(this.fetchImpl, this.now);
+  }
+
+  /** Stops the background propagation retries (the periodic verification picks them up after a restart). */
+  async close(): Promise<void> {
+    this.stopping.abort();
+    await Promise.allSettled([...this.propagating.values()]);
   }
 
   private iso(): string {
@@ -143,7 +163,7 @@ export class ConnectionService {
           revision: 0,
           updatedAt: at,
           connection: null,
-          controlPlane: { createdAt: at, requestedTenant: null, pendingUpgrade: null, verification: null, consumedNonces: [] },
+          controlPlane: { createdAt: at, requestedTenant: null, pendingUpgrade: null, verification: null, consent: null, consumedNonces: [] },
         },
         history: [{ action: 'organization.created', message: `created organization "${name}"` }],
         result: undefined,
@@ -199,21 +219,43 @@ export class ConnectionService {
 
   // ---------------------------------------------------------------- consent URLs
 
+  private get redirectUri(): string {
+    return `${this.o.publicUrl}/oauth/microsoft/callback`;
+  }
+
+  /**
+   * The link the operator hands to the customer's administrator: an OpenID Connect sign-in first (the signed tenant
+   * binding), which then continues to admin consent in the tenant the id_token names (docs/consent.md).
+   */
   private consentUrl(orgId: string, cloud: Cloud, tenantId: string | null, purpose: ConsentPurpose): string {
+    const { state, payload } = this.o.signer.sign(orgId, purpose);
+    return authorizeUrl({
+      profile: this.o.clouds[cloud],
+      clientId: this.o.tokens.clientIdFor(cloud),
+      tenant: tenantId ?? 'organizations',
+      redirectUri: this.redirectUri,
+      state,
+      nonce: this.o.signer.signInNonce(payload.nonce),
+    });
+  }
+
+  /** Admin consent in the signed-in tenant; its state carries that tenant, signed by us. */
+  private adminConsentUrl(orgId: string, cloud: Cloud, tenantId: string, purpose: ConsentPurpose): string {
     const profile = this.o.clouds[cloud];
-    const { state } = this.o.signer.sign(orgId, purpose);
+    const { state } = this.o.signer.sign(orgId, purpose, tenantId);
     const params = new URLSearchParams({
-      client_id: this.o.tokens.clientId,
+      client_id: this.o.tokens.clientIdFor(cloud),
       // v2 admin consent takes one resource's .default; it grants every permission the app registration requires.
       scope: `${profile.graphResource}/.default`,
-      redirect_uri: `${this.o.publicUrl}/oauth/microsoft/callback`,
+      redirect_uri: this.redirectUri,
       state,
     });
-    return `${profile.authorityHost}/${tenantId ?? 'organizations'}/v2.0/adminconsent?${params.toString()}`;
+    return `${profile.authorityHost}/${tenantId}/v2.0/adminconsent?${params.toString()}`;
   }
 
   async connect(actor: Actor, orgId: string, input: { autoUpgrade: boolean; cloud: Cloud; tenant?: string | undefined }): Promise<{ consentUrl: string; tenantId: string | null }> {
     const existing = this.require(orgId);
+    if (!this.o.tokens.hasRegistration(input.cloud)) throw new ApiError(422, 'cloud_not_configured', missingRegistrationMessage(input.cloud), 'body.cloud');
     const prior = existing.connection;
     if (prior?.connectedAt && prior.tenantId) {
       if (input.tenant && input.tenant.toLowerCase() !== prior.tenantId && input.tenant.toLowerCase() !== existing.controlPlane.requestedTenant?.toLowerCase()) {
@@ -257,7 +299,10 @@ export class ConnectionService {
         manifestVersion: manifest.version,
         requiredRoles: requiredRoles(manifest, input.autoUpgrade),
       };
-      if (!base.connectedAt) current.controlPlane.verification = null;
+      if (!base.connectedAt) {
+        current.controlPlane.verification = null;
+        current.controlPlane.consent = null;
+      }
       current.controlPlane.requestedTenant = input.tenant ?? current.controlPlane.requestedTenant ?? null;
       return {
         record: current,
@@ -387,147 +432,110 @@ export class ConnectionService {
 
   // ---------------------------------------------------------------- callback
 
+  /** One redirect target for both steps; the signed state says which step it is. */
   async handleCallback(query: CallbackQuery): Promise<CallbackOutcome> {
-    const outcome = await this.callback(query);
+    const check = this.o.signer.verify(query.state);
+    const step = check.ok ? check.payload.step : query.code ? 'signin' : 'consent';
+    const decided = decideState(check, check.ok ? this.o.store.get(check.payload.org) : undefined, check.ok ? check.payload.step : step);
+    let outcome: CallbackOutcome;
+    if (!decided.ok) {
+      this.o.metrics.consentLinksRefused.inc({ problem: decided.refused });
+      outcome = decided.answer;
+    } else if (step === 'signin') {
+      outcome = await this.signInStep(decided.payload, decided.record, query);
+    } else {
+      outcome = await this.consentStep(decided.payload, query);
+    }
     this.o.metrics.consentCallbacks.inc({ outcome: outcome.outcome });
     if (outcome.httpStatus >= 400) this.o.logger.warn({ orgId: outcome.orgId, outcome: outcome.outcome }, 'consent callback refused');
     else this.o.logger.info({ orgId: outcome.orgId, outcome: outcome.outcome }, 'consent callback accepted');
     return outcome;
   }
 
-  private async callback(query: CallbackQuery): Promise<CallbackOutcome> {
-    const check = this.o.signer.verify(query.state);
-    if (!check.ok) {
-      if (check.problem === 'expired' && check.payload && this.o.store.get(check.payload.org)) {
-        const orgId = check.payload.org;
-        await this.o.store.mutate(orgId, CONSENT_ACTOR, (current) => ({
-          record: current,
-          history: [{ action: 'consent.expired_state', message: 'a consent came back after its link expired (10 minutes); nothing changed' }],
-          result: undefined,
-        }));
-        return { httpStatus: 410, outcome: 'expired_state', orgId, title: 'This consent link has expired', message: 'Consent links are valid for 10 minutes. Nothing was changed. Ask the operator for a new link (connect, repair or approve the upgrade again).' };
-      }
-      if (check.problem === 'expired') {
-        return { httpStatus: 410, outcome: 'expired_state', title: 'This consent link has expired', message: 'Consent links are valid for 10 minutes. Nothing was changed.' };
-      }
-      return {
-        httpStatus: 400,
-        outcome: check.problem === 'missing' ? 'missing_state' : 'invalid_state',
-        title: 'This consent response is not valid',
-        message: check.problem === 'missing'
-          ? 'The response carries no state parameter, so it cannot be matched to an organization. Nothing was changed.'
-          : 'The state parameter was altered or was not issued by this control plane. Nothing was changed.',
-      };
-    }
-    const { org: orgId, nonce, exp, purpose } = check.payload;
-    if (!this.o.store.get(orgId)) {
-      return { httpStatus: 404, outcome: 'unknown_organization', orgId, title: 'Organization not found', message: 'The organization this consent was requested for no longer exists. Nothing was changed.' };
-    }
+  private tenantOwner = (tenantId: string): string | undefined => this.o.store.findByTenant(tenantId)?.orgId;
 
-    // First, atomically consume the nonce (single use) and refuse what cannot proceed.
-    type Early = CallbackOutcome | { proceed: true; expected: string | null; cloud: Cloud };
-    const early = await this.o.store.mutate<Early>(orgId, CONSENT_ACTOR, (current) => {
-      if (!current) return { record: undefined, result: { httpStatus: 404, outcome: 'unknown_organization', orgId, title: 'Organization not found', message: 'The organization no longer exists.' } };
-      if (current.controlPlane.consumedNonces.some((n) => n.nonce === nonce)) {
-        return {
-          record: current,
-          history: [{ action: 'consent.reused_state', message: 'a consent response reused a state that was already used; refused' }],
-          result: { httpStatus: 409, outcome: 'reused_state', orgId, title: 'This consent link was already used', message: 'Each consent link works once. Nothing was changed. Ask the operator for a new link.' },
-        };
-      }
-      current.controlPlane.consumedNonces.push({ nonce, exp });
-      const connection = current.connection;
-      if (query.error) {
-        const description = (query.error_description ?? '').slice(0, 500);
-        return {
-          record: current,
-          history: [{ action: 'consent.declined', message: `consent was not given: ${query.error}${description ? ` — ${description}` : ''}`, detail: { error: query.error, errorDescription: description, purpose } }],
-          result: {
-            httpStatus: 400,
-            outcome: 'declined',
-            orgId,
-            title: 'Consent was not given',
-            message: `Microsoft reported: ${query.error}${description ? ` — ${description}` : ''}. Nothing was connected. The operator can create a new consent link when the administrator is ready.`,
-          },
-        };
-      }
-      if (!connection) {
-        return { record: current, result: { httpStatus: 409, outcome: 'not_connecting', orgId, title: 'No connection was requested', message: 'This organization has no Microsoft 365 connection request. Nothing was changed.' } };
-      }
-      if (connection.status === 'disconnected' && purpose !== 'connect') {
-        return {
-          record: current,
-          history: [{ action: 'consent.after_disconnect', message: `a ${purpose} consent came back after the connection was disconnected; nothing was changed` }],
-          result: { httpStatus: 409, outcome: 'disconnected', orgId, title: 'The connection was disconnected', message: 'This link was created before the connection was disconnected. Nothing was changed; the operator connects the organization again to resume.' },
-        };
-      }
-      const tenant = (query.tenant ?? '').toLowerCase();
-      if (!isTenantGuid(tenant) || (query.admin_consent ?? '').toLowerCase() !== 'true') {
-        return {
-          record: current,
-          history: [{ action: 'consent.malformed', message: 'the consent response named no tenant or did not confirm admin consent; refused' }],
-          result: { httpStatus: 400, outcome: 'malformed_response', orgId, title: 'The consent response is incomplete', message: 'Microsoft\'s response named no tenant id or did not confirm admin consent. Nothing was changed.' },
-        };
-      }
-      const expected = connection.tenantId;
-      if (expected && tenant !== expected.toLowerCase()) {
-        return {
-          record: current,
-          history: [{ action: 'consent.wrong_tenant', message: `consent came from tenant ${tenant}, but the organization is pinned to tenant ${expected}; refused`, detail: { returnedTenant: tenant, pinnedTenant: expected } }],
-          result: {
-            httpStatus: 403,
-            outcome: 'wrong_tenant',
-            orgId,
-            title: 'Consent came from the wrong tenant',
-            message: `The consent was given in tenant ${tenant}, but this organization is connected to tenant ${expected}. This happens when a CSP partner (or other delegated) administrator account, or an account of another organization, signs in: consent then lands in that account's home tenant. Nothing was connected. Sign in with a Global Administrator account of tenant ${expected} itself and use a new consent link.`,
-          },
-        };
-      }
-      const other = this.o.store.findByTenant(tenant);
-      if (other && other.orgId !== orgId) {
-        return {
-          record: current,
-          history: [{ action: 'consent.tenant_in_use', message: `consent came from tenant ${tenant}, which is already connected to organization ${other.orgId}; refused`, detail: { returnedTenant: tenant } }],
-          result: {
-            httpStatus: 409,
-            outcome: 'tenant_in_use',
-            orgId,
-            title: 'This tenant belongs to another organization',
-            message: `Tenant ${tenant} is already connected to another organization. If the signed-in account was a partner or wrong account, sign in with a Global Administrator of the intended customer tenant; nothing was changed.`,
-          },
-        };
-      }
-      return {
-        record: current,
-        history: [{ action: 'consent.granted', message: `admin consent granted in tenant ${tenant} (${purpose})`, detail: { tenantId: tenant, purpose } }],
-        result: { proceed: true, expected: expected ?? tenant, cloud: connection.cloud },
-      };
-    });
-    if (!('proceed' in early)) return early;
-    const tenantId = early.expected as string;
-
-    // Never trust the returned tenant alone: a token for it proves the tenant exists and the consent landed there.
-    const verification = await this.runVerification(tenantId, early.cloud, orgId);
-    await this.applyVerification(orgId, CONSENT_ACTOR, verification, { pinTenant: tenantId, enablePolling: true });
-    const view = this.connectionView(orgId);
-    if (!verification.ok) {
-      return {
-        httpStatus: 424,
-        outcome: `verification_failed_${verification.error.reason}`,
-        orgId,
-        title: 'Consent was recorded, but the connection could not be verified',
-        message: `${REASONS[verification.error.reason as keyof typeof REASONS]?.message ?? verification.error.message} ${REASONS[verification.error.reason as keyof typeof REASONS]?.remedy ?? ''}`.trim(),
-      };
-    }
-    const polling = view.sources.filter((s) => s.state !== 'paused' && s.state !== 'stopped').length;
-    const pendingText = view.pendingUpgrade ? ` Permissions still missing: ${view.pendingUpgrade.missingRoles.join(', ')}; the sources that need them are paused until an administrator approves the upgrade.` : '';
+  /** The administrator signed in: verify who it is, then continue to admin consent in that tenant. Writes nothing. */
+  private async signInStep(payload: ConsentStatePayload, record: OrganizationRecord, query: CallbackQuery): Promise<CallbackOutcome> {
+    const cloud = record.connection?.cloud ?? 'commercial';
+    const result = await this.verifySignIn(cloud, payload, query);
+    const decision = decideSignIn({ record, payload, result, tenantOwner: this.tenantOwner });
+    if (!decision.proceed) return decision.answer;
     return {
-      httpStatus: 200,
-      outcome: purpose === 'connect' ? 'connected' : purpose === 'repair' ? 'repaired' : 'upgrade_consented',
-      orgId,
-      title: 'Microsoft 365 is connected',
-      message: `Tenant ${tenantId} is connected: ${polling} of ${SOURCES.length} sources are being collected. The first events usually arrive within minutes.${pendingText} You can close this page.`,
+      httpStatus: 302,
+      outcome: 'signed_in',
+      orgId: record.orgId,
+      title: 'Signed in',
+      message: 'Continuing to Microsoft\'s consent page.',
+      location: this.adminConsentUrl(record.orgId, decision.cloud, decision.tenantId, payload.purpose),
     };
+  }
+
+  private async verifySignIn(cloud: Cloud, payload: ConsentStatePayload, query: CallbackQuery): Promise<SignInResult> {
+    if (query.error) return { ok: false, declined: { error: query.error, description: (query.error_description ?? '').slice(0, 500) } };
+    if (!query.code) return { ok: false, problem: 'Microsoft returned no authorization code' };
+    const profile = this.o.clouds[cloud];
+    try {
+      const nonce = this.o.signer.signInNonce(payload.nonce);
+      const tokens = await this.o.tokens.redeemSignInCode(cloud, 'organizations', query.code, this.redirectUri, signInScopes(profile), nonce);
+      // msal checks the nonce too; the signature, issuer, audience and tenant checks are ours.
+      const checked = await verifyIdToken(tokens.idToken, { authorityHost: profile.authorityHost, clientId: this.o.tokens.clientIdFor(cloud), nonce, nowMs: this.now() }, this.keys);
+      if (!checked.ok) return { ok: false, problem: checked.problem };
+      const identity = await readTenantIdentity(profile.graphHost, tokens.accessToken, this.fetchImpl);
+      return { ok: true, administrator: checked.administrator, identity };
+    } catch (error) {
+      const detail = error instanceof TokenError ? `${REASONS[error.reason].message} ${error.message}` : (error as Error).message;
+      this.o.logger.warn({ err: error, orgId: payload.org }, 'sign-in of the consenting administrator could not be verified');
+      return { ok: false, problem: detail.slice(0, 500) };
+    }
+  }
+
+  /** Microsoft's admin-consent redirect: pin the signed tenant, then verify (waiting for propagation if needed). */
+  private async consentStep(payload: ConsentStatePayload, query: CallbackQuery): Promise<CallbackOutcome> {
+    const orgId = payload.org;
+    const decision = await this.o.store.mutate<ConsentDecision | null>(orgId, CONSENT_ACTOR, (current) => {
+      if (!current) return { record: undefined, result: null };
+      const d = decideConsent({ draft: current, payload, query, at: this.iso(), tenantOwner: this.tenantOwner });
+      return d.write ? { record: current, history: d.history, result: d } : { record: undefined, result: d };
+    });
+    if (!decision) return { httpStatus: 404, outcome: 'unknown_organization', orgId, title: 'Organization not found', message: 'The organization no longer exists.' };
+    if (!decision.write && decision.refused) this.o.metrics.consentLinksRefused.inc({ problem: decision.refused });
+    if (!('proceed' in decision)) return decision.answer;
+    const { tenantId, cloud, purpose } = decision.proceed;
+    this.refusedAt.delete(orgId);
+    const v = await this.runVerification(tenantId, cloud, orgId);
+    const { propagating } = await this.storeVerification(orgId, CONSENT_ACTOR, v, true);
+    if (propagating) this.waitForPropagation(orgId);
+    return consentAnswer({ orgId, tenantId, purpose, v, propagating, view: this.connectionView(orgId, { withConsentUrl: false }) });
+  }
+
+  /** Retries verification in the background until the consent propagated or the window is over. */
+  private waitForPropagation(orgId: string): void {
+    if (this.propagating.has(orgId)) return;
+    const consentAt = Date.parse(this.o.store.get(orgId)?.controlPlane.consent?.at ?? '');
+    if (!Number.isFinite(consentAt)) return;
+    const run = retryUntilPropagated({
+      consentAtMs: consentAt,
+      now: this.now,
+      sleep: (ms) => sleep(ms, this.stopping.signal),
+      stopped: () => this.stopping.signal.aborted,
+      attempt: async () => ((await this.verifyAwaitingConsent(orgId)) ? 'propagating' : 'settled'),
+    })
+      .then(async ({ settled }) => {
+        // The window is over: one last verification applies whatever Microsoft says now.
+        if (!settled && !this.stopping.signal.aborted) await this.verifyAwaitingConsent(orgId);
+      })
+      .catch((error: unknown) => this.o.logger.error({ err: error, orgId }, 'verification after consent failed'))
+      .finally(() => this.propagating.delete(orgId));
+    this.propagating.set(orgId, run);
+  }
+
+  /** Verifies an organization whose consent has not been verified yet; true while it is still propagating. */
+  private async verifyAwaitingConsent(orgId: string): Promise<boolean> {
+    const record = this.o.store.get(orgId);
+    const c = record?.connection;
+    if (!record || !c?.tenantId || c.status === 'disconnected' || record.controlPlane.consent?.verifiedAt !== null) return false;
+    const v = await this.runVerification(c.tenantId, c.cloud, orgId);
+    return (await this.storeVerification(orgId, SYSTEM_ACTOR, v, true)).propagating;
   }
 
   // ---------------------------------------------------------------- verification
@@ -543,6 +551,12 @@ export class ConnectionService {
     return { roles: unique([...management.roles, ...graph.roles]), tenantId, graphToken: graph.accessToken };
   }
 
+  private tokenFailure(error: unknown): VerificationOutcome {
+    const tokenError = error instanceof TokenError ? error : new TokenError(`internal error: ${(error as Error).message}`, 'internal_error', null, true);
+    this.o.metrics.verifications.inc({ outcome: tokenError.reason });
+    return { ok: false, error: tokenError };
+  }
+
   private async runVerification(tenantId: string, cloud: Cloud, orgId: string): Promise<VerificationOutcome> {
     const record = this.o.store.get(orgId);
     const autoUpgrade = record?.connection?.autoUpgrade ?? false;
@@ -551,18 +565,17 @@ export class ConnectionService {
     try {
       acquired = await this.acquireRoles(tenantId, cloud);
     } catch (error) {
-      const tokenError = error instanceof TokenError ? error : new TokenError((error as Error).message, 'microsoft_unavailable', null, true);
-      this.o.metrics.verifications.inc({ outcome: tokenError.reason });
-      return { ok: false, error: tokenError };
+      return this.tokenFailure(error);
     }
     let diff = diffPermissions(manifest, autoUpgrade, acquired.roles);
     let upgrade: AssignRolesResult | null = null;
     const toAssign = diff.missing.filter((r) => !AUTO_UPGRADE_ROLES.some((a) => a.role === r));
-    if (toAssign.length > 0 && diff.canAutoUpgrade) {
+    // A token without any role is a consent not yet propagated: nothing to assign with it.
+    if (acquired.roles.length > 0 && toAssign.length > 0 && diff.canAutoUpgrade) {
       upgrade = await assignMissingRoles({
         graphHost: this.o.clouds[cloud].graphHost,
         accessToken: acquired.graphToken,
-        clientId: this.o.tokens.clientId,
+        clientId: this.o.tokens.clientIdFor(cloud),
         roles: toAssign,
         fetchImpl: this.fetchImpl,
       });
@@ -575,122 +588,58 @@ export class ConnectionService {
         try {
           acquired = await this.acquireRoles(tenantId, cloud);
         } catch (error) {
-          const tokenError = error instanceof TokenError ? error : new TokenError((error as Error).message, 'microsoft_unavailable', null, true);
-          return { ok: false, error: tokenError };
+          return this.tokenFailure(error);
         }
         if (expected.every((r) => acquired.roles.includes(r))) break;
-        await sleep(this.o.propagationDelayMs ?? 1_000);
+        await sleep(this.o.propagationDelayMs ?? 1_000, this.stopping.signal);
       }
       diff = diffPermissions(manifest, autoUpgrade, acquired.roles);
     }
-    this.o.metrics.verifications.inc({ outcome: 'ok' });
-    return { ok: true, tenantId, diff, upgrade };
+    this.o.metrics.verifications.inc({ outcome: acquired.roles.length === 0 ? 'no_roles' : 'ok' });
+    return { ok: true, tenantId, roles: acquired.roles, diff, upgrade };
   }
 
-  private async applyVerification(
-    orgId: string,
-    actor: Actor,
-    v: VerificationOutcome,
-    options: { pinTenant?: string; enablePolling?: boolean } = {},
-  ): Promise<void> {
+  private async storeVerification(orgId: string, actor: Actor, v: VerificationOutcome, enablePolling: boolean): Promise<{ propagating: boolean }> {
     this.lastChecked.set(orgId, this.iso());
-    await this.o.store.mutate(orgId, actor, (current) => {
-      const connection = current?.connection;
-      if (!current || !connection) return { record: undefined, result: undefined };
-      const history: HistoryInput[] = [];
-      const at = this.iso();
-      const previous = current.controlPlane.verification;
-      if (!v.ok) {
-        const verification: Verification = { at, ok: false, reason: v.error.reason, message: v.error.message, aadsts: v.error.aadsts };
-        if (!previous || previous.ok || previous.reason !== verification.reason) {
-          history.push({ action: 'verification.failed', message: `verification failed: ${v.error.reason} (${v.error.message})`, detail: { reason: v.error.reason, aadsts: v.error.aadsts } });
-        }
-        current.controlPlane.verification = verification;
-        // Keep the timestamp stable while nothing changes, so periodic checks do not rewrite the value.
-        if (previous && !previous.ok && previous.reason === verification.reason) current.controlPlane.verification = previous;
-      } else {
-        const taken = options.pinTenant && !connection.tenantId ? this.o.store.findByTenant(options.pinTenant) : undefined;
-        if (taken && taken.orgId !== orgId) {
-          history.push({ action: 'consent.tenant_in_use', message: `tenant ${options.pinTenant} was connected to organization ${taken.orgId} meanwhile; not pinned` });
-          return { record: current, history, result: undefined };
-        }
-        if (options.pinTenant && !connection.tenantId) {
-          connection.tenantId = options.pinTenant;
-          history.push({ action: 'connection.tenant_pinned', message: `tenant ${options.pinTenant} pinned`, detail: { tenantId: options.pinTenant } });
-        }
-        if (previous && !previous.ok) history.push({ action: 'verification.recovered', message: `verification succeeded again after ${previous.reason}` });
-        current.controlPlane.verification = previous?.ok ? previous : { at, ok: true, reason: null, message: null, aadsts: null };
-        const diff = v.diff;
-        if (connection.manifestVersion !== this.o.manifestVersion) {
-          history.push({
-            action: 'manifest.changed',
-            message: `permission manifest moved from version ${connection.manifestVersion} to ${this.o.manifestVersion}: ${manifestFor(this.o.manifestVersion).note}`,
-            detail: { from: connection.manifestVersion, to: this.o.manifestVersion },
-          });
-          connection.manifestVersion = this.o.manifestVersion;
-        }
-        if (v.upgrade && (v.upgrade.assigned.length > 0 || v.upgrade.failed.length > 0)) {
-          history.push({
-            action: v.upgrade.failed.length === 0 ? 'upgrade.assigned' : 'upgrade.assignment_failed',
-            message: `auto-upgrade assigned ${v.upgrade.assigned.join(', ') || 'nothing'}${v.upgrade.failed.length ? `; failed: ${v.upgrade.failed.map((f) => `${f.role} (${f.error})`).join('; ')}` : ''}`,
-            detail: { assigned: v.upgrade.assigned, alreadyAssigned: v.upgrade.alreadyAssigned, failed: v.upgrade.failed },
-          });
-        }
-        if (!sameSet(connection.grantedRoles, diff.granted)) {
-          const added = diff.granted.filter((r) => !connection.grantedRoles.includes(r));
-          const removed = connection.grantedRoles.filter((r) => !diff.granted.includes(r));
-          history.push({ action: 'permissions.changed', message: `granted roles changed${added.length ? `; added ${added.join(', ')}` : ''}${removed.length ? `; removed ${removed.join(', ')}` : ''}`, detail: { added, removed } });
-        }
-        connection.requiredRoles = diff.required;
-        connection.grantedRoles = diff.granted;
-        const pending = current.controlPlane.pendingUpgrade;
-        if (diff.missing.length > 0) {
-          const why = !connection.autoUpgrade
-            ? 'auto-upgrade is off: an administrator approves the upgrade through a new consent'
-            : !diff.canAutoUpgrade
-              ? 'auto-upgrade needs AppRoleAssignment.ReadWrite.All and Application.Read.All granted by consent first'
-              : 'auto-upgrade could not assign every role (see history)';
-          if (!pending || !sameSet(pending.missingRoles, diff.missing) || pending.why !== why) {
-            current.controlPlane.pendingUpgrade = { missingRoles: diff.missing, manifestVersion: this.o.manifestVersion, requestedAt: pending?.requestedAt ?? at, why };
-            history.push({ action: 'upgrade.pending', message: `permission upgrade pending: ${diff.missing.join(', ')} (${why})`, detail: { missingRoles: diff.missing } });
-          }
-        } else if (pending) {
-          current.controlPlane.pendingUpgrade = null;
-          history.push({ action: 'upgrade.completed', message: `permission upgrade completed: ${pending.missingRoles.join(', ')} granted` });
-        }
-        connection.polling = {
-          ...connection.polling,
-          enabled: options.enablePolling ? true : connection.polling.enabled,
-          sources: diff.pollable,
-          paused: diff.paused.map((p) => ({ source: p.source, reason: 'upgrade_pending', missingRoles: p.missingRoles })),
-        };
-        if (options.enablePolling && !connection.connectedAt) connection.connectedAt = at;
-      }
-      // The status written to the topic is the one computed now (the API computes it live).
-      const computed = this.statusOf(current);
-      if (connection.status !== computed.status && computed.status !== 'not_connected') {
-        history.push({ action: 'status.changed', message: `status ${connection.status} → ${computed.status}${computed.reason ? ` (${computed.reason})` : ''}`, detail: { from: connection.status, to: computed.status, reason: computed.reason } });
-        connection.status = computed.status;
-      }
-      return { record: current, history, result: undefined };
+    return this.o.store.mutate(orgId, actor, (current) => {
+      if (!current?.connection) return { record: undefined, result: { propagating: false } };
+      const { history, propagating } = applyVerification(current, v, {
+        at: this.iso(),
+        nowMs: this.now(),
+        manifestVersion: this.o.manifestVersion,
+        enablePolling,
+        tenantOwner: this.tenantOwner,
+        statusOf: (r) => this.statusOf(r),
+      });
+      if (!v.ok && PERMANENT_REFUSALS.has(v.error.reason)) this.refusedAt.set(orgId, current.revision);
+      return { record: current, history, result: { propagating } };
     });
   }
 
-  /** Re-verifies one connected organization with fresh tokens and applies what it finds. */
+  /** Re-verifies one organization with fresh tokens and applies what it finds. */
   async verify(orgId: string, actor: Actor = SYSTEM_ACTOR): Promise<ConnectionView> {
     const record = this.require(orgId);
     const c = record.connection;
-    if (!c?.tenantId || !c.connectedAt || c.status === 'disconnected') return this.connectionView(orgId);
+    const awaiting = record.controlPlane.consent !== null && record.controlPlane.consent.verifiedAt === null;
+    if (!c?.tenantId || (!c.connectedAt && !awaiting) || c.status === 'disconnected') return this.connectionView(orgId);
     const v = await this.runVerification(c.tenantId, c.cloud, orgId);
-    await this.applyVerification(orgId, actor, v);
+    const { propagating } = await this.storeVerification(orgId, actor, v, awaiting);
+    if (propagating) this.waitForPropagation(orgId);
     return this.connectionView(orgId);
   }
 
-  /** Periodic re-verification of every connected organization, one at a time (bounded load on Entra). */
+  /**
+   * Periodic re-verification of every connected organization, and of every one that consented but was never
+   * verified (a restart during propagation), one at a time (bounded load on Entra). A permanent refusal is not
+   * retried until the connection changes or the process restarts with new configuration.
+   */
   async verifyAll(): Promise<void> {
     for (const record of this.o.store.list()) {
       const c = record.connection;
-      if (!c?.tenantId || !c.connectedAt || c.status === 'disconnected') continue;
+      const awaiting = record.controlPlane.consent !== null && record.controlPlane.consent.verifiedAt === null;
+      if (!c?.tenantId || (!c.connectedAt && !awaiting) || c.status === 'disconnected') continue;
+      const refusedAt = this.refusedAt.get(record.orgId);
+      if (refusedAt !== undefined && refusedAt >= record.revision - 1) continue;
       try {
         await this.verify(record.orgId);
       } catch (error) {

@@ -1,7 +1,10 @@
 /**
- * The `state` parameter of the admin-consent round trip (guarantee 3): it names the organization, carries a nonce
- * and an expiry, and is HMAC-signed so a callback cannot be bound to another organization. Single use is enforced
- * by the organization store, which records consumed nonces in the organization's value.
+ * The `state` parameter of the consent round trip (guarantee 3): it names the organization, carries a nonce and an
+ * expiry, and is HMAC-signed so a callback cannot be bound to another organization. The round trip has two steps
+ * (docs/consent.md): the administrator's OpenID Connect sign-in (`step: signin`), then admin consent
+ * (`step: consent`), whose state also carries the tenant the signed id_token named, so the consent callback never
+ * takes the tenant from Microsoft's unsigned redirect. Single use of a consent state is enforced by the
+ * organization store, which records consumed nonces in the organization's value.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
@@ -16,6 +19,9 @@ const payloadSchema = z.object({
   nonce: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
   exp: z.number().int().positive(),
   purpose: z.enum(CONSENT_PURPOSES),
+  step: z.enum(['signin', 'consent']).default('signin'),
+  /** For the consent step: the tenant id the verified id_token named (`tid`). */
+  tenant: z.string().optional(),
 });
 export type ConsentStatePayload = z.infer<typeof payloadSchema>;
 
@@ -40,16 +46,27 @@ export class ConsentStateSigner {
     return createHmac('sha256', this.key).update(body).digest();
   }
 
-  sign(orgId: string, purpose: ConsentPurpose): { state: string; payload: ConsentStatePayload } {
+  /** A sign-in state, or with `signedTenant` the consent state that follows a verified sign-in. */
+  sign(orgId: string, purpose: ConsentPurpose, signedTenant?: string): { state: string; payload: ConsentStatePayload } {
     const payload: ConsentStatePayload = {
       v: 1,
       org: orgId,
       nonce: randomBytes(18).toString('base64url'),
       exp: this.now() + this.ttlMs,
       purpose,
+      step: signedTenant ? 'consent' : 'signin',
+      ...(signedTenant ? { tenant: signedTenant } : {}),
     };
     const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
     return { state: `${body}.${this.mac(body).toString('base64url')}`, payload };
+  }
+
+  /**
+   * The OpenID Connect `nonce` of a sign-in, derived from its state's nonce with the same key: the id_token must
+   * echo it, which binds the token to this state (a token from another sign-in does not fit).
+   */
+  signInNonce(stateNonce: string): string {
+    return createHmac('sha256', this.key).update(`oidc-nonce|${stateNonce}`).digest('base64url');
   }
 
   verify(state: string | undefined | null): StateCheck {
@@ -73,3 +90,4 @@ export class ConsentStateSigner {
     return { ok: true, payload: result.data };
   }
 }
+

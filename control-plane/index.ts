@@ -121,7 +121,7 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
   closers.push(() => pipeline.stop());
   const service = new ConnectionService({
     store,
-    tokens: deps.tokens ?? new AppTokenProvider(config.microsoftApp, config.clouds, logger),
+    tokens: deps.tokens ?? new AppTokenProvider(config.registrations, config.clouds, logger),
     statuses,
     pipeline,
     signer: new ConsentStateSigner(config.stateSecret, deps.now),
@@ -135,6 +135,7 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.propagationDelayMs !== undefined ? { propagationDelayMs: deps.propagationDelayMs } : {}),
   });
+  closers.push(() => service.close());
   const extraRouters = [];
   if (config.eventsApi && config.openSearch) {
     const openSearch = createOpenSearchClient(config.openSearch);

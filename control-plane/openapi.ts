@@ -54,6 +54,9 @@ export const callbackQuery = z.object({
   error: z.string().optional(),
   error_description: z.string().optional(),
   scope: z.string().optional(),
+  /** The sign-in step's authorization code (OpenID Connect, response_mode=query). */
+  code: z.string().max(8192).optional(),
+  session_state: z.string().optional(),
 });
 
 // ------------------------------------------------------------------ responses

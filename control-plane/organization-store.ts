@@ -40,6 +40,14 @@ export const controlPlaneBlockSchema = z.object({
   requestedTenant: z.string().nullable().default(null),
   pendingUpgrade: pendingUpgradeSchema.nullable().default(null),
   verification: verificationSchema.nullable().default(null),
+  /**
+   * The last consent Microsoft confirmed, with the tenant the administrator's verified id_token named; `verifiedAt`
+   * stays null until a verification with fresh tokens succeeded after it (the propagation window, docs/decisions/0101).
+   */
+  consent: z
+    .object({ at: z.string(), tenantId: z.string(), purpose: z.string(), by: z.string().default(''), verifiedAt: z.string().nullable() })
+    .nullable()
+    .default(null),
   /** Nonces of consent states already used, kept until their state expires (single use). */
   consumedNonces: z.array(z.object({ nonce: z.string(), exp: z.number() })).default([]),
   /** Legacy: history kept in this value before decision 0110; moved to the history topic at start, dropped on the next write. */

@@ -6,97 +6,28 @@
 import { SOURCES, STATUS_REASONS, type PipelineStage, type SourceName, type SourceStatus } from '../runtime/index.ts';
 import type { OrganizationRecord } from './organization-store.ts';
 import { manifestFor, reducedSources } from './permission-manifest.ts';
+import { REASONS, STATUS_TEXT } from './messages.ts';
 
 /** The pollers' reasons (the runtime's `m365.status` contract) plus the control plane's own. */
 export const CONNECTION_REASONS = [...STATUS_REASONS, 'upgrade_pending', 'pipeline_stalled'] as const;
 export type ConnectionReason = (typeof CONNECTION_REASONS)[number];
 
-export interface ReasonText {
-  message: string;
-  remedy: string;
-}
-
-/** The closed table of reasons, what they mean and what the operator does about them. */
-export const REASONS: Readonly<Record<ConnectionReason, ReasonText>> = {
-  consent_revoked: {
-    message: 'The application has no service principal or no consent in the tenant any more (consent revoked or the enterprise application deleted).',
-    remedy: 'Repair the connection (POST …/microsoft-manage/repair or `m365-siem org repair <id>`) and have a Global Administrator of the customer tenant consent again. Pollers resume from their cursors, so the outage is back-filled.',
-  },
-  secret_invalid: {
-    message: 'Entra ID rejected the application\'s client credential (invalid secret, or the secret ID was configured instead of its value).',
-    remedy: 'Set M365_CLIENT_SECRET to the value of a valid client secret of the app registration (or configure a certificate) and restart the services.',
-  },
-  secret_expired: {
-    message: 'The application\'s client secret has expired.',
-    remedy: 'Create a new client secret (or a certificate) on the app registration, update M365_CLIENT_SECRET and restart the services; pollers catch up from their cursors.',
-  },
-  tenant_not_found: {
-    message: 'Entra ID does not know the tenant (deleted, mistyped, or in another cloud than the connection\'s).',
-    remedy: 'Check the tenant and the cloud of the connection. A tenant in another cloud needs a new organization connected with the right cloud.',
-  },
-  audit_logging_off: {
-    message: 'Unified audit logging is off in the tenant, so the Management Activity API has nothing to serve.',
-    remedy: 'Turn on auditing in Microsoft Purview (or `Set-AdminAuditLogConfig -UnifiedAuditLogIngestionEnabled $true`); it can take up to 60 minutes to take effect.',
-  },
-  subscription_disabled: {
-    message: 'A Management Activity API subscription of the tenant is disabled.',
-    remedy: 'The pollers start subscriptions themselves; if this persists, check that the tenant has an Office 365 licence with auditing and that audit logging is on.',
-  },
-  permission_missing: {
-    message: 'Microsoft refused a request for lack of permission although the roles look granted.',
-    remedy: 'Repair the connection so a Global Administrator consents again; new roles appear only in new tokens (up to an hour).',
-  },
-  upgrade_pending: {
-    message: 'The permission manifest in force needs application roles the tenant has not granted; sources that need them are paused, the others keep flowing.',
-    remedy: 'Approve the upgrade (POST …/microsoft-manage/upgrades/approve or `m365-siem org approve-upgrade <id>`) and have a Global Administrator consent, or turn on auto-upgrade.',
-  },
-  data_loss_risk: {
-    message: 'A failing window is close to Microsoft\'s 7-day retention limit; data will be lost if it is not fetched in time.',
-    remedy: 'Fix the source\'s error now (see the source\'s reason); the pollers retry the window automatically.',
-  },
-  throttled: {
-    message: 'Microsoft is throttling the connector\'s requests for this tenant.',
-    remedy: 'Usually temporary: the pollers back off and catch up. If it persists, check PublisherIdentifier configuration and other apps using the same quota.',
-  },
-  lagging: {
-    message: 'Events arrive later than the expected delay (CONTROL_PLANE_EXPECTED_LAG_SECONDS).',
-    remedy: 'Check that ingest instances are running and not throttled; add ingest instances to spread tenants.',
-  },
-  microsoft_unavailable: {
-    message: 'Microsoft\'s endpoints answered with errors or did not answer.',
-    remedy: 'Nothing to do unless it persists; requests are retried with backoff. Check Microsoft 365 service health.',
-  },
-  malformed_response: {
-    message: 'Microsoft answered with responses the pollers could not read; affected records were dead-lettered.',
-    remedy: 'Inspect siem.events.dlq for the source and report the response shape; nothing is dropped silently.',
-  },
-  tenant_mismatch: {
-    message: 'Microsoft served data of another tenant than the pinned one; it was refused.',
-    remedy: 'Check the connection\'s tenant and cloud; repair with a Global Administrator of the pinned tenant.',
-  },
-  kafka_unavailable: {
-    message: 'The pollers cannot write to Kafka.',
-    remedy: 'Check the Kafka cluster; pollers keep their cursors until Kafka acknowledges, so nothing is lost within Microsoft\'s 7 days.',
-  },
-  pipeline_stalled: {
-    message: 'A pipeline stage has committed nothing while this organization\'s records wait for it: they are safe in Kafka but do not reach siem.events or the index.',
-    remedy: 'Check the stalled stage\'s instances (their /readyz, log and consumer_lag gauges) and restart them if they do not recover; they resume from their committed offsets, so nothing is lost. See docs/pipeline-health.md.',
-  },
-  licence_missing: {
-    message: 'The tenant lacks the Microsoft Entra ID licence this report needs.',
-    remedy: 'Assign Microsoft Entra ID P1 or P2 in the tenant if the report is wanted; other sources are not affected.',
-  },
-};
+export { REASONS, type ReasonText } from './messages.ts';
 
 /** Connection reasons in the order they win when several apply: credentials first, then tenant, then data flow. */
 const PRIORITY: readonly ConnectionReason[] = [
+  'wrong_cloud',
+  'certificate_invalid',
   'secret_expired',
   'secret_invalid',
+  'application_disabled',
+  'conditional_access',
   'tenant_not_found',
   'consent_revoked',
   'tenant_mismatch',
   'audit_logging_off',
   'subscription_disabled',
+  'service_not_subscribed',
   'permission_missing',
   'upgrade_pending',
   'data_loss_risk',
@@ -105,6 +36,7 @@ const PRIORITY: readonly ConnectionReason[] = [
   'throttled',
   'lagging',
   'microsoft_unavailable',
+  'internal_error',
   'malformed_response',
 ];
 
@@ -242,11 +174,12 @@ export function computeStatus(input: StatusInput): StatusView {
   });
 
   if (!connection.polling.enabled && (connection.connectedAt !== null || connection.status === 'disconnected')) {
-    return view('disconnected', null, 'Polling is stopped; collected data stays. Connect again to resume.');
+    return view('disconnected', null, STATUS_TEXT.disconnected);
   }
   const verification = record.controlPlane.verification;
+  if (verification?.reason === 'consent_propagating') return view('connecting', 'consent_propagating');
   if (!verification || (!connection.tenantId && verification.ok)) {
-    return view('connecting', null, 'Waiting for a Global Administrator of the tenant to consent.');
+    return view('connecting', null, STATUS_TEXT.waitingForConsent);
   }
   const candidates: ConnectionReason[] = [...sourceReasons];
   if (!verification.ok) candidates.push(asReason(verification.reason) ?? 'microsoft_unavailable');
@@ -264,6 +197,6 @@ export function computeStatus(input: StatusInput): StatusView {
         : undefined;
     return view('needs_attention', winner, detail);
   }
-  if (events.last === null) return view('waiting_for_first_events', null, 'Connected; the first events usually arrive within minutes (Management API content can take longer).');
+  if (events.last === null) return view('waiting_for_first_events', null, STATUS_TEXT.waitingForFirstEvents);
   return view('active', null);
 }

@@ -5,14 +5,14 @@ import {
   opsPortSetting,
   parseCloudProfiles,
   parseKafkaSettings,
-  parseMicrosoftApp,
+  parseMicrosoftRegistrations,
   parseSettings,
   parseTopicSettings,
   setting,
   topicSpecs,
   type CloudProfiles,
   type KafkaSettings,
-  type MicrosoftAppCredentials,
+  type MicrosoftRegistrations,
   type SettingsOf,
   type Topics,
 } from '../runtime/index.ts';
@@ -87,8 +87,8 @@ export interface IngestConfig {
   kafka: KafkaSettings;
   topics: Topics;
   clouds: CloudProfiles;
-  /** Null when no application is configured: then a token provider must be injected (tests) or start fails. */
-  app: MicrosoftAppCredentials | null;
+  /** The registration of each cloud (docs/consent.md); empty when none is configured: then a token provider must be injected (tests) or start fails. */
+  registrations: MicrosoftRegistrations;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -101,6 +101,6 @@ export function parseIngestConfig(env: Env): IngestConfig {
     kafka: parseKafkaSettings(env),
     topics: topicSpecs(parseTopicSettings(env)),
     clouds: parseCloudProfiles(env),
-    app: parseMicrosoftApp(env),
+    registrations: parseMicrosoftRegistrations(env),
   };
 }

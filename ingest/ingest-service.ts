@@ -100,8 +100,8 @@ export class IngestService {
     this.now = deps.now ?? Date.now;
     let tokens = deps.tokens;
     if (!tokens) {
-      if (!config.app) throw new Error('invalid configuration:\n  - M365_CLIENT_ID: required to start ingest (with M365_CLIENT_SECRET or a certificate)');
-      tokens = new AppTokenProvider(config.app, config.clouds, this.logger);
+      if (Object.keys(config.registrations).length === 0) throw new Error('invalid configuration:\n  - M365_CLIENT_ID: required to start ingest (with M365_CLIENT_SECRET or a certificate), or the registration of another cloud (M365_GCC_HIGH_CLIENT_ID, …)');
+      tokens = new AppTokenProvider(config.registrations, config.clouds, this.logger);
     }
     const s = config.settings;
     this.http = new MicrosoftHttp({

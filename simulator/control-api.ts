@@ -11,6 +11,7 @@ import { buildLedger } from './ledger.ts';
 import type { GraphSourceKey } from './records/graph-records.ts';
 import { ENTITY_SOURCES, UPDATABLE_SOURCES } from './records/graph-records.ts';
 import type { Tenant, TenantSettings } from './tenant-state.ts';
+import { INJECTABLE_AADSTS } from './entra/token-service.ts';
 import { DEFAULT_TENANT_SETTINGS } from './tenant-state.ts';
 
 /** The simulator's own control API under `/_sim/` (loopback clients only). */
@@ -38,6 +39,7 @@ const tenantPatch = z
     managementRequestsPerMinute: z.number().int().min(1),
     licenceRefusal: z.enum(LICENCE_REFUSAL_SHAPES),
     graphRetentionDays: z.number().int().min(1).max(365).nullable(),
+    consentPropagationMs: delayRange,
   })
   .partial()
   .strict();
@@ -77,13 +79,18 @@ const faultBody = z
   .object({
     tenantId: z.string().optional(),
     target: z.enum(['token', 'management', 'graph']),
-    kind: z.enum(['throttle', 'server-error', 'slow', 'malformed', 'truncated']),
+    kind: z.enum(['throttle', 'server-error', 'slow', 'malformed', 'truncated', 'aadsts']),
+    aadsts: z.union(INJECTABLE_AADSTS.map((c) => z.literal(c)) as unknown as [z.ZodLiteral<number>, z.ZodLiteral<number>, ...z.ZodLiteral<number>[]]).optional(),
     rate: rate.optional(),
     durationMs: z.number().int().min(1).optional(),
     count: z.number().int().min(1).optional(),
     delayMs: z.number().int().min(0).max(120_000).optional(),
   })
-  .strict();
+  .strict()
+  .refine((f) => (f.kind === 'aadsts') === (f.aadsts !== undefined) && (f.kind !== 'aadsts' || f.target === 'token'), {
+    path: ['aadsts'],
+    message: "kind 'aadsts' needs target 'token' and an aadsts code (and aadsts needs kind 'aadsts')",
+  });
 const clockBody = z.object({ advanceMs: z.number().int().min(0) }).strict();
 const secretBody = z.object({ expired: z.boolean() }).strict();
 const appPatch = z

@@ -28,6 +28,8 @@ export interface TenantCreateRequest {
   licenceRefusal?: LicenceRefusalShape;
   /** Days sign-in and audit logs are kept; null or absent = by licence (Free 7, P1/P2 30). */
   graphRetentionDays?: number | null;
+  /** [service principal known, roles in tokens] after a consent, in ms (consent propagation). */
+  consentPropagationMs?: [number, number];
 }
 
 export type TenantPatchRequest = Partial<Omit<TenantCreateRequest, 'domain' | 'tenantId' | 'users'>>;

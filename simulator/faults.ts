@@ -4,7 +4,7 @@ import { Rng } from './deterministic.ts';
 /** Injected faults: per target service, optionally per tenant, bounded by a duration and/or a count. */
 
 export type FaultTarget = 'token' | 'management' | 'graph';
-export type FaultKind = 'throttle' | 'server-error' | 'slow' | 'malformed' | 'truncated';
+export type FaultKind = 'throttle' | 'server-error' | 'slow' | 'malformed' | 'truncated' | 'aadsts';
 
 export interface FaultSpec {
   tenantId?: string;
@@ -15,6 +15,8 @@ export interface FaultSpec {
   count?: number;
   /** For `slow`: added latency per affected response (default 2000 ms). */
   delayMs?: number;
+  /** For `aadsts` on the token endpoint: the documented refusal to answer (700027, 7000112, 53003, …). */
+  aadsts?: number;
 }
 
 export interface Fault extends FaultSpec {

@@ -5,6 +5,7 @@ import { ensureAppCertificate, ensureServerCertificate } from './certificate-aut
 import type { SimContext } from './context.ts';
 import { handleControl } from './control-api.ts';
 import { handleAdminConsent } from './entra/admin-consent.ts';
+import { handleAuthorize } from './entra/authorize.ts';
 import { TokenSigner } from './entra/jwt.ts';
 import { handleInstanceDiscovery, handleKeys, handleOpenIdConfiguration } from './entra/metadata.ts';
 import { handleToken } from './entra/token-service.ts';
@@ -74,6 +75,7 @@ export async function startSimulator(options: StartSimulatorOptions): Promise<Ru
     if (second === 'oauth2' && third === 'v2.0' && fourth === 'token') return handleToken(ctx, req, res, first, false);
     if (second === 'oauth2' && third === 'token') return handleToken(ctx, req, res, first, true);
     if (second === 'discovery' && (third === 'keys' || (third === 'v2.0' && fourth === 'keys'))) return handleKeys(ctx, res);
+    if (second === 'oauth2' && third === 'v2.0' && fourth === 'authorize') return handleAuthorize(ctx, req, res, first);
     if (second === 'adminconsent') return handleAdminConsent(ctx, req, res, first, false);
     if (second === 'v2.0' && third === 'adminconsent') return handleAdminConsent(ctx, req, res, first, true);
     sendJson(res, 404, { error: 'not_found', error_description: `No route for ${req.method} ${req.rawPath}` });

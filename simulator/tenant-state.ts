@@ -47,6 +47,12 @@ export interface TenantSettings {
    * Graph records are not served.
    */
   graphRetentionDays: number | null;
+  /**
+   * Replication of a fresh consent to the token service, in ms after consent: [service principal known, roles in
+   * tokens]. Before the first the token endpoint answers AADSTS700016; before the second tokens carry no new roles.
+   * Microsoft documents no bound ("can take some time"); the default is a few seconds, tests set more or none.
+   */
+  consentPropagationMs: [number, number];
 }
 
 export interface ServicePrincipal {
@@ -54,9 +60,25 @@ export interface ServicePrincipal {
   createdAt: string;
   /** Granted application roles (role values) per resource kind. */
   roles: Record<ResourceKind, Set<string>>;
-  /** appRoleAssignment ids per role value. */
-  assignmentIds: Map<string, { id: string; createdDateTime: string }>;
+  /** appRoleAssignment ids per role value, and when the role reaches tokens (consent propagation). */
+  assignmentIds: Map<string, { id: string; createdDateTime: string; visibleAtMs: number }>;
+  /** When the token service knows this service principal (consent propagation). */
+  visibleAtMs: number;
   consentedBy?: string;
+}
+
+/** An authorization code of the OpenID Connect sign-in, redeemable once within 10 minutes. */
+export interface SignInGrant {
+  clientId: string;
+  redirectUri: string;
+  nonce: string | null;
+  scopes: string[];
+  upn: string;
+  /** The tenant the user signed in to (`tid`); the account's home tenant is `homeTenantId`. */
+  tenantId: string;
+  homeTenantId: string;
+  expiresAtMs: number;
+  redeemed: boolean;
 }
 
 export interface Subscription {
@@ -97,6 +119,7 @@ export const DEFAULT_TENANT_SETTINGS: Omit<TenantSettings, 'name' | 'domain'> = 
   managementRequestsPerMinute: 2000,
   licenceRefusal: 'documented',
   graphRetentionDays: null,
+  consentPropagationMs: [2000, 5000],
 };
 
 const WORKLOAD_CODE: Record<string, string> = {
@@ -251,26 +274,29 @@ export class Tenant {
     return this.servicePrincipal?.roles[kind].has(role) ?? false;
   }
 
-  ensureServicePrincipal(seed: string, now: number): ServicePrincipal {
+  ensureServicePrincipal(seed: string, now: number, visibleAtMs = now): ServicePrincipal {
     if (!this.servicePrincipal) {
       this.servicePrincipal = {
         id: uuidFor(`${seed}|${this.tenantId}|sp|${now}|${randomUUID()}`),
         createdAt: new Date(now).toISOString(),
         roles: { management: new Set(), graph: new Set() },
         assignmentIds: new Map(),
+        visibleAtMs,
       };
     }
     return this.servicePrincipal;
   }
 
-  grantRoles(roles: readonly string[], now: number): void {
-    const sp = this.ensureServicePrincipal(this.seed, now);
+  /** Grants roles; with `propagate`, as a consent does: visible to the token service only after the tenant's delay. */
+  grantRoles(roles: readonly string[], now: number, options: { propagate?: boolean } = {}): void {
+    const [spDelay, rolesDelay] = options.propagate ? this.settings.consentPropagationMs : [0, 0];
+    const sp = this.ensureServicePrincipal(this.seed, now, now + spDelay);
     for (const role of roles) {
       const resource = resourceOfRole(role);
       if (!resource) continue;
       sp.roles[resource.kind].add(role);
       if (!sp.assignmentIds.has(role)) {
-        sp.assignmentIds.set(role, { id: new Rng(`${sp.id}|${role}`).hex(43), createdDateTime: new Date(now).toISOString() });
+        sp.assignmentIds.set(role, { id: new Rng(`${sp.id}|${role}`).hex(43), createdDateTime: new Date(now).toISOString(), visibleAtMs: now + rolesDelay });
       }
     }
   }
@@ -282,6 +308,13 @@ export class Tenant {
 
   countLimitThrottled(limit: string): void {
     this.limitThrottled.set(limit, (this.limitThrottled.get(limit) ?? 0) + 1);
+  }
+
+  /** The roles of one resource that tokens issued at `now` carry (granted and propagated). */
+  tokenRoles(kind: ResourceKind, now: number): string[] {
+    const sp = this.servicePrincipal;
+    if (!sp) return [];
+    return [...sp.roles[kind]].filter((r) => (sp.assignmentIds.get(r)?.visibleAtMs ?? 0) <= now).sort();
   }
 
   /** Sliding-window rate limiter; returns ms to wait when the limit is exceeded, else 0 (and records the call). */
@@ -301,6 +334,10 @@ export class Tenant {
 export class SimulatorState {
   readonly tenants = new Map<string, Tenant>();
   readonly app: AppRegistration;
+  /** Authorization codes of OpenID Connect sign-ins. */
+  readonly signIns = new Map<string, SignInGrant>();
+  /** Browser sessions of the sign-in pages (the ESTSAUTH cookie's role): session id → account. */
+  readonly sessions = new Map<string, string>();
 
   constructor(
     readonly seed: string,

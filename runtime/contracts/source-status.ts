@@ -22,8 +22,31 @@ export const STATUS_REASONS = [
   'malformed_response',
   'tenant_mismatch',
   'kafka_unavailable',
+  // Entra ID refusals of the application itself (docs/consent.md, reasons table); each needs an operator's change.
+  'certificate_invalid',
+  'application_disabled',
+  'conditional_access',
+  'wrong_cloud',
+  'service_not_subscribed',
+  /** A fresh consent not yet visible to the token service (AADSTS700016 or roles missing inside the window). */
+  'consent_propagating',
+  /** An error nobody classified: reported with an error id that is in the log, never as "Microsoft unavailable". */
+  'internal_error',
 ] as const;
 export type StatusReason = (typeof STATUS_REASONS)[number];
+
+/**
+ * Refusals that no retry can fix: they need an operator's or a tenant administrator's change (a new consent, a
+ * repair, a new credential or configuration). Pollers and the control plane stop retrying them until the
+ * organization's connection changes or the service restarts with new configuration.
+ */
+export const PERMANENT_REFUSALS: ReadonlySet<StatusReason> = new Set<StatusReason>([
+  'certificate_invalid',
+  'application_disabled',
+  'conditional_access',
+  'wrong_cloud',
+  'service_not_subscribed',
+]);
 
 export const SOURCE_STATES = ['ok', 'degraded', 'failing', 'unavailable_licence', 'paused'] as const;
 export type SourceState = (typeof SOURCE_STATES)[number];

@@ -4,6 +4,8 @@ import type { SimContext } from '../context.ts';
 import type { SimRequest } from '../http.ts';
 import { send } from '../http.ts';
 import type { Tenant } from '../tenant-state.ts';
+import { sessionAccount } from './authorize.ts';
+import { errorPage, escapeHtml, hiddenFields, sendAccountPicker, simPage } from './pages.ts';
 
 /**
  * Admin consent: `/{tenant}/adminconsent` (v1) and `/{tenant}/v2.0/adminconsent`. An HTML page lets the
@@ -12,29 +14,9 @@ import type { Tenant } from '../tenant-state.ts';
  * signed-in account's tenant — for `common`/`organizations` that can be a CSP partner's own tenant.
  */
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-
-function page(title: string, body: string): string {
-  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>body{font-family:Segoe UI,Arial,sans-serif;max-width:560px;margin:40px auto;color:#1b1b1b}
-li{margin:4px 0}.box{border:1px solid #ccc;padding:24px}button{padding:6px 20px;margin-right:8px}</style></head>
-<body><div class="box">${body}</div></body></html>`;
-}
-
-function errorPage(res: ServerResponse, code: number, message: string): void {
-  send(
-    res,
-    400,
-    page('Sign in to your account', `<h1>Sorry, but we’re having trouble signing you in.</h1><p id="error-code">AADSTS${code}: ${esc(message)}</p>`),
-    { 'Content-Type': 'text/html; charset=utf-8' },
-  );
-}
-
-function hidden(params: Record<string, string>): string {
-  return Object.entries(params)
-    .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`)
-    .join('');
-}
+const esc = escapeHtml;
+const page = simPage;
+const hidden = hiddenFields;
 
 export async function handleAdminConsent(ctx: SimContext, req: SimRequest, res: ServerResponse, tenantSegment: string, v2: boolean): Promise<void> {
   const params = new URLSearchParams(req.url.search);
@@ -88,25 +70,11 @@ export async function handleAdminConsent(ctx: SimContext, req: SimRequest, res: 
   const carry: Record<string, string> = { client_id: clientId, redirect_uri: redirectUri };
   if (state !== null) carry.state = state;
   if (v2) carry.scope = scope;
-  const loginHint = params.get('login_hint');
+  // The browser session of the sign-in that came first (Microsoft's ESTSAUTH cookie), else the account picker.
+  const loginHint = params.get('login_hint') ?? sessionAccount(ctx, req);
 
   if (!loginHint) {
-    // Account picker: every tenant's global administrator is a known account.
-    const options = ctx.state
-      .accounts()
-      .map((a) => `<option value="${esc(a.userPrincipalName)}">${esc(a.userPrincipalName)}${a.tenant.settings.partner ? ' (partner)' : ''}</option>`)
-      .join('');
-    send(
-      res,
-      200,
-      page(
-        'Pick an account',
-        `<h1>Pick an account</h1><form method="get" action="${esc(req.rawPath)}">${hidden(carry)}
-<label for="login_hint">Account</label> <select id="login_hint" name="login_hint">${options}</select>
-<button type="submit" id="next">Next</button></form>`,
-      ),
-      { 'Content-Type': 'text/html; charset=utf-8' },
-    );
+    sendAccountPicker(ctx, res, 'Pick an account', req.rawPath, carry);
     return;
   }
 
@@ -151,7 +119,7 @@ export async function handleAdminConsent(ctx: SimContext, req: SimRequest, res: 
   if (action === 'accept') {
     const now = ctx.now();
     target.revokedConsent = false;
-    target.grantRoles(app.requiredRoles, now);
+    target.grantRoles(app.requiredRoles, now, { propagate: true });
     const sp = target.servicePrincipal;
     if (sp) sp.consentedBy = account.user.userPrincipalName;
     location.searchParams.set('admin_consent', 'True');

@@ -243,7 +243,7 @@ export class GraphApi {
     const spec = COLLECTIONS[path];
     if (spec && req.method === 'GET') return this.collection(req, res, tenant, roles, spec, now, version);
     if (path === 'users' && req.method === 'GET') return this.users(req, res, tenant, roles);
-    if (path === 'organization' && req.method === 'GET') return this.organization(req, res, tenant, roles);
+    if (path === 'organization' && req.method === 'GET') return this.organization(req, res, tenant, roles, typeof auth.claims.scp === 'string' ? auth.claims.scp.split(' ') : []);
     const sp = /^servicePrincipals(?:\(appId='([^']+)'\)|\/([0-9a-fA-F-]{36}))(?:\/(appRoleAssignedTo|appRoleAssignments))?$/.exec(path);
     if (sp) return this.servicePrincipal(req, res, tenant, roles, sp[1], sp[2], sp[3], now);
     if (path === 'servicePrincipals' && req.method === 'GET') return this.servicePrincipalList(req, res, tenant, roles);
@@ -445,8 +445,10 @@ export class GraphApi {
     this.ok(req, res, 200, body);
   }
 
-  private organization(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[]): void {
-    if (!['Organization.Read.All', 'Directory.Read.All', 'Organization.ReadWrite.All', 'Directory.ReadWrite.All'].some((r) => roles.includes(r))) {
+  private organization(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[], scopes: string[]): void {
+    // Application: Organization.Read.All or higher; delegated (signed-in user): User.Read is the least privilege.
+    const delegated = ['User.Read', 'Organization.Read.All', 'Directory.Read.All'].some((sc) => scopes.includes(sc));
+    if (!delegated && !['Organization.Read.All', 'Directory.Read.All', 'Organization.ReadWrite.All', 'Directory.ReadWrite.All'].some((r) => roles.includes(r))) {
       throw new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
     }
     const lic = tenant.settings.licences;
@@ -468,6 +470,8 @@ export class GraphApi {
           createdDateTime: new Date(tenant.createdAtMs).toISOString().slice(0, 19) + 'Z',
           displayName: tenant.settings.name,
           tenantType: 'AAD',
+          // Set only for partner tenants (CSP): the type of partnership, per Graph's organization resource.
+          partnerTenantType: tenant.settings.partner ? 'resellerPartnerDelegatedAdmin' : null,
           assignedPlans: plans,
           verifiedDomains: [
             { capabilities: 'Email, OfficeCommunicationsOnline', isDefault: initial !== tenant.settings.domain.toLowerCase() ? false : true, isInitial: true, name: initial, type: 'Managed' },

@@ -246,13 +246,13 @@ describe('control-plane API', () => {
       expect(list.out).toContain(id);
       expect(list.out).toContain('CLI Corp');
       const connect = await cli(['org', 'connect', id, '--tenant', tenant.domain]);
-      expect(new URL(connect.out.trim()).pathname).toBe(`/${tenant.tenantId}/v2.0/adminconsent`);
+      expect(new URL(connect.out.trim()).pathname).toBe(`/${tenant.tenantId}/oauth2/v2.0/authorize`);
       expect((await h.consent(connect.out.trim(), tenant.adminAccount)).status).toBe(200);
       const status = await cli(['org', 'status', id], VIEWER_TOKEN);
       expect(status.out).toContain('waiting_for_first_events');
       expect(status.out).toContain(tenant.tenantId);
       const repair = await cli(['org', 'repair', id]);
-      expect(repair.out).toContain('/v2.0/adminconsent');
+      expect(repair.out).toContain('/oauth2/v2.0/authorize');
       const json = JSON.parse((await cli(['org', 'status', id, '--json'])).out);
       expect(json.tenantId).toBe(tenant.tenantId);
     });

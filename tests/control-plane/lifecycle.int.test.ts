@@ -140,7 +140,7 @@ describe('connection lifecycle', () => {
     // Connecting again resumes polling for the same tenant.
     const again = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, { autoUpgrade: false, cloud: 'commercial' });
     expect(again.status).toBe(201);
-    expect(new URL(again.body.consentUrl).pathname).toBe(`/${tenant.tenantId}/v2.0/adminconsent`);
+    expect(new URL(again.body.consentUrl).pathname).toBe(`/${tenant.tenantId}/oauth2/v2.0/authorize`);
     expect((await h.consent(again.body.consentUrl, tenant.adminAccount)).status).toBe(200);
     expect(await status(orgId)).toMatchObject({ status: 'waiting_for_first_events', tenantId: tenant.tenantId });
     expect((await h.tenantsValue(orgId))?.connection?.polling.enabled).toBe(true);
@@ -170,20 +170,39 @@ describe('connection lifecycle', () => {
     expect(list.body.items.map((o: { id: string }) => o.id)).toContain(orgId);
   });
 
-  it('answers the consent with a 4xx page and needs attention when the connection cannot be verified', async () => {
+  it('refuses the sign-in with the reason when our own credential is refused, and writes nothing', async () => {
     const tenant = await h.tenant();
-    const orgId = await h.createOrg('Expired secret during consent');
+    const orgId = await h.createOrg('Expired secret during sign-in');
     const res = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, { autoUpgrade: false, cloud: 'commercial', tenant: tenant.tenantId });
     await h.control.setSecretExpired(true);
     try {
+      // The sign-in's code is redeemed with the registration's secret: an expired one stops the flow there.
       const result = await h.consent(res.body.consentUrl, tenant.adminAccount);
-      expect(result).toMatchObject({ stage: 'callback', status: 424 });
+      expect(result).toMatchObject({ stage: 'callback', status: 400 });
       expect(result.html).toContain('could not be verified');
       expect(result.html).toContain('client secret has expired');
     } finally {
       await h.control.setSecretExpired(false);
     }
-    expect(await status(orgId)).toMatchObject({ status: 'needs_attention', reason: 'secret_expired' });
+    expect(await status(orgId)).toMatchObject({ status: 'connecting' });
+    expect((await h.tenantsValue(orgId))?.connection?.polling.enabled).toBe(false);
+  });
+
+  it('answers the consent with a 4xx page and needs attention when the connection cannot be verified', async () => {
+    const tenant = await h.tenant();
+    const orgId = await h.createOrg('Application disabled during consent');
+    const res = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, { autoUpgrade: false, cloud: 'commercial', tenant: tenant.tenantId });
+    // App-only tokens of this tenant are refused (AADSTS7000112); the administrator's sign-in is not affected.
+    const fault = await h.control.injectFault({ target: 'token', kind: 'aadsts', aadsts: 7000112, tenantId: tenant.tenantId });
+    try {
+      const result = await h.consent(res.body.consentUrl, tenant.adminAccount);
+      expect(result).toMatchObject({ stage: 'callback', status: 424 });
+      expect(result.html).toContain('could not be verified');
+      expect(result.html).toContain('application is disabled');
+    } finally {
+      await h.control.clearFault(fault.id);
+    }
+    expect(await status(orgId)).toMatchObject({ status: 'needs_attention', reason: 'application_disabled' });
     expect((await h.tenantsValue(orgId))?.connection?.polling.enabled).toBe(false);
   });
 

@@ -43,7 +43,7 @@ function newRecord(id: string, name: string): OrganizationRecord {
     revision: 0,
     updatedAt: '',
     connection: null,
-    controlPlane: { createdAt: new Date().toISOString(), requestedTenant: null, pendingUpgrade: null, verification: null, consumedNonces: [] },
+    controlPlane: { createdAt: new Date().toISOString(), requestedTenant: null, pendingUpgrade: null, verification: null, consent: null, consumedNonces: [] },
   };
 }
 

@@ -36,6 +36,7 @@ function record(over: { tenantId?: string | null; verification?: OrganizationRec
       requestedTenant: null,
       pendingUpgrade: over.pending ? { missingRoles: ['UserAuthenticationMethod.Read.All'], manifestVersion: 2, requestedAt: '2026-01-10T11:00:00Z', why: 'auto-upgrade is off' } : null,
       verification: over.verification === undefined ? { at: '2026-01-10T11:59:00Z', ok: true, reason: null, message: null, aadsts: null } : over.verification,
+      consent: null,
       consumedNonces: [],
       history: [],
     },

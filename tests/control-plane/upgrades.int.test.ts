@@ -79,7 +79,7 @@ describe('permission upgrades', () => {
     expect(s).toMatchObject({ status: 'needs_attention', reason: 'upgrade_pending', manifestVersion: 2 });
     expect(s.pendingUpgrade.missingRoles).toEqual(['UserAuthenticationMethod.Read.All']);
     expect(s.pendingUpgrade.pausedSources).toEqual(['graph:userRegistrationDetails']);
-    expect(new URL(s.pendingUpgrade.consentUrl).pathname).toBe(`/${manual.tenantId}/v2.0/adminconsent`);
+    expect(new URL(s.pendingUpgrade.consentUrl).pathname).toBe(`/${manual.tenantId}/oauth2/v2.0/authorize`);
     const asViewer = (await h.api('GET', `/organizations/${manual.orgId}/applications/microsoft-manage`, undefined, 'test-viewer-token-0123456789')).body;
     expect(asViewer.pendingUpgrade).toMatchObject({ missingRoles: ['UserAuthenticationMethod.Read.All'], consentUrl: null });
     expect(s.sources.find((x: { name: string }) => x.name === 'graph:userRegistrationDetails')).toMatchObject({ state: 'paused', reason: 'upgrade_pending' });

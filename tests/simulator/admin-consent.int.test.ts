@@ -41,7 +41,7 @@ describe('admin consent', () => {
   });
 
   it('lists the requested permissions and grants all declared roles on Accept (v1), redirecting with admin_consent=True', async () => {
-    const t = await f.tenant({ consent: false });
+    const t = await f.tenant({ consent: false, consentPropagationMs: [0, 0] });
     const url = consentUrl(t.tenantId, { login_hint: t.adminAccount });
     const html = await (await fetch(url)).text();
     const app = await f.control.getApp();

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../../../control-plane/index.ts';
 import { hashToken } from '../../../control-plane/auth.ts';
-import { SimulatorControl, startSimulator, type RunningSimulator, type SimTenant } from '../../../simulator/index.ts';
+import { answerConsent, SimulatorControl, startSimulator, type RunningSimulator, type SimTenant } from '../../../simulator/index.ts';
 import {
   createKafkaClient,
   createLogger,
@@ -21,22 +21,14 @@ export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const VIEWER_TOKEN = 'test-viewer-token-0123456789';
 export const STATE_SECRET = 'test-state-secret-0123456789-0123456789';
 
-const unescapeHtml = (s: string) =>
-  s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
 export interface ApiResponse<T = any> {
   status: number;
   body: T;
 }
 
-export interface ConsentResult {
-  /** Where the flow ended: Microsoft refused before redirecting, or our callback answered. */
-  stage: 'microsoft' | 'callback';
-  status: number;
-  html: string;
-  /** The callback URL Microsoft redirected to (replayable). */
-  callbackUrl?: string;
-}
+export type { ConsentOutcome as ConsentResult } from '../../../simulator/index.ts';
+import type { ConsentOutcome as ConsentResult } from '../../../simulator/index.ts';
 
 export interface Harness {
   sim: RunningSimulator;
@@ -48,7 +40,7 @@ export interface Harness {
   api<T = any>(method: string, path: string, body?: unknown, token?: string | null, raw?: string): Promise<ApiResponse<T>>;
   /** Drives Microsoft's consent page as a browser would: pick the account, press Accept or Cancel, follow the redirect. */
   consent(consentUrl: string, account: string, action?: 'accept' | 'cancel'): Promise<ConsentResult>;
-  tenant(overrides?: { partner?: boolean; licences?: { entraP1?: boolean; entraP2?: boolean }; auditLogging?: boolean }): Promise<SimTenant>;
+  tenant(overrides?: { partner?: boolean; licences?: { entraP1?: boolean; entraP2?: boolean }; auditLogging?: boolean; consentPropagationMs?: [number, number]; cloud?: 'commercial' | 'gcc' | 'gcc-high' | 'dod' }): Promise<SimTenant>;
   createOrg(name?: string): Promise<string>;
   /** Creates an organization and connects it through a real consent of the tenant's administrator. */
   connectOrg(tenant: SimTenant, options?: { autoUpgrade?: boolean; name?: string; namedTenant?: string | null }): Promise<string>;
@@ -115,30 +107,12 @@ export async function startHarness(options: { env?: Record<string, string>; appR
       return { status: res.status, body: jsonOrText(await res.text()) as any };
     },
     async consent(consentUrl, account, action = 'accept') {
-      const url = new URL(consentUrl);
-      url.searchParams.set('login_hint', account);
-      const page = await fetch(url);
-      const html = await page.text();
-      if (page.status !== 200) return { stage: 'microsoft', status: page.status, html };
-      const forms = [...html.matchAll(/<form method="post" action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)];
-      const form = forms.find((f) => (f[2] ?? '').includes(`name="action" value="${action}"`));
-      if (!form) throw new Error(`no ${action} form on the consent page: ${html.slice(0, 500)}`);
-      const fields = new URLSearchParams();
-      for (const m of (form[2] ?? '').matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) fields.set(unescapeHtml(m[1] ?? ''), unescapeHtml(m[2] ?? ''));
-      const submitted = await fetch(new URL(unescapeHtml(form[1] ?? ''), sim.url), {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: fields.toString(),
-        redirect: 'manual',
-      });
-      const location = submitted.headers.get('location');
-      if (submitted.status !== 302 || !location) return { stage: 'microsoft', status: submitted.status, html: await submitted.text() };
-      const callback = await fetch(location);
-      return { stage: 'callback', status: callback.status, html: await callback.text(), callbackUrl: location };
+      return answerConsent(consentUrl, account, action);
     },
     async tenant(overrides = {}) {
       const n = `${Date.now().toString(36)}${(tenantCounter++).toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
-      return control.createTenant({ name: `Tenant ${n}`, domain: `t${n}.example`, publicationDelayMs: [0, 0], ...overrides });
+      // No propagation delay unless a test asks for one (the propagation tests do).
+      return control.createTenant({ name: `Tenant ${n}`, domain: `t${n}.example`, publicationDelayMs: [0, 0], consentPropagationMs: [0, 0], ...overrides });
     },
     async createOrg(name = 'Contoso') {
       const res = await harness.api('POST', '/organizations', { name });

@@ -2,6 +2,7 @@
  * What the application view shows for a Microsoft Manage status answer: badge, words, which actions are offered,
  * and whether the screen keeps polling. Pure so it is unit-tested without a browser.
  */
+import { REASON_SUMMARY } from '../../../messages.ts';
 import type { MicrosoftManageApplication, PipelineStallView, SourceView } from './api-types.ts';
 
 export type Tone = 'ok' | 'progress' | 'warning' | 'error' | 'neutral';
@@ -61,26 +62,8 @@ const TONES: Record<string, Tone> = {
   disconnected: 'neutral',
 };
 
-/** Words for reason codes, when the API gives a code rather than a sentence. */
-const REASON_TEXT: Record<string, string> = {
-  consent_revoked: 'The admin consent was revoked or the service principal was removed from the tenant.',
-  secret_invalid: 'The application secret or certificate was rejected.',
-  secret_expired: 'The application secret or certificate has expired.',
-  tenant_not_found: 'The tenant was not found in this cloud.',
-  audit_logging_off: 'Unified audit logging is turned off in the tenant.',
-  subscription_disabled: 'A Management Activity API subscription is disabled.',
-  permission_missing: 'A required permission is not granted.',
-  upgrade_pending: 'New permissions wait for an administrator to approve them.',
-  licence_missing: 'The tenant lacks the Microsoft Entra ID licence this report needs.',
-  throttled: 'Microsoft is throttling requests for this tenant.',
-  lagging: 'Events arrive later than the expected delay.',
-  data_loss_risk: 'Unfetched data is close to Microsoft’s 7-day limit.',
-  microsoft_unavailable: 'Microsoft’s API is unavailable.',
-  malformed_response: 'Microsoft answered with a malformed response.',
-  tenant_mismatch: 'Consent came from a different tenant than the one pinned to this organization.',
-  kafka_unavailable: 'The event pipeline (Kafka) is unavailable.',
-  pipeline_stalled: 'A pipeline stage has stopped processing this organization’s events; they wait safely in Kafka.',
-};
+/** Words for reason codes, when the API gives a code rather than a sentence (the control plane's catalogue). */
+const REASON_TEXT: Readonly<Record<string, string>> = REASON_SUMMARY;
 
 /** Reasons a new consent fixes (Repair); the others are fixed elsewhere (licence, audit settings, secrets, time). */
 const REPAIR_REASONS = /consent|revok|service.?principal|re-?auth|reconnect|repair|tenant.?mismatch|wrong (tenant|account)|permission.?missing|not.?granted/i;

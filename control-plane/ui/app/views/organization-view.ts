@@ -4,6 +4,7 @@
  * application view. Status is polled (every 2.5 s while something is expected to change) and the consent pop-up
  * is also watched for the callback's message, so the screen goes live without a reload.
  */
+import { FLOW_WORDS as FLOW_TEXT, SIGN_IN_REMINDER } from '../../../messages.ts';
 import { api } from '../api-client.ts';
 import { openConsentPopup, watchConsent, type ConsentEnd, type ConsentSession } from '../consent-popup.ts';
 import { badge, errorBanner, h, replaceChildren, uid, type Child } from '../dom.ts';
@@ -79,11 +80,7 @@ interface Flow {
   done: boolean;
 }
 
-const FLOW_WORDS: Record<FlowKind, { action: string; success: string }> = {
-  connect: { action: 'connect the tenant', success: 'Consent granted. The connection is being verified; the status below updates by itself.' },
-  approve: { action: 'approve the permission upgrade', success: 'Upgrade approved. The new permissions are being verified; the status below updates by itself.' },
-  repair: { action: 'repair the connection', success: 'Consent renewed. The connection is being re-verified; the status below updates by itself.' },
-};
+const FLOW_WORDS: Readonly<Record<FlowKind, { action: string; success: string }>> = FLOW_TEXT;
 
 function renderApplications(container: HTMLElement, orgId: string): Dispose {
   let disposed = false;
@@ -293,7 +290,7 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
               'To allow it, click the blocked pop-up icon at the right end of the address bar and choose “Always allow pop-ups and redirects” from this site, then try again. Or open Microsoft’s consent page with this link; this page notices by itself when the consent is done:',
             ),
             h('p', null, h('a', { href: flow.url, target: '_blank', rel: 'opener', class: 'button-link', 'data-testid': 'consent-link' }, 'Open Microsoft’s consent page')),
-            h('p', { class: 'muted' }, 'Sign in as a Global Administrator of the customer tenant, never with a CSP partner account.'),
+            h('p', { class: 'muted' }, SIGN_IN_REMINDER),
           ),
         );
         return;
@@ -304,7 +301,7 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
           'div',
           { class: 'notice notice-progress', role: 'status', 'data-testid': 'consent-waiting' },
           h('p', null, `Complete the consent in the pop-up window to ${FLOW_WORDS[flow.kind].action}.`),
-          h('p', { class: 'muted' }, 'Sign in as a Global Administrator of the customer tenant, never with a CSP partner account. This page updates by itself when you are done.'),
+          h('p', { class: 'muted' }, `${SIGN_IN_REMINDER} This page updates by itself when you are done.`),
           h(
             'p',
             null,
