@@ -9,6 +9,7 @@ import {
   commonSettingsSpec,
   kafkaSettingsSpec,
   microsoftAppSettingsSpec,
+  microsoftRegistrationSettingsSpecs,
   openSearchSettingsSpec,
   perCloudSpecs,
   stageGroupSettings,
@@ -32,6 +33,11 @@ const cloudHostsSpec: SettingsSpec = Object.fromEntries(
   CLOUDS.flatMap((cloud) => Object.entries(perCloudSpecs[cloud]).map(([key, s]) => [`${cloud}.${key}`, s])),
 );
 
+/** The same settings under keys of their own, so several registrations' specs can share one table. */
+function prefixed(spec: SettingsSpec, prefix: string): SettingsSpec {
+  return Object.fromEntries(Object.entries(spec).map(([k, v]) => [`${prefix}.${k}`, v]));
+}
+
 /** Every settings spec of the project, in the order a reader meets them. */
 export const SETTINGS_GROUPS: readonly SettingsGroup[] = [
   { title: 'Every service', intro: 'Read by every service.', spec: commonSettingsSpec },
@@ -40,8 +46,14 @@ export const SETTINGS_GROUPS: readonly SettingsGroup[] = [
   { title: 'OpenSearch', intro: 'The indexer, the control plane\'s events API and the CLI commands that read the index.', spec: openSearchSettingsSpec },
   {
     title: 'Microsoft application',
-    intro: 'The multi-tenant Entra application the control plane and ingest use. Unset, `npm start` runs on the simulator.',
-    spec: microsoftAppSettingsSpec,
+    intro:
+      'The multi-tenant Entra application the control plane and ingest use, registered in each national cloud\'s own Entra ID (docs/consent.md): `M365_*` is the commercial registration and also serves GCC; `M365_GCC_HIGH_*` serves GCC High and DoD; `M365_GCC_*` and `M365_DOD_*` override those. A cloud without a registration is refused at connect. Unset, `npm start` runs on the simulator.',
+    spec: {
+      ...microsoftAppSettingsSpec,
+      ...prefixed(microsoftRegistrationSettingsSpecs.gcc, 'gcc'),
+      ...prefixed(microsoftRegistrationSettingsSpecs['gcc-high'], 'gccHigh'),
+      ...prefixed(microsoftRegistrationSettingsSpecs.dod, 'dod'),
+    },
   },
   {
     title: 'Microsoft hosts',

@@ -19,7 +19,7 @@ async function consentStateAfterSignIn(h: Harness, consentUrl: string, account: 
 async function refusedLinks(h: Harness): Promise<Record<string, number>>;
 async function refusedLinks(h: Harness, problem: string): Promise<number>;
 async function refusedLinks(h: Harness, problem?: string): Promise<Record<string, number> | number> {
-  const text = await (await fetch(`${h.cp.url}/metrics`)).text();
+  const text = await (await fetch(`${h.cp.opsUrl}/metrics`)).text();
   const counts: Record<string, number> = {};
   for (const m of text.matchAll(/^m365siem_controlplane_consent_links_refused_total\{problem="([a-z_]+)"\} (\d+)/gm)) counts[m[1] ?? ''] = Number(m[2]);
   return problem === undefined ? counts : (counts[problem] ?? 0);
