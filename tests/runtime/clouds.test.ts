@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyTokenError, isSameOrigin, parseCloudProfiles, parseMicrosoftApp } from '../../runtime/index.ts';
+import { classifyTokenError, isSameOrigin, missingRegistrationMessage, parseCloudProfiles, parseMicrosoftApp, parseMicrosoftRegistrations } from '../../runtime/index.ts';
 
 describe('cloud profiles', () => {
   it('has the documented hosts and resources per cloud', () => {
@@ -43,6 +43,13 @@ describe('token error classification', () => {
     [7000215, 'secret_invalid'],
     [7000222, 'secret_expired'],
     [90002, 'tenant_not_found'],
+    [700027, 'certificate_invalid'],
+    [700024, 'certificate_invalid'],
+    [7000112, 'application_disabled'],
+    [53003, 'conditional_access'],
+    [90038, 'wrong_cloud'],
+    [900432, 'wrong_cloud'],
+    [650052, 'service_not_subscribed'],
   ] as const)('AADSTS%s → %s', (code, reason) => {
     const e = classifyTokenError(msal(code));
     expect(e.reason).toBe(reason);
@@ -50,7 +57,15 @@ describe('token error classification', () => {
     expect(e.aadsts).toBe(code);
   });
 
-  it('treats unknown failures as retriable service trouble', () => {
+  it('reports an AADSTS code nobody classified as internal_error with an error id, never as Microsoft unavailable', () => {
+    const e = classifyTokenError(msal(1234567), () => 'err-42');
+    expect(e.reason).toBe('internal_error');
+    expect(e.errorId).toBe('err-42');
+    expect(e.message).toContain('err-42');
+    expect(classifyTokenError(new Error('something odd'), () => 'err-43').reason).toBe('internal_error');
+  });
+
+  it('treats network failures as retriable service trouble', () => {
     const e = classifyTokenError(new Error('ECONNRESET'));
     expect(e.reason).toBe('microsoft_unavailable');
     expect(e.retriable).toBe(true);
@@ -58,6 +73,19 @@ describe('token error classification', () => {
 });
 
 describe('microsoft app settings', () => {
+  const ID = '11111111-1111-1111-1111-111111111111';
+  const GOV = '22222222-2222-2222-2222-222222222222';
+  it('reads one registration per cloud: GCC falls back to commercial, DoD to GCC High', () => {
+    expect(parseMicrosoftRegistrations({ M365_CLIENT_ID: ID, M365_CLIENT_SECRET: 'x' })).toMatchObject({ commercial: { clientId: ID }, gcc: { clientId: ID } });
+    const both = parseMicrosoftRegistrations({ M365_CLIENT_ID: ID, M365_CLIENT_SECRET: 'x', M365_GCC_HIGH_CLIENT_ID: GOV, M365_GCC_HIGH_CLIENT_SECRET: 'y' });
+    expect(both['gcc-high']?.clientId).toBe(GOV);
+    expect(both.dod?.clientId).toBe(GOV);
+    expect(parseMicrosoftRegistrations({ M365_CLIENT_ID: ID, M365_CLIENT_SECRET: 'x' })['gcc-high']).toBeUndefined();
+    expect(() => parseMicrosoftRegistrations({ M365_GCC_HIGH_CLIENT_ID: GOV })).toThrow(/M365_GCC_HIGH_CLIENT_SECRET/);
+    expect(missingRegistrationMessage('gcc-high')).toContain('M365_GCC_HIGH_CLIENT_ID');
+    expect(missingRegistrationMessage('dod')).toContain('M365_DOD_CLIENT_ID');
+  });
+
   it('is absent without a client id and requires a credential with one', () => {
     expect(parseMicrosoftApp({})).toBeNull();
     expect(() => parseMicrosoftApp({ M365_CLIENT_ID: '11111111-1111-1111-1111-111111111111' })).toThrow(/M365_CLIENT_SECRET/);
