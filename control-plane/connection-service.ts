@@ -503,8 +503,8 @@ export class ConnectionService {
     const { tenantId, cloud, purpose } = decision.proceed;
     this.refusedAt.delete(orgId);
     const v = await this.runVerification(tenantId, cloud, orgId);
-    const { propagating } = await this.storeVerification(orgId, CONSENT_ACTOR, v, true);
-    if (propagating) this.waitForPropagation(orgId);
+    const { propagating, retry } = await this.storeVerification(orgId, CONSENT_ACTOR, v, true);
+    if (retry) this.waitForPropagation(orgId);
     return consentAnswer({ orgId, tenantId, purpose, v, propagating, view: this.connectionView(orgId, { withConsentUrl: false }) });
   }
 
@@ -529,13 +529,13 @@ export class ConnectionService {
     this.propagating.set(orgId, run);
   }
 
-  /** Verifies an organization whose consent has not been verified yet; true while it is still propagating. */
+  /** Verifies an organization whose consent has not been verified yet; true while more is expected to propagate. */
   private async verifyAwaitingConsent(orgId: string): Promise<boolean> {
     const record = this.o.store.get(orgId);
     const c = record?.connection;
     if (!record || !c?.tenantId || c.status === 'disconnected' || record.controlPlane.consent?.verifiedAt !== null) return false;
     const v = await this.runVerification(c.tenantId, c.cloud, orgId);
-    return (await this.storeVerification(orgId, SYSTEM_ACTOR, v, true)).propagating;
+    return (await this.storeVerification(orgId, SYSTEM_ACTOR, v, true)).retry;
   }
 
   // ---------------------------------------------------------------- verification
@@ -599,11 +599,11 @@ export class ConnectionService {
     return { ok: true, tenantId, roles: acquired.roles, diff, upgrade };
   }
 
-  private async storeVerification(orgId: string, actor: Actor, v: VerificationOutcome, enablePolling: boolean): Promise<{ propagating: boolean }> {
+  private async storeVerification(orgId: string, actor: Actor, v: VerificationOutcome, enablePolling: boolean): Promise<{ propagating: boolean; retry: boolean }> {
     this.lastChecked.set(orgId, this.iso());
     return this.o.store.mutate(orgId, actor, (current) => {
-      if (!current?.connection) return { record: undefined, result: { propagating: false } };
-      const { history, propagating } = applyVerification(current, v, {
+      if (!current?.connection) return { record: undefined, result: { propagating: false, retry: false } };
+      const { history, propagating, retry } = applyVerification(current, v, {
         at: this.iso(),
         nowMs: this.now(),
         manifestVersion: this.o.manifestVersion,
@@ -612,7 +612,7 @@ export class ConnectionService {
         statusOf: (r) => this.statusOf(r),
       });
       if (!v.ok && PERMANENT_REFUSALS.has(v.error.reason)) this.refusedAt.set(orgId, current.revision);
-      return { record: current, history, result: { propagating } };
+      return { record: current, history, result: { propagating, retry } };
     });
   }
 
@@ -623,8 +623,8 @@ export class ConnectionService {
     const awaiting = record.controlPlane.consent !== null && record.controlPlane.consent.verifiedAt === null;
     if (!c?.tenantId || (!c.connectedAt && !awaiting) || c.status === 'disconnected') return this.connectionView(orgId);
     const v = await this.runVerification(c.tenantId, c.cloud, orgId);
-    const { propagating } = await this.storeVerification(orgId, actor, v, awaiting);
-    if (propagating) this.waitForPropagation(orgId);
+    const { retry } = await this.storeVerification(orgId, actor, v, awaiting);
+    if (retry) this.waitForPropagation(orgId);
     return this.connectionView(orgId);
   }
 

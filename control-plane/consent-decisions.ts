@@ -171,10 +171,10 @@ export interface VerificationContext {
  * of what changed and whether the consent is still propagating. Inside the window after a consent, "application
  * not found" and a token without roles mean "not propagated yet" (docs/decisions/0101), not a refusal.
  */
-export function applyVerification(draft: OrganizationRecord, v: VerificationOutcome, ctx: VerificationContext): { history: HistoryInput[]; propagating: boolean } {
+export function applyVerification(draft: OrganizationRecord, v: VerificationOutcome, ctx: VerificationContext): { history: HistoryInput[]; propagating: boolean; retry: boolean } {
   const connection = draft.connection;
   const history: HistoryInput[] = [];
-  if (!connection) return { history, propagating: false };
+  if (!connection) return { history, propagating: false, retry: false };
   const consent = draft.controlPlane.consent;
   const awaiting = consent !== null && consent.verifiedAt === null;
   const inWindow = awaiting && withinPropagationWindow(consent.at, ctx.nowMs);
@@ -186,7 +186,7 @@ export function applyVerification(draft: OrganizationRecord, v: VerificationOutc
       draft.controlPlane.verification = { at: ctx.at, ok: false, reason: 'consent_propagating', message: v.ok ? 'tokens carry no roles yet' : v.error.message, aadsts: v.ok ? null : v.error.aadsts };
     }
     finishStatus(draft, ctx, history);
-    return { history, propagating: true };
+    return { history, propagating: true, retry: true };
   }
   if (awaiting && !inWindow && symptom) {
     history.push({ action: 'consent.propagation_timed_out', message: 'the consent did not propagate within the window; the verification result now counts' });
@@ -202,15 +202,20 @@ export function applyVerification(draft: OrganizationRecord, v: VerificationOutc
     const taken = ctx.tenantOwner(v.tenantId);
     if (taken && taken !== draft.orgId) {
       history.push({ action: 'consent.tenant_in_use', message: `tenant ${v.tenantId} was connected to organization ${taken} meanwhile; not connected` });
-      return { history, propagating: false };
+      return { history, propagating: false, retry: false };
     }
     if (previous && !previous.ok && previous.reason !== 'consent_propagating') history.push({ action: 'verification.recovered', message: `verification succeeded again after ${previous.reason}` });
     draft.controlPlane.verification = previous?.ok ? previous : { at: ctx.at, ok: true, reason: null, message: null, aadsts: null };
-    if (consent && consent.verifiedAt === null) draft.controlPlane.consent = { ...consent, verifiedAt: ctx.at };
     applyPermissions(draft, v, ctx, history);
+    // Roles still missing right after a consent (an upgrade's new role, say) may be on their way: what is granted
+    // flows now, and verification keeps trying until the rest arrives or the window is over.
+    const stillArriving = inWindow && v.diff.missing.length > 0;
+    if (consent && consent.verifiedAt === null && !stillArriving) draft.controlPlane.consent = { ...consent, verifiedAt: ctx.at };
+    finishStatus(draft, ctx, history);
+    return { history, propagating: false, retry: stillArriving };
   }
   finishStatus(draft, ctx, history);
-  return { history, propagating: false };
+  return { history, propagating: false, retry: false };
 }
 
 function applyPermissions(draft: OrganizationRecord, v: Extract<VerificationOutcome, { ok: true }>, ctx: VerificationContext, history: HistoryInput[]): void {

@@ -1,4 +1,7 @@
-import { backoffDelay, sleep, type SourceStatus, type SourceState, type StatusReason } from '../runtime/index.ts';
+import { backoffDelay, PERMANENT_REFUSALS, sleep, type SourceStatus, type SourceState, type StatusReason } from '../runtime/index.ts';
+
+/** How long a permanently refused source waits if nothing wakes it (a day: the periodic status still reports it). */
+const PARKED_MS = 24 * 3_600_000;
 import { events24h } from './checkpoint-store.ts';
 import { LICENCE_REQUIRED } from './licence-refusals.ts';
 import { failureOf, type ApiFailure } from './microsoft-http.ts';
@@ -98,6 +101,9 @@ export class SourceRunner {
         this.reportFailure(f);
         const initial = Math.min(s.pollIntervalMs, 1_000);
         delay = backoffDelay(this.consecutiveFailures - 1, { initialMs: initial, maxMs: Math.max(initial, s.maxBackoffMs) }, f.retryAfterMs);
+        // A refusal no retry can fix (certificate, disabled app, Conditional Access, wrong cloud, no subscription)
+        // waits for a change: a new connection revision (repair, consent) wakes it, a restart re-reads the config.
+        if (!f.retriable && PERMANENT_REFUSALS.has(f.reason)) delay = PARKED_MS;
       }
       this.pause = new AbortController();
       await sleep(delay, AbortSignal.any([signal, this.pause.signal]));
