@@ -158,6 +158,10 @@ export async function startPipeline(options: { env?: Record<string, string>; app
         recordsPerMinute: 20,
         publicationDelayMs: [200, 800],
         graphThrottling: false,
+        // A short consent propagation: the path runs (the callback may answer "waiting for Microsoft"), the
+        // screens' timing stays what these tests were written for. tests/control-plane/propagation.int.test.ts
+        // covers longer delays.
+        consentPropagationMs: [200, 400],
         ...over,
       });
     },
