@@ -1,13 +1,13 @@
 import {
   backoffDelay,
   buildDeadLetter,
+  ConsumerSupervisor,
   DEAD_LETTER_HEADERS,
   sleep,
   type OutgoingMessage,
   type SendLimits,
   type EachBatchPayload,
   type KafkaClient,
-  type KafkaConsumer,
   type KafkaMessage,
   type KafkaProducer,
   type Logger,
@@ -59,7 +59,8 @@ type Prepared =
  * retrying (heartbeating) and the partition consumes nothing more: backpressure, no loss.
  */
 export class IndexerService {
-  private consumer: KafkaConsumer | null = null;
+  private supervisor: ConsumerSupervisor | null = null;
+  private readonly consumerRestarts;
   private producer: KafkaProducer | null = null;
   private limits: SendLimits | null = null;
   private readonly abort = new AbortController();
@@ -120,6 +121,7 @@ export class IndexerService {
     this.aliases = new OrganizationAliases(opensearch, options.prefix, logger);
     this.documents = metrics.counter('documents', 'events by outcome: indexed, duplicate (already indexed), dead_letter', ['outcome']);
     this.deadLetters = metrics.counter('dead_letters', 'events sent to the dead-letter topic, by error code', ['code']);
+    this.consumerRestarts = metrics.counter('consumer_restarts', 'times the siem.events consumer stopped for good (kafkajs crash without restart) and was started again');
     this.batches = metrics.counter('batches', 'Kafka batches made durable and committed');
     this.lastCommit = metrics.gauge('last_commit', 'timestamp_seconds', 'time of the last offset commit');
   }
@@ -128,6 +130,8 @@ export class IndexerService {
   readiness(): string | null {
     if (!this.started) return 'starting';
     if (this.abort.signal.aborted) return 'stopping';
+    const consumer = this.supervisor?.readiness() ?? null;
+    if (consumer !== null) return consumer;
     const waiting = this.writer.waitingSinceMs;
     if (waiting !== null && Date.now() - waiting > 10_000) return `OpenSearch throttling or unreachable for ${Math.round((Date.now() - waiting) / 1000)} s; consumption waits`;
     return null;
@@ -146,40 +150,51 @@ export class IndexerService {
     this.limits = await this.kafka.sendLimits([this.options.deadLetterTopic]);
     this.producer = this.kafka.producer();
     await this.producer.connect();
-    const consumer = this.kafka.consumer({
-      groupId: this.options.groupId,
-      readCommitted: true,
-      // Small fetches keep the pipeline fed: the next batch is fetched and decoded while earlier ones are written.
-      maxBytesPerPartition: this.options.fetchMaxBytesPerPartition,
+    this.supervisor = new ConsumerSupervisor({
+      name: `${this.options.eventsTopic} consumer`,
+      logger: this.logger,
+      create: () => {
+        const consumer = this.kafka.consumer({
+          groupId: this.options.groupId,
+          readCommitted: true,
+          // Small fetches keep the pipeline fed: the next batch is fetched and decoded while earlier ones are written.
+          maxBytesPerPartition: this.options.fetchMaxBytesPerPartition,
+        });
+        consumer.on(consumer.events.GROUP_JOIN, (e) => {
+          // A new generation (or a restarted consumer): kafkajs fetches from the committed offsets again, so forget
+          // in-flight chains; work of the older generation no longer commits.
+          this.generation++;
+          this.chains.clear();
+          this.committedOffsets.clear();
+          this.rewinds.clear();
+          const assignment = e.payload.memberAssignment as Record<string, number[]>;
+          this.assigned = Object.values(assignment).reduce((n, p) => n + p.length, 0);
+          this.logger.info({ assignment }, 'joined consumer group');
+        });
+        return consumer;
+      },
+      run: async (consumer) => {
+        await consumer.connect();
+        await consumer.subscribe({ topic: this.options.eventsTopic, fromBeginning: this.options.fromBeginning ?? true });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
+          eachBatch: (payload) => this.handleBatch(payload),
+        });
+      },
+      onRestart: () => this.consumerRestarts.inc(),
     });
-    this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      // A new generation: kafkajs fetches from the committed offsets again, so forget in-flight chains.
-      this.generation++;
-      this.chains.clear();
-      this.committedOffsets.clear();
-      this.rewinds.clear();
-      const assignment = e.payload.memberAssignment as Record<string, number[]>;
-      this.assigned = Object.values(assignment).reduce((n, p) => n + p.length, 0);
-      this.logger.info({ assignment }, 'joined consumer group');
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topic: this.options.eventsTopic, fromBeginning: this.options.fromBeginning ?? true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.handleBatch(payload),
-    });
+    await this.supervisor.start();
     this.started = true;
   }
 
   async close(): Promise<void> {
     this.abort.abort();
     await Promise.allSettled([...this.inflight]);
-    await this.consumer?.disconnect().catch((error: unknown) => this.logger.warn({ err: error }, 'consumer disconnect failed'));
+    await this.supervisor?.close().catch((error: unknown) => this.logger.warn({ err: error }, 'consumer disconnect failed'));
     await this.producer?.disconnect().catch((error: unknown) => this.logger.warn({ err: error }, 'producer disconnect failed'));
-    this.consumer = null;
+    this.supervisor = null;
     this.producer = null;
   }
 
@@ -223,7 +238,7 @@ export class IndexerService {
       if (firstOffset !== null && this.generation === generation && !this.abort.signal.aborted) {
         this.rewinds.set(key, BigInt(firstOffset));
         try {
-          this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: firstOffset });
+          this.supervisor?.current?.seek({ topic: batch.topic, partition: batch.partition, offset: firstOffset });
         } catch (seekError) {
           this.logger.error({ err: seekError }, 'seek failed; the batch is consumed again after the next rebalance or restart');
         }
@@ -302,9 +317,10 @@ export class IndexerService {
     const key = `${topic}\u0000${partition}`;
     const last = this.committedOffsets.get(key);
     if (last !== undefined && last >= offset) return true;
-    if (!this.consumer || this.generation !== generation) return false;
+    const consumer = this.supervisor?.current;
+    if (!consumer || this.generation !== generation) return false;
     try {
-      await this.consumer.commitOffsets([{ topic, partition, offset: offset.toString() }]);
+      await consumer.commitOffsets([{ topic, partition, offset: offset.toString() }]);
     } catch (error) {
       // The partition may have moved to another member: it indexes the batch again, and 409s make that harmless.
       this.logger.warn({ err: error, topic, partition }, 'offset commit failed; the batch will be consumed again');

@@ -154,6 +154,8 @@ export class IngestService {
   readiness(): string | null {
     if (this.closed) return 'shutting down';
     if (!this.assignment.joined) return 'not yet assigned tenant partitions';
+    const consumer = this.assignment.readiness();
+    if (consumer !== null) return consumer;
     return null;
   }
 

@@ -1,4 +1,4 @@
-import { tenantConnectionSchema, type KafkaClient, type KafkaConsumer, type Logger, type TenantConnection } from '../runtime/index.ts';
+import { ConsumerSupervisor, tenantConnectionSchema, type KafkaClient, type KafkaConsumer, type Logger, type TenantConnection } from '../runtime/index.ts';
 
 /**
  * Membership in the pollers' consumer group on m365.tenants: the partitions an instance is assigned are the
@@ -16,7 +16,7 @@ export interface AssignmentHandlers {
 }
 
 export class TenantAssignment {
-  private consumer: KafkaConsumer | null = null;
+  private supervisor: ConsumerSupervisor | null = null;
   private assigned = new Set<number>();
   private queue: Promise<void> = Promise.resolve();
   private joinedOnce = false;
@@ -53,14 +53,28 @@ export class TenantAssignment {
     return next;
   }
 
+  /** Null while the consumer runs; otherwise why not (a stopped consumer is restarted with backoff). */
+  readiness(): string | null {
+    return this.supervisor?.readiness() ?? null;
+  }
+
   async start(): Promise<void> {
+    this.supervisor = new ConsumerSupervisor({
+      name: `${this.topic} consumer`,
+      logger: this.logger,
+      create: () => this.createConsumer(),
+      run: (consumer) => this.runConsumer(consumer),
+    });
+    await this.supervisor.start();
+  }
+
+  private createConsumer(): KafkaConsumer {
     const consumer = this.kafka.consumer({
       groupId: this.groupId,
       sessionTimeoutMs: this.sessionTimeoutMs,
       heartbeatIntervalMs: Math.max(500, Math.floor(this.sessionTimeoutMs / 10)),
       rebalanceTimeoutMs: Math.max(this.sessionTimeoutMs, 10_000),
     });
-    this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       const mine = (event.payload.memberAssignment[this.topic] ?? []).slice().sort((a, b) => a - b);
       void this.enqueue(async () => {
@@ -74,6 +88,10 @@ export class TenantAssignment {
         for (const w of this.joinWaiters.splice(0)) w();
       });
     });
+    return consumer;
+  }
+
+  private async runConsumer(consumer: KafkaConsumer): Promise<void> {
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await consumer.run({
@@ -99,9 +117,9 @@ export class TenantAssignment {
 
   /** Leaves the group (the remaining instances take the partitions over). */
   async close(): Promise<void> {
-    const c = this.consumer;
-    this.consumer = null;
-    if (c) await c.disconnect().catch(() => undefined);
+    const supervisor = this.supervisor;
+    this.supervisor = null;
+    if (supervisor) await supervisor.close().catch(() => undefined);
     await this.queue;
   }
 }

@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import {
   buildDeadLetter,
   ConsumerLagMonitor,
+  ConsumerSupervisor,
   createKafkaClient,
   createLogger,
   encodedRecordBytes,
@@ -19,7 +20,6 @@ import {
   RAW_HEADERS,
   type EachBatchPayload,
   type KafkaClient,
-  type KafkaConsumer,
   type KafkaProducer,
   type Logger,
   type OutgoingMessage,
@@ -60,7 +60,7 @@ export class NormalizerService {
   readonly kafka: KafkaClient;
   readonly topics: Topics;
   readonly metrics: NormalizeMetrics;
-  private consumer: KafkaConsumer | null = null;
+  private supervisor: ConsumerSupervisor | null = null;
   private lagMonitor: ConsumerLagMonitor | null = null;
   private readonly producers = new Map<number, Promise<KafkaProducer>>();
   private readonly recent = new Map<number, RecentKeys>();
@@ -104,21 +104,31 @@ export class NormalizerService {
       });
       this.logger.info({ schemaId: this.schemaId }, 'registered the siem.events schema with the schema registry');
     }
-    const consumer = this.kafka.consumer({ groupId: s.groupId, readCommitted: true, sessionTimeoutMs: s.sessionTimeoutMs, heartbeatIntervalMs: Math.min(3_000, Math.floor(s.sessionTimeoutMs / 3)) });
-    this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      const partitions = new Set<number>(e.payload.memberAssignment[this.topics.raw.name] ?? []);
-      this.onAssignment(partitions);
+    this.supervisor = new ConsumerSupervisor({
+      name: `${this.topics.raw.name} consumer`,
+      logger: this.logger,
+      create: () => {
+        const consumer = this.kafka.consumer({ groupId: s.groupId, readCommitted: true, sessionTimeoutMs: s.sessionTimeoutMs, heartbeatIntervalMs: Math.min(3_000, Math.floor(s.sessionTimeoutMs / 3)) });
+        consumer.on(consumer.events.GROUP_JOIN, (e) => {
+          const partitions = new Set<number>(e.payload.memberAssignment[this.topics.raw.name] ?? []);
+          this.onAssignment(partitions);
+        });
+        return consumer;
+      },
+      run: async (consumer) => {
+        await consumer.connect();
+        // A new group reads m365.raw from the beginning: nothing fetched is skipped.
+        await consumer.subscribe({ topic: this.topics.raw.name, fromBeginning: true });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: 3,
+          eachBatch: (payload) => this.handleBatch(payload),
+        });
+      },
+      onRestart: () => this.metrics.consumerRestarts.inc(),
     });
-    await consumer.connect();
-    // A new group reads m365.raw from the beginning: nothing fetched is skipped.
-    await consumer.subscribe({ topic: this.topics.raw.name, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 3,
-      eachBatch: (payload) => this.handleBatch(payload),
-    });
+    await this.supervisor.start();
     // Sampled on its own timer, not by the consumer: a consumer that stopped still shows its lag growing.
     this.lagMonitor = new ConsumerLagMonitor(this.kafka, {
       groupId: s.groupId,
@@ -136,7 +146,9 @@ export class NormalizerService {
   }
 
   readiness(): string | null {
-    if (!this.consumer) return 'not started';
+    if (!this.supervisor) return 'not started';
+    const consumer = this.supervisor.readiness();
+    if (consumer !== null) return consumer;
     if (!this.joined) return 'not yet joined the consumer group';
     return null;
   }
@@ -309,9 +321,9 @@ export class NormalizerService {
   async close(): Promise<void> {
     await this.lagMonitor?.stop();
     this.lagMonitor = null;
-    const consumer = this.consumer;
-    this.consumer = null;
-    if (consumer) await consumer.disconnect().catch((error: unknown) => this.logger.warn({ err: error }, 'error while leaving the consumer group'));
+    const supervisor = this.supervisor;
+    this.supervisor = null;
+    if (supervisor) await supervisor.close().catch((error: unknown) => this.logger.warn({ err: error }, 'error while leaving the consumer group'));
     await Promise.all([...this.producers.keys()].map((p) => this.dropProducer(p)));
   }
 }
