@@ -120,6 +120,46 @@ function stopChild(child: Child): Promise<void> {
   });
 }
 
+const RESTARTS_PER_WINDOW = 5;
+const RESTART_WINDOW_MS = 10 * 60_000;
+
+/**
+ * Starts a child and starts it again whenever it exits while the pipeline runs (docs/backpressure-and-recovery.md):
+ * after 1 s, 2 s, 4 s … up to 30 s; more than RESTARTS_PER_WINDOW exits within RESTART_WINDOW_MS leaves it stopped
+ * and says so, since a service that cannot stay up needs a person, not a loop.
+ */
+function superviseChild(
+  name: string,
+  spawnIt: () => Child,
+  children: Child[],
+  hooks: { isStopping: () => boolean; progress: (line: string) => void },
+): void {
+  const exits: number[] = [];
+  const launch = () => {
+    const child = spawnIt();
+    children.push(child);
+    child.process.once('exit', (code, signal) => {
+      if (hooks.isStopping()) return;
+      const now = Date.now();
+      exits.push(now);
+      while (exits.length > 0 && (exits[0] as number) < now - RESTART_WINDOW_MS) exits.shift();
+      if (exits.length > RESTARTS_PER_WINDOW) {
+        hooks.progress(`${name} exited (${code ?? signal}) ${exits.length} times in ${RESTART_WINDOW_MS / 60_000} min; not restarting it again; see ${child.logFile}`);
+        return;
+      }
+      const delayMs = Math.min(30_000, 1_000 * 2 ** (exits.length - 1));
+      hooks.progress(`${name} exited (${code ?? signal}); restarting it in ${delayMs / 1000} s (restart ${exits.length} of at most ${RESTARTS_PER_WINDOW} in ${RESTART_WINDOW_MS / 60_000} min); see ${child.logFile}`);
+      setTimeout(() => {
+        if (hooks.isStopping()) return;
+        const at = children.indexOf(child);
+        if (at >= 0) children.splice(at, 1);
+        launch();
+      }, delayMs).unref();
+    });
+  };
+  launch();
+}
+
 export interface DemoOptions {
   json: boolean;
   pollIntervalMs: number;
@@ -219,13 +259,15 @@ export async function runPipeline(env: Env, options: DemoOptions): Promise<void>
     const announced = await firstJsonLine(controlPlane, 90_000);
     const controlPlaneUrl = String(announced.url);
     await waitForHttp(`${controlPlaneUrl}/healthz`, 30_000);
-    for (const name of ['ingest', 'normalize', 'index'] as const) {
-      children.push(spawnChild(name, ['start', name], serviceEnv, logDir));
-    }
     for (const child of children) {
       child.process.once('exit', (code, signal) => {
         if (stopped === null) progress(`${child.name} exited (${code ?? signal}); see ${child.logFile}`);
       });
+    }
+    // The pipeline services are restarted when they exit (a supervisor's job, done here for the local pipeline):
+    // backoff growing from 1 s to 30 s, at most RESTARTS_PER_WINDOW restarts in RESTART_WINDOW_MS, each logged.
+    for (const name of ['ingest', 'normalize', 'index'] as const) {
+      superviseChild(name, () => spawnChild(name, ['start', name], serviceEnv, logDir), children, { isStopping: () => stopped !== null, progress });
     }
 
     const organizations =
@@ -259,6 +301,7 @@ export async function runPipeline(env: Env, options: DemoOptions): Promise<void>
       if (organizations[0]) say(`  node bin/m365-siem.js replay --org ${organizations[0].id}`);
       say(`For \`org …\` commands against this control plane: export M365_SIEM_URL=${controlPlaneUrl} M365_SIEM_TOKEN=${demo.operatorToken}`);
       say('');
+      say('ingest, normalize and index are restarted if they exit (backoff 1–30 s, at most 5 times in 10 min; logged here).');
       say('Ctrl-C stops everything this command started.');
     }
   } catch (error) {

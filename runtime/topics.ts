@@ -34,6 +34,11 @@ export const topicSettingsSpec = {
   ),
   rawRetentionDays: setting('TOPIC_RAW_RETENTION_DAYS', envInt(30, 1, 3650), 'retention of m365.raw, longer than Microsoft\'s 7 days so replay reaches past it'),
   eventsRetentionDays: setting('TOPIC_EVENTS_RETENTION_DAYS', envInt(7, 1, 3650), 'retention of siem.events'),
+  dataMaxMessageBytes: setting(
+    'TOPIC_DATA_MAX_MESSAGE_BYTES',
+    envInt(8 * 1024 * 1024, 1_048_588, 64 * 1024 * 1024),
+    'max.message.bytes of m365.raw, siem.events and the dead-letter topic when the pipeline creates them: the largest record (batch) they take (docs/decisions/0091)',
+  ),
   deadLetterRetentionDays: setting('TOPIC_DLQ_RETENTION_DAYS', envInt(30, 1, 3650), 'retention of the dead-letter topic'),
 } as const;
 
@@ -45,7 +50,9 @@ export function parseTopicSettings(env: Readonly<Record<string, string | undefin
 
 export function topicSpecs(s: TopicSettings): Topics {
   const compactBase = { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'segment.ms': String(60 * 60 * 1000) };
-  const retainedBase = (days: number) => ({ 'cleanup.policy': 'delete', 'retention.ms': String(days * DAY_MS) });
+  // Data topics take records far larger than the broker's 1 MiB default: a Microsoft record of a few megabytes must
+  // reach the index (docs/decisions/0091); the sends stay bounded by whatever limit the topic really has.
+  const retainedBase = (days: number) => ({ 'cleanup.policy': 'delete', 'retention.ms': String(days * DAY_MS), 'max.message.bytes': String(s.dataMaxMessageBytes) });
   const rf = s.replicationFactor;
   const isr = minInsyncReplicas(rf, s.minInsyncReplicas);
   // With one replica the broker default (1) is all there is; setting it would only hide a typo in a cluster's RF.

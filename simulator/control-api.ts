@@ -58,8 +58,15 @@ const recordsBody = z
     count: z.number().int().min(1).max(1_000_000),
     // Up to the longest retention Microsoft documents for these logs (sign-ins with P1/P2: 30 days).
     eventsSpanMs: z.number().int().min(1).max(30 * 24 * 3_600_000).optional(),
+    // Large audit records exist (long Parameters of admin cmdlets, many ModifiedProperties, DLP detail): records of
+    // about this many JSON bytes, up to 16 MiB.
+    recordBytes: z.number().int().min(1).max(16 * 1024 * 1024).optional(),
   })
   .strict()
+  .refine((b) => b.recordBytes === undefined || b.source.startsWith('management:'), {
+    path: ['recordBytes'],
+    message: 'recordBytes applies to Management Activity API sources (management:*) only',
+  })
   .refine((b) => b.eventsSpanMs === undefined || !(b.source.startsWith('graph:') && ENTITY_SOURCES.has(b.source.slice('graph:'.length) as GraphSourceKey)), {
     path: ['eventsSpanMs'],
     message: "graph:riskyUsers and graph:userRegistrationDetails hold each user's current state, not a history of events to spread: add their records without eventsSpanMs",
@@ -238,7 +245,7 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
       const input = await parsedBody(req, res, recordsBody);
       if (input === undefined) return;
       tenant.advance(now);
-      const added = tenant.addRecords(input.source, input.count, now, stripUndefined({ eventsSpanMs: input.eventsSpanMs }));
+      const added = tenant.addRecords(input.source, input.count, now, stripUndefined({ eventsSpanMs: input.eventsSpanMs, recordBytes: input.recordBytes }));
       return sendJson(res, 201, { source: input.source, count: added.count, firstIndex: added.firstIndex, availableAt: new Date(added.availableAtMs).toISOString() });
     }
     if (c === 'updates' && req.method === 'POST') {

@@ -139,7 +139,7 @@ export class SimulatorControl {
     return this.call('DELETE', `/tenants/${tenantId}/consent`);
   }
   /** Records whose events happen now; with `eventsSpanMs`, history spread over that span before now, available at once. */
-  addRecords(tenantId: string, source: SourceName, count: number, options: { eventsSpanMs?: number } = {}): Promise<{ source: SourceName; count: number; firstIndex: number; availableAt: string }> {
+  addRecords(tenantId: string, source: SourceName, count: number, options: { eventsSpanMs?: number; recordBytes?: number } = {}): Promise<{ source: SourceName; count: number; firstIndex: number; availableAt: string }> {
     return this.call('POST', `/tenants/${tenantId}/records`, { source, count, ...options });
   }
   /** Changes records in place (risk detections, Defender alerts and incidents): a new version of each, published later. */

@@ -14,6 +14,8 @@ export interface Batch {
   eventEndMs: number;
   availableAtMs: number;
   outOfOrder: boolean;
+  /** Set when the batch's records were asked to be this large (JSON bytes, about). */
+  recordBytes?: number;
 }
 
 export interface Blob {
@@ -68,8 +70,8 @@ export class Feed {
     this.rateCursorMs = startMs;
   }
 
-  addBatch(count: number, eventStartMs: number, eventEndMs: number, availableAtMs: number, outOfOrder: boolean, policy?: BlobPolicy): Batch {
-    const batch: Batch = { seq: this.batches.length, firstIndex: this.nextIndex, count, eventStartMs, eventEndMs, availableAtMs, outOfOrder };
+  addBatch(count: number, eventStartMs: number, eventEndMs: number, availableAtMs: number, outOfOrder: boolean, policy?: BlobPolicy, recordBytes?: number): Batch {
+    const batch: Batch = { seq: this.batches.length, firstIndex: this.nextIndex, count, eventStartMs, eventEndMs, availableAtMs, outOfOrder, ...(recordBytes !== undefined ? { recordBytes } : {}) };
     this.batches.push(batch);
     this.nextIndex += count;
     if (policy) this.addBlobs(batch, policy);

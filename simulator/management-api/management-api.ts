@@ -417,6 +417,8 @@ export class ManagementApi {
     let position = 0;
     for (const index of feed.blobIndices(blob)) {
       let record = generateManagementRecord(rctx, contentType, index, feed.eventTimeOf(index));
+      const recordBytes = feed.batchOf(index)?.recordBytes;
+      if (recordBytes !== undefined) padRecord(record, recordBytes);
       if (contentType === 'DLP.All' && !dlpDetail) stripSensitiveData(record);
       // Re-delivered copies do not keep their JSON field order (peers that deduplicated on a hash broke on it).
       if (blob.reserveOf !== undefined || seen.has(index)) record = reorderFields(record, new Rng(`${blob.contentId}|${position}`));
@@ -425,6 +427,25 @@ export class ManagementApi {
       parts.push(JSON.stringify(record));
     }
     return `[${parts.join(',')}]`;
+  }
+}
+
+/**
+ * Grows a record to about `bytes` of JSON the way real records grow: more `Parameters` entries (an admin cmdlet's
+ * arguments) when it has them, otherwise more `ModifiedProperties` (name, old and new value of each change).
+ */
+function padRecord(record: Record<string, unknown>, bytes: number): void {
+  const useParameters = Array.isArray(record.Parameters);
+  const list: unknown[] = useParameters ? (record.Parameters as unknown[]) : Array.isArray(record.ModifiedProperties) ? (record.ModifiedProperties as unknown[]) : [];
+  if (!useParameters) record.ModifiedProperties = list;
+  let size = JSON.stringify(record).length;
+  const chunk = 16 * 1024;
+  for (let i = 0; size < bytes; i++) {
+    const room = Math.max(1, Math.min(chunk, bytes - size - 80));
+    const value = `${'AllowedSenders:'}${'a'.repeat(room)}`.slice(0, room);
+    const entry = useParameters ? { Name: `Param${i}`, Value: value } : { Name: `Property${i}`, NewValue: value, OldValue: '' };
+    list.push(entry);
+    size += JSON.stringify(entry).length + 1;
   }
 }
 

@@ -6,6 +6,7 @@ import { testKafkaClient } from '../helpers/clients.ts';
 import { uniqueName } from '../helpers/resources.ts';
 import { cleanup, countDocs, indexerEnv, offsets, openSearchAt, opensearchUrl, quietLogger, testTopics, waitFor } from './helpers/fixture.ts';
 import { anyEvent, encode, signIn } from './helpers/siem-events.ts';
+import { expectDeadLetterHeaders } from '../helpers/dead-letters.ts';
 
 /** The index service end to end on the shared Kafka and OpenSearch: siem.events in, documents and dead letters out. */
 describe('indexer service (real Kafka and OpenSearch)', () => {
@@ -83,12 +84,20 @@ describe('indexer service (real Kafka and OpenSearch)', () => {
     await allDurable();
 
     const letters: DeadLetter[] = [];
+    const headersOf = new Map<DeadLetter, Parameters<typeof expectDeadLetterHeaders>[0]>();
     const consumer = kafka.consumer({ groupId: dlqReaderGroup });
     await consumer.connect();
     await consumer.subscribe({ topic: topics.deadLetter.name, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void letters.push(deadLetterSchema.parse(JSON.parse(message.value!.toString()))) });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const letter = deadLetterSchema.parse(JSON.parse(message.value!.toString()));
+        headersOf.set(letter, message.headers);
+        letters.push(letter);
+      },
+    });
     await waitFor('three dead letters', () => letters.length >= 3);
     await consumer.disconnect();
+    for (const letter of letters) expectDeadLetterHeaders(headersOf.get(letter), letter);
 
     expect(await countDocs(os, prefix, { term: { 'event.id': 'dlq-good' } })).toBe(1);
     expect(await countDocs(os, prefix, { term: { 'event.id': 'dlq-conflict' } })).toBe(0);

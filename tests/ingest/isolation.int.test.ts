@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SourceName } from '../../runtime/index.ts';
 import type { FetchFn } from '../../ingest/index.ts';
 import { publishedIds, useIngestFixture, waitUntil } from './helpers/ingest-fixture.ts';
+import { expectDeadLetterHeaders } from '../helpers/dead-letters.ts';
 
 /**
  * Guarantee 3: records naming another tenant are refused (dead-lettered, counted, status tenant_mismatch) and
@@ -69,6 +70,7 @@ describe('tenant isolation', () => {
     const published = new Set([...publishedIds(fx().raw.values(), orgId, mgmt), ...publishedIds(fx().raw.values(), orgId, 'graph:signIns')]);
     for (const id of tampered) expect(published.has(id)).toBe(false);
     const mismatches = fx().dlq.values().filter((d) => d.errorCode === 'tenant_mismatch');
+    for (const item of fx().dlq.items) expectDeadLetterHeaders(item.headers, item.value as { stage: 'ingest'; errorCode: string; source: string | null });
     expect(mismatches.every((d) => d.stage === 'ingest' && d.orgId === orgId)).toBe(true);
     expect(new Set(mismatches.map((d) => String(JSON.parse(String(d.input)).Id ?? JSON.parse(String(d.input)).id)))).toEqual(tampered);
     // Re-read every cycle inside the Graph lag window, the refused sign-in is still dead-lettered only once.

@@ -11,6 +11,7 @@ import { decodeSiemEvent } from '../../schemas/index.ts';
 import { testKafkaClient } from '../helpers/clients.ts';
 import { cleanupTopics, envelopeMessages, normalizerEnv, produceRaw, readTopic, testTopicNames } from './kafka-helpers.ts';
 import { simulatedEnvelopes } from './simulated-envelopes.ts';
+import { expectDeadLetterHeaders } from '../helpers/dead-letters.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/normalizer-process.ts', import.meta.url));
 const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
@@ -101,6 +102,7 @@ describe('normalizer exactly once across a crash mid-transaction', () => {
     const dead = await readTopic(kafka, t.dlq, { readCommitted: true, enough: (m) => m.length >= poison.length, settleMs: 1_000 });
     expect(dead).toHaveLength(poison.length);
     const letters = dead.map((m) => deadLetterSchema.parse(JSON.parse(m.value?.toString() ?? '')));
+    for (const [i, m] of dead.entries()) expectDeadLetterHeaders(m.headers, letters[i]!);
     expect(letters.map((l) => l.errorCode).sort()).toEqual(['invalid_envelope', 'invalid_json', 'mapping_error']);
     for (const l of letters) {
       expect(l.stage).toBe('normalize');
