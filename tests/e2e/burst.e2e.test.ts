@@ -77,7 +77,13 @@ describe('a burst on one tenant while the normalizer is held (real Kafka and Ope
       const r = await p.opensearch.count({ index: `${p.indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true, body: { query: { term: { 'organization.id': org.orgId } } } } as never);
       return (r as { body: { count: number } }).body.count;
     };
-    await waitUntil('every ledger record searchable', async () => (await count()) >= expected.length, 300_000, 2_000);
+    let searchable = 0;
+    try {
+      // Generous: a loaded 2-core machine moves a few hundred of these records per second through three services.
+      await waitUntil('every ledger record searchable', async () => (searchable = await count()) >= expected.length, 600_000, 2_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message} (${searchable} of ${expected.length} searchable)`);
+    }
     const indexedAt = Date.now();
     await p.waitForIndexerCaughtUp(120_000);
 
