@@ -7,7 +7,7 @@
  * No vitest import here: the benchmark (a plain process) uses this file too; tests pass the endpoints in.
  */
 import { randomBytes } from 'node:crypto';
-import { freePort } from '../helpers/free-port.ts';
+import { restartablePort } from '../helpers/free-port.ts';
 import { startControlPlane, hashToken, type RunningControlPlane } from '../../control-plane/index.ts';
 import { startIndexer, listDailyIndices, deleteIndexTemplate, type RunningIndexer } from '../../index/index.ts';
 import { createIngestMetrics, startIngest, type RunningIngest } from '../../ingest/index.ts';
@@ -127,7 +127,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const operatorToken = `e2e-operator-${randomBytes(12).toString('hex')}`;
   const sim = await startSimulator({ port: 0, stateDir: options.simulatorStateDir, seed: options.seed ?? prefix });
   const control = new SimulatorControl(sim.url);
-  const port = await freePort();
+  const port = await restartablePort();
   const publicUrl = `http://127.0.0.1:${port}`;
   await control.patchApp({ redirectUris: [`${publicUrl}/oauth/microsoft/callback`] });
 
