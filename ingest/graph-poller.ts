@@ -52,8 +52,8 @@ export const GRAPH_SOURCE_SPECS: Record<WindowedGraphSource, GraphSourceSpec> = 
   'graph:riskDetections': { path: 'identityProtection/riskDetections', dateField: 'lastUpdatedDateTime', budget: 'identity-protection', versionField: 'lastUpdatedDateTime', top: 500, sliceable: false },
   'graph:servicePrincipalRiskDetections': { path: 'identityProtection/servicePrincipalRiskDetections', dateField: 'lastUpdatedDateTime', budget: 'identity-protection', versionField: 'lastUpdatedDateTime', sliceable: false },
   'graph:provisioning': { path: 'auditLogs/provisioning', dateField: 'activityDateTime', budget: 'graph-report', sliceable: false },
-  'graph:securityAlerts': { path: 'security/alerts_v2', dateField: 'lastUpdateDateTime', budget: 'graph-other', versionField: 'lastUpdateDateTime', sliceable: false },
-  'graph:securityIncidents': { path: 'security/incidents', dateField: 'lastUpdateDateTime', budget: 'graph-other', versionField: 'lastUpdateDateTime', sliceable: false },
+  'graph:securityAlerts': { path: 'security/alerts_v2', dateField: 'lastUpdateDateTime', budget: 'security', versionField: 'lastUpdateDateTime', sliceable: false },
+  'graph:securityIncidents': { path: 'security/incidents', dateField: 'lastUpdateDateTime', budget: 'security', versionField: 'lastUpdateDateTime', sliceable: false },
 };
 
 /** The spec a source is polled with in a cloud: sign-ins take their version and type filter from SIGN_IN_ENDPOINTS. */

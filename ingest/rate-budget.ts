@@ -133,7 +133,13 @@ export class TokenBucket implements RateLimiter {
   }
 }
 
-export type BudgetKind = 'management' | 'graph-report' | 'identity-protection' | 'graph-other';
+export type BudgetKind = 'management' | 'graph-report' | 'identity-protection' | 'security' | 'graph-other';
+
+/**
+ * Graph security API (alerts_v2, incidents): Microsoft documents 150 requests per minute per tenant. Two thirds of it
+ * is ours, counted in a sliding minute like the report windows; the rest is headroom for the customer's other tools.
+ */
+export const SECURITY_REQUESTS_PER_MINUTE = 100;
 
 export interface RateBudgetSettings {
   managementRequestsPerMinute: number;
@@ -187,6 +193,8 @@ export class RateBudgets {
         const share = (s.identityProtectionSharePercent ?? 50) / 100;
         return [this.window(`identity-protection|${tenantId}`, 1, Math.ceil(1_000 / (s.identityProtectionPerSecond * share)))];
       }
+      case 'security':
+        return [this.window(`security|${tenantId}`, SECURITY_REQUESTS_PER_MINUTE, 60_000)];
       case 'graph-other':
         return [];
     }
