@@ -124,7 +124,7 @@ describe('a stalled stage shows as pipeline_stalled on its organizations (real K
       const c = (seen = await connection());
       return c.reason === 'pipeline_stalled' && c.pipelineStalls.some((s) => s.stage === 'normalize') ? c : null;
     }, WITHIN_MS + 15_000, 1_000).catch((error: unknown) => {
-      throw new Error(`${String(error)}; last: ${JSON.stringify({ status: seen?.status, reason: seen?.reason, stalls: seen?.pipelineStalls })}`);
+      throw new Error(`${String(error)}; last: ${JSON.stringify({ status: seen?.status, reason: seen?.reason, stalls: seen?.pipelineStalls })}; normalizer exit ${child.exitCode ?? child.signalCode ?? 'running'}; its output:\n${normalizerOutput.slice(-3000)}`);
     });
     const seenAfterMs = Date.now() - arrivedAt;
     expect(seenAfterMs).toBeLessThan(WITHIN_MS);
