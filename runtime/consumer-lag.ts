@@ -46,11 +46,11 @@ interface PartitionState {
  * Turns successive offset samples into lag. Pure (the caller passes the time), so it is unit-tested with plain
  * numbers and serves the stages and the control plane alike.
  *
- * The clock of a partition starts at the first sample that sees its end offset grow past the end seen when the group
- * last committed (new records the group has not taken), and stops whenever the committed offset moves. So:
+ * The clock of a partition starts at the first sample without a commit that sees records beyond the commit — more
+ * than the one commit marker a transactional topic keeps at rest — and stops whenever the committed offset moves. So:
  * a busy healthy group (committing between samples) reads 0; an idle group whose only lag is a transaction's commit
- * marker never reads as waiting; a group frozen while records arrive reads the time since they arrived.
- * A frozen group whose backlog does not grow is seen at the next record that arrives (docs/pipeline-health.md).
+ * marker never reads as waiting; a group frozen while records wait reads the time since the first sample that saw
+ * it not commit, whether or not the backlog still grows (docs/pipeline-health.md).
  */
 export class LagTracker {
   private readonly partitions = new Map<number, PartitionState>();
@@ -70,7 +70,11 @@ export class LagTracker {
       else if (previous.waitingSince !== null) waitingSince = previous.waitingSince;
       else waitingSince = s.end > previous.end ? now : null;
       // The end remembered is the one at the last commit (or the first sample): growth is measured from there.
-      const end = waitingSince === null && previous && committed === previous.committed && lag !== 0n ? previous.end : s.end;
+      // When the group commits (or is first seen), records beyond its commit already wait: the reference end is the
+      // commit plus at most the one commit marker a transactional topic keeps at rest, so a backlog that arrived
+      // before the commit starts the clock at the next sample without a commit, even if no record arrives after it.
+      const moved = !previous || committed !== previous.committed;
+      const end = moved ? (s.end < committed + 1n ? s.end : committed + 1n) : waitingSince === null && lag !== 0n ? previous.end : s.end;
       this.partitions.set(s.partition, { committed, end, waitingSince });
       const lagSeconds = waitingSince === null ? 0 : Math.max(0, (now - waitingSince) / 1000);
       out.push({

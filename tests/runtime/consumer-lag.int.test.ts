@@ -57,7 +57,8 @@ describe('consumer lag on real Kafka', () => {
         await monitor.sampleNow();
         return ((await gauge('seconds', 0)) ?? 0) >= 0.5;
       });
-      expect(await gauge('seconds', 1)).toBe(0);
+      // Partition 1's four records wait too and nothing was ever committed there: its clock runs as well.
+      expect(await gauge('seconds', 1)).toBeGreaterThan(0);
 
       await f.commit(0, 13);
       await monitor.sampleNow();

@@ -50,12 +50,16 @@ describe('LagTracker', () => {
     expect(tracker.observe(60_000, [at(0, 2_100, 1_500)])[0]).toMatchObject({ lagRecords: 600, lagSeconds: 0, waitingSince: null, stalled: false });
   });
 
-  it('measures growth from the end seen at the last commit, not from the previous sample', () => {
+  it('starts the clock for a backlog the group does not take, even when it arrived before the commit and stops growing', () => {
     const tracker = new LagTracker(30_000);
     tracker.observe(0, [at(0, 1_000, 900)]);
-    // Same end, same commit: an old backlog that is not moving is not (yet) a stall.
-    expect(tracker.observe(10_000, [at(0, 1_000, 900)])[0]?.waitingSince).toBeNull();
-    expect(tracker.observe(20_000, [at(0, 1_001, 900)])[0]?.waitingSince).toBe(20_000);
+    // Same end, same commit: 100 records wait and nothing is committed (issue 19: lag stays > 0 while nothing is
+    // committed). This is the stall of a stage frozen right after its last commit, with the burst already in.
+    expect(tracker.observe(10_000, [at(0, 1_000, 900)])[0]?.waitingSince).toBe(10_000);
+    expect(tracker.observe(20_000, [at(0, 1_001, 900)])[0]?.waitingSince).toBe(10_000);
+    expect(tracker.observe(40_000, [at(0, 1_001, 900)])[0]?.stalled).toBe(true);
+    // A commit stops the clock.
+    expect(tracker.observe(50_000, [at(0, 1_001, 950)])[0]?.waitingSince).toBeNull();
   });
 
   it('tracks partitions independently and forgets partitions that disappear', () => {
