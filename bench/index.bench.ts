@@ -66,7 +66,11 @@ function benchEvent(i: number, baseMs: number): SiemEvent {
     organization: { id: org, name: org },
     cloud: { provider: 'azure', account: { id: `tenant-${org}` } },
     user: { email: user, name: user.split('@')[0] ?? null, domain: `${org}.example`, id: `00000000-0000-0000-0000-${String(i % 500).padStart(12, '0')}` },
-    source: { ip, address: ip, geo: { country_iso_code: ['US', 'DE', 'FR', 'GB'][i % 4]!, city_name: 'City', location: { lat: 40 + (i % 10), lon: -70 - (i % 10) } } },
+    source: {
+      ip,
+      address: ip,
+      geo: { country_iso_code: ['US', 'DE', 'FR', 'GB'][i % 4]!, city_name: 'City', location: { lat: 40 + (i % 10), lon: -70 - (i % 10) } },
+    },
     related: { ip: [ip], user: [user] },
     user_agent: { original: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36' },
     error: failed ? { code: '50126', message: 'Invalid username or password.' } : null,

@@ -23,10 +23,16 @@ if (process.env.INGEST_BENCH_DEBUG) {
   setInterval(async () => {
     const c = process.cpuUsage(cpu);
     cpu = process.cpuUsage();
-    process.stderr.write(`[worker] cpu ${((c.user + c.system) / 5e6 * 100).toFixed(0)}% `);
+    process.stderr.write(`[worker] cpu ${(((c.user + c.system) / 5e6) * 100).toFixed(0)}% `);
     const m = await running.metrics.registry.getMetricsAsJSON();
-    const pick = (n: string) => m.find((x) => x.name === n)?.values.map((v) => `${JSON.stringify(v.labels)}=${v.value}`).join(' ');
-    process.stderr.write(`[worker] tx ${pick('m365siem_ingest_transactions_total')} | rec ${pick('m365siem_ingest_records_published_total')} | inflight ${pick('m365siem_ingest_http_in_flight_count')} | req ${pick('m365siem_ingest_microsoft_requests_total')}\n`);
+    const pick = (n: string) =>
+      m
+        .find((x) => x.name === n)
+        ?.values.map((v) => `${JSON.stringify(v.labels)}=${v.value}`)
+        .join(' ');
+    process.stderr.write(
+      `[worker] tx ${pick('m365siem_ingest_transactions_total')} | rec ${pick('m365siem_ingest_records_published_total')} | inflight ${pick('m365siem_ingest_http_in_flight_count')} | req ${pick('m365siem_ingest_microsoft_requests_total')}\n`,
+    );
   }, 5_000).unref();
 }
 process.stdout.write(`${JSON.stringify({ event: 'ready' })}\n`);

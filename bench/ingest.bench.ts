@@ -33,7 +33,11 @@ function request(agent: https.Agent, method: string, url: string, body: string, 
     const req = https.request(url, { method, agent, headers: { ...headers, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => ((res.statusCode ?? 500) < 400 ? resolve(Buffer.concat(chunks)) : reject(new Error(`${method} ${url}: ${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 200)}`))));
+      res.on('end', () =>
+        (res.statusCode ?? 500) < 400
+          ? resolve(Buffer.concat(chunks))
+          : reject(new Error(`${method} ${url}: ${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 200)}`)),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -69,11 +73,35 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
     for (let i = 0; i < TENANTS; i += 50) {
       await Promise.all(
         Array.from({ length: Math.min(50, TENANTS - i) }, async (_, k) => {
-          const t = await control.createTenant({ name: `Bench ${i + k}`, domain: `ingest-bench${i + k}.example`, publicationDelayMs: [0, 0], recordsPerBlob: RECORDS_PER_BLOB, managementRequestsPerMinute: 1_000_000, graphThrottling: false });
+          const t = await control.createTenant({
+            name: `Bench ${i + k}`,
+            domain: `ingest-bench${i + k}.example`,
+            publicationDelayMs: [0, 0],
+            recordsPerBlob: RECORDS_PER_BLOB,
+            managementRequestsPerMinute: 1_000_000,
+            graphThrottling: false,
+          });
           await control.grantConsent(t.tenantId, ['ActivityFeed.Read']);
-          const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: sim.clientId, client_secret: sim.clientSecret, scope: 'https://manage.office.com/.default' }).toString();
-          const token = (JSON.parse((await request(agent, 'POST', `${sim.url}/${t.tenantId}/oauth2/v2.0/token`, form, { 'Content-Type': 'application/x-www-form-urlencoded' })).toString()) as { access_token: string }).access_token;
-          await request(agent, 'POST', `${sim.url}/api/v1.0/${t.tenantId}/activity/feed/subscriptions/start?contentType=${CONTENT_TYPE}&PublisherIdentifier=${PUBLISHER}`, '', { Authorization: `Bearer ${token}` });
+          const form = new URLSearchParams({
+            grant_type: 'client_credentials',
+            client_id: sim.clientId,
+            client_secret: sim.clientSecret,
+            scope: 'https://manage.office.com/.default',
+          }).toString();
+          const token = (
+            JSON.parse(
+              (
+                await request(agent, 'POST', `${sim.url}/${t.tenantId}/oauth2/v2.0/token`, form, { 'Content-Type': 'application/x-www-form-urlencoded' })
+              ).toString(),
+            ) as { access_token: string }
+          ).access_token;
+          await request(
+            agent,
+            'POST',
+            `${sim.url}/api/v1.0/${t.tenantId}/activity/feed/subscriptions/start?contentType=${CONTENT_TYPE}&PublisherIdentifier=${PUBLISHER}`,
+            '',
+            { Authorization: `Bearer ${token}` },
+          );
           await control.addRecords(t.tenantId, `management:${CONTENT_TYPE}`, RECORDS_PER_TENANT);
           tenants.push({ tenantId: t.tenantId, token });
         }),
@@ -89,7 +117,17 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
         orgName: `Bench ${i}`,
         revision: 1,
         updatedAt: now,
-        connection: { cloud: 'commercial', tenantId: t.tenantId, status: 'active', autoUpgrade: true, manifestVersion: 1, requiredRoles: [], grantedRoles: [], polling: { enabled: true, sources: [`management:${CONTENT_TYPE}`], paused: [], refetchGeneration: 0, refetchFrom: null }, connectedAt: now },
+        connection: {
+          cloud: 'commercial',
+          tenantId: t.tenantId,
+          status: 'active',
+          autoUpgrade: true,
+          manifestVersion: 1,
+          requiredRoles: [],
+          grantedRoles: [],
+          polling: { enabled: true, sources: [`management:${CONTENT_TYPE}`], paused: [], refetchGeneration: 0, refetchFrom: null },
+          connectedAt: now,
+        },
       };
       return { key: value.orgId, value: JSON.stringify(value) };
     });
@@ -123,9 +161,12 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
           while (nextJob < tenants.length) {
             const t = tenants[nextJob++]!;
             const url = `${sim.url}/api/v1.0/${t.tenantId}/activity/feed/subscriptions/content?contentType=${CONTENT_TYPE}&startTime=${start}&endTime=${end}&PublisherIdentifier=${PUBLISHER}`;
-            const items = JSON.parse((await request(agent, 'GET', url, '', { Authorization: `Bearer ${t.token}` })).toString()) as Array<{ contentUri: string }>;
+            const items = JSON.parse((await request(agent, 'GET', url, '', { Authorization: `Bearer ${t.token}` })).toString()) as Array<{
+              contentUri: string;
+            }>;
             const per = RECORDS_PER_TENANT / RECORDS_PER_BLOB;
-            for (const item of items.slice((round - 1) * per, round * per)) jobs.push({ url: `${item.contentUri}?PublisherIdentifier=${PUBLISHER}`, token: t.token });
+            for (const item of items.slice((round - 1) * per, round * per))
+              jobs.push({ url: `${item.contentUri}?PublisherIdentifier=${PUBLISHER}`, token: t.token });
           }
         }),
       );
@@ -206,7 +247,8 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
     await consumer.disconnect();
     const baselineAfter = await serveRate(2);
     const baselineRate = (baselineBefore.rate + baselineAfter.rate) / 2;
-    if (process.env.INGEST_BENCH_DEBUG) process.stderr.write(`cold ${coldSeconds}s steady ${steadySeconds}s baseline ${baselineBefore.rate} / ${baselineAfter.rate}\n`);
+    if (process.env.INGEST_BENCH_DEBUG)
+      process.stderr.write(`cold ${coldSeconds}s steady ${steadySeconds}s baseline ${baselineBefore.rate} / ${baselineAfter.rate}\n`);
     const ratio = pollerRate / baselineRate;
     return [
       {

@@ -30,11 +30,21 @@ async function ensureToolJars(cacheDir: string, version: string): Promise<string
   await copyFile(TOOLS_POM, pom);
   const tmp = `${libs}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
-  await runOrThrow('Maven download of the Kafka tools', 'mvn', [
-    '-B', '-q', '-f', pom,
-    'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies',
-    `-DoutputDirectory=${tmp}`, '-DincludeScope=runtime', `-Dkafka.version=${version}`,
-  ], { timeoutMs: 600_000 });
+  await runOrThrow(
+    'Maven download of the Kafka tools',
+    'mvn',
+    [
+      '-B',
+      '-q',
+      '-f',
+      pom,
+      'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies',
+      `-DoutputDirectory=${tmp}`,
+      '-DincludeScope=runtime',
+      `-Dkafka.version=${version}`,
+    ],
+    { timeoutMs: 600_000 },
+  );
   await writeFile(path.join(tmp, '.complete'), new Date().toISOString());
   await rm(libs, { recursive: true, force: true });
   await rename(tmp, libs);
@@ -68,12 +78,30 @@ export default async function run(ctx: BenchContext): Promise<BenchResult[]> {
     // Baseline: Kafka's own producer and consumer, same broker, same record size, acks=all + idempotence.
     // The JVM's start and JIT warm-up are inside the tool's figure; 100,000 records keep that to a few per cent.
     const produced = await runJava(java.javaBin, classpath, 'org.apache.kafka.tools.ProducerPerformance', [
-      '--topic', javaTopic, '--num-records', String(RECORDS), '--record-size', String(RECORD_BYTES), '--throughput', '-1',
-      '--producer-props', `bootstrap.servers=${ctx.kafkaBrokers}`, 'acks=all', 'enable.idempotence=true',
+      '--topic',
+      javaTopic,
+      '--num-records',
+      String(RECORDS),
+      '--record-size',
+      String(RECORD_BYTES),
+      '--throughput',
+      '-1',
+      '--producer-props',
+      `bootstrap.servers=${ctx.kafkaBrokers}`,
+      'acks=all',
+      'enable.idempotence=true',
     ]);
     const javaProduce = Number(/(\d+) records sent, ([\d.]+) records\/sec/.exec(produced.trim().split('\n').at(-1) ?? '')?.[2]);
     const consumed = await runJava(java.javaBin, classpath, 'org.apache.kafka.tools.ConsumerPerformance', [
-      '--bootstrap-server', ctx.kafkaBrokers, '--topic', javaTopic, '--messages', String(RECORDS), '--hide-header', '--group', `bench-java-${suffix}`,
+      '--bootstrap-server',
+      ctx.kafkaBrokers,
+      '--topic',
+      javaTopic,
+      '--messages',
+      String(RECORDS),
+      '--hide-header',
+      '--group',
+      `bench-java-${suffix}`,
     ]);
     // fetch.nMsg.sec (10th column): messages per second of fetching, without the group join, as timed for kafkajs below.
     const javaConsume = Number(consumed.trim().split('\n').at(-1)?.split(',')[9]?.trim());

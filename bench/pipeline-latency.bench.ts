@@ -113,7 +113,10 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
     watching = false;
     await watcher;
 
-    const latencies = [...availableAt].filter(([id]) => seenAt.has(id)).map(([id, at]) => (seenAt.get(id) as number) - at).sort((a, b) => a - b);
+    const latencies = [...availableAt]
+      .filter(([id]) => seenAt.has(id))
+      .map(([id, at]) => (seenAt.get(id) as number) - at)
+      .sort((a, b) => a - b);
     const missing = availableAt.size - latencies.length;
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);

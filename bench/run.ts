@@ -29,7 +29,14 @@ function runOne(file: string, env: NodeJS.ProcessEnv): Promise<BenchResult[]> {
     child.on('exit', (code) => {
       const marker = out.lastIndexOf('@@BENCH@@');
       if (code !== 0 || marker < 0) return reject(new Error(`${path.basename(file)} exited with ${code}`));
-      resolve(JSON.parse(out.slice(marker + '@@BENCH@@'.length).trim().split('\n')[0] ?? '[]') as BenchResult[]);
+      resolve(
+        JSON.parse(
+          out
+            .slice(marker + '@@BENCH@@'.length)
+            .trim()
+            .split('\n')[0] ?? '[]',
+        ) as BenchResult[],
+      );
     });
   });
 }

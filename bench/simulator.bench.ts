@@ -147,16 +147,31 @@ export default async function run(): Promise<BenchResult[]> {
     for (let i = 0; i < TENANTS; i += 50) {
       await Promise.all(
         Array.from({ length: Math.min(50, TENANTS - i) }, async (_, k) => {
-          const t = await control.createTenant({ name: `Bench ${i + k}`, domain: `bench${i + k}.example`, publicationDelayMs: [0, 0], recordsPerBlob: RECORDS_PER_TENANT, managementRequestsPerMinute: 1_000_000 });
+          const t = await control.createTenant({
+            name: `Bench ${i + k}`,
+            domain: `bench${i + k}.example`,
+            publicationDelayMs: [0, 0],
+            recordsPerBlob: RECORDS_PER_TENANT,
+            managementRequestsPerMinute: 1_000_000,
+          });
           await control.grantConsent(t.tenantId, ['ActivityFeed.Read']);
-          const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: sim.clientId, client_secret: sim.clientSecret, scope: 'https://manage.office.com/.default' }).toString();
-          const tokenBody = JSON.parse((await post(setupAgent, `${sim.url}/${t.tenantId}/oauth2/v2.0/token`, form, { 'Content-Type': 'application/x-www-form-urlencoded' })).toString()) as { access_token: string };
+          const form = new URLSearchParams({
+            grant_type: 'client_credentials',
+            client_id: sim.clientId,
+            client_secret: sim.clientSecret,
+            scope: 'https://manage.office.com/.default',
+          }).toString();
+          const tokenBody = JSON.parse(
+            (await post(setupAgent, `${sim.url}/${t.tenantId}/oauth2/v2.0/token`, form, { 'Content-Type': 'application/x-www-form-urlencoded' })).toString(),
+          ) as { access_token: string };
           const headers = { Authorization: `Bearer ${tokenBody.access_token}` };
           const base = `${sim.url}/api/v1.0/${t.tenantId}/activity/feed`;
           await post(setupAgent, `${base}/subscriptions/start?contentType=Audit.Exchange`, '', headers);
           await control.addRecords(t.tenantId, 'management:Audit.Exchange', RECORDS_PER_TENANT);
           await new Promise((r) => setTimeout(r, 5));
-          const items = JSON.parse((await get(setupAgent, `${base}/subscriptions/content?contentType=Audit.Exchange`, headers)).toString()) as Array<{ contentUri: string }>;
+          const items = JSON.parse((await get(setupAgent, `${base}/subscriptions/content?contentType=Audit.Exchange`, headers)).toString()) as Array<{
+            contentUri: string;
+          }>;
           for (const item of items) jobs.push({ url: `${item.contentUri}?PublisherIdentifier=${t.tenantId}`, headers, records: 0 });
         }),
       );

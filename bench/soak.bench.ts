@@ -106,10 +106,15 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
       });
       const { orgId } = await pipeline.connect(tenant);
       // Management content exists only for started subscriptions: feed once the pollers reported on the sources fed.
-      await waitUntil(`the pollers of ${tenant.name} to report`, async () => {
-        const view = await pipeline.api<{ sources: Array<{ name: string; state: string }> }>('GET', `/organizations/${orgId}/applications/microsoft-manage`);
-        return FED_SOURCES.every((name) => view.body.sources.some((s) => s.name === name && s.state === 'ok'));
-      }, 120_000, 1_000);
+      await waitUntil(
+        `the pollers of ${tenant.name} to report`,
+        async () => {
+          const view = await pipeline.api<{ sources: Array<{ name: string; state: string }> }>('GET', `/organizations/${orgId}/applications/microsoft-manage`);
+          return FED_SOURCES.every((name) => view.body.sources.some((s) => s.name === name && s.state === 'ok'));
+        },
+        120_000,
+        1_000,
+      );
       tenants.push(tenant);
     }
 
@@ -123,7 +128,11 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
     const lagOf = async (stage: PipelineStage, now: number) => {
       const offsets = (await readGroupOffsets(admin!, groups[stage].group, groups[stage].topic)) ?? [];
       const lags = trackers[stage].observe(now, offsets);
-      return { records: lags.reduce((n, l) => n + l.lagRecords, 0), seconds: Math.max(0, ...lags.map((l) => l.lagSeconds)), end: offsets.reduce((n, o) => n + Number(o.end), 0) };
+      return {
+        records: lags.reduce((n, l) => n + l.lagRecords, 0),
+        seconds: Math.max(0, ...lags.map((l) => l.lagSeconds)),
+        end: offsets.reduce((n, o) => n + Number(o.end), 0),
+      };
     };
     const docCount = async () => {
       const res = await pipeline.opensearch.count({ index: `${pipeline.indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true } as never);
@@ -155,7 +164,8 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
       const [normalize, index, docs] = await Promise.all([lagOf('normalize', now), lagOf('index', now), docCount()]);
       rawRecords = normalize.end;
       const mem = Object.fromEntries([...children].map(([name, c]) => [name, memoryOf(c.child.pid!).rssMb])) as Record<ChildName, number>;
-      for (const [name, c] of children) if (c.child.exitCode !== null || c.child.signalCode !== null) throw new Error(`${name} exited during the soak\n${c.log()}`);
+      for (const [name, c] of children)
+        if (c.child.exitCode !== null || c.child.signalCode !== null) throw new Error(`${name} exited during the soak\n${c.log()}`);
       samples.push({
         t: Math.round((now - started) / 1000),
         docs,
@@ -257,7 +267,12 @@ async function bareBulkReplay(p: Pipeline): Promise<{ docs: number; rate: number
   const index = `${p.indexPrefix}-baseline`;
   const requests: string[] = [];
   for (let i = 0; i < docs.length; i += 1_000) {
-    requests.push(docs.slice(i, i + 1_000).map((d) => `${JSON.stringify({ create: { _index: index, _id: d.id } })}\n${JSON.stringify(d.source)}\n`).join(''));
+    requests.push(
+      docs
+        .slice(i, i + 1_000)
+        .map((d) => `${JSON.stringify({ create: { _index: index, _id: d.id } })}\n${JSON.stringify(d.source)}\n`)
+        .join(''),
+    );
   }
   try {
     const started = performance.now();

@@ -47,7 +47,9 @@ for (const folder of Object.keys(RULES)) {
       const spec = match[1] ?? match[2] ?? match[3];
       if (!spec) continue;
       if (spec.startsWith('.')) {
-        const target = relative(root, resolve(dirname(file), spec)).split(sep).join('/');
+        const target = relative(root, resolve(dirname(file), spec))
+          .split(sep)
+          .join('/');
         const targetTop = target.split('/')[0];
         if (targetTop === folder) continue;
         if (!RULES[folder].includes(targetTop)) {

@@ -23,9 +23,30 @@ export interface DemoOrganization {
 }
 
 const DEMO_TENANTS: TenantCreateRequest[] = [
-  { name: 'Contoso Pharmaceuticals', domain: 'contoso-pharma.example', licences: { entraP1: true, entraP2: true }, auditLogging: true, users: 40, recordsPerMinute: 60 },
-  { name: 'Fabrikam Logistics', domain: 'fabrikam-logistics.example', licences: { entraP1: true, entraP2: false }, auditLogging: true, users: 25, recordsPerMinute: 20 },
-  { name: 'Northwind Dental', domain: 'northwind-dental.example', licences: { entraP1: false, entraP2: false }, auditLogging: true, users: 8, recordsPerMinute: 6 },
+  {
+    name: 'Contoso Pharmaceuticals',
+    domain: 'contoso-pharma.example',
+    licences: { entraP1: true, entraP2: true },
+    auditLogging: true,
+    users: 40,
+    recordsPerMinute: 60,
+  },
+  {
+    name: 'Fabrikam Logistics',
+    domain: 'fabrikam-logistics.example',
+    licences: { entraP1: true, entraP2: false },
+    auditLogging: true,
+    users: 25,
+    recordsPerMinute: 20,
+  },
+  {
+    name: 'Northwind Dental',
+    domain: 'northwind-dental.example',
+    licences: { entraP1: false, entraP2: false },
+    auditLogging: true,
+    users: 8,
+    recordsPerMinute: 6,
+  },
 ];
 
 async function prepare(_serviceEnv: NodeJS.ProcessEnv, env: Env): Promise<DemoSetup> {
@@ -76,20 +97,34 @@ async function run(options: {
       const tenant = known ?? (await sim.createTenant(spec));
       let org = existing.find((o) => o.name === spec.name);
       if (!org) org = await api<{ id: string; name: string }>(controlPlaneUrl, operatorToken, 'POST', '/organizations', { name: spec.name });
-      const current = await api<{ status: string }>(controlPlaneUrl, operatorToken, 'GET', `/organizations/${org.id}/applications/microsoft-manage`).catch(() => null);
+      const current = await api<{ status: string }>(controlPlaneUrl, operatorToken, 'GET', `/organizations/${org.id}/applications/microsoft-manage`).catch(
+        () => null,
+      );
       const consent = async (path: string, body: unknown, what: string) => {
         progress(`${what} ${spec.name} through admin consent`);
-        const { consentUrl } = await api<{ consentUrl: string }>(controlPlaneUrl, operatorToken, 'POST', `/organizations/${org.id}/applications/microsoft-manage${path}`, body);
+        const { consentUrl } = await api<{ consentUrl: string }>(
+          controlPlaneUrl,
+          operatorToken,
+          'POST',
+          `/organizations/${org.id}/applications/microsoft-manage${path}`,
+          body,
+        );
         // Sign-in as the tenant's Global Administrator, then Accept; the callback answers 202 while Microsoft propagates.
         const landed = await answerConsent(consentUrl, tenant.adminAccount, 'accept');
-        if (landed.stage !== 'callback' || landed.status >= 400) throw new Error(`consent for ${spec.name} ended at ${landed.stage} with ${landed.status}: ${landed.html.slice(0, 300)}`);
+        if (landed.stage !== 'callback' || landed.status >= 400)
+          throw new Error(`consent for ${spec.name} ended at ${landed.stage} with ${landed.status}: ${landed.html.slice(0, 300)}`);
       };
       if (!current || current.status === 'not_connected' || current.status === 'disconnected') {
         await consent('', { autoUpgrade: true, cloud: 'commercial', tenant: tenant.tenantId }, 'connecting');
       } else if (!known) {
         await consent('/repair', undefined, 'repairing');
       }
-      const status = await api<{ status: string; reason: string | null }>(controlPlaneUrl, operatorToken, 'GET', `/organizations/${org.id}/applications/microsoft-manage`);
+      const status = await api<{ status: string; reason: string | null }>(
+        controlPlaneUrl,
+        operatorToken,
+        'GET',
+        `/organizations/${org.id}/applications/microsoft-manage`,
+      );
       out.push({ id: org.id, name: spec.name, tenantId: tenant.tenantId, status: status.reason ? `${status.status} (${status.reason})` : status.status });
     }
     return out;

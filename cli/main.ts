@@ -14,10 +14,7 @@ import { registerStartCommand } from './start.ts';
 import { registerReplayCommand } from './replay.ts';
 
 const program = new Command();
-program
-  .name('m365-siem')
-  .description('Microsoft 365 and Entra ID telemetry into Kafka and OpenSearch')
-  .showHelpAfterError();
+program.name('m365-siem').description('Microsoft 365 and Entra ID telemetry into Kafka and OpenSearch').showHelpAfterError();
 
 /**
  * Commands that dial Kafka or OpenSearch find the stack `npm start` or `stack up` recorded when no endpoint is set,
@@ -34,7 +31,9 @@ program.hook('preAction', async (_program, action) => {
   const { filled } = withRecordedStack(process.env, stack);
   if (Object.keys(filled).length === 0) return;
   Object.assign(process.env, filled);
-  const what = Object.entries(filled).map(([k, v]) => `${k}=${v}`).join(' ');
+  const what = Object.entries(filled)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   process.stderr.write(`m365-siem: using the stack recorded in ${stack.stackDir} (${what}); set the variables to use another\n`);
 });
 

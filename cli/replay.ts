@@ -267,7 +267,6 @@ export async function replayOrganization(env: Env, options: ReplayOptions): Prom
   }
 }
 
-
 export interface RefetchResult {
   orgId: string;
   refetchGeneration: number;
@@ -346,10 +345,13 @@ export function registerReplayCommand(program: Command): void {
         if (to !== undefined) program.error('--to cannot be used with --refetch: Microsoft is re-polled up to now');
         const oldest = Date.now() - MICROSOFT_RETENTION_MS;
         const start = from && from.getTime() > oldest ? from : new Date(oldest + 60_000);
-        if (from && from.getTime() <= oldest) process.stderr.write(`[replay] --from is older than Microsoft keeps content (7 days); re-fetching from ${start.toISOString()}\n`);
+        if (from && from.getTime() <= oldest)
+          process.stderr.write(`[replay] --from is older than Microsoft keeps content (7 days); re-fetching from ${start.toISOString()}\n`);
         const answer = await requestRefetch(process.env, opts.org, start);
         process.stdout.write(`${JSON.stringify(answer)}\n`);
-        process.stderr.write(`[replay] re-fetch requested for ${opts.org} from ${answer.refetchFrom} (generation ${answer.refetchGeneration}); ingest rewinds its cursors on its next cycle\n`);
+        process.stderr.write(
+          `[replay] re-fetch requested for ${opts.org} from ${answer.refetchFrom} (generation ${answer.refetchGeneration}); ingest rewinds its cursors on its next cycle\n`,
+        );
         return;
       }
       const reporter = new ProgressReporter('[replay]', process.stderr);

@@ -128,12 +128,7 @@ const RESTART_WINDOW_MS = 10 * 60_000;
  * after 1 s, 2 s, 4 s … up to 30 s; more than RESTARTS_PER_WINDOW exits within RESTART_WINDOW_MS leaves it stopped
  * and says so, since a service that cannot stay up needs a person, not a loop.
  */
-function superviseChild(
-  name: string,
-  spawnIt: () => Child,
-  children: Child[],
-  hooks: { isStopping: () => boolean; progress: (line: string) => void },
-): void {
+function superviseChild(name: string, spawnIt: () => Child, children: Child[], hooks: { isStopping: () => boolean; progress: (line: string) => void }): void {
   const exits: number[] = [];
   const launch = () => {
     const child = spawnIt();
@@ -144,11 +139,15 @@ function superviseChild(
       exits.push(now);
       while (exits.length > 0 && (exits[0] as number) < now - RESTART_WINDOW_MS) exits.shift();
       if (exits.length > RESTARTS_PER_WINDOW) {
-        hooks.progress(`${name} exited (${code ?? signal}) ${exits.length} times in ${RESTART_WINDOW_MS / 60_000} min; not restarting it again; see ${child.logFile}`);
+        hooks.progress(
+          `${name} exited (${code ?? signal}) ${exits.length} times in ${RESTART_WINDOW_MS / 60_000} min; not restarting it again; see ${child.logFile}`,
+        );
         return;
       }
       const delayMs = Math.min(30_000, 1_000 * 2 ** (exits.length - 1));
-      hooks.progress(`${name} exited (${code ?? signal}); restarting it in ${delayMs / 1000} s (restart ${exits.length} of at most ${RESTARTS_PER_WINDOW} in ${RESTART_WINDOW_MS / 60_000} min); see ${child.logFile}`);
+      hooks.progress(
+        `${name} exited (${code ?? signal}); restarting it in ${delayMs / 1000} s (restart ${exits.length} of at most ${RESTARTS_PER_WINDOW} in ${RESTART_WINDOW_MS / 60_000} min); see ${child.logFile}`,
+      );
       setTimeout(() => {
         if (hooks.isStopping()) return;
         const at = children.indexOf(child);
@@ -271,9 +270,7 @@ export async function runPipeline(env: Env, options: DemoOptions): Promise<void>
     }
 
     const organizations =
-      simulatorUrl !== null
-        ? await connectDemoOrganizations.run({ controlPlaneUrl, simulatorUrl, operatorToken: demo.operatorToken, progress })
-        : [];
+      simulatorUrl !== null ? await connectDemoOrganizations.run({ controlPlaneUrl, simulatorUrl, operatorToken: demo.operatorToken, progress }) : [];
 
     if (options.json) {
       process.stdout.write(
@@ -322,6 +319,7 @@ export function registerStartCommand(program: Command): void {
       const unknown = services.filter((s) => !(SERVICES as readonly string[]).includes(s));
       if (unknown.length > 0) program.error(`unknown service(s): ${unknown.join(', ')}; expected ${SERVICES.join(', ')}`);
       if (services.length > 0) await runServices(services as ServiceName[], process.env);
-      else if (!(await reexecTrustingSimulator(process.env))) await runPipeline(process.env, { json: opts.json ?? false, pollIntervalMs: Number(opts.pollInterval) });
+      else if (!(await reexecTrustingSimulator(process.env)))
+        await runPipeline(process.env, { json: opts.json ?? false, pollIntervalMs: Number(opts.pollInterval) });
     });
 }

@@ -43,8 +43,7 @@ export interface ControlPlaneAppOptions {
   refetch?: (actor: Actor, orgId: string, from: string | undefined) => Promise<RefetchResponse>;
 }
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 /** The consent callback's HTML page; `nonce` is this response's CSP nonce (security-headers.ts), on every inline element. */
 function consentPage(title: string, message: string, ok: boolean, nonce: string, script = ''): string {
@@ -82,18 +81,30 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
 
   // The consent redirect target: no bearer token (Microsoft redirects the administrator's browser here); the
   // signed, expiring, single-use state binds it to an organization.
-  app.get('/oauth/microsoft/callback', consentPageHeaders({ https }), callbackRateLimit(limits, (title, message, res) => consentPage(title, message, false, cspNonce(res))), async (req, res) => {
-    const parsed = callbackQuery.safeParse(req.query);
-    const query = parsed.success ? parsed.data : {};
-    const outcome = await service.handleCallback(query);
-    // The sign-in step continues to Microsoft's admin-consent page in the signed-in tenant.
-    if (outcome.location) return res.redirect(302, outcome.location);
-    const ok = outcome.httpStatus < 400;
-    // Tells the operator UI that opened the consent pop-up how it went (posted to our own origin only).
-    const nonce = cspNonce(res);
-    const script = consentCallbackScriptTag(options.publicUrl, { ok, orgId: outcome.orgId ?? null, message: ok ? null : `${outcome.title}: ${outcome.message}` }, nonce);
-    res.status(outcome.httpStatus).type('html').send(consentPage(outcome.title, outcome.message, ok, nonce, script));
-  });
+  app.get(
+    '/oauth/microsoft/callback',
+    consentPageHeaders({ https }),
+    callbackRateLimit(limits, (title, message, res) => consentPage(title, message, false, cspNonce(res))),
+    async (req, res) => {
+      const parsed = callbackQuery.safeParse(req.query);
+      const query = parsed.success ? parsed.data : {};
+      const outcome = await service.handleCallback(query);
+      // The sign-in step continues to Microsoft's admin-consent page in the signed-in tenant.
+      if (outcome.location) return res.redirect(302, outcome.location);
+      const ok = outcome.httpStatus < 400;
+      // Tells the operator UI that opened the consent pop-up how it went (posted to our own origin only).
+      const nonce = cspNonce(res);
+      const script = consentCallbackScriptTag(
+        options.publicUrl,
+        { ok, orgId: outcome.orgId ?? null, message: ok ? null : `${outcome.title}: ${outcome.message}` },
+        nonce,
+      );
+      res
+        .status(outcome.httpStatus)
+        .type('html')
+        .send(consentPage(outcome.title, outcome.message, ok, nonce, script));
+    },
+  );
 
   // Every route of one organization checks the token's role on that organization (docs/security.md § Operator scopes).
   const viewer = requireOrganizationRole('viewer');
@@ -217,7 +228,10 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
     }
     if (isKafkaClientError(error)) {
       logger.error({ err: error, method: req.method, path: req.path }, 'state write failed: Kafka unavailable');
-      res.status(503).set('Retry-After', '5').json({ error: { code: 'kafka_unavailable', message: 'the state store (Kafka) is unavailable; nothing was changed, retry later' } });
+      res
+        .status(503)
+        .set('Retry-After', '5')
+        .json({ error: { code: 'kafka_unavailable', message: 'the state store (Kafka) is unavailable; nothing was changed, retry later' } });
       return;
     }
     logger.error({ err: error, method: req.method, path: req.path }, 'request failed');

@@ -74,7 +74,8 @@ function parseEntry(raw: string): ParsedEntry {
   if (scopeText !== undefined && scopeText !== ALL_ORGANIZATIONS) {
     const ids = scopeText.split('+').map((id) => id.trim());
     const bad = ids.find((id) => !ORG_ID.test(id));
-    if (bad !== undefined) throw new Error(`scope of ${label}: "${bad.slice(0, 48)}" is not an organization id like org_abc123 (or use * for every organization)`);
+    if (bad !== undefined)
+      throw new Error(`scope of ${label}: "${bad.slice(0, 48)}" is not an organization id like org_abc123 (or use * for every organization)`);
     scope = ids;
   }
   return { role: role as ApiRole, label, hex: parts[hexAt]!.toLowerCase(), scope };
@@ -87,7 +88,10 @@ function parseEntry(raw: string): ParsedEntry {
  */
 export function parseTokenTable(text: string): TokenEntry[] {
   const byHash = new Map<string, { label: string; allRole: ApiRole | null; orgRoles: Map<string, ApiRole> }>();
-  for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const entry = parseEntry(raw);
     const token = byHash.get(entry.hex) ?? { label: entry.label, allRole: null, orgRoles: new Map<string, ApiRole>() };
     if (token.label !== entry.label) throw new Error(`one token hash is labelled both ${token.label} and ${entry.label}; give its entries one label`);
@@ -200,7 +204,13 @@ export function requireUnscopedAdmin(req: Request, _res: Response, next: NextFun
   const principal = req.principal;
   if (!principal) return next(new ApiError(401, 'unauthenticated', 'an Authorization: Bearer <token> header is required'));
   if (!canCreateOrganizations(principal)) {
-    return next(new ApiError(403, 'forbidden', 'adding an organization needs an admin token for every organization (scope *); this token is limited to the organizations it names or may only read'));
+    return next(
+      new ApiError(
+        403,
+        'forbidden',
+        'adding an organization needs an admin token for every organization (scope *); this token is limited to the organizations it names or may only read',
+      ),
+    );
   }
   req.actor = { role: 'admin', label: principal.label };
   next();

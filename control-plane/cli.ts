@@ -84,7 +84,8 @@ function pad(text: string, width: number): string {
 export function registerControlPlaneCommands(program: Command, ioOverride?: Partial<CliIo>): void {
   const io = { ...defaultIo(), ...ioOverride };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const run = <A extends any[]>(action: (...args: A) => Promise<void>) =>
+  const run =
+    <A extends any[]>(action: (...args: A) => Promise<void>) =>
     async (...args: A) => {
       try {
         await action(...args);
@@ -98,30 +99,36 @@ export function registerControlPlaneCommands(program: Command, ioOverride?: Part
       }
     };
 
-  const org = program.command('org').description('organizations and their Microsoft 365 connections (over the control-plane REST API; M365_SIEM_URL, M365_SIEM_TOKEN)');
+  const org = program
+    .command('org')
+    .description('organizations and their Microsoft 365 connections (over the control-plane REST API; M365_SIEM_URL, M365_SIEM_TOKEN)');
 
   org
     .command('list')
     .description('list organizations with their connection status')
     .option('--json', 'print JSON')
-    .action(run(async (opts: { json?: boolean }) => {
-      const { items } = (await api(io, 'GET', '/organizations')) as { items: Org[] };
-      if (opts.json) return io.stdout(`${JSON.stringify(items, null, 2)}\n`);
-      io.stdout(`${pad('ID', 18)} ${pad('NAME', 28)} ${pad('STATUS', 26)} TENANT\n`);
-      for (const o of items) {
-        const status = o.connection ? `${o.connection.status}${o.connection.reason ? ` (${o.connection.reason})` : ''}` : 'not_connected';
-        io.stdout(`${pad(o.id, 18)} ${pad(o.name, 28)} ${pad(status, 26)} ${o.connection?.tenantId ?? '-'}\n`);
-      }
-    }));
+    .action(
+      run(async (opts: { json?: boolean }) => {
+        const { items } = (await api(io, 'GET', '/organizations')) as { items: Org[] };
+        if (opts.json) return io.stdout(`${JSON.stringify(items, null, 2)}\n`);
+        io.stdout(`${pad('ID', 18)} ${pad('NAME', 28)} ${pad('STATUS', 26)} TENANT\n`);
+        for (const o of items) {
+          const status = o.connection ? `${o.connection.status}${o.connection.reason ? ` (${o.connection.reason})` : ''}` : 'not_connected';
+          io.stdout(`${pad(o.id, 18)} ${pad(o.name, 28)} ${pad(status, 26)} ${o.connection?.tenantId ?? '-'}\n`);
+        }
+      }),
+    );
 
   org
     .command('add')
     .description('add an organization')
     .argument('<name>', 'display name')
-    .action(run(async (name: string) => {
-      const created = (await api(io, 'POST', '/organizations', { name })) as Org;
-      io.stdout(`${created.id}\n`);
-    }));
+    .action(
+      run(async (name: string) => {
+        const created = (await api(io, 'POST', '/organizations', { name })) as Org;
+        io.stdout(`${created.id}\n`);
+      }),
+    );
 
   org
     .command('connect')
@@ -130,65 +137,86 @@ export function registerControlPlaneCommands(program: Command, ioOverride?: Part
     .addOption(new Option('--cloud <cloud>', 'Microsoft cloud').choices([...CLOUDS]).default('commercial'))
     .option('--tenant <tenant>', 'customer tenant id or domain (recommended: consent is then refused from any other tenant)')
     .option('--auto-upgrade', 'let the control plane assign newly needed permissions itself', false)
-    .action(run(async (id: string, opts: { cloud: string; tenant?: string; autoUpgrade: boolean }) => {
-      const body = { autoUpgrade: opts.autoUpgrade, cloud: opts.cloud, ...(opts.tenant ? { tenant: opts.tenant } : {}) };
-      const { consentUrl } = (await api(io, 'POST', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage`, body)) as { consentUrl: string };
-      io.stdout(`${consentUrl}\n`);
-    }));
+    .action(
+      run(async (id: string, opts: { cloud: string; tenant?: string; autoUpgrade: boolean }) => {
+        const body = { autoUpgrade: opts.autoUpgrade, cloud: opts.cloud, ...(opts.tenant ? { tenant: opts.tenant } : {}) };
+        const { consentUrl } = (await api(io, 'POST', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage`, body)) as {
+          consentUrl: string;
+        };
+        io.stdout(`${consentUrl}\n`);
+      }),
+    );
 
   org
     .command('status')
     .description('connection status with reason, remedy and per-source state')
     .argument('<id>', 'organization id')
     .option('--json', 'print JSON')
-    .action(run(async (id: string, opts: { json?: boolean }) => {
-      const view = (await api(io, 'GET', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage`)) as ConnectionView;
-      if (opts.json) return io.stdout(`${JSON.stringify(view, null, 2)}\n`);
-      io.stdout(`status:   ${view.status}${view.reason ? ` (${view.reason})` : ''}\n`);
-      if (view.message) io.stdout(`          ${view.message}\n`);
-      if (view.remedy) io.stdout(`remedy:   ${view.remedy}\n`);
-      io.stdout(`tenant:   ${view.tenantId ?? '-'} (${view.cloud ?? '-'}), auto-upgrade ${view.autoUpgrade ? 'on' : 'off'}\n`);
-      if (view.permissions.missing.length) io.stdout(`missing:  ${view.permissions.missing.join(', ')}\n`);
-      if (view.pendingUpgrade) io.stdout(`upgrade:  pending; approve with \`m365-siem org approve-upgrade ${id}\`\n`);
-      io.stdout(`last event: ${view.lastEventAt ?? '-'}\n`);
-      for (const stall of view.pipelineStalls ?? []) {
-        io.stdout(`stalled:  ${stall.stage} since ${stall.since} (${stall.topic} partition ${stall.partition}, ${stall.lagRecords} records waiting)\n`);
-      }
-      for (const s of view.sources) {
-        io.stdout(`  ${pad(s.name, 40)} ${pad(s.state, 20)} ${pad(s.reason ?? '', 18)} ${s.events24h} events/24h\n`);
-      }
-    }));
+    .action(
+      run(async (id: string, opts: { json?: boolean }) => {
+        const view = (await api(io, 'GET', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage`)) as ConnectionView;
+        if (opts.json) return io.stdout(`${JSON.stringify(view, null, 2)}\n`);
+        io.stdout(`status:   ${view.status}${view.reason ? ` (${view.reason})` : ''}\n`);
+        if (view.message) io.stdout(`          ${view.message}\n`);
+        if (view.remedy) io.stdout(`remedy:   ${view.remedy}\n`);
+        io.stdout(`tenant:   ${view.tenantId ?? '-'} (${view.cloud ?? '-'}), auto-upgrade ${view.autoUpgrade ? 'on' : 'off'}\n`);
+        if (view.permissions.missing.length) io.stdout(`missing:  ${view.permissions.missing.join(', ')}\n`);
+        if (view.pendingUpgrade) io.stdout(`upgrade:  pending; approve with \`m365-siem org approve-upgrade ${id}\`\n`);
+        io.stdout(`last event: ${view.lastEventAt ?? '-'}\n`);
+        for (const stall of view.pipelineStalls ?? []) {
+          io.stdout(`stalled:  ${stall.stage} since ${stall.since} (${stall.topic} partition ${stall.partition}, ${stall.lagRecords} records waiting)\n`);
+        }
+        for (const s of view.sources) {
+          io.stdout(`  ${pad(s.name, 40)} ${pad(s.state, 20)} ${pad(s.reason ?? '', 18)} ${s.events24h} events/24h\n`);
+        }
+      }),
+    );
 
   org
     .command('approve-upgrade')
     .description('approve a pending permission upgrade: prints the consent URL')
     .argument('<id>', 'organization id')
-    .action(run(async (id: string) => {
-      const { consentUrl } = (await api(io, 'POST', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage/upgrades/approve`)) as { consentUrl: string };
-      io.stdout(`${consentUrl}\n`);
-    }));
+    .action(
+      run(async (id: string) => {
+        const { consentUrl } = (await api(io, 'POST', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage/upgrades/approve`)) as {
+          consentUrl: string;
+        };
+        io.stdout(`${consentUrl}\n`);
+      }),
+    );
 
   org
     .command('repair')
     .description('repair a broken connection: prints a consent URL for the pinned tenant')
     .argument('<id>', 'organization id')
-    .action(run(async (id: string) => {
-      const { consentUrl } = (await api(io, 'POST', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage/repair`)) as { consentUrl: string };
-      io.stdout(`${consentUrl}\n`);
-    }));
+    .action(
+      run(async (id: string) => {
+        const { consentUrl } = (await api(io, 'POST', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage/repair`)) as {
+          consentUrl: string;
+        };
+        io.stdout(`${consentUrl}\n`);
+      }),
+    );
 
   program
     .command('whoami')
-    .description("the operator token in M365_SIEM_TOKEN: its label, scope and role per organization")
+    .description('the operator token in M365_SIEM_TOKEN: its label, scope and role per organization')
     .option('--json', 'print JSON')
-    .action(run(async (opts: { json?: boolean }) => {
-      const me = (await api(io, 'GET', '/me')) as { label: string; allOrganizations: string | null; organizations: Array<{ id: string; role: string }>; canCreateOrganizations: boolean };
-      if (opts.json) return io.stdout(`${JSON.stringify(me, null, 2)}\n`);
-      io.stdout(`token:    ${me.label}\n`);
-      if (me.allOrganizations) io.stdout(`scope:    every organization (${me.allOrganizations})\n`);
-      for (const o of me.organizations) io.stdout(`          ${pad(o.id, 18)} ${o.role}\n`);
-      io.stdout(`can add organizations: ${me.canCreateOrganizations ? 'yes' : 'no (needs an admin token with scope *)'}\n`);
-    }));
+    .action(
+      run(async (opts: { json?: boolean }) => {
+        const me = (await api(io, 'GET', '/me')) as {
+          label: string;
+          allOrganizations: string | null;
+          organizations: Array<{ id: string; role: string }>;
+          canCreateOrganizations: boolean;
+        };
+        if (opts.json) return io.stdout(`${JSON.stringify(me, null, 2)}\n`);
+        io.stdout(`token:    ${me.label}\n`);
+        if (me.allOrganizations) io.stdout(`scope:    every organization (${me.allOrganizations})\n`);
+        for (const o of me.organizations) io.stdout(`          ${pad(o.id, 18)} ${o.role}\n`);
+        io.stdout(`can add organizations: ${me.canCreateOrganizations ? 'yes' : 'no (needs an admin token with scope *)'}\n`);
+      }),
+    );
 
   const token = program.command('token').description('API tokens of the control plane');
   token

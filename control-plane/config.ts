@@ -30,7 +30,11 @@ import { LATEST_MANIFEST_VERSION, MANIFEST_VERSIONS } from './permission-manifes
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const controlPlaneSettingsSpec = {
-  port: setting('CONTROL_PLANE_PORT', envInt(8080, 0, 65535), 'port of the control-plane REST API, UI, consent callback, /healthz and /readyz (0 = any free port); /metrics is on CONTROL_PLANE_OPS_PORT'),
+  port: setting(
+    'CONTROL_PLANE_PORT',
+    envInt(8080, 0, 65535),
+    'port of the control-plane REST API, UI, consent callback, /healthz and /readyz (0 = any free port); /metrics is on CONTROL_PLANE_OPS_PORT',
+  ),
   opsPort: opsPortSetting('CONTROL_PLANE', 9402),
   host: setting('CONTROL_PLANE_HOST', z.string().default('127.0.0.1'), 'interface the control plane listens on (0.0.0.0 behind a reverse proxy)'),
   publicUrl: setting(
@@ -72,7 +76,10 @@ export const controlPlaneSettingsSpec = {
   ),
   historyTopic: setting(
     'TOPIC_HISTORY',
-    z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name').optional(),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name')
+      .optional(),
     'compacted topic of the organizations\' change histories, read only by the control plane (default: the TOPIC_TENANTS name + ".history")',
   ),
   stallSeconds: setting(
@@ -83,7 +90,7 @@ export const controlPlaneSettingsSpec = {
   pipelineCheckSeconds: setting(
     'CONTROL_PLANE_PIPELINE_CHECK_SECONDS',
     envInt(10, 1, 3_600),
-    'how often the control plane reads the stages\' committed offsets and their topics\' end offsets to find stalls',
+    "how often the control plane reads the stages' committed offsets and their topics' end offsets to find stalls",
   ),
   normalizeGroupId: stageGroupSettings.normalize,
   indexGroupId: stageGroupSettings.index,
@@ -102,7 +109,10 @@ export const controlPlaneSettingsSpec = {
     'CONTROL_PLANE_TRUST_PROXY',
     z
       .string()
-      .regex(/^(true|false|\d{1,2}|[0-9a-fA-F.:/,\s]+|loopback|linklocal|uniquelocal)$/, 'expected false, true, a hop count, loopback/linklocal/uniquelocal or comma-separated proxy addresses/subnets')
+      .regex(
+        /^(true|false|\d{1,2}|[0-9a-fA-F.:/,\s]+|loopback|linklocal|uniquelocal)$/,
+        'expected false, true, a hop count, loopback/linklocal/uniquelocal or comma-separated proxy addresses/subnets',
+      )
       .default('false')
       .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v)),
     'which reverse proxies to trust for the client address (X-Forwarded-For) used by the rate limits: false (default: the TCP peer), a hop count, loopback, or proxy addresses/subnets',
@@ -110,8 +120,11 @@ export const controlPlaneSettingsSpec = {
   eventsApi: setting('CONTROL_PLANE_EVENTS_API', envBoolean(true), 'serve GET /api/v1/organizations/{id}/events from OpenSearch (needs OPENSEARCH_*)'),
   eventsIndex: setting(
     'INDEX_PREFIX',
-    z.string().regex(/^[a-z0-9][a-z0-9._-]{0,200}$/, 'expected a lower-case OpenSearch index name').default('siem-events'),
-    'read alias of the SIEM events the events API searches (the index service\'s INDEX_PREFIX)',
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,200}$/, 'expected a lower-case OpenSearch index name')
+      .default('siem-events'),
+    "read alias of the SIEM events the events API searches (the index service's INDEX_PREFIX)",
   ),
 } as const;
 
@@ -157,7 +170,9 @@ export function parseControlPlaneConfig(env: Env): ControlPlaneConfig {
   const topics = parseTopicSettings(env);
   const registrations = parseMicrosoftRegistrations(env);
   if (Object.keys(registrations).length === 0) {
-    throw new ConfigError(['M365_CLIENT_ID: required (the multi-tenant Entra application the control plane connects tenants to), or the registration of another cloud (M365_GCC_HIGH_CLIENT_ID, …)']);
+    throw new ConfigError([
+      'M365_CLIENT_ID: required (the multi-tenant Entra application the control plane connects tenants to), or the registration of another cloud (M365_GCC_HIGH_CLIENT_ID, …)',
+    ]);
   }
   return {
     port: s.port,
@@ -188,7 +203,11 @@ export function parseControlPlaneConfig(env: Env): ControlPlaneConfig {
 
 /** Settings of the `m365-siem org …` commands, which talk to a running control plane over its REST API. */
 export const cliSettingsSpec = {
-  url: setting('M365_SIEM_URL', envUrl('http://localhost:8080').transform((v) => v.replace(/\/+$/, '')), 'base URL of the control plane the CLI talks to'),
+  url: setting(
+    'M365_SIEM_URL',
+    envUrl('http://localhost:8080').transform((v) => v.replace(/\/+$/, '')),
+    'base URL of the control plane the CLI talks to',
+  ),
   token: setting('M365_SIEM_TOKEN', z.string().min(1).optional(), 'API bearer token the CLI sends (admin for changes, viewer for reads)'),
 } as const;
 

@@ -28,13 +28,7 @@ import {
 } from './consent-decisions.ts';
 import { ConsentStateSigner, type ConsentPurpose, type ConsentStatePayload } from './consent-state.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
-import {
-  newOrganizationId,
-  type Connection,
-  type OrganizationRecord,
-  type OrganizationStore,
-  type PendingUpgrade,
-} from './organization-store.ts';
+import { newOrganizationId, type Connection, type OrganizationRecord, type OrganizationStore, type PendingUpgrade } from './organization-store.ts';
 import { AUTO_UPGRADE_ROLES, diffPermissions, manifestFor, requiredRoles } from './permission-manifest.ts';
 import { retryUntilPropagated } from './propagation.ts';
 import { AuthorityKeys, authorizeUrl, readTenantIdentity, signInScopes, verifyIdToken } from './sign-in.ts';
@@ -187,7 +181,11 @@ export class ConnectionService {
       if (current.orgName === name) return { record: undefined, result: undefined };
       const old = current.orgName;
       current.orgName = name;
-      return { record: current, history: [{ action: 'organization.renamed', message: `renamed from "${old}" to "${name}"`, detail: { from: old, to: name } }], result: undefined };
+      return {
+        record: current,
+        history: [{ action: 'organization.renamed', message: `renamed from "${old}" to "${name}"`, detail: { from: old, to: name } }],
+        result: undefined,
+      };
     });
     return this.getOrganization(orgId);
   }
@@ -253,16 +251,26 @@ export class ConnectionService {
     return `${profile.authorityHost}/${tenantId}/v2.0/adminconsent?${params.toString()}`;
   }
 
-  async connect(actor: Actor, orgId: string, input: { autoUpgrade: boolean; cloud: Cloud; tenant?: string | undefined }): Promise<{ consentUrl: string; tenantId: string | null }> {
+  async connect(
+    actor: Actor,
+    orgId: string,
+    input: { autoUpgrade: boolean; cloud: Cloud; tenant?: string | undefined },
+  ): Promise<{ consentUrl: string; tenantId: string | null }> {
     const existing = this.require(orgId);
     if (!this.o.tokens.hasRegistration(input.cloud)) throw new ApiError(422, 'cloud_not_configured', missingRegistrationMessage(input.cloud), 'body.cloud');
     const prior = existing.connection;
     if (prior?.connectedAt && prior.tenantId) {
-      if (input.tenant && input.tenant.toLowerCase() !== prior.tenantId && input.tenant.toLowerCase() !== existing.controlPlane.requestedTenant?.toLowerCase()) {
+      if (
+        input.tenant &&
+        input.tenant.toLowerCase() !== prior.tenantId &&
+        input.tenant.toLowerCase() !== existing.controlPlane.requestedTenant?.toLowerCase()
+      ) {
         throw new ApiError(409, 'tenant_pinned', `organization ${orgId} is pinned to tenant ${prior.tenantId}; a different tenant needs a new organization`);
       }
-      if (input.cloud !== prior.cloud) throw new ApiError(409, 'tenant_pinned', `organization ${orgId} is connected in the ${prior.cloud} cloud; a different cloud needs a new organization`);
-      if (prior.status !== 'disconnected') throw new ApiError(409, 'already_connected', `organization ${orgId} is already connected; use repair to consent again`);
+      if (input.cloud !== prior.cloud)
+        throw new ApiError(409, 'tenant_pinned', `organization ${orgId} is connected in the ${prior.cloud} cloud; a different cloud needs a new organization`);
+      if (prior.status !== 'disconnected')
+        throw new ApiError(409, 'already_connected', `organization ${orgId} is already connected; use repair to consent again`);
     }
     let tenantId: string | null = prior?.connectedAt ? prior.tenantId : null;
     if (!tenantId && input.tenant) {
@@ -349,7 +357,13 @@ export class ConnectionService {
     if (!pending) throw new ApiError(409, 'no_pending_upgrade', `organization ${orgId} has no pending permission upgrade`);
     await this.o.store.mutate(orgId, actor, (current) => ({
       record: current,
-      history: [{ action: 'upgrade.approved', message: `upgrade approved; consent requested for ${pending.missingRoles.join(', ')}`, detail: { missingRoles: pending.missingRoles } }],
+      history: [
+        {
+          action: 'upgrade.approved',
+          message: `upgrade approved; consent requested for ${pending.missingRoles.join(', ')}`,
+          detail: { missingRoles: pending.missingRoles },
+        },
+      ],
       result: undefined,
     }));
     return { consentUrl: this.consentUrl(orgId, connection.cloud, connection.tenantId, 'upgrade') };
@@ -359,7 +373,8 @@ export class ConnectionService {
     const record = this.require(orgId);
     const connection = record.connection;
     if (!connection?.tenantId) throw new ApiError(409, 'not_connected', `organization ${orgId} has no pinned tenant to repair; connect it first`);
-    if (connection.status === 'disconnected') throw new ApiError(409, 'disconnected', `organization ${orgId} is disconnected; connect it again instead of repairing`);
+    if (connection.status === 'disconnected')
+      throw new ApiError(409, 'disconnected', `organization ${orgId} is disconnected; connect it again instead of repairing`);
     await this.o.store.mutate(orgId, actor, (current) => ({
       record: current,
       history: [{ action: 'connection.repair_started', message: `repair requested: consent again for tenant ${connection.tenantId}` }],
@@ -465,7 +480,7 @@ export class ConnectionService {
       outcome: 'signed_in',
       orgId: record.orgId,
       title: 'Signed in',
-      message: 'Continuing to Microsoft\'s consent page.',
+      message: "Continuing to Microsoft's consent page.",
       location: this.adminConsentUrl(record.orgId, decision.cloud, decision.tenantId, payload.purpose),
     };
   }
@@ -478,7 +493,11 @@ export class ConnectionService {
       const nonce = this.o.signer.signInNonce(payload.nonce);
       const tokens = await this.o.tokens.redeemSignInCode(cloud, 'organizations', query.code, this.redirectUri, signInScopes(profile), nonce);
       // msal checks the nonce too; the signature, issuer, audience and tenant checks are ours.
-      const checked = await verifyIdToken(tokens.idToken, { authorityHost: profile.authorityHost, clientId: this.o.tokens.clientIdFor(cloud), nonce, nowMs: this.now() }, this.keys);
+      const checked = await verifyIdToken(
+        tokens.idToken,
+        { authorityHost: profile.authorityHost, clientId: this.o.tokens.clientIdFor(cloud), nonce, nowMs: this.now() },
+        this.keys,
+      );
       if (!checked.ok) return { ok: false, problem: checked.problem };
       const identity = await readTenantIdentity(profile.graphHost, tokens.accessToken, this.fetchImpl);
       return { ok: true, administrator: checked.administrator, identity };
@@ -497,7 +516,8 @@ export class ConnectionService {
       const d = decideConsent({ draft: current, payload, query, at: this.iso(), tenantOwner: this.tenantOwner });
       return d.write ? { record: current, history: d.history, result: d } : { record: undefined, result: d };
     });
-    if (!decision) return { httpStatus: 404, outcome: 'unknown_organization', orgId, title: 'Organization not found', message: 'The organization no longer exists.' };
+    if (!decision)
+      return { httpStatus: 404, outcome: 'unknown_organization', orgId, title: 'Organization not found', message: 'The organization no longer exists.' };
     if (!decision.write && decision.refused) this.o.metrics.consentLinksRefused.inc({ problem: decision.refused });
     if (!('proceed' in decision)) return decision.answer;
     const { tenantId, cloud, purpose } = decision.proceed;
@@ -599,7 +619,12 @@ export class ConnectionService {
     return { ok: true, tenantId, roles: acquired.roles, diff, upgrade };
   }
 
-  private async storeVerification(orgId: string, actor: Actor, v: VerificationOutcome, enablePolling: boolean): Promise<{ propagating: boolean; retry: boolean }> {
+  private async storeVerification(
+    orgId: string,
+    actor: Actor,
+    v: VerificationOutcome,
+    enablePolling: boolean,
+  ): Promise<{ propagating: boolean; retry: boolean }> {
     this.lastChecked.set(orgId, this.iso());
     return this.o.store.mutate(orgId, actor, (current) => {
       if (!current?.connection) return { record: undefined, result: { propagating: false, retry: false } };

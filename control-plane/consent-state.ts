@@ -90,4 +90,3 @@ export class ConsentStateSigner {
     return { ok: true, payload: result.data };
   }
 }
-

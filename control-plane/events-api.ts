@@ -78,7 +78,13 @@ export const eventsQuerySchema = z
       .string()
       .regex(/^\d{1,4}$/, `expected a whole number from 1 to ${EVENTS_MAX_SIZE}`)
       .transform(Number)
-      .pipe(z.number().int().min(1, `expected a whole number from 1 to ${EVENTS_MAX_SIZE}`).max(EVENTS_MAX_SIZE, `expected a whole number from 1 to ${EVENTS_MAX_SIZE}`))
+      .pipe(
+        z
+          .number()
+          .int()
+          .min(1, `expected a whole number from 1 to ${EVENTS_MAX_SIZE}`)
+          .max(EVENTS_MAX_SIZE, `expected a whole number from 1 to ${EVENTS_MAX_SIZE}`),
+      )
       .default(EVENTS_DEFAULT_SIZE),
   })
   // A misspelt filter (`?usr=alice`) must not silently widen the search to every event.

@@ -185,10 +185,13 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  closers.push(() => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  }));
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
 
   let verifying: Promise<void> | null = null;
   const verifyNow = () => {

@@ -22,27 +22,32 @@ export const PROPAGATION_WINDOW_MINUTES = 15;
 export const REASONS: Readonly<Record<ConnectionReason, ReasonText>> = {
   consent_revoked: {
     message: 'The application has no service principal or no consent in the tenant any more (consent revoked or the enterprise application deleted).',
-    remedy: 'Repair the connection (POST …/microsoft-manage/repair or `m365-siem org repair <id>`) and have a Global Administrator of the customer tenant consent again. Pollers resume from their cursors, so the outage is back-filled.',
+    remedy:
+      'Repair the connection (POST …/microsoft-manage/repair or `m365-siem org repair <id>`) and have a Global Administrator of the customer tenant consent again. Pollers resume from their cursors, so the outage is back-filled.',
   },
   secret_invalid: {
-    message: 'Entra ID rejected the application\'s client credential (invalid secret, or the secret ID was configured instead of its value).',
-    remedy: 'Set the client secret setting of the connection\'s cloud (M365_CLIENT_SECRET for commercial and GCC, M365_GCC_HIGH_CLIENT_SECRET for GCC High and DoD) to the value of a valid client secret of that registration (or configure a certificate) and restart the services.',
+    message: "Entra ID rejected the application's client credential (invalid secret, or the secret ID was configured instead of its value).",
+    remedy:
+      "Set the client secret setting of the connection's cloud (M365_CLIENT_SECRET for commercial and GCC, M365_GCC_HIGH_CLIENT_SECRET for GCC High and DoD) to the value of a valid client secret of that registration (or configure a certificate) and restart the services.",
   },
   secret_expired: {
-    message: 'The application\'s client secret has expired.',
-    remedy: 'Create a new client secret (or a certificate) on the app registration of the connection\'s cloud, update its setting (M365_CLIENT_SECRET, M365_GCC_HIGH_CLIENT_SECRET, …) and restart the services; pollers catch up from their cursors.',
+    message: "The application's client secret has expired.",
+    remedy:
+      "Create a new client secret (or a certificate) on the app registration of the connection's cloud, update its setting (M365_CLIENT_SECRET, M365_GCC_HIGH_CLIENT_SECRET, …) and restart the services; pollers catch up from their cursors.",
   },
   tenant_not_found: {
-    message: 'Entra ID does not know the tenant (deleted, mistyped, or in another cloud than the connection\'s).',
+    message: "Entra ID does not know the tenant (deleted, mistyped, or in another cloud than the connection's).",
     remedy: 'Check the tenant and the cloud of the connection. A tenant in another cloud needs a new organization connected with the right cloud.',
   },
   audit_logging_off: {
     message: 'Unified audit logging is off in the tenant, so the Management Activity API has nothing to serve.',
-    remedy: 'Turn on auditing in Microsoft Purview (or `Set-AdminAuditLogConfig -UnifiedAuditLogIngestionEnabled $true`); it can take up to 60 minutes to take effect.',
+    remedy:
+      'Turn on auditing in Microsoft Purview (or `Set-AdminAuditLogConfig -UnifiedAuditLogIngestionEnabled $true`); it can take up to 60 minutes to take effect.',
   },
   subscription_disabled: {
     message: 'A Management Activity API subscription of the tenant is disabled.',
-    remedy: 'The pollers start subscriptions themselves; if this persists, check that the tenant has an Office 365 licence with auditing and that audit logging is on.',
+    remedy:
+      'The pollers start subscriptions themselves; if this persists, check that the tenant has an Office 365 licence with auditing and that audit logging is on.',
   },
   permission_missing: {
     message: 'Microsoft refused a request for lack of permission although the roles look granted.',
@@ -50,22 +55,24 @@ export const REASONS: Readonly<Record<ConnectionReason, ReasonText>> = {
   },
   upgrade_pending: {
     message: 'The permission manifest in force needs application roles the tenant has not granted; sources that need them are paused, the others keep flowing.',
-    remedy: 'Approve the upgrade (POST …/microsoft-manage/upgrades/approve or `m365-siem org approve-upgrade <id>`) and have a Global Administrator consent, or turn on auto-upgrade.',
+    remedy:
+      'Approve the upgrade (POST …/microsoft-manage/upgrades/approve or `m365-siem org approve-upgrade <id>`) and have a Global Administrator consent, or turn on auto-upgrade.',
   },
   data_loss_risk: {
-    message: 'A failing window is close to Microsoft\'s 7-day retention limit; data will be lost if it is not fetched in time.',
-    remedy: 'Fix the source\'s error now (see the source\'s reason); the pollers retry the window automatically.',
+    message: "A failing window is close to Microsoft's 7-day retention limit; data will be lost if it is not fetched in time.",
+    remedy: "Fix the source's error now (see the source's reason); the pollers retry the window automatically.",
   },
   throttled: {
-    message: 'Microsoft is throttling the connector\'s requests for this tenant.',
-    remedy: 'Usually temporary: the pollers back off and catch up. If it persists, check PublisherIdentifier configuration and other apps using the same quota.',
+    message: "Microsoft is throttling the connector's requests for this tenant.",
+    remedy:
+      'Usually temporary: the pollers back off and catch up. If it persists, check PublisherIdentifier configuration and other apps using the same quota.',
   },
   lagging: {
     message: 'Events arrive later than the expected delay (CONTROL_PLANE_EXPECTED_LAG_SECONDS).',
     remedy: 'Check that ingest instances are running and not throttled; add ingest instances to spread tenants.',
   },
   microsoft_unavailable: {
-    message: 'Microsoft\'s endpoints answered with errors or did not answer.',
+    message: "Microsoft's endpoints answered with errors or did not answer.",
     remedy: 'Nothing to do unless it persists; requests are retried with backoff. Check Microsoft 365 service health.',
   },
   malformed_response: {
@@ -74,39 +81,47 @@ export const REASONS: Readonly<Record<ConnectionReason, ReasonText>> = {
   },
   tenant_mismatch: {
     message: 'Microsoft served data of another tenant than the pinned one; it was refused.',
-    remedy: 'Check the connection\'s tenant and cloud; repair with a Global Administrator of the pinned tenant.',
+    remedy: "Check the connection's tenant and cloud; repair with a Global Administrator of the pinned tenant.",
   },
   kafka_unavailable: {
     message: 'The pollers cannot write to Kafka.',
-    remedy: 'Check the Kafka cluster; pollers keep their cursors until Kafka acknowledges, so nothing is lost within Microsoft\'s 7 days.',
+    remedy: "Check the Kafka cluster; pollers keep their cursors until Kafka acknowledges, so nothing is lost within Microsoft's 7 days.",
   },
   licence_missing: {
     message: 'The tenant lacks the Microsoft Entra ID licence this report needs.',
     remedy: 'Assign Microsoft Entra ID P1 or P2 in the tenant if the report is wanted; other sources are not affected.',
   },
   pipeline_stalled: {
-    message: 'A pipeline stage has committed nothing while this organization\'s records wait for it: they are safe in Kafka but do not reach siem.events or the index.',
-    remedy: 'Check the stalled stage\'s instances (their /readyz, log and consumer_lag gauges) and restart them if they do not recover; they resume from their committed offsets, so nothing is lost. See docs/pipeline-health.md.',
+    message:
+      "A pipeline stage has committed nothing while this organization's records wait for it: they are safe in Kafka but do not reach siem.events or the index.",
+    remedy:
+      "Check the stalled stage's instances (their /readyz, log and consumer_lag gauges) and restart them if they do not recover; they resume from their committed offsets, so nothing is lost. See docs/pipeline-health.md.",
   },
   certificate_invalid: {
-    message: 'Entra ID refused the application\'s certificate (AADSTS700027: the certificate is not registered on the application or the signature does not verify; AADSTS700024: the client assertion is outside its validity time, usually this host\'s clock).',
-    remedy: 'Upload the certificate configured in M365_CLIENT_CERTIFICATE_FILE (or its cloud\'s setting) to the app registration, or configure the certificate that is registered; check the host clock (NTP). Restart the services after changing the files.',
+    message:
+      "Entra ID refused the application's certificate (AADSTS700027: the certificate is not registered on the application or the signature does not verify; AADSTS700024: the client assertion is outside its validity time, usually this host's clock).",
+    remedy:
+      "Upload the certificate configured in M365_CLIENT_CERTIFICATE_FILE (or its cloud's setting) to the app registration, or configure the certificate that is registered; check the host clock (NTP). Restart the services after changing the files.",
   },
   application_disabled: {
     message: 'The application is disabled (AADSTS7000112): its service principal in the tenant, or the registration itself, was disabled by an administrator.',
-    remedy: 'Ask an administrator of the tenant to enable the enterprise application again (Entra ID → Enterprise applications → Properties → Enabled for users to sign-in), then Repair the connection.',
+    remedy:
+      'Ask an administrator of the tenant to enable the enterprise application again (Entra ID → Enterprise applications → Properties → Enabled for users to sign-in), then Repair the connection.',
   },
   conditional_access: {
     message: 'A Conditional Access policy of the tenant blocks the application (AADSTS53003).',
-    remedy: 'Ask an administrator of the tenant to exclude the application\'s service principal from the blocking Conditional Access policy (workload identity policies, location restrictions), then Repair the connection.',
+    remedy:
+      "Ask an administrator of the tenant to exclude the application's service principal from the blocking Conditional Access policy (workload identity policies, location restrictions), then Repair the connection.",
   },
   wrong_cloud: {
-    message: 'The tenant belongs to another national cloud than the connection\'s (AADSTS90038 or AADSTS900432): its tokens are issued by another Entra ID.',
-    remedy: 'Create a new organization connected in the tenant\'s own cloud (GCC High and DoD tenants live in Azure Government), with the registration of that cloud configured.',
+    message: "The tenant belongs to another national cloud than the connection's (AADSTS90038 or AADSTS900432): its tokens are issued by another Entra ID.",
+    remedy:
+      "Create a new organization connected in the tenant's own cloud (GCC High and DoD tenants live in Azure Government), with the registration of that cloud configured.",
   },
   service_not_subscribed: {
-    message: 'The tenant has not subscribed to a service the application reads (AADSTS650052), for example no Office 365 subscription for the Management Activity API.',
-    remedy: 'Check the tenant\'s licences (Microsoft 365 / Office 365 with auditing); after the subscription is active, Repair the connection.',
+    message:
+      'The tenant has not subscribed to a service the application reads (AADSTS650052), for example no Office 365 subscription for the Management Activity API.',
+    remedy: "Check the tenant's licences (Microsoft 365 / Office 365 with auditing); after the subscription is active, Repair the connection.",
   },
   consent_propagating: {
     message: 'Consent was given; waiting for Microsoft to propagate the consent (usually seconds, at most 15 minutes).',
@@ -149,7 +164,10 @@ export const REASON_SUMMARY: Readonly<Record<ConnectionReason, string>> = {
 /** What the operator UI says while and after a consent pop-up of each kind. */
 export const FLOW_WORDS = {
   connect: { action: 'connect the tenant', success: 'Consent granted. The connection is being verified; the status below updates by itself.' },
-  approve: { action: 'approve the permission upgrade', success: 'Upgrade approved. The new permissions are being verified; the status below updates by itself.' },
+  approve: {
+    action: 'approve the permission upgrade',
+    success: 'Upgrade approved. The new permissions are being verified; the status below updates by itself.',
+  },
   repair: { action: 'repair the connection', success: 'Consent renewed. The connection is being re-verified; the status below updates by itself.' },
 } as const;
 
@@ -169,14 +187,26 @@ const again = 'Ask the operator for a new link (connect, repair or approve the u
 
 /** The pages of the consent round trip (sign-in step and consent step), by outcome. */
 export const CONSENT_PAGES = {
-  missingState: { title: 'This consent response is not valid', message: 'The response carries no state parameter, so it cannot be matched to an organization. Nothing was changed.' },
-  invalidState: { title: 'This consent response is not valid', message: 'The state parameter was altered or was not issued by this control plane. Nothing was changed.' },
+  missingState: {
+    title: 'This consent response is not valid',
+    message: 'The response carries no state parameter, so it cannot be matched to an organization. Nothing was changed.',
+  },
+  invalidState: {
+    title: 'This consent response is not valid',
+    message: 'The state parameter was altered or was not issued by this control plane. Nothing was changed.',
+  },
   expiredState: { title: 'This consent link has expired', message: `Consent links are valid for 10 minutes. Nothing was changed. ${again}` },
   reusedState: { title: 'This consent link was already used', message: `Each consent link works once. Nothing was changed. ${again}` },
   unknownOrganization: { title: 'Organization not found', message: 'The organization this consent was requested for no longer exists. Nothing was changed.' },
   notConnecting: { title: 'No connection was requested', message: 'This organization has no Microsoft 365 connection request. Nothing was changed.' },
-  disconnected: { title: 'The connection was disconnected', message: 'This link was created before the connection was disconnected. Nothing was changed; the operator connects the organization again to resume.' },
-  malformed: { title: 'The consent response is incomplete', message: 'Microsoft\'s response named no tenant id or did not confirm admin consent. Nothing was changed.' },
+  disconnected: {
+    title: 'The connection was disconnected',
+    message: 'This link was created before the connection was disconnected. Nothing was changed; the operator connects the organization again to resume.',
+  },
+  malformed: {
+    title: 'The consent response is incomplete',
+    message: "Microsoft's response named no tenant id or did not confirm admin consent. Nothing was changed.",
+  },
   forgedTenant: (returned: string, signed: string): ConsentPage => ({
     title: 'The consent response does not match the sign-in',
     message: `The response names tenant ${returned}, but the administrator signed in to tenant ${signed}. The tenant in the response is not signed by Microsoft, so it is not trusted. Nothing was changed.`,

@@ -18,7 +18,11 @@ export function createControlPlaneMetrics(withDefaults = true): ControlPlaneMetr
     metrics,
     httpRequests: metrics.counter('http_requests', 'REST API requests by route template, method and status', ['route', 'method', 'status']),
     consentCallbacks: metrics.counter('consent_callbacks', 'admin-consent callbacks by outcome', ['outcome']),
-    consentLinksRefused: metrics.counter('consent_links_refused', 'replayed, expired, forged or unknown consent links, refused without writing anything, by problem', ['problem']),
+    consentLinksRefused: metrics.counter(
+      'consent_links_refused',
+      'replayed, expired, forged or unknown consent links, refused without writing anything, by problem',
+      ['problem'],
+    ),
     verifications: metrics.counter('verifications', 'connection verifications with fresh tokens by outcome (ok or status reason)', ['outcome']),
     roleAssignments: metrics.counter('role_assignments', 'application roles assigned by auto-upgrade, by outcome', ['outcome']),
     connections: metrics.gauge('connections', 'count', 'organizations by connection status at the last periodic verification', ['status']),

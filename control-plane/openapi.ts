@@ -71,9 +71,7 @@ const organization = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   revision: z.number().int(),
-  connection: z
-    .object({ status: z.string(), reason: z.string().nullable(), tenantId: z.string().nullable(), cloud: z.enum(CLOUDS) })
-    .nullable(),
+  connection: z.object({ status: z.string(), reason: z.string().nullable(), tenantId: z.string().nullable(), cloud: z.enum(CLOUDS) }).nullable(),
 });
 
 const consentUrlResponse = z.object({ consentUrl: z.string().describe('send a Global Administrator of the customer tenant here') });
@@ -93,11 +91,11 @@ const pipelineStall = z
   .object({
     stage: z.enum(PIPELINE_STAGES).describe('the stage that stopped committing'),
     topic: z.string().describe('its input topic'),
-    partition: z.number().int().describe('the input partition this organization\'s records are keyed to'),
+    partition: z.number().int().describe("the input partition this organization's records are keyed to"),
     since: z.string().describe('when the waiting records arrived with no commit of the stage since (ISO 8601)'),
-    lagRecords: z.number().int().describe('records between the stage\'s committed offset and the end of the partition'),
+    lagRecords: z.number().int().describe("records between the stage's committed offset and the end of the partition"),
   })
-  .describe('a stalled pipeline stage holding up this organization\'s data (reason pipeline_stalled; docs/pipeline-health.md)');
+  .describe("a stalled pipeline stage holding up this organization's data (reason pipeline_stalled; docs/pipeline-health.md)");
 
 const connectionResponse = z.object({
   status: z.enum(['not_connected', 'connecting', 'waiting_for_first_events', 'active', 'needs_attention', 'disconnected']),
@@ -131,7 +129,9 @@ const connectionResponse = z.object({
 const principalResponse = z.object({
   label: z.string().describe('who holds the token (recorded as the actor in history)'),
   allOrganizations: z.enum(['admin', 'viewer']).nullable().describe('role on every organization (scope *), or null for a scoped token'),
-  organizations: z.array(z.object({ id: z.string(), role: z.enum(['admin', 'viewer']) })).describe('organizations named in the token\'s scope, with the role that applies'),
+  organizations: z
+    .array(z.object({ id: z.string(), role: z.enum(['admin', 'viewer']) }))
+    .describe("organizations named in the token's scope, with the role that applies"),
   canCreateOrganizations: z.boolean().describe('true only for admin on every organization (scope *)'),
 });
 
@@ -179,20 +179,29 @@ const ok = (description: string, schemaName?: string) => ({
 /** Every route that authenticates is also behind the failed-authentication limit, hence 429 wherever 401 is. */
 const errors = (...codes: number[]) =>
   Object.fromEntries(
-    (codes.includes(401) ? [...codes, 429] : codes).map((c) => [String(c), { description: ERROR_TEXT[c] ?? 'error', content: { 'application/json': { schema: ref('Error') } } }]),
+    (codes.includes(401) ? [...codes, 429] : codes).map((c) => [
+      String(c),
+      { description: ERROR_TEXT[c] ?? 'error', content: { 'application/json': { schema: ref('Error') } } },
+    ]),
   );
 const ERROR_TEXT: Record<number, string> = {
   400: 'malformed request; `error.field` names the field at fault',
   401: 'no or unknown bearer token',
-  403: 'the token\'s role may not do this (viewer tokens only read; only scope-* admins add organizations)',
-  404: 'no such organization, or one outside the token\'s scope (the two are not told apart)',
-  409: 'the organization\'s state does not allow this',
+  403: "the token's role may not do this (viewer tokens only read; only scope-* admins add organizations)",
+  404: "no such organization, or one outside the token's scope (the two are not told apart)",
+  409: "the organization's state does not allow this",
   422: 'the tenant could not be resolved',
   429: 'too many failed authentications from this address (CONTROL_PLANE_AUTH_FAILURE_LIMIT); retry after `Retry-After` seconds',
   502: 'Microsoft could not be reached',
 };
 const idParam = [{ name: 'id', in: 'path', required: true, schema: json(orgIdParams.shape.id) }];
-const pathParam = (name: string, description?: string) => ({ name, in: 'path', required: true, schema: { type: 'string' }, ...(description ? { description } : {}) });
+const pathParam = (name: string, description?: string) => ({
+  name,
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  ...(description ? { description } : {}),
+});
 const read = ['viewer', 'admin'];
 const write = ['admin'];
 const op = (summary: string, roles: string[], rest: Record<string, unknown>) => ({
@@ -233,21 +242,31 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
     },
     paths: {
       '/me': {
-        get: op("the presented token: its label, scope and roles", read, { responses: { 200: ok('the token', 'Principal'), ...errors(401) } }),
+        get: op('the presented token: its label, scope and roles', read, { responses: { 200: ok('the token', 'Principal'), ...errors(401) } }),
       },
       '/organizations': {
         get: op("list the organizations in the token's scope", read, { responses: { 200: ok('organizations', 'OrganizationList'), ...errors(400, 401) } }),
-        post: op('add an organization (admin on every organization, scope *, only)', ['admin (scope *)'], { requestBody: body(createOrganizationBody), responses: { 201: ok('created', 'Organization'), ...errors(400, 401, 403) } }),
+        post: op('add an organization (admin on every organization, scope *, only)', ['admin (scope *)'], {
+          requestBody: body(createOrganizationBody),
+          responses: { 201: ok('created', 'Organization'), ...errors(400, 401, 403) },
+        }),
       },
       '/organizations/{id}': {
         parameters: idParam,
         get: op('one organization', read, { responses: { 200: ok('the organization', 'Organization'), ...errors(400, 401, 404) } }),
-        patch: op('rename an organization', write, { requestBody: body(patchOrganizationBody), responses: { 200: ok('renamed', 'Organization'), ...errors(400, 401, 403, 404) } }),
-        delete: op('delete an organization (tombstone in m365.tenants; polling stops)', write, { responses: { 204: ok('deleted'), ...errors(400, 401, 403, 404) } }),
+        patch: op('rename an organization', write, {
+          requestBody: body(patchOrganizationBody),
+          responses: { 200: ok('renamed', 'Organization'), ...errors(400, 401, 403, 404) },
+        }),
+        delete: op('delete an organization (tombstone in m365.tenants; polling stops)', write, {
+          responses: { 204: ok('deleted'), ...errors(400, 401, 403, 404) },
+        }),
       },
       '/organizations/{id}/history': {
         parameters: idParam,
-        get: op('every change to the organization and its connection: who, when, what', read, { responses: { 200: ok('history, oldest first', 'History'), ...errors(400, 401, 404) } }),
+        get: op('every change to the organization and its connection: who, when, what', read, {
+          responses: { 200: ok('history, oldest first', 'History'), ...errors(400, 401, 404) },
+        }),
       },
       [m365]: {
         parameters: idParam,
@@ -258,27 +277,42 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         get: op('connection status with reason and remedy, permissions, pending upgrade, per-source state', read, {
           responses: { 200: ok('the connection', 'Connection'), ...errors(400, 401, 404) },
         }),
-        patch: op('switch permission auto-upgrade', write, { requestBody: body(patchConnectionBody), responses: { 200: ok('the connection', 'Connection'), ...errors(400, 401, 403, 404, 409) } }),
-        delete: op('disconnect: polling stops, collected data stays', write, { responses: { 200: ok('the connection', 'Connection'), ...errors(400, 401, 403, 404, 409) } }),
+        patch: op('switch permission auto-upgrade', write, {
+          requestBody: body(patchConnectionBody),
+          responses: { 200: ok('the connection', 'Connection'), ...errors(400, 401, 403, 404, 409) },
+        }),
+        delete: op('disconnect: polling stops, collected data stays', write, {
+          responses: { 200: ok('the connection', 'Connection'), ...errors(400, 401, 403, 404, 409) },
+        }),
       },
       [`${m365}/upgrades/approve`]: {
         parameters: idParam,
-        post: op('approve a pending permission upgrade: returns a new consent URL', write, { responses: { 200: ok('consent URL', 'ConsentUrl'), ...errors(400, 401, 403, 404, 409) } }),
+        post: op('approve a pending permission upgrade: returns a new consent URL', write, {
+          responses: { 200: ok('consent URL', 'ConsentUrl'), ...errors(400, 401, 403, 404, 409) },
+        }),
       },
       [`${m365}/repair`]: {
         parameters: idParam,
-        post: op('repair: consent again for the pinned tenant, then re-verify', write, { responses: { 200: ok('consent URL', 'ConsentUrl'), ...errors(400, 401, 403, 404, 409) } }),
+        post: op('repair: consent again for the pinned tenant, then re-verify', write, {
+          responses: { 200: ok('consent URL', 'ConsentUrl'), ...errors(400, 401, 403, 404, 409) },
+        }),
       },
       [`${m365}/refetch`]: {
         parameters: idParam,
-        post: op("re-fetch from Microsoft (replay --refetch): ingest rewinds this organization's cursors to `from` once (default and oldest: 7 days back)", write, {
-          requestBody: body(refetchBody),
-          responses: { 200: ok('the recorded request', 'Refetch'), ...errors(400, 401, 403, 404, 409) },
-        }),
+        post: op(
+          "re-fetch from Microsoft (replay --refetch): ingest rewinds this organization's cursors to `from` once (default and oldest: 7 days back)",
+          write,
+          {
+            requestBody: body(refetchBody),
+            responses: { 200: ok('the recorded request', 'Refetch'), ...errors(400, 401, 403, 404, 409) },
+          },
+        ),
       },
       [`${m365}/verify`]: {
         parameters: idParam,
-        post: op('re-verify now with fresh tokens (what the periodic check does)', write, { responses: { 200: ok('the connection', 'Connection'), ...errors(400, 401, 403, 404) } }),
+        post: op('re-verify now with fresh tokens (what the periodic check does)', write, {
+          responses: { 200: ok('the connection', 'Connection'), ...errors(400, 401, 403, 404) },
+        }),
       },
       '/organizations/{id}/events': eventsOpenApiPath,
       '/schema-registry/subjects': { get: op('Confluent Schema Registry API (read side): subjects', read, { responses: { 200: ok('subject names') } }) },
@@ -288,11 +322,15 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
       },
       '/schema-registry/subjects/{subject}/versions/{version}': {
         parameters: [pathParam('subject'), pathParam('version', 'a version number or "latest"')],
-        get: op('one version (number or "latest")', read, { responses: { 200: ok('subject, version, id, schema'), 404: ok('unknown'), 422: ok('invalid version') } }),
+        get: op('one version (number or "latest")', read, {
+          responses: { 200: ok('subject, version, id, schema'), 404: ok('unknown'), 422: ok('invalid version') },
+        }),
       },
       '/schema-registry/schemas/ids/{id}': {
         parameters: [pathParam('id', 'global schema id')],
-        get: op('a schema by its global id (the id in the Confluent framing of siem.events)', read, { responses: { 200: ok('{"schema"}'), 404: ok('unknown id') } }),
+        get: op('a schema by its global id (the id in the Confluent framing of siem.events)', read, {
+          responses: { 200: ok('{"schema"}'), 404: ok('unknown id') },
+        }),
       },
     },
     'x-callback': {

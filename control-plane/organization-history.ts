@@ -143,7 +143,9 @@ export class OrganizationHistory {
     this.chunks.set(orgId, list);
     const messages = [
       ...dropped.map((key) => ({ key, value: null })),
-      ...list.filter((c) => dirty.has(`${orgId}|${c.seq}`)).map((c) => ({ key: `${orgId}|${c.seq}`, value: JSON.stringify({ orgId, seq: c.seq, entries: c.entries }) })),
+      ...list
+        .filter((c) => dirty.has(`${orgId}|${c.seq}`))
+        .map((c) => ({ key: `${orgId}|${c.seq}`, value: JSON.stringify({ orgId, seq: c.seq, entries: c.entries }) })),
     ];
     await this.send(orgId, messages, dirty);
   }
@@ -153,7 +155,12 @@ export class OrganizationHistory {
     const list = this.chunks.get(orgId) ?? [];
     this.chunks.delete(orgId);
     this.unsaved.delete(orgId);
-    if (list.length > 0) await this.send(orgId, list.map((c) => ({ key: `${orgId}|${c.seq}`, value: null })), new Set());
+    if (list.length > 0)
+      await this.send(
+        orgId,
+        list.map((c) => ({ key: `${orgId}|${c.seq}`, value: null })),
+        new Set(),
+      );
   }
 
   private async send(orgId: string, messages: Array<{ key: string; value: string | null }>, dirty: Set<string>): Promise<void> {

@@ -170,47 +170,54 @@ export class OrganizationStore {
    */
   mutate<T>(orgId: string, actor: Actor, change: (current: OrganizationRecord | undefined) => MutationResult<T> | Promise<MutationResult<T>>): Promise<T> {
     const previous = this.locks.get(orgId) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(async () => {
-      const current = this.records.get(orgId);
-      const draftInput = current ? (structuredClone(current) as OrganizationRecord) : undefined;
-      const outcome = await change(draftInput);
-      if (outcome.record === undefined && !(outcome.history?.length && current)) return outcome.result;
-      if (outcome.record === null) {
-        await this.write(orgId, null);
-        this.records.delete(orgId);
-        await this.histories.remove(orgId);
-        this.options.logger.info({ orgId, actor: actor.label }, 'organization deleted');
+    const run = previous
+      .catch(() => undefined)
+      .then(async () => {
+        const current = this.records.get(orgId);
+        const draftInput = current ? (structuredClone(current) as OrganizationRecord) : undefined;
+        const outcome = await change(draftInput);
+        if (outcome.record === undefined && !(outcome.history?.length && current)) return outcome.result;
+        if (outcome.record === null) {
+          await this.write(orgId, null);
+          this.records.delete(orgId);
+          await this.histories.remove(orgId);
+          this.options.logger.info({ orgId, actor: actor.label }, 'organization deleted');
+          return outcome.result;
+        }
+        const next = outcome.record ?? (structuredClone(current) as OrganizationRecord);
+        const at = new Date(this.now()).toISOString();
+        const entries = (outcome.history ?? []).map((h) => ({
+          at,
+          actor: { role: actor.role, label: actor.label },
+          action: h.action,
+          message: h.message,
+          detail: h.detail ?? {},
+        }));
+        delete next.controlPlane.history;
+        const nowMs = this.now();
+        next.controlPlane.consumedNonces = next.controlPlane.consumedNonces.filter((n) => n.exp > nowMs);
+        // A change that only adds history (a refused consent, an approval) leaves the value ingest reads untouched.
+        if (!current || !sameContent(current, next)) {
+          next.revision = (current?.revision ?? 0) + 1;
+          next.updatedAt = at;
+          const validated = organizationRecordSchema.parse(next);
+          await this.write(orgId, validated);
+          this.records.set(orgId, validated);
+        }
+        await this.histories.append(orgId, entries);
+        if (entries.length > 0) {
+          this.options.logger.info(
+            { orgId, revision: this.records.get(orgId)?.revision, actor: actor.label, actions: entries.map((e) => e.action) },
+            'organization changed',
+          );
+        }
         return outcome.result;
-      }
-      const next = outcome.record ?? (structuredClone(current) as OrganizationRecord);
-      const at = new Date(this.now()).toISOString();
-      const entries = (outcome.history ?? []).map((h) => ({
-        at,
-        actor: { role: actor.role, label: actor.label },
-        action: h.action,
-        message: h.message,
-        detail: h.detail ?? {},
-      }));
-      delete next.controlPlane.history;
-      const nowMs = this.now();
-      next.controlPlane.consumedNonces = next.controlPlane.consumedNonces.filter((n) => n.exp > nowMs);
-      // A change that only adds history (a refused consent, an approval) leaves the value ingest reads untouched.
-      if (!current || !sameContent(current, next)) {
-        next.revision = (current?.revision ?? 0) + 1;
-        next.updatedAt = at;
-        const validated = organizationRecordSchema.parse(next);
-        await this.write(orgId, validated);
-        this.records.set(orgId, validated);
-      }
-      await this.histories.append(orgId, entries);
-      if (entries.length > 0) {
-        this.options.logger.info({ orgId, revision: this.records.get(orgId)?.revision, actor: actor.label, actions: entries.map((e) => e.action) }, 'organization changed');
-      }
-      return outcome.result;
-    });
-    const tracked: Promise<unknown> = run.catch(() => undefined).finally(() => {
-      if (this.locks.get(orgId) === tracked) this.locks.delete(orgId);
-    });
+      });
+    const tracked: Promise<unknown> = run
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.locks.get(orgId) === tracked) this.locks.delete(orgId);
+      });
     this.locks.set(orgId, tracked);
     return run;
   }

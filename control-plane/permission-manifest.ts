@@ -48,7 +48,7 @@ const SIGN_IN_ROLES: readonly RoleRequirement[] = [graph('AuditLog.Read.All'), g
 
 const V1: PermissionManifest = {
   version: 1,
-  note: 'least-privileged roles per Microsoft\'s permission tables',
+  note: "least-privileged roles per Microsoft's permission tables",
   sources: {
     'management:Audit.AzureActiveDirectory': [mgmt('ActivityFeed.Read')],
     'management:Audit.Exchange': [mgmt('ActivityFeed.Read')],

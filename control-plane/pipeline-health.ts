@@ -52,7 +52,12 @@ export class PipelineHealth {
   constructor(private readonly o: PipelineHealthOptions) {
     this.now = o.now ?? Date.now;
     for (const s of o.stages) this.states.set(s.stage, { tracker: new LagTracker(o.stallAfterMs), partitions: 0, stalled: new Map() });
-    this.stalledGauge = o.metrics.gauge('pipeline_stalled_partitions', 'count', 'input partitions of a pipeline stage that committed nothing for CONTROL_PLANE_STALL_SECONDS while records waited', ['stage']);
+    this.stalledGauge = o.metrics.gauge(
+      'pipeline_stalled_partitions',
+      'count',
+      'input partitions of a pipeline stage that committed nothing for CONTROL_PLANE_STALL_SECONDS while records waited',
+      ['stage'],
+    );
     for (const stage of PIPELINE_STAGES) this.stalledGauge.set({ stage }, 0);
     // Kafka away: the last known stalls stay (a pipeline without Kafka is not flowing either).
     this.task = new PeriodicAdminTask(o.kafka, {
@@ -86,10 +91,17 @@ export class PipelineHealth {
     const stalled = new Map<number, PipelineStall>();
     for (const lag of offsets ? state.tracker.observe(now, offsets) : []) {
       if (!lag.stalled || lag.waitingSince === null) continue;
-      stalled.set(lag.partition, { stage: watched.stage, topic: watched.topic, partition: lag.partition, since: new Date(lag.waitingSince).toISOString(), lagRecords: lag.lagRecords });
+      stalled.set(lag.partition, {
+        stage: watched.stage,
+        topic: watched.topic,
+        partition: lag.partition,
+        since: new Date(lag.waitingSince).toISOString(),
+        lagRecords: lag.lagRecords,
+      });
     }
     for (const [partition, stall] of stalled) {
-      if (!state.stalled.has(partition)) this.o.logger.warn({ stage: stall.stage, topic: stall.topic, partition, since: stall.since, lagRecords: stall.lagRecords }, 'pipeline stage stalled');
+      if (!state.stalled.has(partition))
+        this.o.logger.warn({ stage: stall.stage, topic: stall.topic, partition, since: stall.since, lagRecords: stall.lagRecords }, 'pipeline stage stalled');
     }
     for (const [partition, stall] of state.stalled) {
       if (!stalled.has(partition)) this.o.logger.info({ stage: stall.stage, topic: stall.topic, partition }, 'pipeline stage committing again');

@@ -33,7 +33,13 @@ export type RefetchResponse = z.infer<typeof refetchResponse>;
 export async function requestRefetch(store: OrganizationStore, actor: Actor, orgId: string, from: string | undefined, now: number): Promise<RefetchResponse> {
   const oldest = now - MICROSOFT_RETENTION_MS;
   const fromMs = from === undefined ? oldest + 60_000 : Date.parse(from);
-  if (fromMs <= oldest) throw new ApiError(400, 'invalid_request', 'body.from: older than Microsoft keeps content (7 days); m365.raw holds older records: use replay without --refetch', 'body.from');
+  if (fromMs <= oldest)
+    throw new ApiError(
+      400,
+      'invalid_request',
+      'body.from: older than Microsoft keeps content (7 days); m365.raw holds older records: use replay without --refetch',
+      'body.from',
+    );
   if (fromMs > now) throw new ApiError(400, 'invalid_request', 'body.from: in the future', 'body.from');
   const refetchFrom = new Date(fromMs).toISOString();
   return store.mutate(orgId, actor, (current) => {

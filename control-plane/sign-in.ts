@@ -64,7 +64,9 @@ const claimsSchema = z.object({
 });
 
 const metadataSchema = z.object({ issuer: z.string(), jwks_uri: z.string() });
-const jwksSchema = z.object({ keys: z.array(z.object({ kid: z.string().optional(), kty: z.string(), n: z.string().optional(), e: z.string().optional() }).passthrough()) });
+const jwksSchema = z.object({
+  keys: z.array(z.object({ kid: z.string().optional(), kty: z.string(), n: z.string().optional(), e: z.string().optional() }).passthrough()),
+});
 
 function decodePart(part: string | undefined): unknown {
   try {
@@ -132,9 +134,14 @@ export async function verifyIdToken(
     return { ok: false, problem: `the authority's signing keys could not be read (${(error as Error).message})` };
   }
   if (!authority.key) return { ok: false, problem: 'the id_token is signed with a key the authority does not publish' };
-  const signatureOk = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), createPublicKey({ key: authority.key, format: 'jwk' }), Buffer.from(parts[2] ?? '', 'base64url'));
+  const signatureOk = verify(
+    'sha256',
+    Buffer.from(`${parts[0]}.${parts[1]}`),
+    createPublicKey({ key: authority.key, format: 'jwk' }),
+    Buffer.from(parts[2] ?? '', 'base64url'),
+  );
   if (!signatureOk) return { ok: false, problem: 'the id_token signature does not verify' };
-  if (claims.iss !== authority.issuer) return { ok: false, problem: 'the id_token was issued by another issuer than the tenant\'s' };
+  if (claims.iss !== authority.issuer) return { ok: false, problem: "the id_token was issued by another issuer than the tenant's" };
   if (claims.aud.toLowerCase() !== expected.clientId.toLowerCase()) return { ok: false, problem: 'the id_token was issued for another application' };
   const nowS = expected.nowMs / 1000;
   if (claims.exp + SKEW_S < nowS) return { ok: false, problem: 'the id_token has expired' };

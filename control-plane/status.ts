@@ -108,16 +108,31 @@ function reducedNotes(manifestVersion: number, pollable: readonly SourceName[], 
   } catch {
     return new Map();
   }
-  return new Map(reducedSources(manifest, pollable, new Set(grantedRoles)).map((r) => [r.source, `collecting without ${r.without}: ${r.missingRoles.join(', ')} not granted`]));
+  return new Map(
+    reducedSources(manifest, pollable, new Set(grantedRoles)).map((r) => [
+      r.source,
+      `collecting without ${r.without}: ${r.missingRoles.join(', ')} not granted`,
+    ]),
+  );
 }
 
-const withNote = (message: string | null, note: string | undefined): string | null => (note === undefined ? message : message === null ? note : `${message}; ${note}`);
+const withNote = (message: string | null, note: string | undefined): string | null =>
+  note === undefined ? message : message === null ? note : `${message}; ${note}`;
 
 export function computeStatus(input: StatusInput): StatusView {
   const { record, sourceStatuses, now, expectedLagSeconds } = input;
   const stalls = input.pipelineStalls ?? [];
   const connection = record.connection;
-  const empty: StatusView = { status: 'not_connected', reason: null, message: null, remedy: null, sources: [], firstEventAt: null, lastEventAt: null, pipelineStalls: [] };
+  const empty: StatusView = {
+    status: 'not_connected',
+    reason: null,
+    message: null,
+    remedy: null,
+    sources: [],
+    firstEventAt: null,
+    lastEventAt: null,
+    pipelineStalls: [],
+  };
   if (!connection) return empty;
 
   const polled = new Set<string>(connection.polling.sources);
@@ -129,13 +144,22 @@ export function computeStatus(input: StatusInput): StatusView {
   const sources: SourceView[] = SOURCES.map((name) => {
     const reported = sourceStatuses.get(name);
     // Reports of an earlier tenant of this organization never count (guarantee 3).
-    const report = reported && (!connection.tenantId || reported.tenantId === '' || reported.tenantId.toLowerCase() === connection.tenantId.toLowerCase()) ? reported : undefined;
+    const report =
+      reported && (!connection.tenantId || reported.tenantId === '' || reported.tenantId.toLowerCase() === connection.tenantId.toLowerCase())
+        ? reported
+        : undefined;
     events.first = minIso(events.first, report?.firstEventAt ?? report?.lastEventAt ?? null);
     events.last = maxIso(events.last, report?.lastEventAt ?? null);
     const base = { name, lastEventAt: report?.lastEventAt ?? null, events24h: report?.counts.events24h ?? 0, lagSeconds: report?.lagSeconds ?? null };
     const paused = pausedBy.get(name);
     if (paused) {
-      return { ...base, state: 'paused', reason: 'upgrade_pending', message: `needs ${paused.missingRoles.join(', ')}`, remedy: REASONS.upgrade_pending.remedy };
+      return {
+        ...base,
+        state: 'paused',
+        reason: 'upgrade_pending',
+        message: `needs ${paused.missingRoles.join(', ')}`,
+        remedy: REASONS.upgrade_pending.remedy,
+      };
     }
     if (!connection.polling.enabled || !polled.has(name)) return { ...base, state: 'stopped', reason: null, message: null, remedy: null };
     if (!report) return { ...base, state: 'waiting', reason: null, message: withNote('no report from the pollers yet', reduced.get(name)), remedy: null };
@@ -188,13 +212,14 @@ export function computeStatus(input: StatusInput): StatusView {
   if (stalls.length > 0) candidates.push('pipeline_stalled');
   const winner = PRIORITY.find((r) => candidates.includes(r));
   if (winner) {
-    const detail = winner === 'upgrade_pending' && record.controlPlane.pendingUpgrade
-      ? `${REASONS.upgrade_pending.message} Missing: ${record.controlPlane.pendingUpgrade.missingRoles.join(', ')}.`
-      : winner === 'pipeline_stalled'
-        ? `${REASONS.pipeline_stalled.message} ${stalls.map(describeStall).join(' ')}`
-      : !verification.ok && asReason(verification.reason) === winner && verification.message
-        ? `${REASONS[winner].message} (${verification.message})`
-        : undefined;
+    const detail =
+      winner === 'upgrade_pending' && record.controlPlane.pendingUpgrade
+        ? `${REASONS.upgrade_pending.message} Missing: ${record.controlPlane.pendingUpgrade.missingRoles.join(', ')}.`
+        : winner === 'pipeline_stalled'
+          ? `${REASONS.pipeline_stalled.message} ${stalls.map(describeStall).join(' ')}`
+          : !verification.ok && asReason(verification.reason) === winner && verification.message
+            ? `${REASONS[winner].message} (${verification.message})`
+            : undefined;
     return view('needs_attention', winner, detail);
   }
   if (events.last === null) return view('waiting_for_first_events', null, STATUS_TEXT.waitingForFirstEvents);

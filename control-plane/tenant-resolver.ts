@@ -5,15 +5,14 @@
 import type { FetchLike } from './upgrades.ts';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const TENANT_INPUT = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|(?=.{3,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$/;
+export const TENANT_INPUT =
+  /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|(?=.{3,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$/;
 
 export function isTenantGuid(value: string): boolean {
   return GUID.test(value);
 }
 
-export type TenantResolution =
-  | { ok: true; tenantId: string }
-  | { ok: false; code: 'tenant_not_found' | 'microsoft_unavailable'; message: string };
+export type TenantResolution = { ok: true; tenantId: string } | { ok: false; code: 'tenant_not_found' | 'microsoft_unavailable'; message: string };
 
 export async function resolveTenant(authorityHost: string, tenant: string, fetchImpl: FetchLike = fetch): Promise<TenantResolution> {
   const url = `${authorityHost}/${encodeURIComponent(tenant)}/v2.0/.well-known/openid-configuration`;
@@ -28,17 +27,18 @@ export async function resolveTenant(authorityHost: string, tenant: string, fetch
     const aadsts = /AADSTS\d+[^"\\]*/.exec(text)?.[0]?.slice(0, 200);
     return { ok: false, code: 'tenant_not_found', message: `Entra ID does not know the tenant "${tenant}"${aadsts ? ` (${aadsts})` : ''}` };
   }
-  if (!response.ok) return { ok: false, code: 'microsoft_unavailable', message: `${authorityHost} answered ${response.status} for the tenant's OpenID metadata` };
+  if (!response.ok)
+    return { ok: false, code: 'microsoft_unavailable', message: `${authorityHost} answered ${response.status} for the tenant's OpenID metadata` };
   let issuer: unknown;
   try {
     issuer = (JSON.parse(text) as { issuer?: unknown }).issuer;
   } catch {
-    return { ok: false, code: 'microsoft_unavailable', message: 'the tenant\'s OpenID metadata is not JSON' };
+    return { ok: false, code: 'microsoft_unavailable', message: "the tenant's OpenID metadata is not JSON" };
   }
   const match = typeof issuer === 'string' ? /\/([0-9a-fA-F-]{36})\/(?:v2\.0\/?)?$/.exec(issuer) : null;
   const tenantId = match?.[1];
   if (!tenantId || !isTenantGuid(tenantId)) {
-    return { ok: false, code: 'microsoft_unavailable', message: 'the tenant\'s OpenID metadata has no issuer naming a tenant id' };
+    return { ok: false, code: 'microsoft_unavailable', message: "the tenant's OpenID metadata has no issuer naming a tenant id" };
   }
   return { ok: true, tenantId: tenantId.toLowerCase() };
 }

@@ -60,7 +60,13 @@ async function call(fetchImpl: FetchLike, url: string, init: RequestInit): Promi
   );
 }
 
-async function servicePrincipalByAppId(fetchImpl: FetchLike, graphHost: string, headers: Record<string, string>, appId: string, select: string): Promise<ServicePrincipal> {
+async function servicePrincipalByAppId(
+  fetchImpl: FetchLike,
+  graphHost: string,
+  headers: Record<string, string>,
+  appId: string,
+  select: string,
+): Promise<ServicePrincipal> {
   const url = `${graphHost}/v1.0/servicePrincipals(appId='${encodeURIComponent(appId)}')?$select=${select}`;
   const response = await call(fetchImpl, url, { method: 'GET', headers });
   if (!response.ok) {

@@ -20,7 +20,8 @@ const VENV_DIR = join(REPO_ROOT, '.venv-sigma');
 const INSTALLED_MARKER = join(VENV_DIR, 'm365-siem-requirements.txt');
 
 /** The one command that installs the toolchain (printed when it is missing). */
-export const SIGMA_INSTALL_COMMAND = 'npm run sigma -- setup   # = python3 -m venv .venv-sigma && .venv-sigma/bin/pip install -r detections/sigma/requirements.txt';
+export const SIGMA_INSTALL_COMMAND =
+  'npm run sigma -- setup   # = python3 -m venv .venv-sigma && .venv-sigma/bin/pip install -r detections/sigma/requirements.txt';
 
 export interface SigmaToolchain {
   readonly python: string;

@@ -409,7 +409,12 @@ class TranscoderCompiler {
       }
       if (nullable) {
         // union branch index as a zig-zag varint: 0x00 = null, 0x02 = the value (undefined past the end: truncated)
-        lines.push(`${branch} = buf[c.pos++];`, `if (${branch} === 2) {`, ...field.map((l) => `  ${l}`), `} else if (${branch} !== 0 || c.pos > c.end) throw T;`);
+        lines.push(
+          `${branch} = buf[c.pos++];`,
+          `if (${branch} === 2) {`,
+          ...field.map((l) => `  ${l}`),
+          `} else if (${branch} !== 0 || c.pos > c.end) throw T;`,
+        );
       } else {
         lines.push(...field);
       }

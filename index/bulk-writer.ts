@@ -175,7 +175,8 @@ export class BulkWriter {
 
   private releaseSlot(): void {
     const next = this.slotWaiters.shift();
-    if (next) next(); // the slot passes straight to the next waiter
+    if (next)
+      next(); // the slot passes straight to the next waiter
     else this.inFlight--;
   }
 

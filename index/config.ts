@@ -40,12 +40,27 @@ export const indexSettingsSpec = {
   ),
   shards: setting('INDEX_SHARDS', envInt(1, 1, 1024), 'primary shards of each daily index'),
   replicas: setting('INDEX_REPLICAS', envInt(1, 0, 16), 'replicas of each daily index (0 on a single-node cluster)'),
-  refreshInterval: setting('INDEX_REFRESH_INTERVAL', z.string().regex(/^(-1|\d+(ms|s|m))$/, 'expected e.g. 1s, 500ms, 30s or -1').default('1s'), 'refresh interval of the daily indices'),
+  refreshInterval: setting(
+    'INDEX_REFRESH_INTERVAL',
+    z
+      .string()
+      .regex(/^(-1|\d+(ms|s|m))$/, 'expected e.g. 1s, 500ms, 30s or -1')
+      .default('1s'),
+    'refresh interval of the daily indices',
+  ),
   retryInitialMs: setting('INDEX_RETRY_INITIAL_MS', envInt(200, 1, 60_000), 'first backoff before retrying 429/5xx items or an unreachable OpenSearch'),
   retryMaxMs: setting('INDEX_RETRY_MAX_MS', envInt(30_000, 10, 600_000), 'longest backoff between retries (retries never give up; the partition waits)'),
   partitionsConsumedConcurrently: setting('INDEX_PARTITION_CONCURRENCY', envInt(1, 1, 64), 'partitions whose batches are indexed at the same time'),
-  fetchMaxBytesPerPartition: setting('INDEX_FETCH_MAX_BYTES_PER_PARTITION', envInt(4 * 1_048_576, 1024, 64 * 1_048_576), 'most bytes one Kafka fetch takes from a partition, i.e. the size of a batch (several full _bulk requests)'),
-  pipelineDepth: setting('INDEX_PIPELINE_DEPTH', envInt(4, 1, 64), 'Kafka batches accepted for writing while the next one is fetched; offsets still commit per partition in order'),
+  fetchMaxBytesPerPartition: setting(
+    'INDEX_FETCH_MAX_BYTES_PER_PARTITION',
+    envInt(4 * 1_048_576, 1024, 64 * 1_048_576),
+    'most bytes one Kafka fetch takes from a partition, i.e. the size of a batch (several full _bulk requests)',
+  ),
+  pipelineDepth: setting(
+    'INDEX_PIPELINE_DEPTH',
+    envInt(4, 1, 64),
+    'Kafka batches accepted for writing while the next one is fetched; offsets still commit per partition in order',
+  ),
   bulkConcurrency: setting('INDEX_BULK_CONCURRENCY', envInt(2, 1, 32), 'most _bulk requests in flight at once, over all batches being written'),
   ops: opsPortSetting('INDEX', 9467),
 } as const;

@@ -9,6 +9,9 @@ import { createHash, hash } from 'node:crypto';
  */
 export function documentId(orgId: string, eventId: string): string {
   // crypto.hash (one shot, Node ≥ 20.12) is several times cheaper than createHash per event; same digest.
-  const digest = typeof hash === 'function' ? hash('sha256', `${orgId}\u0000${eventId}`, 'base64url') : createHash('sha256').update(`${orgId}\u0000${eventId}`).digest('base64url');
+  const digest =
+    typeof hash === 'function'
+      ? hash('sha256', `${orgId}\u0000${eventId}`, 'base64url')
+      : createHash('sha256').update(`${orgId}\u0000${eventId}`).digest('base64url');
   return digest.slice(0, 32);
 }

@@ -194,18 +194,14 @@ class SchemaCompiler {
           lines.push(`  if (typeof x === 'string') { out.push(${head}, JSON.stringify(x)); any = true; }`);
           break;
         case 'number':
-          lines.push(
-            `  if (typeof x === 'number' ? Number.isFinite(x) : typeof x === 'bigint') { out.push(${head}, String(x)); any = true; }`,
-          );
+          lines.push(`  if (typeof x === 'number' ? Number.isFinite(x) : typeof x === 'bigint') { out.push(${head}, String(x)); any = true; }`);
           break;
         case 'boolean':
           lines.push(`  if (x === true || x === false) { out.push(${head}, x ? 'true' : 'false'); any = true; }`);
           break;
         case 'micros':
           formatters.push(microsFormatter());
-          lines.push(
-            `  if (typeof x === 'number' && Number.isFinite(x)) { out.push(${head}, '"' + micros[${formatters.length - 1}](x) + '"'); any = true; }`,
-          );
+          lines.push(`  if (typeof x === 'number' && Number.isFinite(x)) { out.push(${head}, '"' + micros[${formatters.length - 1}](x) + '"'); any = true; }`);
           break;
         default:
           writers.push(this.compile(f.type));

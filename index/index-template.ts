@@ -7,11 +7,7 @@ import { buildSiemEventsTemplate, dailyIndexPattern, siemEventProperties, type S
  * added fields are also put on the existing daily indices (additive mapping changes are allowed; a conflicting one
  * is logged and left for the next day's index).
  */
-export async function installIndexTemplate(
-  client: OpenSearchClient,
-  options: SiemEventsTemplateOptions,
-  logger?: Logger,
-): Promise<{ template: string }> {
+export async function installIndexTemplate(client: OpenSearchClient, options: SiemEventsTemplateOptions, logger?: Logger): Promise<{ template: string }> {
   const body = buildSiemEventsTemplate(options);
   await client.indices.putIndexTemplate({ name: options.prefix, body } as never);
   try {

@@ -73,11 +73,7 @@ export async function startIndexer(env: Readonly<Record<string, string | undefin
   const topics = deps.topics ?? topicSpecs(config.topics);
   const s = config.index;
 
-  await installIndexTemplate(
-    opensearch,
-    { prefix: s.prefix, shards: s.shards, replicas: s.replicas, refreshInterval: s.refreshInterval },
-    logger,
-  );
+  await installIndexTemplate(opensearch, { prefix: s.prefix, shards: s.shards, replicas: s.replicas, refreshInterval: s.refreshInterval }, logger);
   await kafka.ensureTopics([topics.events, topics.deadLetter]);
 
   const service = new IndexerService(

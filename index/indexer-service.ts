@@ -121,7 +121,10 @@ export class IndexerService {
     this.aliases = new OrganizationAliases(opensearch, options.prefix, logger);
     this.documents = metrics.counter('documents', 'events by outcome: indexed, duplicate (already indexed), dead_letter', ['outcome']);
     this.deadLetters = metrics.counter('dead_letters', 'events sent to the dead-letter topic, by error code', ['code']);
-    this.consumerRestarts = metrics.counter('consumer_restarts', 'times the siem.events consumer stopped for good (kafkajs crash without restart) and was started again');
+    this.consumerRestarts = metrics.counter(
+      'consumer_restarts',
+      'times the siem.events consumer stopped for good (kafkajs crash without restart) and was started again',
+    );
     this.batches = metrics.counter('batches', 'Kafka batches made durable and committed');
     this.lastCommit = metrics.gauge('last_commit', 'timestamp_seconds', 'time of the last offset commit');
   }
@@ -133,7 +136,8 @@ export class IndexerService {
     const consumer = this.supervisor?.readiness() ?? null;
     if (consumer !== null) return consumer;
     const waiting = this.writer.waitingSinceMs;
-    if (waiting !== null && Date.now() - waiting > 10_000) return `OpenSearch throttling or unreachable for ${Math.round((Date.now() - waiting) / 1000)} s; consumption waits`;
+    if (waiting !== null && Date.now() - waiting > 10_000)
+      return `OpenSearch throttling or unreachable for ${Math.round((Date.now() - waiting) / 1000)} s; consumption waits`;
     return null;
   }
 

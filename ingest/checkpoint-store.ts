@@ -47,7 +47,10 @@ export const checkpointSchema = z.object({
   lastEventMs: z.number().nullable().default(null),
   lastSuccessMs: z.number().nullable().default(null),
   /** graph:userRegistrationDetails only. */
-  snapshot: z.object({ generation: z.number().int().nonnegative(), atMs: z.number().nullable(), buckets: z.number().int().positive() }).nullable().default(null),
+  snapshot: z
+    .object({ generation: z.number().int().nonnegative(), atMs: z.number().nullable(), buckets: z.number().int().positive() })
+    .nullable()
+    .default(null),
   updatedAt: z.string().optional(),
 });
 export type Checkpoint = z.infer<typeof checkpointSchema>;
@@ -150,7 +153,11 @@ export class IdLedger {
    * Plans the persistence of new hashes (already de-duplicated by the caller) on top of `cp`: returns the
    * segment messages to send and the checkpoint's new segment list. Nothing changes until `apply()`.
    */
-  stage(cp: Checkpoint, hashes: readonly string[], nowMs: number): { messages: CheckpointMessage[]; segments: Checkpoint['segments']; nextSegment: number; apply: () => void } {
+  stage(
+    cp: Checkpoint,
+    hashes: readonly string[],
+    nowMs: number,
+  ): { messages: CheckpointMessage[]; segments: Checkpoint['segments']; nextSegment: number; apply: () => void } {
     const segs = cp.segments.map((s) => ({ ...s }));
     let next = cp.nextSegment;
     const writes = new Map<number, string[]>();
@@ -260,7 +267,12 @@ export class CheckpointSnapshot {
   }
 
   /** The checkpoint and ledgers of one (org, source), or fresh ones. */
-  restore(orgId: string, source: SourceName, tenantId: string, horizonMs = DEFAULT_HORIZON_MS): { checkpoint: Checkpoint; ids: IdLedger; buckets: Map<number, Buffer>; problem: string | null } {
+  restore(
+    orgId: string,
+    source: SourceName,
+    tenantId: string,
+    horizonMs = DEFAULT_HORIZON_MS,
+  ): { checkpoint: Checkpoint; ids: IdLedger; buckets: Map<number, Buffer>; problem: string | null } {
     const ids = new IdLedger(orgId, source, SEGMENT_CAPACITY, horizonMs);
     const buckets = new Map<number, Buffer>();
     const entries = this.byPrefix.get(checkpointKey(orgId, source)) ?? [];

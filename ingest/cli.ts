@@ -4,7 +4,9 @@ import { ingestSettingsSpec } from './config.ts';
 
 /** `m365-siem ingest settings`: the pollers' settings. The service itself runs with `m365-siem start ingest`. */
 export function registerIngestCommands(program: Command): void {
-  const ingest = program.command('ingest').description('the ingest service: Management Activity API and Graph pollers into m365.raw (run it with `start ingest`)');
+  const ingest = program
+    .command('ingest')
+    .description('the ingest service: Management Activity API and Graph pollers into m365.raw (run it with `start ingest`)');
   ingest
     .command('settings')
     .description('list the ingest settings (env vars) with their meaning')

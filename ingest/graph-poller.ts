@@ -48,12 +48,44 @@ export const GRAPH_SOURCE_SPECS: Record<WindowedGraphSource, GraphSourceSpec> = 
   'graph:servicePrincipalSignIns': { path: 'auditLogs/signIns', dateField: 'createdDateTime', budget: 'graph-report', sliceable: true },
   'graph:managedIdentitySignIns': { path: 'auditLogs/signIns', dateField: 'createdDateTime', budget: 'graph-report', sliceable: true },
   'graph:directoryAudits': { path: 'auditLogs/directoryAudits', dateField: 'activityDateTime', budget: 'graph-report', sliceable: true },
-  'graph:riskyUsers': { path: 'identityProtection/riskyUsers', dateField: 'riskLastUpdatedDateTime', budget: 'identity-protection', versionField: 'riskLastUpdatedDateTime', top: 500, sliceable: false },
-  'graph:riskDetections': { path: 'identityProtection/riskDetections', dateField: 'lastUpdatedDateTime', budget: 'identity-protection', versionField: 'lastUpdatedDateTime', top: 500, sliceable: false },
-  'graph:servicePrincipalRiskDetections': { path: 'identityProtection/servicePrincipalRiskDetections', dateField: 'lastUpdatedDateTime', budget: 'identity-protection', versionField: 'lastUpdatedDateTime', sliceable: false },
+  'graph:riskyUsers': {
+    path: 'identityProtection/riskyUsers',
+    dateField: 'riskLastUpdatedDateTime',
+    budget: 'identity-protection',
+    versionField: 'riskLastUpdatedDateTime',
+    top: 500,
+    sliceable: false,
+  },
+  'graph:riskDetections': {
+    path: 'identityProtection/riskDetections',
+    dateField: 'lastUpdatedDateTime',
+    budget: 'identity-protection',
+    versionField: 'lastUpdatedDateTime',
+    top: 500,
+    sliceable: false,
+  },
+  'graph:servicePrincipalRiskDetections': {
+    path: 'identityProtection/servicePrincipalRiskDetections',
+    dateField: 'lastUpdatedDateTime',
+    budget: 'identity-protection',
+    versionField: 'lastUpdatedDateTime',
+    sliceable: false,
+  },
   'graph:provisioning': { path: 'auditLogs/provisioning', dateField: 'activityDateTime', budget: 'graph-report', sliceable: false },
-  'graph:securityAlerts': { path: 'security/alerts_v2', dateField: 'lastUpdateDateTime', budget: 'security', versionField: 'lastUpdateDateTime', sliceable: false },
-  'graph:securityIncidents': { path: 'security/incidents', dateField: 'lastUpdateDateTime', budget: 'security', versionField: 'lastUpdateDateTime', sliceable: false },
+  'graph:securityAlerts': {
+    path: 'security/alerts_v2',
+    dateField: 'lastUpdateDateTime',
+    budget: 'security',
+    versionField: 'lastUpdateDateTime',
+    sliceable: false,
+  },
+  'graph:securityIncidents': {
+    path: 'security/incidents',
+    dateField: 'lastUpdateDateTime',
+    budget: 'security',
+    versionField: 'lastUpdateDateTime',
+    sliceable: false,
+  },
 };
 
 /** The spec a source is polled with in a cloud: sign-ins take their version and type filter from SIGN_IN_ENDPOINTS. */
@@ -117,7 +149,14 @@ export async function* graphPages(ctx: PollerContext, target: RequestTarget, fir
   let url: string | null = firstUrl;
   const seen = new Set<string>();
   while (url !== null) {
-    if (seen.has(url)) throw new ApiPermanentError({ reason: 'malformed_response', code: 'paging_loop', httpStatus: null, retriable: false, message: '@odata.nextLink repeats a page already read' });
+    if (seen.has(url))
+      throw new ApiPermanentError({
+        reason: 'malformed_response',
+        code: 'paging_loop',
+        httpStatus: null,
+        retriable: false,
+        message: '@odata.nextLink repeats a page already read',
+      });
     seen.add(url);
     const pageUrl: string = url;
     const page = await attempt(() => ctx.http.json(target, pageUrl, graphPageSchema, { api: 'graph', signal }), signal);

@@ -100,7 +100,10 @@ export class IngestService {
     this.now = deps.now ?? Date.now;
     let tokens = deps.tokens;
     if (!tokens) {
-      if (Object.keys(config.registrations).length === 0) throw new Error('invalid configuration:\n  - M365_CLIENT_ID: required to start ingest (with M365_CLIENT_SECRET or a certificate), or the registration of another cloud (M365_GCC_HIGH_CLIENT_ID, …)');
+      if (Object.keys(config.registrations).length === 0)
+        throw new Error(
+          'invalid configuration:\n  - M365_CLIENT_ID: required to start ingest (with M365_CLIENT_SECRET or a certificate), or the registration of another cloud (M365_GCC_HIGH_CLIENT_ID, …)',
+        );
       tokens = new AppTokenProvider(config.registrations, config.clouds, this.logger);
     }
     const s = config.settings;
@@ -164,10 +167,11 @@ export class IngestService {
     for (const p of change.revoked) await this.dropPartition(p);
     // A partition whose writer was fenced while still assigned to us is taken over afresh.
     const fresh = [...change.added];
-    for (const p of change.assigned) if (!change.added.includes(p) && this.partitions.get(p)?.writer.isFenced) {
-      await this.dropPartition(p);
-      fresh.push(p);
-    }
+    for (const p of change.assigned)
+      if (!change.added.includes(p) && this.partitions.get(p)?.writer.isFenced) {
+        await this.dropPartition(p);
+        fresh.push(p);
+      }
     if (fresh.length === 0) return;
     // Kafka hiccups while taking over must not leave partitions unpolled: bounded retries with backoff.
     const retry = <T>(what: string, step: () => Promise<T>) =>
@@ -178,11 +182,20 @@ export class IngestService {
         onRetry: (error, attempt) => this.logger.warn({ err: error, attempt, what }, 'taking over partitions failed; retrying'),
       });
     for (const p of fresh) {
-      const writer = new TransactionalWriter(this.kafka, `${this.config.settings.groupId}.${this.topics.tenants.name}.p${p}`, this.logger, this.metrics, this.requireLimits(), this.topics.deadLetter.name);
+      const writer = new TransactionalWriter(
+        this.kafka,
+        `${this.config.settings.groupId}.${this.topics.tenants.name}.p${p}`,
+        this.logger,
+        this.metrics,
+        this.requireLimits(),
+        this.topics.deadLetter.name,
+      );
       await retry('transactional writer', () => writer.start()); // fences the partition's previous owner before its checkpoints are read
       this.partitions.set(p, { writer, orgs: new Set() });
     }
-    this.snapshot = new CheckpointSnapshot(await retry('checkpoints', () => this.kafka.readCompactedToEnd(this.topics.checkpoints.name, `${this.config.settings.groupId}-checkpoints`)));
+    this.snapshot = new CheckpointSnapshot(
+      await retry('checkpoints', () => this.kafka.readCompactedToEnd(this.topics.checkpoints.name, `${this.config.settings.groupId}-checkpoints`)),
+    );
   }
 
   private async dropPartition(p: number): Promise<void> {
@@ -231,7 +244,15 @@ export class IngestService {
       org = undefined;
     }
     if (!org) {
-      org = { orgId, partition, connection, tenantId: c.tenantId, cloud: c.cloud, runners: new Map(), quota: new TenantQuota(this.config.settings.tenantRecordsPerHour, this.now) };
+      org = {
+        orgId,
+        partition,
+        connection,
+        tenantId: c.tenantId,
+        cloud: c.cloud,
+        runners: new Map(),
+        quota: new TenantQuota(this.config.settings.tenantRecordsPerHour, this.now),
+      };
       this.orgs.set(orgId, org);
       part.orgs.add(orgId);
     }

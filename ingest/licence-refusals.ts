@@ -47,7 +47,8 @@ export const LICENCE_REFUSALS: readonly LicenceRefusal[] = [
   {
     id: 'no-valid-licence',
     statuses: [403, 400],
-    message: /(doesn't|does not|do not) have (a |the )?(valid|required) licen[cs]e|licen[cs]e (is )?required|requires? (an? )?(Microsoft Entra ID|Azure AD|Azure Active Directory) (Premium )?P[12]/i,
+    message:
+      /(doesn't|does not|do not) have (a |the )?(valid|required) licen[cs]e|licen[cs]e (is )?required|requires? (an? )?(Microsoft Entra ID|Azure AD|Azure Active Directory) (Premium )?P[12]/i,
     apis: 'any licence-gated Graph resource answering in this wording, under whatever code (Authorization_RequestDenied seen)',
     basis: 'inferred',
     reference: 'the wording family of the refusals above; kept so a reworded refusal is not read as a missing permission',
@@ -58,7 +59,11 @@ export const LICENCE_REFUSALS: readonly LicenceRefusal[] = [
 export function licenceRefusalOf(status: number, code: string, message: string): LicenceRefusal | null {
   return (
     LICENCE_REFUSALS.find(
-      (r) => r.statuses.includes(status) && (r.code === undefined || r.code === code) && (r.message === undefined || r.message.test(message)) && (r.code !== undefined || r.message !== undefined),
+      (r) =>
+        r.statuses.includes(status) &&
+        (r.code === undefined || r.code === code) &&
+        (r.message === undefined || r.message.test(message)) &&
+        (r.code !== undefined || r.message !== undefined),
     ) ?? null
   );
 }

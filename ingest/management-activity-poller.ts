@@ -71,11 +71,20 @@ export class ManagementActivityPoller implements Poller {
     if (!this.subscriptionReady) await this.ensureSubscription(signal);
     const s = this.ctx.settings;
     const now = this.ctx.now();
-    const plan = planWindows({ cursorMs: this.ctx.progress.effectiveCursorMs, nowMs: now, overlapMs: s.managementOverlapMs, maxWindowMs: s.managementWindowMs, initialLookbackMs: s.initialLookbackMs });
+    const plan = planWindows({
+      cursorMs: this.ctx.progress.effectiveCursorMs,
+      nowMs: now,
+      overlapMs: s.managementOverlapMs,
+      maxWindowMs: s.managementWindowMs,
+      initialLookbackMs: s.initialLookbackMs,
+    });
     if (plan.lostMs > 0) {
       report.lostMs = plan.lostMs;
       this.ctx.metrics.dataLost.inc({ source: this.ctx.source });
-      this.ctx.logger.error({ orgId: this.ctx.orgId, source: this.ctx.source, lostHours: Math.round(plan.lostMs / 360_000) / 10 }, 'cursor is older than Microsoft\'s 7-day retention: content in between can no longer be fetched');
+      this.ctx.logger.error(
+        { orgId: this.ctx.orgId, source: this.ctx.source, lostHours: Math.round(plan.lostMs / 360_000) / 10 },
+        "cursor is older than Microsoft's 7-day retention: content in between can no longer be fetched",
+      );
     }
     for (const window of plan.windows) {
       report.oldestPendingMs = Math.max(window.startMs, this.ctx.progress.effectiveCursorMs ?? window.startMs);
@@ -94,10 +103,16 @@ export class ManagementActivityPoller implements Poller {
 
   private async ensureSubscription(signal: AbortSignal): Promise<void> {
     const list = await attempt(
-      () => this.ctx.http.json(this.target, `${this.root}/subscriptions/list?PublisherIdentifier=${this.publisher}`, subscriptionListSchema, { api: 'management', signal }),
+      () =>
+        this.ctx.http.json(this.target, `${this.root}/subscriptions/list?PublisherIdentifier=${this.publisher}`, subscriptionListSchema, {
+          api: 'management',
+          signal,
+        }),
       signal,
     );
-    const enabled = (list.body ?? []).some((sub) => sub.contentType?.toLowerCase() === this.contentType.toLowerCase() && sub.status?.toLowerCase() === 'enabled');
+    const enabled = (list.body ?? []).some(
+      (sub) => sub.contentType?.toLowerCase() === this.contentType.toLowerCase() && sub.status?.toLowerCase() === 'enabled',
+    );
     if (!enabled) await this.startSubscription(signal);
     this.subscriptionReady = true;
   }
@@ -105,7 +120,13 @@ export class ManagementActivityPoller implements Poller {
   private async startSubscription(signal: AbortSignal): Promise<void> {
     try {
       await attempt(
-        () => this.ctx.http.json(this.target, `${this.root}/subscriptions/start?contentType=${this.contentType}&PublisherIdentifier=${this.publisher}`, z.unknown(), { api: 'management', method: 'POST', signal }),
+        () =>
+          this.ctx.http.json(
+            this.target,
+            `${this.root}/subscriptions/start?contentType=${this.contentType}&PublisherIdentifier=${this.publisher}`,
+            z.unknown(),
+            { api: 'management', method: 'POST', signal },
+          ),
         signal,
       );
       this.ctx.logger.info({ orgId: this.ctx.orgId, contentType: this.contentType }, 'subscription started');
@@ -123,7 +144,14 @@ export class ManagementActivityPoller implements Poller {
     const seen = new Set<string>();
     let retriedSubscription = false;
     while (url !== null) {
-      if (seen.has(url) || seen.size > 10_000) throw new ApiPermanentError({ reason: 'malformed_response', code: 'paging_loop', httpStatus: null, retriable: false, message: 'NextPageUri repeats a page already read' });
+      if (seen.has(url) || seen.size > 10_000)
+        throw new ApiPermanentError({
+          reason: 'malformed_response',
+          code: 'paging_loop',
+          httpStatus: null,
+          retriable: false,
+          message: 'NextPageUri repeats a page already read',
+        });
       seen.add(url);
       const pageUrl: string = url;
       let page;
@@ -217,7 +245,10 @@ export class ManagementActivityPoller implements Poller {
       return { dedupKey: id, record: r, contentId: item.contentId, eventMs: parseMicrosoftDate(r.CreationTime) };
     });
     if (refused.some((x) => x.errorCode === 'tenant_mismatch')) {
-      this.ctx.logger.error({ orgId: this.ctx.orgId, source: this.ctx.source, refused: refused.length }, 'ALARM: records of another tenant refused and dead-lettered');
+      this.ctx.logger.error(
+        { orgId: this.ctx.orgId, source: this.ctx.source, refused: refused.length },
+        'ALARM: records of another tenant refused and dead-lettered',
+      );
     }
     countCommitted(report, await this.ctx.progress.commit({ records, deadLetters: refused, contentIdsDone: { [idHash(item.contentId)]: created } }));
   }

@@ -51,10 +51,17 @@ export function apiError(failure: ApiFailure): ApiRetriableError | ApiPermanentE
 export function failureOf(error: unknown): ApiFailure {
   if (error instanceof ApiRetriableError || error instanceof ApiPermanentError) return error.failure;
   if (error instanceof TokenError) {
-    return { reason: error.reason, code: error.aadsts ? `AADSTS${error.aadsts}` : 'token_error', httpStatus: null, retriable: error.retriable, message: scrubSecrets(error.message) };
+    return {
+      reason: error.reason,
+      code: error.aadsts ? `AADSTS${error.aadsts}` : 'token_error',
+      httpStatus: null,
+      retriable: error.retriable,
+      message: scrubSecrets(error.message),
+    };
   }
   const message = scrubSecrets(error instanceof Error ? error.message : String(error));
-  if (error instanceof RetriableError) return { reason: 'microsoft_unavailable', code: error.code, httpStatus: null, retriable: true, retryAfterMs: error.retryAfterMs, message };
+  if (error instanceof RetriableError)
+    return { reason: 'microsoft_unavailable', code: error.code, httpStatus: null, retriable: true, retryAfterMs: error.retryAfterMs, message };
   if (error instanceof PermanentError) return { reason: 'microsoft_unavailable', code: error.code, httpStatus: null, retriable: false, message };
   return { reason: 'microsoft_unavailable', code: 'unexpected', httpStatus: null, retriable: true, message };
 }
@@ -227,7 +234,13 @@ export class MicrosoftHttp {
       text = await response.text();
     } catch (error) {
       this.deps.metrics.requests.inc({ api: options.api, outcome: 'network' });
-      throw new ApiRetriableError({ reason: 'microsoft_unavailable', code: 'body_read_failed', httpStatus: response.status, retriable: true, message: scrubSecrets(String(error)) });
+      throw new ApiRetriableError({
+        reason: 'microsoft_unavailable',
+        code: 'body_read_failed',
+        httpStatus: response.status,
+        retriable: true,
+        message: scrubSecrets(String(error)),
+      });
     }
     if (response.status < 200 || response.status >= 300) {
       const failure = classifyResponse(response.status, text, response.headers.get('retry-after'));
@@ -253,7 +266,13 @@ export class MicrosoftHttp {
       parsed = text.length === 0 ? null : JSON.parse(text);
     } catch {
       this.deps.metrics.requests.inc({ api: options.api, outcome: 'malformed' });
-      throw new ApiRetriableError({ reason: 'malformed_response', code: 'invalid_json', httpStatus: response.status, retriable: true, message: `response of ${options.api} is not JSON (${text.length} bytes)` });
+      throw new ApiRetriableError({
+        reason: 'malformed_response',
+        code: 'invalid_json',
+        httpStatus: response.status,
+        retriable: true,
+        message: `response of ${options.api} is not JSON (${text.length} bytes)`,
+      });
     }
     const result = schema.safeParse(parsed);
     if (!result.success) {
@@ -263,7 +282,10 @@ export class MicrosoftHttp {
         code: 'unexpected_shape',
         httpStatus: response.status,
         retriable: true,
-        message: `response of ${options.api} has an unexpected shape: ${result.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        message: `response of ${options.api} has an unexpected shape: ${result.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; ')}`,
       });
     }
     this.deps.metrics.requests.inc({ api: options.api, outcome: 'ok' });
@@ -286,7 +308,12 @@ export class MicrosoftHttp {
     }
   }
 
-  private async send(target: RequestTarget, url: string, options: { method?: 'GET' | 'POST'; body?: unknown; signal?: AbortSignal; api: string }, freshToken: boolean): Promise<Response> {
+  private async send(
+    target: RequestTarget,
+    url: string,
+    options: { method?: 'GET' | 'POST'; body?: unknown; signal?: AbortSignal; api: string },
+    freshToken: boolean,
+  ): Promise<Response> {
     const token = await this.token(target, freshToken);
     const { release, answered } = await this.slot(target, options.signal);
     this.deps.metrics.httpInFlight.inc();
@@ -309,7 +336,9 @@ export class MicrosoftHttp {
         code: timedOut ? 'timeout' : 'network_error',
         httpStatus: null,
         retriable: true,
-        message: timedOut ? `request to ${safeOrigin(url)} timed out after ${this.deps.timeoutMs} ms` : scrubSecrets(`request to ${safeOrigin(url)} failed: ${causeText(error)}`),
+        message: timedOut
+          ? `request to ${safeOrigin(url)} timed out after ${this.deps.timeoutMs} ms`
+          : scrubSecrets(`request to ${safeOrigin(url)} failed: ${causeText(error)}`),
       });
     } finally {
       // Headers in (or the request failed): Microsoft has counted it by now, if it ever will.

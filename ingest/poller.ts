@@ -80,7 +80,11 @@ export function guardPage(
     if (verdict.kind === 'tenant_mismatch') {
       report.tenantMismatches++;
       ctx.metrics.tenantMismatch.inc({ source: ctx.source });
-      const refusal = { errorCode: 'tenant_mismatch', errorMessage: `record names tenant ${verdict.foundTenantId}, organization ${ctx.orgId} is pinned to ${ctx.tenantId}`, input: rec };
+      const refusal = {
+        errorCode: 'tenant_mismatch',
+        errorMessage: `record names tenant ${verdict.foundTenantId}, organization ${ctx.orgId} is pinned to ${ctx.tenantId}`,
+        input: rec,
+      };
       refused.push(mismatchKey ? { dedupKey: mismatchKey(rec as Record<string, unknown>), ...refusal } : refusal);
       continue;
     }
@@ -132,7 +136,10 @@ export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const o = value as Record<string, unknown>;
-    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }

@@ -55,7 +55,8 @@ export function stateOf(record: Record<string, unknown>): RegistrationState {
   };
 }
 
-const fingerprint = (s: RegistrationState | null): string => (s === null ? 'none' : JSON.stringify([s.methodsRegistered, TRACKED_CAPABILITIES.map((c) => s.capabilities[c] ?? null)]));
+const fingerprint = (s: RegistrationState | null): string =>
+  s === null ? 'none' : JSON.stringify([s.methodsRegistered, TRACKED_CAPABILITIES.map((c) => s.capabilities[c] ?? null)]);
 
 export type RegistrationChange = Record<string, unknown> & { id: string; changeType: 'methodRegistered' | 'methodRemoved' | 'capabilityChanged' };
 
@@ -90,7 +91,8 @@ export function diffRegistration(input: {
   const was = new Set(before?.methodsRegistered ?? []);
   const now = new Set(after.methodsRegistered);
   for (const m of after.methodsRegistered) if (!was.has(m)) out.push({ id: idOf('methodRegistered', m), changeType: 'methodRegistered', method: m, ...common });
-  for (const m of before?.methodsRegistered ?? []) if (!now.has(m)) out.push({ id: idOf('methodRemoved', m), changeType: 'methodRemoved', method: m, ...common });
+  for (const m of before?.methodsRegistered ?? [])
+    if (!now.has(m)) out.push({ id: idOf('methodRemoved', m), changeType: 'methodRemoved', method: m, ...common });
   for (const c of TRACKED_CAPABILITIES) {
     const oldValue = before?.capabilities[c] ?? null;
     const newValue = after.capabilities[c] ?? null;
@@ -159,7 +161,11 @@ export class RegistrationSnapshotPoller implements Poller {
             report.tenantMismatches++;
             this.ctx.metrics.tenantMismatch.inc({ source: this.ctx.source });
           }
-          refused.push({ errorCode: verdict.kind === 'tenant_mismatch' ? 'tenant_mismatch' : 'malformed_record', errorMessage: verdict.kind === 'tenant_mismatch' ? `record names tenant ${verdict.foundTenantId}` : verdict.reason, input: rec });
+          refused.push({
+            errorCode: verdict.kind === 'tenant_mismatch' ? 'tenant_mismatch' : 'malformed_record',
+            errorMessage: verdict.kind === 'tenant_mismatch' ? `record names tenant ${verdict.foundTenantId}` : verdict.reason,
+            input: rec,
+          });
           continue;
         }
         const r = rec as Record<string, unknown>;
@@ -170,7 +176,15 @@ export class RegistrationSnapshotPoller implements Poller {
         const after = stateOf(r);
         next.set(r.id, after);
         if (baseline) continue;
-        for (const change of diffRegistration({ tenantId: this.ctx.tenantId, userId: r.id, before: previous.get(r.id) ?? null, after, generation, detectedMs: now, previousSnapshotMs: last })) {
+        for (const change of diffRegistration({
+          tenantId: this.ctx.tenantId,
+          userId: r.id,
+          before: previous.get(r.id) ?? null,
+          after,
+          generation,
+          detectedMs: now,
+          previousSnapshotMs: last,
+        })) {
           records.push({ dedupKey: `reg:${change.id}`, record: change, eventMs: now });
         }
       }
@@ -179,7 +193,7 @@ export class RegistrationSnapshotPoller implements Poller {
     // The snapshot is complete: store it (only buckets that changed) and move the generation.
     const buckets = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, next.size / 2_000))));
     const oldBuckets = cp.snapshot?.buckets ?? 0;
-    const contents = Array.from({ length: buckets }, () => ({} as Record<string, RegistrationState>));
+    const contents = Array.from({ length: buckets }, () => ({}) as Record<string, RegistrationState>);
     const changed = new Set<number>();
     for (const [id, s] of next) {
       const b = bucketOf(id, buckets);
@@ -188,7 +202,10 @@ export class RegistrationSnapshotPoller implements Poller {
       if (buckets !== oldBuckets || !before || fingerprint(before) !== fingerprint(s) || before.userPrincipalName !== s.userPrincipalName) changed.add(b);
     }
     for (const id of previous.keys()) if (!next.has(id)) changed.add(bucketOf(id, buckets));
-    const extra: CheckpointMessage[] = [...changed].map((b) => ({ key: bucketKey(this.ctx.orgId, this.ctx.source, b), value: JSON.stringify({ v: 1, users: contents[b] }) }));
+    const extra: CheckpointMessage[] = [...changed].map((b) => ({
+      key: bucketKey(this.ctx.orgId, this.ctx.source, b),
+      value: JSON.stringify({ v: 1, users: contents[b] }),
+    }));
     for (let b = buckets; b < oldBuckets; b++) extra.push({ key: bucketKey(this.ctx.orgId, this.ctx.source, b), value: null });
     await this.ctx.progress.commit({
       extra,

@@ -79,7 +79,11 @@ export class SourceRunner {
         if (quotaWaitMs > delay) {
           delay = quotaWaitMs;
           this.ctx.metrics.quotaWaits.inc({ kind: this.kind });
-          if (!this.overQuota) this.ctx.logger.warn({ orgId: this.ctx.orgId, source: this.ctx.source, waitMs: quotaWaitMs, recordsPerHour: this.ctx.quota?.recordsPerHour }, 'organization past its record quota: source slowed');
+          if (!this.overQuota)
+            this.ctx.logger.warn(
+              { orgId: this.ctx.orgId, source: this.ctx.source, waitMs: quotaWaitMs, recordsPerHour: this.ctx.quota?.recordsPerHour },
+              'organization past its record quota: source slowed',
+            );
         }
         this.overQuota = quotaWaitMs > 0;
       } catch (error) {
@@ -96,7 +100,10 @@ export class SourceRunner {
         this.lastErrorAt = new Date(this.ctx.now()).toISOString();
         this.ctx.metrics.cycles.inc({ kind: this.kind, outcome: f.reason });
         if (this.consecutiveFailures === 1 || this.consecutiveFailures % 20 === 0) {
-          this.ctx.logger.warn({ orgId: this.ctx.orgId, source: this.ctx.source, reason: f.reason, code: f.code, failures: this.consecutiveFailures, detail: f.message }, 'poll cycle failed; retrying from the unchanged cursor');
+          this.ctx.logger.warn(
+            { orgId: this.ctx.orgId, source: this.ctx.source, reason: f.reason, code: f.code, failures: this.consecutiveFailures, detail: f.message },
+            'poll cycle failed; retrying from the unchanged cursor',
+          );
         }
         this.reportFailure(f);
         const initial = Math.min(s.pollIntervalMs, 1_000);
@@ -150,10 +157,21 @@ export class SourceRunner {
     if (report.tenantMismatches > 0) this.mismatchUntilMs = now + 3_600_000;
     let status = this.base('ok', null, null);
     if (report.lostMs > 0) {
-      status = { ...this.base('degraded', 'data_loss_risk', `the cursor was ${Math.round(report.lostMs / 360_000) / 10} h past Microsoft's 7-day limit: that content could not be fetched`), hoursUntilDataLoss: 0 };
+      status = {
+        ...this.base(
+          'degraded',
+          'data_loss_risk',
+          `the cursor was ${Math.round(report.lostMs / 360_000) / 10} h past Microsoft's 7-day limit: that content could not be fetched`,
+        ),
+        hoursUntilDataLoss: 0,
+      };
     } else if (quotaWaitMs > 0) {
       const perHour = this.ctx.quota?.recordsPerHour ?? 0;
-      status = this.base('degraded', 'throttled', `this organization published more than its quota of ${perHour} records per hour (INGEST_TENANT_RECORDS_PER_HOUR): polling slowed for ${Math.ceil(quotaWaitMs / 1000)} s; content waits at Microsoft`);
+      status = this.base(
+        'degraded',
+        'throttled',
+        `this organization published more than its quota of ${perHour} records per hour (INGEST_TENANT_RECORDS_PER_HOUR): polling slowed for ${Math.ceil(quotaWaitMs / 1000)} s; content waits at Microsoft`,
+      );
     } else if (now < this.mismatchUntilMs) {
       status = this.base('degraded', 'tenant_mismatch', 'records naming another tenant were refused and dead-lettered (alarm raised); check siem.events.dlq');
     } else if (status.lagSeconds !== null && status.lagSeconds > this.lagLimitSeconds) {
@@ -181,7 +199,12 @@ export class SourceRunner {
       const hours = hoursUntilDataLoss(cursor, now);
       status = { ...status, hoursUntilDataLoss: hours };
       if (hours <= this.ctx.settings.dataLossWarnHours) {
-        status = { ...status, state: 'failing', reason: 'data_loss_risk', message: `${Math.max(0, hours)} h left before unfetched content passes Microsoft's 7-day limit; cause: ${message}`.slice(0, 500) };
+        status = {
+          ...status,
+          state: 'failing',
+          reason: 'data_loss_risk',
+          message: `${Math.max(0, hours)} h left before unfetched content passes Microsoft's 7-day limit; cause: ${message}`.slice(0, 500),
+        };
       }
     }
     this.status.report(status);

@@ -1,12 +1,5 @@
 import { SendLimits, type Logger, type SourceName, type Topics } from '../runtime/index.ts';
-import {
-  addHourly,
-  idHash,
-  serializeCheckpoint,
-  type Checkpoint,
-  type CheckpointMessage,
-  type IdLedger,
-} from './checkpoint-store.ts';
+import { addHourly, idHash, serializeCheckpoint, type Checkpoint, type CheckpointMessage, type IdLedger } from './checkpoint-store.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { envelopeMessage, type OutMessage, type TransactionalWriter } from './raw-publisher.ts';
 import { deadLetterMessage } from './tenant-guard.ts';
@@ -206,7 +199,13 @@ export class SourceProgress {
           fresh.add(h);
         }
         const maxBytes = (this.deps.limits ?? DEFAULT_LIMITS).maxRecordBytes(topics.deadLetter.name);
-        messages.push(deadLetterMessage(topics.deadLetter.name, { orgId: this.orgId, source: this.source, errorCode: d.errorCode, errorMessage: d.errorMessage, input: d.input, nowMs: now }, maxBytes));
+        messages.push(
+          deadLetterMessage(
+            topics.deadLetter.name,
+            { orgId: this.orgId, source: this.source, errorCode: d.errorCode, errorMessage: d.errorMessage, input: d.input, nowMs: now },
+            maxBytes,
+          ),
+        );
         r.deadLettered++;
       }
       if (change.contentIdsDone) Object.assign(cp.contentIds, change.contentIdsDone);
@@ -244,7 +243,10 @@ export class SourceProgress {
     for (const apply of applies) apply();
     this.checkpointState = cp;
     if (changes.some((c) => c.rewind)) this.volatileCursor = null;
-    const sum = results.reduce((a, r) => ({ published: a.published + r.published, duplicates: a.duplicates + r.duplicates, deadLettered: a.deadLettered + r.deadLettered }), { published: 0, duplicates: 0, deadLettered: 0 });
+    const sum = results.reduce(
+      (a, r) => ({ published: a.published + r.published, duplicates: a.duplicates + r.duplicates, deadLettered: a.deadLettered + r.deadLettered }),
+      { published: 0, duplicates: 0, deadLettered: 0 },
+    );
     if (sum.published) this.deps.metrics.recordsPublished.inc({ source: this.source }, sum.published);
     if (sum.duplicates) this.deps.metrics.duplicatesSkipped.inc({ source: this.source }, sum.duplicates);
     return results;

@@ -57,7 +57,9 @@ export class StatusReporter {
     this.published.delete(key);
     this.dirty.delete(key);
     if (tombstone && this.producer) {
-      void this.producer.send({ topic: this.topic, acks: -1, messages: [{ key, value: null }] }).catch((error: unknown) => this.logger.warn({ err: error }, 'status tombstone failed'));
+      void this.producer
+        .send({ topic: this.topic, acks: -1, messages: [{ key, value: null }] })
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'status tombstone failed'));
     }
   }
 

@@ -108,7 +108,15 @@ export class TenantAssignment {
           } catch {
             return this.handlers.onInvalid(orgId, partition, 'value is not JSON');
           }
-          if (!parsed.success) return this.handlers.onInvalid(orgId, partition, parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+          if (!parsed.success)
+            return this.handlers.onInvalid(
+              orgId,
+              partition,
+              parsed.error.issues
+                .slice(0, 3)
+                .map((i) => `${i.path.join('.')}: ${i.message}`)
+                .join('; '),
+            );
           return this.handlers.onConnection(orgId, partition, parsed.data);
         });
       },

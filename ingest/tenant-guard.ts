@@ -35,9 +35,18 @@ export function deadLetterMessage(
   d: { orgId: string; source: SourceName; errorCode: string; errorMessage: string; input: unknown; nowMs: number },
   maxRecordBytes: number,
 ): OutMessage {
-  const text = typeof d.input === 'string' ? d.input : JSON.stringify(d.input) ?? 'undefined';
+  const text = typeof d.input === 'string' ? d.input : (JSON.stringify(d.input) ?? 'undefined');
   const letter = buildDeadLetter(
-    { stage: 'ingest', orgId: d.orgId, source: d.source, errorCode: d.errorCode, errorMessage: d.errorMessage, input: text, origin: null, at: new Date(d.nowMs) },
+    {
+      stage: 'ingest',
+      orgId: d.orgId,
+      source: d.source,
+      errorCode: d.errorCode,
+      errorMessage: d.errorMessage,
+      input: text,
+      origin: null,
+      at: new Date(d.nowMs),
+    },
     maxRecordBytes,
   );
   return { topic, ...letter };

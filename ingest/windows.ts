@@ -60,13 +60,7 @@ export interface WindowPlan {
  * to `now`, clamped to the 7-day limit, cut into windows of at most `maxWindowMs` on whole seconds.
  * The cursor itself is never moved here.
  */
-export function planWindows(input: {
-  cursorMs: number | null;
-  nowMs: number;
-  overlapMs: number;
-  maxWindowMs: number;
-  initialLookbackMs: number;
-}): WindowPlan {
+export function planWindows(input: { cursorMs: number | null; nowMs: number; overlapMs: number; maxWindowMs: number; initialLookbackMs: number }): WindowPlan {
   const end = floorSecond(input.nowMs);
   const floor = oldestListable(input.nowMs);
   const wanted = input.cursorMs === null ? end - input.initialLookbackMs : input.cursorMs - input.overlapMs;

@@ -7,15 +7,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import {
-  Shutdown,
-  createKafkaClient,
-  createLogger,
-  parseCommonSettings,
-  parseKafkaSettings,
-  parseTopicSettings,
-  topicSpecs,
-} from '../runtime/index.ts';
+import { Shutdown, createKafkaClient, createLogger, parseCommonSettings, parseKafkaSettings, parseTopicSettings, topicSpecs } from '../runtime/index.ts';
 import { SiemEventEncodingError, decodeSiemEvent, schemaIdOf, toPlainJson } from '../schemas/index.ts';
 import { encodeEvent, normalizeValue } from './mapper.ts';
 import { parseNormalizeConfig } from './config.ts';
@@ -59,7 +51,7 @@ export async function normalizeLines(
 export function registerNormalizeCommands(program: Command): void {
   program
     .command('normalize')
-    .description('map m365.raw envelopes (JSON lines) to SIEM events (JSON lines) with the normalizer\'s mapping; bad lines go to stderr')
+    .description("map m365.raw envelopes (JSON lines) to SIEM events (JSON lines) with the normalizer's mapping; bad lines go to stderr")
     .option('--in <file>', 'input file of JSON lines (default: stdin)')
     .option('--out <file>', 'output file (default: stdout)')
     .option('--vendor-fields', 'also fill m365.fields (the record flattened to dotted paths), as NORMALIZE_VENDOR_FIELDS=true does')
@@ -67,7 +59,8 @@ export function registerNormalizeCommands(program: Command): void {
       const input = opts.in ? createReadStream(opts.in) : process.stdin;
       const output = opts.out ? createWriteStream(opts.out) : process.stdout;
       const result = await normalizeLines(input, output, process.stderr, { vendorFields: opts.vendorFields === true });
-      if (opts.out) await new Promise<void>((resolve, reject) => (output as ReturnType<typeof createWriteStream>).end((e?: Error | null) => (e ? reject(e) : resolve())));
+      if (opts.out)
+        await new Promise<void>((resolve, reject) => (output as ReturnType<typeof createWriteStream>).end((e?: Error | null) => (e ? reject(e) : resolve())));
       if (result.failed > 0) {
         process.stderr.write(`${result.failed} of ${result.events + result.failed} records failed\n`);
         process.exitCode = 1;
@@ -108,7 +101,10 @@ export function registerNormalizeCommands(program: Command): void {
             event = decodeSiemEvent(message.value);
           } catch (error) {
             if (error instanceof SiemEventEncodingError && error.code === 'unknown_schema_id' && settings.schemaRegistryUrl) {
-              await fetchSchemaById({ url: settings.schemaRegistryUrl, username: settings.schemaRegistryUsername, password: settings.schemaRegistryPassword }, schemaIdOf(message.value));
+              await fetchSchemaById(
+                { url: settings.schemaRegistryUrl, username: settings.schemaRegistryUsername, password: settings.schemaRegistryPassword },
+                schemaIdOf(message.value),
+              );
               event = decodeSiemEvent(message.value);
             } else {
               process.stderr.write(`partition ${partition} offset ${message.offset}: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -17,7 +17,11 @@ import {
   type Topics,
 } from '../runtime/index.ts';
 
-const name = (fallback: string) => z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected letters, digits, dot, underscore or dash').default(fallback);
+const name = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected letters, digits, dot, underscore or dash')
+    .default(fallback);
 
 /** Every normalize setting, with its default; documented in README.md § Normalize. */
 export const normalizeSettingsSpec = {
@@ -31,13 +35,21 @@ export const normalizeSettingsSpec = {
     'prefix of the transactional ids; one id per m365.raw partition (<prefix>-<topic>-<partition>) so a new owner fences the old one',
   ),
   maxTransactionRecords: setting('NORMALIZE_MAX_TRANSACTION_RECORDS', envInt(500, 1, 100_000), 'most input records committed in one Kafka transaction'),
-  transactionTimeoutMs: setting('NORMALIZE_TRANSACTION_TIMEOUT_MS', envInt(60_000, 1_000, 900_000), 'transaction timeout: the broker aborts a transaction left open this long'),
+  transactionTimeoutMs: setting(
+    'NORMALIZE_TRANSACTION_TIMEOUT_MS',
+    envInt(60_000, 1_000, 900_000),
+    'transaction timeout: the broker aborts a transaction left open this long',
+  ),
   dedupCapacity: setting(
     'NORMALIZE_DEDUP_CAPACITY',
     envInt(100_000, 0, 10_000_000),
     'recently produced (organization, event id) keys remembered per assigned partition; a repeat within this horizon is not produced again (0 = off)',
   ),
-  sessionTimeoutMs: setting('NORMALIZE_SESSION_TIMEOUT_MS', envInt(30_000, 6_000, 300_000), 'consumer session timeout: how soon a dead instance\'s partitions move'),
+  sessionTimeoutMs: setting(
+    'NORMALIZE_SESSION_TIMEOUT_MS',
+    envInt(30_000, 6_000, 300_000),
+    "consumer session timeout: how soon a dead instance's partitions move",
+  ),
   schemaRegistryUrl: setting(
     'SCHEMA_REGISTRY_URL',
     envOptionalUrl(),

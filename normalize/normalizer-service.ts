@@ -108,7 +108,12 @@ export class NormalizerService {
       name: `${this.topics.raw.name} consumer`,
       logger: this.logger,
       create: () => {
-        const consumer = this.kafka.consumer({ groupId: s.groupId, readCommitted: true, sessionTimeoutMs: s.sessionTimeoutMs, heartbeatIntervalMs: Math.min(3_000, Math.floor(s.sessionTimeoutMs / 3)) });
+        const consumer = this.kafka.consumer({
+          groupId: s.groupId,
+          readCommitted: true,
+          sessionTimeoutMs: s.sessionTimeoutMs,
+          heartbeatIntervalMs: Math.min(3_000, Math.floor(s.sessionTimeoutMs / 3)),
+        });
         consumer.on(consumer.events.GROUP_JOIN, (e) => {
           const partitions = new Set<number>(e.payload.memberAssignment[this.topics.raw.name] ?? []);
           this.onAssignment(partitions);
@@ -238,7 +243,10 @@ export class NormalizerService {
             }
             // Larger than siem.events accepts even alone: dead-lettered (the raw input, at its offset), never a stall.
             const limit = limits.maxRecordBytes(this.topics.events.name);
-            failure = { code: 'record_too_large', reason: `the event is ${encodedRecordBytes(message)} bytes; topic ${this.topics.events.name} accepts records of at most ${limit} bytes` };
+            failure = {
+              code: 'record_too_large',
+              reason: `the event is ${encodedRecordBytes(message)} bytes; topic ${this.topics.events.name} accepts records of at most ${limit} bytes`,
+            };
           }
           if (encoded.kind === 'dead-letter') failure = { code: encoded.code, reason: encoded.reason };
         } else if (mapped.kind === 'dead-letter') failure = { code: mapped.code, reason: mapped.reason };
@@ -271,7 +279,15 @@ export class NormalizerService {
     this.metrics.records.inc({ outcome: 'dead_letter', source: source !== null && isSourceName(source) ? source : 'unknown' });
     this.metrics.deadLetters.inc({ code: failure.code });
     return buildDeadLetter(
-      { stage: 'normalize', orgId, source, errorCode: failure.code, errorMessage: failure.reason, input: m.value, origin: { topic, partition, offset: m.offset } },
+      {
+        stage: 'normalize',
+        orgId,
+        source,
+        errorCode: failure.code,
+        errorMessage: failure.reason,
+        input: m.value,
+        origin: { topic, partition, offset: m.offset },
+      },
       this.requireLimits().maxRecordBytes(this.topics.deadLetter.name),
     );
   }

@@ -115,10 +115,7 @@ export function defaultCloudProfiles(): CloudProfiles {
 
 /** The env settings cloud profiles read, for documentation. */
 export function cloudSettingNames(): string[] {
-  return [
-    'M365_ALL_HOSTS',
-    ...CLOUDS.flatMap((c) => Object.values(perCloudSpecs[c]).map((s) => s.env)),
-  ];
+  return ['M365_ALL_HOSTS', ...CLOUDS.flatMap((c) => Object.values(perCloudSpecs[c]).map((s) => s.env))];
 }
 
 /**

@@ -115,7 +115,10 @@ export interface ConsumerLagGauges {
 /** `m365siem_<component>_consumer_lag_records` and `…_consumer_lag_seconds`, labelled by topic and partition only. */
 export function consumerLagGauges(metrics: Metrics): ConsumerLagGauges {
   return {
-    records: metrics.gauge('consumer_lag', 'records', 'records between the consumer group\'s committed offset and the topic\'s end offset, per partition', ['topic', 'partition']),
+    records: metrics.gauge('consumer_lag', 'records', "records between the consumer group's committed offset and the topic's end offset, per partition", [
+      'topic',
+      'partition',
+    ]),
     seconds: metrics.gauge(
       'consumer_lag',
       'seconds',

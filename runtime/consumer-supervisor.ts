@@ -87,7 +87,10 @@ export class ConsumerSupervisor {
     const delay = backoffDelay(attempt - 1, { initialMs: this.options.initialBackoffMs ?? 1_000, maxMs: this.options.maxBackoffMs ?? 60_000 });
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     this.down = { reason: reason.slice(0, 500), since: this.down?.since ?? Date.now(), restartAt: Date.now() + delay, attempt };
-    this.options.logger.error({ err: error, consumer: this.options.name, attempt, delayMs: delay }, 'consumer stopped; not ready, restarting it after a backoff');
+    this.options.logger.error(
+      { err: error, consumer: this.options.name, attempt, delayMs: delay },
+      'consumer stopped; not ready, restarting it after a backoff',
+    );
     this.timer = setTimeout(() => void this.restart(consumer), delay);
   }
 

@@ -28,7 +28,10 @@ export interface DeadLetterFacts {
 }
 
 /** A dead letter with its headers, at most `maxRecordBytes` encoded (see SendLimits.maxRecordBytes). */
-export function buildDeadLetter(facts: DeadLetterFacts, maxRecordBytes: number): OutgoingMessage & { key: string; value: string; headers: Record<string, string> } {
+export function buildDeadLetter(
+  facts: DeadLetterFacts,
+  maxRecordBytes: number,
+): OutgoingMessage & { key: string; value: string; headers: Record<string, string> } {
   const headers: Record<string, string> = { [DEAD_LETTER_HEADERS.stage]: facts.stage, [DEAD_LETTER_HEADERS.errorCode]: facts.errorCode };
   if (facts.source !== null) headers[DEAD_LETTER_HEADERS.source] = facts.source;
   const key = facts.orgId ?? 'unknown';

@@ -76,7 +76,12 @@ export const kafkaSettingsSpec = {
     z
       .string()
       .default('127.0.0.1:9092')
-      .transform((v) => v.split(',').map((b) => b.trim()).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(',')
+          .map((b) => b.trim())
+          .filter(Boolean),
+      )
       .refine((list) => list.length > 0 && list.every((b) => /^[^:\s]+:\d{1,5}$/.test(b)), {
         message: 'expected host:port[,host:port…]',
       }),
@@ -84,7 +89,7 @@ export const kafkaSettingsSpec = {
   ),
   clientId: setting('KAFKA_CLIENT_ID', z.string().default('m365-siem'), 'client id prefix sent to Kafka'),
   ssl: setting('KAFKA_SSL', envBoolean(false), 'connect to Kafka over TLS'),
-  sslCaFile: setting('KAFKA_SSL_CA_FILE', z.string().optional(), 'PEM file of the CA that signed the brokers\' certificates'),
+  sslCaFile: setting('KAFKA_SSL_CA_FILE', z.string().optional(), "PEM file of the CA that signed the brokers' certificates"),
   sslRejectUnauthorized: setting('KAFKA_SSL_REJECT_UNAUTHORIZED', envBoolean(true), 'verify broker certificates (keep true in production)'),
   saslMechanism: setting(
     'KAFKA_SASL_MECHANISM',
@@ -98,7 +103,7 @@ export const kafkaSettingsSpec = {
   maxBatchBytes: setting(
     'KAFKA_MAX_BATCH_BYTES',
     envInt(Number.MAX_SAFE_INTEGER, 1_024),
-    'most bytes of one send (record batch); the topics\' max.message.bytes, read at start, applies when lower (unset = that limit)',
+    "most bytes of one send (record batch); the topics' max.message.bytes, read at start, applies when lower (unset = that limit)",
   ),
 } as const;
 
@@ -308,11 +313,7 @@ export class KafkaClient {
    * Reads a compacted topic from the beginning to the end offsets observed at call time and returns the latest
    * value per key (null = tombstone). Used to rebuild state on start (control plane, checkpoints, status).
    */
-  async readCompactedToEnd(
-    topic: string,
-    groupIdPrefix: string,
-    options: { maxBytesPerPartition?: number } = {},
-): Promise<Map<string, Buffer | null>> {
+  async readCompactedToEnd(topic: string, groupIdPrefix: string, options: { maxBytesPerPartition?: number } = {}): Promise<Map<string, Buffer | null>> {
     const admin = this.admin();
     await admin.connect();
     let ends: Array<{ partition: number; offset: string; low: string }>;
@@ -386,7 +387,10 @@ function errorChain(error: unknown): Array<{ name?: string; message?: string; ty
  */
 export function isProducerFenced(error: unknown): boolean {
   return errorChain(error).some(
-    (e) => e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || /fenc|INVALID_PRODUCER_EPOCH|ProducerFenced|epoch/i.test(`${e.name ?? ''} ${e.message ?? ''}`),
+    (e) =>
+      e.type === 'INVALID_PRODUCER_EPOCH' ||
+      e.type === 'PRODUCER_FENCED' ||
+      /fenc|INVALID_PRODUCER_EPOCH|ProducerFenced|epoch/i.test(`${e.name ?? ''} ${e.message ?? ''}`),
   );
 }
 
@@ -405,6 +409,12 @@ export function createKafkaClient(settings: KafkaSettings, logger: Logger, clien
  */
 export function partitionForKey(key: string | Buffer, partitions: number): number {
   if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`partitions must be a positive integer, got ${partitions}`);
-  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 0, replicas: [0], isr: [0] }));
+  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+  }));
   return Partitioners.DefaultPartitioner()({ topic: '', partitionMetadata, message: { key, value: null } });
 }

@@ -11,7 +11,10 @@ const NAME = /^[a-z][a-z0-9_]*$/;
 export class Metrics {
   readonly registry = new Registry();
 
-  constructor(readonly component: Component, withDefaults = true) {
+  constructor(
+    readonly component: Component,
+    withDefaults = true,
+  ) {
     if (withDefaults) collectDefaultMetrics({ register: this.registry, prefix: `m365siem_${component}_process_` });
   }
 

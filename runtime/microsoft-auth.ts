@@ -15,10 +15,29 @@ import type { StatusReason } from './contracts/source-status.ts';
 /** The settings of one application registration; `prefix` is `M365` for commercial, `M365_GCC_HIGH` for GCC High, … */
 function registrationSettings(prefix: string, label: string) {
   return {
-    clientId: setting(`${prefix}_CLIENT_ID`, z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected the application (client) id GUID').optional(), `application (client) id of the multi-tenant Entra app registered in the ${label} cloud`),
-    clientSecret: setting(`${prefix}_CLIENT_SECRET`, z.string().min(1).optional(), `client secret of the ${label} registration (or use a certificate); never logged`),
-    certificateFile: setting(`${prefix}_CLIENT_CERTIFICATE_FILE`, z.string().optional(), `PEM file with the ${label} registration's certificate (used instead of a secret)`),
-    privateKeyFile: setting(`${prefix}_CLIENT_PRIVATE_KEY_FILE`, z.string().optional(), `PEM file with the private key of the ${label} registration's certificate`),
+    clientId: setting(
+      `${prefix}_CLIENT_ID`,
+      z
+        .string()
+        .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected the application (client) id GUID')
+        .optional(),
+      `application (client) id of the multi-tenant Entra app registered in the ${label} cloud`,
+    ),
+    clientSecret: setting(
+      `${prefix}_CLIENT_SECRET`,
+      z.string().min(1).optional(),
+      `client secret of the ${label} registration (or use a certificate); never logged`,
+    ),
+    certificateFile: setting(
+      `${prefix}_CLIENT_CERTIFICATE_FILE`,
+      z.string().optional(),
+      `PEM file with the ${label} registration's certificate (used instead of a secret)`,
+    ),
+    privateKeyFile: setting(
+      `${prefix}_CLIENT_PRIVATE_KEY_FILE`,
+      z.string().optional(),
+      `PEM file with the private key of the ${label} registration's certificate`,
+    ),
   } as const;
 }
 
@@ -78,7 +97,9 @@ function parseRegistration(env: Readonly<Record<string, string | undefined>>, cl
       x5c: certPem,
     };
   }
-  throw new ConfigError([`${prefix}_CLIENT_SECRET or ${prefix}_CLIENT_CERTIFICATE_FILE + ${prefix}_CLIENT_PRIVATE_KEY_FILE: one credential is required with ${prefix}_CLIENT_ID`]);
+  throw new ConfigError([
+    `${prefix}_CLIENT_SECRET or ${prefix}_CLIENT_CERTIFICATE_FILE + ${prefix}_CLIENT_PRIVATE_KEY_FILE: one credential is required with ${prefix}_CLIENT_ID`,
+  ]);
 }
 
 /** The commercial registration, or null when none is configured (the demo then starts the simulator). */
@@ -172,7 +193,8 @@ export const AADSTS_REASONS: Readonly<Record<number, StatusReason>> = {
 };
 
 /** Network-level failures: the service did not answer, which is what "Microsoft unavailable" means. */
-const NETWORK_FAILURE = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up|network|timed? ?out|fetch failed|temporarily_unavailable|AADSTS90033/i;
+const NETWORK_FAILURE =
+  /ECONNRESET|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up|network|timed? ?out|fetch failed|temporarily_unavailable|AADSTS90033/i;
 
 /** Maps msal/Entra errors to status reasons by the numeric AADSTS code (texts change, codes do not). */
 export function classifyTokenError(error: unknown, errorId: () => string = () => randomUUID()): TokenError {

@@ -30,8 +30,6 @@ export function createOpenSearchClient(s: OpenSearchSettings): Client {
     node: s.url,
     requestTimeout: s.requestTimeoutMs,
     ...(s.username !== undefined && s.password !== undefined ? { auth: { username: s.username, password: s.password } } : {}),
-    ...(https
-      ? { ssl: { rejectUnauthorized: s.tlsRejectUnauthorized, ...(s.caFile ? { ca: readFileSync(s.caFile, 'utf8') } : {}) } }
-      : {}),
+    ...(https ? { ssl: { rejectUnauthorized: s.tlsRejectUnauthorized, ...(s.caFile ? { ca: readFileSync(s.caFile, 'utf8') } : {}) } } : {}),
   });
 }

@@ -88,9 +88,7 @@ export interface OpsServedService {
  * process) and returns a close that stops the service before its ops server, once.
  */
 export async function startServiceOps(service: OpsServedService, options: { port: number; enabled: boolean }): Promise<ServiceOps> {
-  const ops = options.enabled
-    ? await startOpsServer({ port: options.port, registry: service.metrics.registry, readiness: () => service.readiness() })
-    : null;
+  const ops = options.enabled ? await startOpsServer({ port: options.port, registry: service.metrics.registry, readiness: () => service.readiness() }) : null;
   const closeOps = async (): Promise<void> => {
     await ops?.close();
   };

@@ -17,7 +17,10 @@ export const STAGE_INPUT_TOPIC: Readonly<Record<PipelineStage, TopicKey>> = { no
 export const stageGroupSettings = {
   normalize: setting(
     'NORMALIZE_GROUP_ID',
-    z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected letters, digits, dot, underscore or dash').default('m365-siem-normalize'),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected letters, digits, dot, underscore or dash')
+      .default('m365-siem-normalize'),
     'consumer group on m365.raw; instances sharing it share the partitions',
   ),
   index: setting('INDEX_GROUP_ID', z.string().min(1).default('m365-siem-index'), 'consumer group of the indexer on siem.events'),

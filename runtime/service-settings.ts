@@ -16,7 +16,11 @@ export function parseCommonSettings(env: Readonly<Record<string, string | undefi
 
 /** The ops (health/metrics) port setting of one service, e.g. `INGEST_OPS_PORT`. */
 export function opsPortSetting(prefix: string, fallback: number) {
-  return setting(`${prefix}_OPS_PORT`, envInt(fallback, 0, 65535), `port of the ${prefix.toLowerCase()} service's /healthz, /readyz and /metrics (0 = any free port)`);
+  return setting(
+    `${prefix}_OPS_PORT`,
+    envInt(fallback, 0, 65535),
+    `port of the ${prefix.toLowerCase()} service's /healthz, /readyz and /metrics (0 = any free port)`,
+  );
 }
 
 /** How often a stage samples its consumer group's lag for /metrics, e.g. `NORMALIZE_LAG_INTERVAL_SECONDS`. */

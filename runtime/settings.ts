@@ -76,7 +76,14 @@ export const envList = (fallback: readonly string[]) =>
   z
     .string()
     .optional()
-    .transform((v) => (v === undefined ? [...fallback] : v.split(',').map((s) => s.trim()).filter(Boolean)));
+    .transform((v) =>
+      v === undefined
+        ? [...fallback]
+        : v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    );
 
 function isAbsoluteUrl(value: string): boolean {
   try {

@@ -10,7 +10,10 @@ export class Shutdown {
   private readonly closers: Closer[] = [];
   private running: Promise<void> | null = null;
 
-  constructor(private readonly logger: Logger, private readonly timeoutMs = 30_000) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly timeoutMs = 30_000,
+  ) {}
 
   register(name: string, close: () => Promise<void>): void {
     this.closers.push({ name, close });

@@ -15,7 +15,11 @@ export interface TopicSpec {
 export type Topics = Readonly<Record<TopicKey, TopicSpec>>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const name = (fallback: string) => z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name').default(fallback);
+const name = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name')
+    .default(fallback);
 
 export const topicSettingsSpec = {
   tenants: setting('TOPIC_TENANTS', name('m365.tenants'), 'compacted connection-state topic written by the control plane'),
@@ -26,13 +30,17 @@ export const topicSettingsSpec = {
   deadLetter: setting('TOPIC_DLQ', name('siem.events.dlq'), 'dead letters with input, error and stage'),
   tenantPartitions: setting('TOPIC_TENANTS_PARTITIONS', envInt(12, 1, 10_000), 'partitions of the tenants topic = the unit of poller sharding'),
   dataPartitions: setting('TOPIC_DATA_PARTITIONS', envInt(6, 1, 10_000), 'partitions of m365.raw, siem.events and the dead-letter topic'),
-  replicationFactor: setting('TOPIC_REPLICATION_FACTOR', envInt(1, 1, 16), 'replication factor for topics the pipeline creates (3 on a cluster of 3+ brokers: `stack up --kafka-brokers 3` prints it)'),
+  replicationFactor: setting(
+    'TOPIC_REPLICATION_FACTOR',
+    envInt(1, 1, 16),
+    'replication factor for topics the pipeline creates (3 on a cluster of 3+ brokers: `stack up --kafka-brokers 3` prints it)',
+  ),
   minInsyncReplicas: setting(
     'TOPIC_MIN_INSYNC_REPLICAS',
     envInt(0, 0, 16),
     'min.insync.replicas of the topics the pipeline creates; 0 = derived: replication factor − 1, at most 2 (so RF 3 → 2: an acknowledged write is on two brokers)',
   ),
-  rawRetentionDays: setting('TOPIC_RAW_RETENTION_DAYS', envInt(30, 1, 3650), 'retention of m365.raw, longer than Microsoft\'s 7 days so replay reaches past it'),
+  rawRetentionDays: setting('TOPIC_RAW_RETENTION_DAYS', envInt(30, 1, 3650), "retention of m365.raw, longer than Microsoft's 7 days so replay reaches past it"),
   eventsRetentionDays: setting('TOPIC_EVENTS_RETENTION_DAYS', envInt(7, 1, 3650), 'retention of siem.events'),
   dataMaxMessageBytes: setting(
     'TOPIC_DATA_MAX_MESSAGE_BYTES',
@@ -52,7 +60,11 @@ export function topicSpecs(s: TopicSettings): Topics {
   const compactBase = { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'segment.ms': String(60 * 60 * 1000) };
   // Data topics take records far larger than the broker's 1 MiB default: a Microsoft record of a few megabytes must
   // reach the index (docs/decisions/0091); the sends stay bounded by whatever limit the topic really has.
-  const retainedBase = (days: number) => ({ 'cleanup.policy': 'delete', 'retention.ms': String(days * DAY_MS), 'max.message.bytes': String(s.dataMaxMessageBytes) });
+  const retainedBase = (days: number) => ({
+    'cleanup.policy': 'delete',
+    'retention.ms': String(days * DAY_MS),
+    'max.message.bytes': String(s.dataMaxMessageBytes),
+  });
   const rf = s.replicationFactor;
   const isr = minInsyncReplicas(rf, s.minInsyncReplicas);
   // With one replica the broker default (1) is all there is; setting it would only hide a typo in a cluster's RF.

@@ -21,10 +21,7 @@ function canRead(readerSchema: unknown, writerSchema: unknown): string | null {
 }
 
 /** Problems that make `candidate` not FULL_TRANSITIVE-compatible with `earlier` (oldest first); empty = compatible. */
-export function fullTransitiveProblems(
-  candidate: unknown,
-  earlier: ReadonlyArray<{ version: number; schema: unknown }>,
-): CompatibilityProblem[] {
+export function fullTransitiveProblems(candidate: unknown, earlier: ReadonlyArray<{ version: number; schema: unknown }>): CompatibilityProblem[] {
   const problems: CompatibilityProblem[] = [];
   for (const old of earlier) {
     const backward = canRead(candidate, old.schema);

@@ -70,7 +70,13 @@ export function schemaRegistryView(): SchemaRegistryView {
       if (version === 'latest' || version === '-1' || version === -1) return { status: 200, body: byVersion(latestSiemEventSchema) };
       const n = typeof version === 'number' ? version : /^\d+$/.test(version) ? Number(version) : NaN;
       if (!Number.isInteger(n) || n < 1) {
-        return { status: 422, body: { error_code: 42202, message: 'The specified version is not a valid version id. Allowed values are between [1, 2^31-1] and the string "latest"' } };
+        return {
+          status: 422,
+          body: {
+            error_code: 42202,
+            message: 'The specified version is not a valid version id. Allowed values are between [1, 2^31-1] and the string "latest"',
+          },
+        };
       }
       const v = siemEventSchemas.find((s) => s.version === n);
       if (!v) return notFound(40402, 'Version not found.');

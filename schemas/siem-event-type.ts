@@ -188,18 +188,7 @@ export interface SiemEvent {
 /** Allowed values of the open-vocabulary fields we validate in tests (strings in Avro, not enums). */
 export const EVENT_KINDS = ['event', 'alert', 'state'] as const;
 export const EVENT_OUTCOMES = ['success', 'failure', 'unknown'] as const;
-export const EVENT_CATEGORIES = [
-  'api',
-  'authentication',
-  'configuration',
-  'email',
-  'file',
-  'iam',
-  'intrusion_detection',
-  'threat',
-  'web',
-  'session',
-] as const;
+export const EVENT_CATEGORIES = ['api', 'authentication', 'configuration', 'email', 'file', 'iam', 'intrusion_detection', 'threat', 'web', 'session'] as const;
 export const EVENT_TYPES = [
   'access',
   'admin',

@@ -26,7 +26,7 @@ export const MANAGEMENT_RESOURCE: ResourceApp = {
   appId: 'c5393580-f805-4401-95e8-94b7a6ef2fc2',
   displayName: 'Office 365 Management APIs',
   roles: [
-    { id: '594c1fb6-4f81-4475-ae41-0c394909246c', value: 'ActivityFeed.Read', displayName: "Read activity data for your organization" },
+    { id: '594c1fb6-4f81-4475-ae41-0c394909246c', value: 'ActivityFeed.Read', displayName: 'Read activity data for your organization' },
     { id: '4807a72c-ad38-4250-94c9-4eabfe26cd55', value: 'ActivityFeed.ReadDlp', displayName: 'Read DLP policy events including detected sensitive data' },
     { id: 'e2cea78f-e743-4d8f-a16a-75b629a038ae', value: 'ServiceHealth.Read', displayName: 'Read service health information for your organization' },
   ],
@@ -43,7 +43,11 @@ export const GRAPH_RESOURCE: ResourceApp = {
     { id: '6e472fd1-ad78-48da-a0f0-97ab2c6b769e', value: 'IdentityRiskEvent.Read.All', displayName: 'Read all identity risk event information' },
     { id: '38d9df27-64da-44fd-b7c5-a6fbac20248f', value: 'UserAuthenticationMethod.Read.All', displayName: "Read all users' authentication methods" },
     { id: '230c1aed-a721-4c5d-9cb4-a90514e508ef', value: 'Reports.Read.All', displayName: 'Read all usage reports' },
-    { id: '06b708a9-e830-4db3-a914-8e69da51d44f', value: 'AppRoleAssignment.ReadWrite.All', displayName: 'Manage app permission grants and app role assignments' },
+    {
+      id: '06b708a9-e830-4db3-a914-8e69da51d44f',
+      value: 'AppRoleAssignment.ReadWrite.All',
+      displayName: 'Manage app permission grants and app role assignments',
+    },
     { id: '9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30', value: 'Application.Read.All', displayName: 'Read all applications' },
     { id: 'df021288-bdef-4463-88db-98f22de89214', value: 'User.Read.All', displayName: "Read all users' full profiles" },
     { id: '498476ce-e0fe-48b0-b801-37ba7e2685c6', value: 'Organization.Read.All', displayName: 'Read organization information' },

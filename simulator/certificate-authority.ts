@@ -81,7 +81,10 @@ function buildCertificate(options: {
   const now = new Date();
   cert.validity.notBefore = new Date(now.getTime() - 24 * 3600_000);
   cert.validity.notAfter = new Date(now.getTime() + options.years * 365 * 24 * 3600_000);
-  const subject = [{ name: 'commonName', value: options.subjectCn }, { name: 'organizationName', value: 'm365-siem simulator' }];
+  const subject = [
+    { name: 'commonName', value: options.subjectCn },
+    { name: 'organizationName', value: 'm365-siem simulator' },
+  ];
   cert.setSubject(subject);
   cert.setIssuer(options.issuerCert ? options.issuerCert.subject.attributes : subject);
   const extensions: object[] = [
@@ -141,7 +144,10 @@ export async function ensureServerCertificate(stateDir: string): Promise<ServerC
   let caKeyPem = await readIfExists(caKeyFile);
   let caRenewed = false;
   if (!caCertPem || !caKeyPem || !certValid(caCertPem, 30 * 24 * 3600_000)) {
-    ({ keyPem: caKeyPem, certPem: caCertPem } = await storeSelfSigned({ keyFile: caKeyFile, certFile: caFile }, { subjectCn: 'm365-siem simulator local CA', isCa: true, years: 10 }));
+    ({ keyPem: caKeyPem, certPem: caCertPem } = await storeSelfSigned(
+      { keyFile: caKeyFile, certFile: caFile },
+      { subjectCn: 'm365-siem simulator local CA', isCa: true, years: 10 },
+    ));
     caRenewed = true;
   }
   const serverCertFile = path.join(stateDir, SERVER_CERT);

@@ -21,7 +21,8 @@ function hiddenFields(html: string, formAction: 'accept' | 'cancel'): { action: 
   const form = forms.find((f) => (f[2] ?? '').includes(`name="action" value="${formAction}"`));
   if (!form) return undefined;
   const body = new URLSearchParams();
-  for (const m of (form[2] ?? '').matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) body.set(decodeEntities(m[1] ?? ''), decodeEntities(m[2] ?? ''));
+  for (const m of (form[2] ?? '').matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g))
+    body.set(decodeEntities(m[1] ?? ''), decodeEntities(m[2] ?? ''));
   return { action: decodeEntities(form[1] ?? ''), body };
 }
 

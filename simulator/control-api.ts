@@ -17,9 +17,7 @@ import { DEFAULT_TENANT_SETTINGS } from './tenant-state.ts';
 /** The simulator's own control API under `/_sim/` (loopback clients only). */
 
 const rate = z.number().min(0).max(1);
-const delayRange = z
-  .tuple([z.number().int().min(0), z.number().int().min(0)])
-  .refine(([a, b]) => a <= b, { message: 'min must be <= max' });
+const delayRange = z.tuple([z.number().int().min(0), z.number().int().min(0)]).refine(([a, b]) => a <= b, { message: 'min must be <= max' });
 
 const tenantPatch = z
   .object({
@@ -46,7 +44,10 @@ const tenantPatch = z
 
 const tenantCreate = tenantPatch.extend({
   name: z.string().min(1).max(200),
-  domain: z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i, 'expected a DNS domain').optional(),
+  domain: z
+    .string()
+    .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i, 'expected a DNS domain')
+    .optional(),
   users: z.number().int().min(1).max(10_000).optional(),
   tenantId: z.uuid().optional(),
 });
@@ -57,10 +58,20 @@ const recordsBody = z
     source: sourceEnum,
     count: z.number().int().min(1).max(1_000_000),
     // Up to the longest retention Microsoft documents for these logs (sign-ins with P1/P2: 30 days).
-    eventsSpanMs: z.number().int().min(1).max(30 * 24 * 3_600_000).optional(),
+    eventsSpanMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3_600_000)
+      .optional(),
     // Large audit records exist (long Parameters of admin cmdlets, many ModifiedProperties, DLP detail): records of
     // about this many JSON bytes, up to 16 MiB.
-    recordBytes: z.number().int().min(1).max(16 * 1024 * 1024).optional(),
+    recordBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(16 * 1024 * 1024)
+      .optional(),
   })
   .strict()
   .refine((b) => b.recordBytes === undefined || b.source.startsWith('management:'), {
@@ -69,7 +80,8 @@ const recordsBody = z
   })
   .refine((b) => b.eventsSpanMs === undefined || !(b.source.startsWith('graph:') && ENTITY_SOURCES.has(b.source.slice('graph:'.length) as GraphSourceKey)), {
     path: ['eventsSpanMs'],
-    message: "graph:riskyUsers and graph:userRegistrationDetails hold each user's current state, not a history of events to spread: add their records without eventsSpanMs",
+    message:
+      "graph:riskyUsers and graph:userRegistrationDetails hold each user's current state, not a history of events to spread: add their records without eventsSpanMs",
   });
 const updatableSources = [...UPDATABLE_SOURCES].map((k) => `graph:${k}`);
 const updateBody = z
@@ -87,7 +99,9 @@ const faultBody = z
     tenantId: z.string().optional(),
     target: z.enum(['token', 'management', 'graph']),
     kind: z.enum(['throttle', 'server-error', 'slow', 'malformed', 'truncated', 'aadsts']),
-    aadsts: z.union(INJECTABLE_AADSTS.map((c) => z.literal(c)) as unknown as [z.ZodLiteral<number>, z.ZodLiteral<number>, ...z.ZodLiteral<number>[]]).optional(),
+    aadsts: z
+      .union(INJECTABLE_AADSTS.map((c) => z.literal(c)) as unknown as [z.ZodLiteral<number>, z.ZodLiteral<number>, ...z.ZodLiteral<number>[]])
+      .optional(),
     rate: rate.optional(),
     durationMs: z.number().int().min(1).optional(),
     count: z.number().int().min(1).optional(),
@@ -107,7 +121,8 @@ const appPatch = z
 
 function badRequest(res: ServerResponse, error: z.ZodError): void {
   const issue = error.issues[0];
-  const field = issue && issue.path.length > 0 ? issue.path.join('.') : issue && 'keys' in issue ? String((issue as { keys: string[] }).keys.join(',')) : '(body)';
+  const field =
+    issue && issue.path.length > 0 ? issue.path.join('.') : issue && 'keys' in issue ? String((issue as { keys: string[] }).keys.join(',')) : '(body)';
   sendJson(res, 400, { error: { code: 'BadRequest', field, message: `invalid field '${field}': ${issue?.message ?? 'invalid'}` } });
 }
 
@@ -184,7 +199,12 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
   const notFound = () => sendJson(res, 404, { error: { code: 'NotFound', message: `no such control resource: ${req.rawPath}` } });
 
   if (a === 'tenants' && b === undefined) {
-    if (req.method === 'GET') return sendJson(res, 200, [...state.tenants.values()].map((t) => tenantView(ctx, t)));
+    if (req.method === 'GET')
+      return sendJson(
+        res,
+        200,
+        [...state.tenants.values()].map((t) => tenantView(ctx, t)),
+      );
     if (req.method !== 'POST') return notFound();
     const p = await parsedBody(req, res, tenantCreate);
     if (p === undefined) return;
@@ -246,7 +266,12 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
       if (input === undefined) return;
       tenant.advance(now);
       const added = tenant.addRecords(input.source, input.count, now, stripUndefined({ eventsSpanMs: input.eventsSpanMs, recordBytes: input.recordBytes }));
-      return sendJson(res, 201, { source: input.source, count: added.count, firstIndex: added.firstIndex, availableAt: new Date(added.availableAtMs).toISOString() });
+      return sendJson(res, 201, {
+        source: input.source,
+        count: added.count,
+        firstIndex: added.firstIndex,
+        availableAt: new Date(added.availableAtMs).toISOString(),
+      });
     }
     if (c === 'updates' && req.method === 'POST') {
       const input = await parsedBody(req, res, updateBody);
@@ -254,15 +279,24 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
       tenant.advance(now);
       const feed = tenant.feed(input.source);
       if (input.firstIndex + input.count > feed.nextIndex) {
-        return sendJson(res, 400, { error: { code: 'BadRequest', field: 'firstIndex', message: `invalid field 'firstIndex': ${input.source} has ${feed.nextIndex} records` } });
+        return sendJson(res, 400, {
+          error: { code: 'BadRequest', field: 'firstIndex', message: `invalid field 'firstIndex': ${input.source} has ${feed.nextIndex} records` },
+        });
       }
       const done = tenant.updateRecords(input.source, input.firstIndex, input.count, now, input.state ?? null);
-      return sendJson(res, 201, { source: input.source, firstIndex: input.firstIndex, count: input.count, updatedAt: new Date(now).toISOString(), availableAt: new Date(done.availableAtMs).toISOString() });
+      return sendJson(res, 201, {
+        source: input.source,
+        firstIndex: input.firstIndex,
+        count: input.count,
+        updatedAt: new Date(now).toISOString(),
+        availableAt: new Date(done.availableAtMs).toISOString(),
+      });
     }
     if (c === 'ledger' && req.method === 'GET') {
       const source = req.url.searchParams.get('source') ?? '';
       const parsed = sourceEnum.safeParse(source);
-      if (!parsed.success) return sendJson(res, 400, { error: { code: 'BadRequest', field: 'source', message: `invalid field 'source': unknown source '${source}'` } });
+      if (!parsed.success)
+        return sendJson(res, 400, { error: { code: 'BadRequest', field: 'source', message: `invalid field 'source': unknown source '${source}'` } });
       return sendJson(res, 200, buildLedger(tenant, parsed.data, now));
     }
     if (c === 'requests' && req.method === 'GET') {

@@ -139,11 +139,21 @@ export class SimulatorControl {
     return this.call('DELETE', `/tenants/${tenantId}/consent`);
   }
   /** Records whose events happen now; with `eventsSpanMs`, history spread over that span before now, available at once. */
-  addRecords(tenantId: string, source: SourceName, count: number, options: { eventsSpanMs?: number; recordBytes?: number } = {}): Promise<{ source: SourceName; count: number; firstIndex: number; availableAt: string }> {
+  addRecords(
+    tenantId: string,
+    source: SourceName,
+    count: number,
+    options: { eventsSpanMs?: number; recordBytes?: number } = {},
+  ): Promise<{ source: SourceName; count: number; firstIndex: number; availableAt: string }> {
     return this.call('POST', `/tenants/${tenantId}/records`, { source, count, ...options });
   }
   /** Changes records in place (risk detections, Defender alerts and incidents): a new version of each, published later. */
-  updateRecords(tenantId: string, source: SourceName, firstIndex: number, options: { count?: number; state?: string } = {}): Promise<{ source: SourceName; firstIndex: number; count: number; updatedAt: string; availableAt: string }> {
+  updateRecords(
+    tenantId: string,
+    source: SourceName,
+    firstIndex: number,
+    options: { count?: number; state?: string } = {},
+  ): Promise<{ source: SourceName; firstIndex: number; count: number; updatedAt: string; availableAt: string }> {
     return this.call('POST', `/tenants/${tenantId}/updates`, { source, firstIndex, ...options });
   }
   disableSubscription(tenantId: string, contentType: string): Promise<SimTenant> {

@@ -63,10 +63,27 @@ export class Rng {
     const d = this.u32();
     const h = (v: number) => BYTE_HEX[v & 255] as string;
     return (
-      h(a >>> 24) + h(a >>> 16) + h(a >>> 8) + h(a) + '-' +
-      h(b >>> 24) + h(b >>> 16) + '-4' + (HEX[(b >>> 8) & 15] as string) + h(b) + '-' +
-      (HEX[8 | ((c >>> 28) & 3)] as string) + (HEX[(c >>> 24) & 15] as string) + h(c >>> 16) + '-' +
-      h(c >>> 8) + h(c) + h(d >>> 24) + h(d >>> 16) + h(d >>> 8) + h(d)
+      h(a >>> 24) +
+      h(a >>> 16) +
+      h(a >>> 8) +
+      h(a) +
+      '-' +
+      h(b >>> 24) +
+      h(b >>> 16) +
+      '-4' +
+      (HEX[(b >>> 8) & 15] as string) +
+      h(b) +
+      '-' +
+      (HEX[8 | ((c >>> 28) & 3)] as string) +
+      (HEX[(c >>> 24) & 15] as string) +
+      h(c >>> 16) +
+      '-' +
+      h(c >>> 8) +
+      h(c) +
+      h(d >>> 24) +
+      h(d >>> 16) +
+      h(d >>> 8) +
+      h(d)
     );
   }
 }

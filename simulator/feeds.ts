@@ -70,8 +70,25 @@ export class Feed {
     this.rateCursorMs = startMs;
   }
 
-  addBatch(count: number, eventStartMs: number, eventEndMs: number, availableAtMs: number, outOfOrder: boolean, policy?: BlobPolicy, recordBytes?: number): Batch {
-    const batch: Batch = { seq: this.batches.length, firstIndex: this.nextIndex, count, eventStartMs, eventEndMs, availableAtMs, outOfOrder, ...(recordBytes !== undefined ? { recordBytes } : {}) };
+  addBatch(
+    count: number,
+    eventStartMs: number,
+    eventEndMs: number,
+    availableAtMs: number,
+    outOfOrder: boolean,
+    policy?: BlobPolicy,
+    recordBytes?: number,
+  ): Batch {
+    const batch: Batch = {
+      seq: this.batches.length,
+      firstIndex: this.nextIndex,
+      count,
+      eventStartMs,
+      eventEndMs,
+      availableAtMs,
+      outOfOrder,
+      ...(recordBytes !== undefined ? { recordBytes } : {}),
+    };
     this.batches.push(batch);
     this.nextIndex += count;
     if (policy) this.addBlobs(batch, policy);

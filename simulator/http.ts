@@ -28,7 +28,10 @@ export function toSimRequest(raw: IncomingMessage, origin: string): SimRequest {
     method: (raw.method ?? 'GET').toUpperCase(),
     url,
     rawPath,
-    segments: rawPath.split('/').filter((s) => s.length > 0).map(safeDecode),
+    segments: rawPath
+      .split('/')
+      .filter((s) => s.length > 0)
+      .map(safeDecode),
     headers: raw.headers,
     remoteAddress: raw.socket.remoteAddress ?? '',
     raw,

@@ -90,7 +90,13 @@ export function buildLedger(tenant: Tenant, source: SourceName, now: number): Le
             pending++;
             continue;
           }
-          records.push({ id, availableAt: new Date(Math.max(u.availableAtMs, batch.availableAtMs)).toISOString(), eventTime, version: n + 1, updatedAt: new Date(u.atMs).toISOString() });
+          records.push({
+            id,
+            availableAt: new Date(Math.max(u.availableAtMs, batch.availableAtMs)).toISOString(),
+            eventTime,
+            version: n + 1,
+            updatedAt: new Date(u.atMs).toISOString(),
+          });
         }
       }
     }

@@ -221,11 +221,24 @@ export class Tenant {
    * Records whose events happen now, published after the tenant's publication delay; with `eventsSpanMs`, the
    * history a tenant already has when it is connected: events spread over that span before now, all available now.
    */
-  addRecords(source: SourceName, count: number, now: number, options: { eventsSpanMs?: number; recordBytes?: number } = {}): { firstIndex: number; count: number; availableAtMs: number } {
+  addRecords(
+    source: SourceName,
+    count: number,
+    now: number,
+    options: { eventsSpanMs?: number; recordBytes?: number } = {},
+  ): { firstIndex: number; count: number; availableAtMs: number } {
     const seq = this.batchCounter++;
     const span = options.eventsSpanMs;
     const availableAtMs = span === undefined ? now + this.publicationDelay(`${this.seed}|${this.tenantId}|${source}|delay|${seq}`) : now;
-    const batch = this.feed(source).addBatch(count, now - (span ?? 30_000), now, availableAtMs, this.settings.outOfOrder, this.blobPolicy(source), options.recordBytes);
+    const batch = this.feed(source).addBatch(
+      count,
+      now - (span ?? 30_000),
+      now,
+      availableAtMs,
+      this.settings.outOfOrder,
+      this.blobPolicy(source),
+      options.recordBytes,
+    );
     return { firstIndex: batch.firstIndex, count, availableAtMs };
   }
 
@@ -236,7 +249,8 @@ export class Tenant {
    */
   updateRecords(source: SourceName, firstIndex: number, count: number, now: number, state: string | null): { availableAtMs: number } {
     const feed = this.feed(source);
-    if (firstIndex < 0 || firstIndex + count > feed.nextIndex) throw new RangeError(`records ${firstIndex}..${firstIndex + count - 1} do not exist in ${source}`);
+    if (firstIndex < 0 || firstIndex + count > feed.nextIndex)
+      throw new RangeError(`records ${firstIndex}..${firstIndex + count - 1} do not exist in ${source}`);
     const availableAtMs = now + this.publicationDelay(`${this.seed}|${this.tenantId}|${source}|update|${this.batchCounter++}`);
     for (let i = firstIndex; i < firstIndex + count; i++) feed.addUpdate(i, { atMs: now, availableAtMs, state });
     return { availableAtMs };

@@ -179,7 +179,15 @@ export async function startDockerKafkaCluster(version: string, ports: readonly n
         .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
         .withStartupTimeout(240_000)
         .start();
-      return { name: `broker-${id}`, id, containerId: container.getId(), endpoint: `127.0.0.1:${port}`, ports: { client: port }, logFile: `docker logs ${container.getId()}`, workDir: '' };
+      return {
+        name: `broker-${id}`,
+        id,
+        containerId: container.getId(),
+        endpoint: `127.0.0.1:${port}`,
+        ports: { client: port },
+        logFile: `docker logs ${container.getId()}`,
+        workDir: '',
+      };
     }),
   );
   return {
@@ -222,7 +230,15 @@ export async function startDockerOpenSearchCluster(version: string, ports: reado
         .withWaitStrategy(Wait.forHttp('/', 9200).forStatusCode(200))
         .withStartupTimeout(240_000)
         .start();
-      return { name, id: i + 1, containerId: container.getId(), endpoint: `http://127.0.0.1:${port}`, ports: { http: port }, logFile: `docker logs ${container.getId()}`, workDir: '' };
+      return {
+        name,
+        id: i + 1,
+        containerId: container.getId(),
+        endpoint: `http://127.0.0.1:${port}`,
+        ports: { http: port },
+        logFile: `docker logs ${container.getId()}`,
+        workDir: '',
+      };
     }),
   );
   return {

@@ -256,7 +256,10 @@ function parseMetadataV4(body: Buffer): { brokers: string[]; clusterId: string |
  * answers with at least one registered broker; rejects otherwise (refused, timeout, not yet unfenced).
  */
 export async function probeKafka(bootstrap: string, timeoutMs = 3000): Promise<KafkaProbeResult> {
-  const addresses = bootstrap.split(',').map((b) => b.trim()).filter(Boolean);
+  const addresses = bootstrap
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   if (addresses.length === 0) throw new Error('no Kafka broker address given');
   let lastError: Error | undefined;
   for (const address of addresses) {
@@ -274,11 +277,7 @@ async function probeOneBroker(address: string, timeoutMs: number): Promise<Kafka
   if (idx <= 0) throw new Error(`invalid broker address "${address}" (expected host:port)`);
   const host = address.slice(0, idx).replace(/^\[|\]$/g, '');
   const port = Number(address.slice(idx + 1));
-  const apiVersions = new Writer()
-    .compactString('m365-siem')
-    .compactString('1')
-    .uvarint(0)
-    .buffer();
+  const apiVersions = new Writer().compactString('m365-siem').compactString('1').uvarint(0).buffer();
   const metadata = new Writer()
     .int32(0) // empty topic list: brokers only
     .int8(0) // allow_auto_topic_creation = false
@@ -286,10 +285,7 @@ async function probeOneBroker(address: string, timeoutMs: number): Promise<Kafka
   const [av, md] = await exchange(
     host,
     port,
-    [
-      Buffer.concat([requestHeader(18, 3, 1, true).buffer(), apiVersions]),
-      Buffer.concat([requestHeader(3, 4, 2, false).buffer(), metadata]),
-    ],
+    [Buffer.concat([requestHeader(18, 3, 1, true).buffer(), apiVersions]), Buffer.concat([requestHeader(3, 4, 2, false).buffer(), metadata])],
     timeoutMs,
   );
   // ApiVersions responses always use response header v0 (no tagged fields), so the body starts right away.

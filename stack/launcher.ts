@@ -1,7 +1,15 @@
 import { open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadStackConfig, type StackConfig } from './config.ts';
-import { containerRunning, dockerAvailable, removeContainer, startDockerKafka, startDockerKafkaCluster, startDockerOpenSearch, startDockerOpenSearchCluster } from './docker.ts';
+import {
+  containerRunning,
+  dockerAvailable,
+  removeContainer,
+  startDockerKafka,
+  startDockerKafkaCluster,
+  startDockerOpenSearch,
+  startDockerOpenSearchCluster,
+} from './docker.ts';
 import { probeKafka, type KafkaProbeResult } from './kafka-probe.ts';
 import { ensureKafkaJars, kafkaJarsCached, startLocalKafka, startLocalKafkaMember, type KafkaMember } from './local-kafka.ts';
 import {
@@ -98,16 +106,14 @@ const noop = () => undefined;
  * Decides how a service is provided: an env endpoint first, then Docker when the setting allows it and an
  * engine answers, then local JVMs. `dockerAnswers` is null when Docker was not probed.
  */
-export function decideProvider(
-  envEndpoint: string | undefined,
-  setting: StackConfig['provider'],
-  dockerAnswers: boolean | null,
-): Provider {
+export function decideProvider(envEndpoint: string | undefined, setting: StackConfig['provider'], dockerAnswers: boolean | null): Provider {
   if (envEndpoint) return 'env';
   if (setting === 'local') return 'local';
   if (setting === 'docker') {
     if (dockerAnswers !== true) {
-      throw new Error('M365_SIEM_STACK_PROVIDER=docker but no Docker engine answers (checked DOCKER_HOST, ~/.testcontainers.properties and /var/run/docker.sock)');
+      throw new Error(
+        'M365_SIEM_STACK_PROVIDER=docker but no Docker engine answers (checked DOCKER_HOST, ~/.testcontainers.properties and /var/run/docker.sock)',
+      );
     }
     return 'docker';
   }
@@ -189,8 +195,12 @@ async function stopRecord(record: ServiceRecord, stackId: string): Promise<'stop
     const results = await Promise.all(
       record.nodes.map((n) =>
         record.provider === 'local'
-          ? n.pid === undefined ? 'not-running' : stopOurProcess(n.pid, stackId)
-          : n.containerId === undefined ? 'not-running' : removeContainer(n.containerId),
+          ? n.pid === undefined
+            ? 'not-running'
+            : stopOurProcess(n.pid, stackId)
+          : n.containerId === undefined
+            ? 'not-running'
+            : removeContainer(n.containerId),
       ),
     );
     return results.includes('stopped') ? 'stopped' : 'not-running';
@@ -245,7 +255,11 @@ async function checkLocalRequirements(config: StackConfig, plan: LocalPlan, work
   const installs = await findJavaInstalls(config.javaHome);
   const needMaven =
     (plan.kafka && !(await kafkaJarsCached(config.cacheDir, config.kafkaVersion))) ||
-    (plan.opensearch && !(await stat(openSearchZipPath(config.cacheDir, config.opensearchVersion)).then(() => true, () => false)));
+    (plan.opensearch &&
+      !(await stat(openSearchZipPath(config.cacheDir, config.opensearchVersion)).then(
+        () => true,
+        () => false,
+      )));
   const mvn = await which('mvn');
   const unzip = await which('unzip');
   const isRoot = process.getuid?.() === 0;
@@ -351,15 +365,23 @@ async function startLocalServices(
         const controller = await pick(previous.kafka?.[`controller-${id}`] ?? config.kafkaPort + 2 * (id - 1) + 1);
         members.push({ id, port: client, controllerPort: controller });
       }
-      log(`starting a Kafka ${config.kafkaVersion} cluster of ${members.length} brokers on ${members.map((m) => `127.0.0.1:${m.port}`).join(',')} (Java ${req.kafkaJava!.major})`);
+      log(
+        `starting a Kafka ${config.kafkaVersion} cluster of ${members.length} brokers on ${members.map((m) => `127.0.0.1:${m.port}`).join(',')} (Java ${req.kafkaJava!.major})`,
+      );
       const base = { stackDir: config.stackDir, stackId: state.stackId, version: config.kafkaVersion, libsDir, javaBin: req.kafkaJava!.javaBin };
       const nodes = await Promise.all(members.map((m) => startLocalKafkaMember(base, m, members)));
-      const record = clusterRecord(config.kafkaVersion, nodes, path.join(config.stackDir, 'kafka'), nodes.map((n) => n.endpoint).join(','), (n) => ({ [`client-${n.id}`]: n.ports.client!, [`controller-${n.id}`]: n.ports.controller! }));
+      const record = clusterRecord(config.kafkaVersion, nodes, path.join(config.stackDir, 'kafka'), nodes.map((n) => n.endpoint).join(','), (n) => ({
+        [`client-${n.id}`]: n.ports.client!,
+        [`controller-${n.id}`]: n.ports.controller!,
+      }));
       state.kafka = record;
       state.lastPorts.kafka = record.ports;
       started.push('kafka');
       await save();
-      return waitUntilAnswers(`Kafka cluster (${nodes.length} brokers)`, () => probeKafkaCluster(record, state.stackId), deadline, { pids: nodes.map((n) => n.pid), logs: nodes.flatMap((n) => [path.join(n.workDir, 'kafka.out'), n.logFile]) });
+      return waitUntilAnswers(`Kafka cluster (${nodes.length} brokers)`, () => probeKafkaCluster(record, state.stackId), deadline, {
+        pids: nodes.map((n) => n.pid),
+        logs: nodes.flatMap((n) => [path.join(n.workDir, 'kafka.out'), n.logFile]),
+      });
     }
     const startOnce = async () => {
       log(`starting Kafka ${config.kafkaVersion} on 127.0.0.1:${kafkaPort} (Java ${req.kafkaJava!.major})`);
@@ -391,18 +413,28 @@ async function startLocalServices(
         const transport = await pick(previous.opensearch?.[`transport-${id}`] ?? config.opensearchPort + 100 + (id - 1));
         members.push({ id, httpPort: http, transportPort: transport });
       }
-      log(`starting an OpenSearch ${config.opensearchVersion} cluster of ${members.length} nodes on ${members.map((m) => `http://127.0.0.1:${m.httpPort}`).join(', ')} (Java ${req.openSearchJava!.major}${user ? `, user ${user.name}` : ''})`);
+      log(
+        `starting an OpenSearch ${config.opensearchVersion} cluster of ${members.length} nodes on ${members.map((m) => `http://127.0.0.1:${m.httpPort}`).join(', ')} (Java ${req.openSearchJava!.major}${user ? `, user ${user.name}` : ''})`,
+      );
       const base = openSearchMemberBase(config, state, home, workDir, req.openSearchJava!.home, user);
       const nodes = await Promise.all(members.map((m) => startLocalOpenSearchMember(base, m, members)));
-      const record = clusterRecord(config.opensearchVersion, nodes, workDir, nodes[0]!.endpoint, (n) => ({ [`http-${n.id}`]: n.ports.http!, [`transport-${n.id}`]: n.ports.transport! }));
+      const record = clusterRecord(config.opensearchVersion, nodes, workDir, nodes[0]!.endpoint, (n) => ({
+        [`http-${n.id}`]: n.ports.http!,
+        [`transport-${n.id}`]: n.ports.transport!,
+      }));
       state.opensearch = record;
       state.lastPorts.opensearch = record.ports;
       started.push('opensearch');
       await save();
-      return waitUntilAnswers(`OpenSearch cluster (${nodes.length} nodes)`, () => probeOpenSearchCluster(record, state.stackId), deadline, { pids: nodes.map((n) => n.pid), logs: nodes.flatMap((n) => [path.join(config.stackDir, `opensearch-${n.name}.out`), n.logFile]) });
+      return waitUntilAnswers(`OpenSearch cluster (${nodes.length} nodes)`, () => probeOpenSearchCluster(record, state.stackId), deadline, {
+        pids: nodes.map((n) => n.pid),
+        logs: nodes.flatMap((n) => [path.join(config.stackDir, `opensearch-${n.name}.out`), n.logFile]),
+      });
     }
     const startOnce = async () => {
-      log(`starting OpenSearch ${config.opensearchVersion} on http://127.0.0.1:${httpPort} (Java ${req.openSearchJava!.major}${user ? `, user ${user.name}` : ''})`);
+      log(
+        `starting OpenSearch ${config.opensearchVersion} on http://127.0.0.1:${httpPort} (Java ${req.openSearchJava!.major}${user ? `, user ${user.name}` : ''})`,
+      );
       const record = await startLocalOpenSearch({
         stackDir: config.stackDir,
         stackId: state.stackId,
@@ -437,7 +469,13 @@ async function startLocalServices(
   return { ...(k.value ? { kafka: k.value } : {}), ...(o.value ? { opensearch: o.value } : {}) };
 }
 
-function clusterRecord(version: string, nodes: readonly NodeRecord[], workDir: string, endpoint: string, ports: (n: NodeRecord) => Record<string, number>): ServiceRecord {
+function clusterRecord(
+  version: string,
+  nodes: readonly NodeRecord[],
+  workDir: string,
+  endpoint: string,
+  ports: (n: NodeRecord) => Record<string, number>,
+): ServiceRecord {
   return {
     provider: 'local',
     version,
@@ -488,7 +526,13 @@ async function probeOpenSearchCluster(record: ServiceRecord, stackId: string): P
  * `stack up` on a local cluster with members down (a fault test killed one, or it crashed): starts exactly those
  * again on their ports and data folders, and waits until the whole cluster answers. Returns the names restarted.
  */
-async function restartDeadMembers(config: StackConfig, state: StackState, service: ServiceName, log: (line: string) => void, deadline: number): Promise<string[]> {
+async function restartDeadMembers(
+  config: StackConfig,
+  state: StackState,
+  service: ServiceName,
+  log: (line: string) => void,
+  deadline: number,
+): Promise<string[]> {
   const record = state[service];
   if (!record?.nodes || record.provider !== 'local') return [];
   const dead: NodeRecord[] = [];
@@ -523,7 +567,10 @@ async function restartDeadMembers(config: StackConfig, state: StackState, servic
   record.pid = record.nodes[0]!.pid;
   await writeState(config.stackDir, state);
   const probe = async (): Promise<unknown> => (service === 'kafka' ? probeKafkaCluster(record, state.stackId) : probeOpenSearchCluster(record, state.stackId));
-  await waitUntilAnswers(`${service} cluster after restarting ${dead.map((n) => n.name).join(', ')}`, probe, deadline, { pid: restarted[0]!.pid, logs: restarted.map((n) => n.logFile) });
+  await waitUntilAnswers(`${service} cluster after restarting ${dead.map((n) => n.name).join(', ')}`, probe, deadline, {
+    pid: restarted[0]!.pid,
+    logs: restarted.map((n) => n.logFile),
+  });
   return dead.map((n) => n.name);
 }
 
@@ -589,7 +636,12 @@ async function startDockerServices(
       if (plan[service]) delete state[service];
     }
     await save();
-    throw new Error([k, o].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason as Error).message).join('\n'));
+    throw new Error(
+      [k, o]
+        .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+        .map((r) => (r.reason as Error).message)
+        .join('\n'),
+    );
   }
   return { ...(k.value ? { kafka: k.value } : {}), ...(o.value ? { opensearch: o.value } : {}) };
 }

@@ -36,17 +36,22 @@ export async function ensureKafkaJars(cacheDir: string, version: string, mvn: st
   const tmp = `${libs}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   log(`downloading Kafka ${version} jars from Maven Central into ${libs}`);
-  await runOrThrow('Maven download of the Kafka jars', mvn, [
-    '-B',
-    '-q',
-    '-f',
-    pom,
-    'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies',
-    `-DoutputDirectory=${tmp}`,
-    '-DincludeScope=runtime',
-    `-Dkafka.version=${version}`,
-    `-Dlog4j.version=${LOG4J_VERSION}`,
-  ], { timeoutMs: 600_000 });
+  await runOrThrow(
+    'Maven download of the Kafka jars',
+    mvn,
+    [
+      '-B',
+      '-q',
+      '-f',
+      pom,
+      'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies',
+      `-DoutputDirectory=${tmp}`,
+      '-DincludeScope=runtime',
+      `-Dkafka.version=${version}`,
+      `-Dlog4j.version=${LOG4J_VERSION}`,
+    ],
+    { timeoutMs: 600_000 },
+  );
   if (!(await pathExists(path.join(tmp, `kafka_2.13-${version}.jar`)))) throw new Error(`Maven did not produce kafka_2.13-${version}.jar in ${tmp}`);
   await writeFile(path.join(tmp, '.complete'), new Date().toISOString());
   await rm(libs, { recursive: true, force: true });
@@ -84,7 +89,12 @@ export function internalReplication(brokers: number): { replicationFactor: numbe
  * Static-quorum combined broker+controller, sized for tests (reference/local-services.md §1.3). With `members`
  * (a cluster) every member is a voter of the KRaft quorum and internal topics are replicated.
  */
-export function kafkaServerProperties(dataDir: string, port: number, controllerPort: number, cluster?: { nodeId: number; members: readonly KafkaMember[] }): string {
+export function kafkaServerProperties(
+  dataDir: string,
+  port: number,
+  controllerPort: number,
+  cluster?: { nodeId: number; members: readonly KafkaMember[] },
+): string {
   const members = cluster?.members ?? [{ id: 1, port, controllerPort }];
   const { replicationFactor, minIsr } = internalReplication(members.length);
   const internalPartitions = members.length > 1 ? 3 : 1;
@@ -177,7 +187,11 @@ export function kafkaMemberDir(stackDir: string, id: number): string {
  * Starts one member of a local cluster (all of them at `stack up`, a single one when `stack up` finds it dead):
  * same properties, data folder and ports each time, so a restarted broker rejoins with its log.
  */
-export async function startLocalKafkaMember(o: Omit<LocalKafkaOptions, 'port' | 'controllerPort'>, member: KafkaMember, members: readonly KafkaMember[]): Promise<NodeRecord> {
+export async function startLocalKafkaMember(
+  o: Omit<LocalKafkaOptions, 'port' | 'controllerPort'>,
+  member: KafkaMember,
+  members: readonly KafkaMember[],
+): Promise<NodeRecord> {
   const workDir = kafkaMemberDir(o.stackDir, member.id);
   const dataDir = path.join(workDir, 'data');
   const properties = kafkaServerProperties(dataDir, member.port, member.controllerPort, { nodeId: member.id, members });
@@ -193,18 +207,23 @@ async function startKafkaProcess(o: LocalKafkaOptions, workDir: string, properti
   await writeFile(log4jFile, log4jProperties(logFile));
   const classpath = `${o.libsDir}/*`;
   if (!(await pathExists(path.join(dataDir, 'meta.properties')))) {
-    await runOrThrow('formatting the Kafka storage', o.javaBin, [
-      '-cp',
-      classpath,
-      `-Dlog4j2.configurationFile=${log4jFile}`,
-      'kafka.tools.StorageTool',
-      'format',
-      '--ignore-formatted',
-      '-t',
-      CLUSTER_ID,
-      '-c',
-      propsFile,
-    ], { timeoutMs: 120_000 });
+    await runOrThrow(
+      'formatting the Kafka storage',
+      o.javaBin,
+      [
+        '-cp',
+        classpath,
+        `-Dlog4j2.configurationFile=${log4jFile}`,
+        'kafka.tools.StorageTool',
+        'format',
+        '--ignore-formatted',
+        '-t',
+        CLUSTER_ID,
+        '-c',
+        propsFile,
+      ],
+      { timeoutMs: 120_000 },
+    );
   }
   const stdoutFile = path.join(workDir, 'kafka.out');
   const out = await open(stdoutFile, 'a');

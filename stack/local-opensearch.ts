@@ -23,13 +23,18 @@ export async function ensureOpenSearchZip(cacheDir: string, version: string, mvn
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   log(`downloading OpenSearch ${version} (integ-test-zip) from Maven Central into ${dir}`);
-  await runOrThrow('Maven download of the OpenSearch distribution', mvn, [
-    '-B',
-    '-q',
-    'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy',
-    `-Dartifact=org.opensearch.distribution.integ-test-zip:opensearch:${version}:zip`,
-    `-DoutputDirectory=${tmp}`,
-  ], { cwd: tmp, timeoutMs: 600_000 });
+  await runOrThrow(
+    'Maven download of the OpenSearch distribution',
+    mvn,
+    [
+      '-B',
+      '-q',
+      'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy',
+      `-Dartifact=org.opensearch.distribution.integ-test-zip:opensearch:${version}:zip`,
+      `-DoutputDirectory=${tmp}`,
+    ],
+    { cwd: tmp, timeoutMs: 600_000 },
+  );
   if (!(await pathExists(path.join(tmp, path.basename(zip))))) throw new Error(`Maven did not produce ${path.basename(zip)} in ${tmp}`);
   await mkdir(dir, { recursive: true });
   await rename(path.join(tmp, path.basename(zip)), zip);
@@ -82,7 +87,15 @@ export async function ensureServiceUser(name: string, useradd: string | null): P
   const found = await lookup();
   if (found) return found;
   if (!useradd) throw new Error(`useradd not found: cannot create the user "${name}" OpenSearch must run as (it refuses root)`);
-  await runOrThrow(`creating the system user ${name}`, useradd, ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name]);
+  await runOrThrow(`creating the system user ${name}`, useradd, [
+    '--system',
+    '--no-create-home',
+    '--home-dir',
+    '/nonexistent',
+    '--shell',
+    '/usr/sbin/nologin',
+    name,
+  ]);
   const created = await lookup();
   if (!created) throw new Error(`user ${name} still missing after useradd`);
   return created;
@@ -93,13 +106,7 @@ async function chownRecursive(target: string, user: ServiceUser): Promise<void> 
 }
 
 /** Unpacks the distribution into the work folder once (keeps exec bits; `jar xf` would drop them). */
-export async function prepareOpenSearchHome(
-  zip: string,
-  workDir: string,
-  version: string,
-  unzip: string,
-  user: ServiceUser | null,
-): Promise<string> {
+export async function prepareOpenSearchHome(zip: string, workDir: string, version: string, unzip: string, user: ServiceUser | null): Promise<string> {
   const home = path.join(workDir, `opensearch-${version}`);
   const marker = path.join(home, '.m365-siem-unpacked');
   await mkdir(workDir, { recursive: true });
@@ -256,7 +263,10 @@ export async function startLocalOpenSearchMember(
         `-Enode.name=${openSearchMemberName(member.id)}`,
         `-Ediscovery.seed_hosts=${members.map((m) => `127.0.0.1:${m.transportPort}`).join(',')}`,
         // Used only when the cluster forms for the first time; a restarted node rejoins from its data folder.
-        `-Ecluster.initial_cluster_manager_nodes=${members.filter((m) => managerEligible(members.length, m.id)).map((m) => openSearchMemberName(m.id)).join(',')}`,
+        `-Ecluster.initial_cluster_manager_nodes=${members
+          .filter((m) => managerEligible(members.length, m.id))
+          .map((m) => openSearchMemberName(m.id))
+          .join(',')}`,
         ...(managerEligible(members.length, member.id) ? [] : ['-Enode.roles=data,ingest']),
         `-Epath.data=${path.join(nodeDir, 'data')}`,
         `-Epath.logs=${logsDir}`,

@@ -15,7 +15,10 @@ export interface JavaInstall {
 
 /** Thrown when the local path cannot run; `missing` lists each missing tool in words a user can act on. */
 export class StackRequirementError extends Error {
-  constructor(readonly missing: readonly string[], hint: string) {
+  constructor(
+    readonly missing: readonly string[],
+    hint: string,
+  ) {
     super(`cannot start the local stack: ${missing.join('; ')}.\n${hint}`);
     this.name = 'StackRequirementError';
   }

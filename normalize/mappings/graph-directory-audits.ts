@@ -28,9 +28,15 @@ export function mapGraphDirectoryAudit(record: Json, ctx: MapContext): SiemEvent
   if (c.classUid === 3004 && (category === 'UserManagement' || category === 'GroupManagement')) {
     const verb = verbOf(str(record.operationType) ?? activity ?? '');
     const type = verb === 'access' || verb === null ? 'info' : verb;
-    c = category === 'UserManagement'
-      ? { category: ['iam'], type: ['user', type], classUid: 3007, activityId: verb === 'creation' ? 1 : verb === 'deletion' ? 3 : verb === 'change' ? 2 : 99 }
-      : { category: ['iam'], type: ['group', type], classUid: 3006, activityId: 99 };
+    c =
+      category === 'UserManagement'
+        ? {
+            category: ['iam'],
+            type: ['user', type],
+            classUid: 3007,
+            activityId: verb === 'creation' ? 1 : verb === 'deletion' ? 3 : verb === 'change' ? 2 : 99,
+          }
+        : { category: ['iam'], type: ['group', type], classUid: 3006, activityId: 99 };
   }
   draft.classify(c);
   const result = str(record.result);

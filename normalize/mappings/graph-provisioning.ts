@@ -8,14 +8,32 @@ import type { MapContext } from '../event-draft.ts';
 import { arr, isObject, str, type Json } from '../record-values.ts';
 import { graphDraft } from './graph-common.ts';
 
-const TYPE_OF_ACTION: Readonly<Record<string, string>> = { create: 'creation', update: 'change', delete: 'deletion', disable: 'change', stagedDelete: 'deletion' };
+const TYPE_OF_ACTION: Readonly<Record<string, string>> = {
+  create: 'creation',
+  update: 'change',
+  delete: 'deletion',
+  disable: 'change',
+  stagedDelete: 'deletion',
+};
 const ACTIVITY_OF_ACTION: Readonly<Record<string, number>> = { create: 1, update: 3, delete: 4, disable: 5, stagedDelete: 4 };
 
 export function mapGraphProvisioning(record: Json, ctx: MapContext): SiemEvent {
   const action = str(record.provisioningAction) ?? str(record.action);
-  const draft = graphDraft(record, ctx, { timeFields: ['activityDateTime'], dataset: 'azure.provisioning', action, provider: 'Azure AD Provisioning Service', code: 'provisioningObjectSummary' });
+  const draft = graphDraft(record, ctx, {
+    timeFields: ['activityDateTime'],
+    dataset: 'azure.provisioning',
+    action,
+    provider: 'Azure AD Provisioning Service',
+    code: 'provisioningObjectSummary',
+  });
   const ev = draft.ev;
-  draft.classify({ kind: 'event', category: ['iam'], type: ['user', TYPE_OF_ACTION[action ?? ''] ?? 'info'], classUid: 3001, activityId: ACTIVITY_OF_ACTION[action ?? ''] ?? 99 });
+  draft.classify({
+    kind: 'event',
+    category: ['iam'],
+    type: ['user', TYPE_OF_ACTION[action ?? ''] ?? 'info'],
+    classUid: 3001,
+    activityId: ACTIVITY_OF_ACTION[action ?? ''] ?? 99,
+  });
   const status = isObject(record.provisioningStatusInfo) ? record.provisioningStatusInfo : {};
   const result = str(status.status);
   ev.event.outcome = result === 'success' ? 'success' : result === 'failure' ? 'failure' : 'unknown';
@@ -36,6 +54,7 @@ export function mapGraphProvisioning(record: Json, ctx: MapContext): SiemEvent {
   draft.m365.correlation_id = str(record.changeId);
   draft.m365.result_status = result;
   const failedStep = arr(record.provisioningSteps).find((s) => isObject(s) && str(s.status) === 'failure');
-  ev.message = `${action ?? 'provisioning'} ${str(target.displayName) ?? str(source.displayName) ?? ''} in ${str(targetSystem.displayName) ?? 'target system'}: ${result ?? 'unknown'}${isObject(failedStep) && str(failedStep.description) ? ` (${str(failedStep.description)})` : ''}`.trim();
+  ev.message =
+    `${action ?? 'provisioning'} ${str(target.displayName) ?? str(source.displayName) ?? ''} in ${str(targetSystem.displayName) ?? 'target system'}: ${result ?? 'unknown'}${isObject(failedStep) && str(failedStep.description) ? ` (${str(failedStep.description)})` : ''}`.trim();
   return draft.finish();
 }

@@ -32,7 +32,17 @@ function registrationOf(state: Json) {
 function mapChange(record: Json, ctx: MapContext): SiemEvent {
   const changeType = str(record.changeType) as string;
   const userId = str(record.userId);
-  const id = str(record.id) ?? (userId ? derivedEventId('graph:userRegistrationDetails', userId, changeType, text(record.method) ?? text(record.capability) ?? '', str(record.detectedDateTime) ?? '') : null);
+  const id =
+    str(record.id) ??
+    (userId
+      ? derivedEventId(
+          'graph:userRegistrationDetails',
+          userId,
+          changeType,
+          text(record.method) ?? text(record.capability) ?? '',
+          str(record.detectedDateTime) ?? '',
+        )
+      : null);
   if (id === null) throw new MappingError('registration change record has no id and no userId');
   const draft = graphDraft(record, ctx, {
     timeFields: ['lastUpdatedDateTime', 'detectedDateTime'],

@@ -20,12 +20,21 @@ export function riskDetectionEventId(source: string, record: Json): { id: string
   if (id === null) throw new MappingError('risk detection has no id');
   const state = str(record.riskState);
   const changed = state !== null && state !== 'atRisk' && str(record.lastUpdatedDateTime) !== null;
-  return { id: derivedEventId(source, id, str(record.lastUpdatedDateTime) ?? str(record.detectedDateTime) ?? '', state ?? '', str(record.riskDetail) ?? ''), changed };
+  return {
+    id: derivedEventId(source, id, str(record.lastUpdatedDateTime) ?? str(record.detectedDateTime) ?? '', state ?? '', str(record.riskDetail) ?? ''),
+    changed,
+  };
 }
 
 /** The detection's own id and state under m365.alert, the same for every change: its newest event is its state. */
 function riskAlertState(record: Json, entity: string): SiemEventM365['alert'] {
-  return { id: str(record.id), status: str(record.riskState), entity_type: entity, severity: str(record.riskLevel), updated: str(record.lastUpdatedDateTime) ?? str(record.detectedDateTime) };
+  return {
+    id: str(record.id),
+    status: str(record.riskState),
+    entity_type: entity,
+    severity: str(record.riskLevel),
+    updated: str(record.lastUpdatedDateTime) ?? str(record.detectedDateTime),
+  };
 }
 
 /** The draft of one version of a (user or service-principal) risk detection, with its id, time and m365.alert. */
@@ -80,7 +89,9 @@ export function mapGraphServicePrincipalRiskDetection(record: Json, ctx: MapCont
   draft.classify({ kind: 'alert', category: ['intrusion_detection', 'iam'], type: ['info'], classUid: 2004, activityId: changed ? 2 : 1 });
   draft.m365.app = { id: str(record.appId), name: str(record.servicePrincipalDisplayName) };
   // The same field workload sign-ins fill: a workload identity's risk joins its sign-ins on m365.service_principal.id.
-  const keyIds = arr(record.keyIds).map(str).filter((k): k is string => k !== null);
+  const keyIds = arr(record.keyIds)
+    .map(str)
+    .filter((k): k is string => k !== null);
   draft.m365.service_principal = { id: str(record.servicePrincipalId), name: str(record.servicePrincipalDisplayName), credential_key_id: keyIds[0] ?? null };
   draft.sourceFrom(record.ipAddress);
   const geo = geoOf(record.location);
@@ -88,7 +99,14 @@ export function mapGraphServicePrincipalRiskDetection(record: Json, ctx: MapCont
   const severity = riskSeverity(record.riskLevel);
   if (severity !== null) ev.event.severity = severity;
   ev.message = eventType;
-  draft.m365.risk = { level: str(record.riskLevel), state: str(record.riskState), detail: str(record.riskDetail), event_types: eventType ? [eventType] : null, detection_timing: str(record.detectionTimingType), source: str(record.source) };
+  draft.m365.risk = {
+    level: str(record.riskLevel),
+    state: str(record.riskState),
+    detail: str(record.riskDetail),
+    event_types: eventType ? [eventType] : null,
+    detection_timing: str(record.detectionTimingType),
+    source: str(record.source),
+  };
   return draft.finish();
 }
 

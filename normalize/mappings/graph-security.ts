@@ -17,7 +17,18 @@ function versionId(source: string, record: Json): { id: string; objectId: string
   const objectId = str(record.id);
   if (objectId === null) throw new MappingError(`${source} record has no id`);
   const updated = str(record.lastUpdateDateTime) ?? str(record.createdDateTime) ?? '';
-  return { objectId, id: derivedEventId(source, objectId, updated, str(record.status) ?? '', str(record.classification) ?? '', str(record.determination) ?? '', str(record.assignedTo) ?? '') };
+  return {
+    objectId,
+    id: derivedEventId(
+      source,
+      objectId,
+      updated,
+      str(record.status) ?? '',
+      str(record.classification) ?? '',
+      str(record.determination) ?? '',
+      str(record.assignedTo) ?? '',
+    ),
+  };
 }
 
 function triageState(draft: EventDraft, record: Json, kind: 'alert' | 'incident', objectId: string): void {
@@ -71,8 +82,11 @@ function applyEvidence(draft: EventDraft, record: Json): Evidence {
       }
     } else if (type === 'deviceEvidence') {
       const name = str(item.deviceDnsName);
-      const ips = arr(item.ipInterfaces).map(str).filter((x): x is string => x !== null);
-      if (!ev.host) ev.host = { id: str(item.mdeDeviceId) ?? str(item.azureAdDeviceId), name, ip: ips.length > 0 ? ips : null, os: { platform: str(item.osPlatform) } };
+      const ips = arr(item.ipInterfaces)
+        .map(str)
+        .filter((x): x is string => x !== null);
+      if (!ev.host)
+        ev.host = { id: str(item.mdeDeviceId) ?? str(item.azureAdDeviceId), name, ip: ips.length > 0 ? ips : null, os: { platform: str(item.osPlatform) } };
       add(out.hosts, name);
       for (const ip of ips) draft.relatedIp(ip);
     } else if (type === 'ipEvidence') {
@@ -112,18 +126,35 @@ export function mapGraphSecurityAlert(record: Json, ctx: MapContext): SiemEvent 
     code: 'alert',
     id,
   });
-  draft.classify({ kind: 'alert', category: ['intrusion_detection', 'threat'], type: ['info', 'indicator'], classUid: 2004, activityId: record.resolvedDateTime ? 3 : record.assignedTo ? 2 : 1 });
+  draft.classify({
+    kind: 'alert',
+    category: ['intrusion_detection', 'threat'],
+    type: ['info', 'indicator'],
+    classUid: 2004,
+    activityId: record.resolvedDateTime ? 3 : record.assignedTo ? 2 : 1,
+  });
   triageState(draft, record, 'alert', objectId);
   const ev = draft.ev;
   ev.message = str(record.title);
   const title = str(record.title);
-  ev.rule = { id: str(record.detectorId) ? [str(record.detectorId) as string] : null, name: title ? [title] : null, category: str(record.category), description: str(record.description) };
-  const techniques = arr(record.mitreTechniques).map(str).filter((x): x is string => x !== null);
+  ev.rule = {
+    id: str(record.detectorId) ? [str(record.detectorId) as string] : null,
+    name: title ? [title] : null,
+    category: str(record.category),
+    description: str(record.description),
+  };
+  const techniques = arr(record.mitreTechniques)
+    .map(str)
+    .filter((x): x is string => x !== null);
   if (techniques.length > 0) ev.threat = { technique: { id: techniques } };
   const evidence = applyEvidence(draft, record);
   const out = draft.finish();
   if (evidence.hosts.length > 0 || evidence.hashes.length > 0) {
-    out.related = { ...(out.related ?? {}), hosts: evidence.hosts.length > 0 ? evidence.hosts : null, hash: evidence.hashes.length > 0 ? evidence.hashes : null };
+    out.related = {
+      ...(out.related ?? {}),
+      hosts: evidence.hosts.length > 0 ? evidence.hosts : null,
+      hash: evidence.hashes.length > 0 ? evidence.hashes : null,
+    };
   }
   return out;
 }
@@ -138,7 +169,13 @@ export function mapGraphSecurityIncident(record: Json, ctx: MapContext): SiemEve
     code: 'incident',
     id,
   });
-  draft.classify({ kind: 'alert', category: ['intrusion_detection', 'threat'], type: ['info'], classUid: 2005, activityId: str(record.status) === 'resolved' ? 3 : record.assignedTo ? 2 : 1 });
+  draft.classify({
+    kind: 'alert',
+    category: ['intrusion_detection', 'threat'],
+    type: ['info'],
+    classUid: 2005,
+    activityId: str(record.status) === 'resolved' ? 3 : record.assignedTo ? 2 : 1,
+  });
   triageState(draft, record, 'incident', objectId);
   draft.ev.message = str(record.displayName);
   draft.ev.url = { original: str(record.incidentWebUrl), domain: 'security.microsoft.com' };

@@ -23,7 +23,8 @@ export function mapDlp(record: Json, draft: EventDraft, _ctx: MapContext): void 
   const operation = str(record.Operation) ?? '';
   const exchange = record.RecordType === 13 || record.RecordType === 107 || str(record.Workload) === 'Exchange';
   const category = exchange ? ['email'] : ['file'];
-  if (operation === 'DlpRuleMatch') draft.classify({ kind: 'alert', category: ['intrusion_detection', ...category], type: ['info'], classUid: 2006, activityId: 1 });
+  if (operation === 'DlpRuleMatch')
+    draft.classify({ kind: 'alert', category: ['intrusion_detection', ...category], type: ['info'], classUid: 2006, activityId: 1 });
   else if (operation === 'DlpRuleUndo') draft.classify({ kind: 'event', category, type: ['change'], classUid: 2006, activityId: 3 });
   else draft.classify({ kind: 'event', category, type: ['info'], classUid: 2006, activityId: 2 });
   ev.event.outcome = null;
@@ -47,7 +48,11 @@ export function mapDlp(record: Json, draft: EventDraft, _ctx: MapContext): void 
     }
   }
   if (ruleIds.length > 0 || ruleNames.length > 0 || policies.length > 0) {
-    ev.rule = { id: ruleIds.length > 0 ? ruleIds : null, name: ruleNames.length > 0 ? ruleNames : null, category: policies.length > 0 ? policies.join('; ') : null };
+    ev.rule = {
+      id: ruleIds.length > 0 ? ruleIds : null,
+      name: ruleNames.length > 0 ? ruleNames : null,
+      category: policies.length > 0 ? policies.join('; ') : null,
+    };
   }
   if (severity !== null) ev.event.severity = severity;
   ev.message = ruleNames[0] ?? policies[0] ?? null;

@@ -18,10 +18,7 @@ export function mapEntraStsLogon(record: Json, draft: EventDraft, _ctx: MapConte
   const errorCode = str(record.ErrorCode) ?? str(record.ErrorNumber);
   const logonError = str(record.LogonError);
   const extended = nameValues(record.ExtendedProperties);
-  const failed =
-    operation === 'UserLoginFailed' ||
-    logonError !== null ||
-    (errorCode !== null && errorCode !== '0');
+  const failed = operation === 'UserLoginFailed' || logonError !== null || (errorCode !== null && errorCode !== '0');
   ev.event.outcome = failed ? 'failure' : operation === 'UserLoggedIn' ? 'success' : 'unknown';
   if (errorCode !== null && errorCode !== '0') ev.error = { code: errorCode, message: logonError };
   else if (logonError) ev.error = { code: null, message: logonError };
@@ -134,7 +131,9 @@ export function classifyDirectoryOperation(operation: string | null): DirectoryC
       return group('change', 99);
     default: {
       const verb = verbOf(op);
-      if (/application|service principal|consent|credential|oauth2|policy|domain|federation|partner|tenant|company|role definition|conditional access/.test(op)) {
+      if (
+        /application|service principal|consent|credential|oauth2|policy|domain|federation|partner|tenant|company|role definition|conditional access/.test(op)
+      ) {
         return { category: ['configuration'], type: [verb === 'access' || verb === null ? 'info' : verb], classUid: 3004, activityId: crudActivity(verb) };
       }
       return { category: ['iam'], type: [verb === 'access' || verb === null ? 'info' : verb], classUid: 3004, activityId: crudActivity(verb) };
@@ -157,8 +156,8 @@ export function mapEntraDirectory(record: Json, draft: EventDraft, _ctx: MapCont
     const modified = Array.isArray(record.ModifiedProperties) ? (record.ModifiedProperties as Json[]) : [];
     const groupName = modified.find((p) => p && p.Name === 'Group.DisplayName');
     const groupId = modified.find((p) => p && p.Name === 'Group.ObjectID');
-    const name = groupName ? str(groupName.NewValue) ?? str(groupName.OldValue) : null;
-    const id = groupId ? str(groupId.NewValue) ?? str(groupId.OldValue) : null;
+    const name = groupName ? (str(groupName.NewValue) ?? str(groupName.OldValue)) : null;
+    const id = groupId ? (str(groupId.NewValue) ?? str(groupId.OldValue)) : null;
     if (name || id) draft.ev.group = { id, name };
   }
   // Only user/group management targets are users; for app or policy changes the target GUID is not a user.

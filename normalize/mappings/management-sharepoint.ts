@@ -40,7 +40,8 @@ const FILE_OPERATIONS: Readonly<Record<string, { type: string; activityId: numbe
 
 const URL_HOST = /^https?:\/\/([^/:?#\s]+)/i;
 const UNSHARE = /(Revoked|Removed|Deleted|Disabled|Expired)$/;
-const SHARE = /^(Sharing|AnonymousLink|CompanyLink|SecureLink|AddedToSecureLink|RemovedFromSecureLink|AddedToGroup|PermissionLevel|AccessRequest|SharingInvitation|GroupAdded)/;
+const SHARE =
+  /^(Sharing|AnonymousLink|CompanyLink|SecureLink|AddedToSecureLink|RemovedFromSecureLink|AddedToGroup|PermissionLevel|AccessRequest|SharingInvitation|GroupAdded)/;
 
 export function mapSharePoint(record: Json, draft: EventDraft, _ctx: MapContext): void {
   const ev = draft.ev;
@@ -80,7 +81,7 @@ export function mapSharePoint(record: Json, draft: EventDraft, _ctx: MapContext)
   const targetName = str(record.TargetUserOrGroupName);
   if (sharing || targetName) {
     const eventData = str(record.EventData);
-    const granted = eventData ? /<PermissionsGranted>([^<]*)<\/PermissionsGranted>/.exec(eventData)?.[1] ?? null : null;
+    const granted = eventData ? (/<PermissionsGranted>([^<]*)<\/PermissionsGranted>/.exec(eventData)?.[1] ?? null) : null;
     m.sharing = {
       target_name: targetName,
       target_type: str(record.TargetUserOrGroupType),

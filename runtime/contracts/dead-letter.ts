@@ -18,9 +18,7 @@ export const deadLetterSchema = z.object({
   input: z.string(),
   inputEncoding: z.enum(['utf8', 'base64']),
   /** Where the input came from, when it came from Kafka. */
-  origin: z
-    .object({ topic: z.string(), partition: z.number().int(), offset: z.string() })
-    .nullable(),
+  origin: z.object({ topic: z.string(), partition: z.number().int(), offset: z.string() }).nullable(),
   at: z.string(),
 });
 export type DeadLetter = z.infer<typeof deadLetterSchema>;
@@ -30,7 +28,5 @@ export function deadLetterInput(value: Buffer | string | null): { input: string;
   if (typeof value === 'string') return { input: value, inputEncoding: 'utf8' };
   const text = value.toString('utf8');
   // Round-trip check: binary (e.g. Avro) does not survive UTF-8 decoding, so keep it as base64.
-  return Buffer.from(text, 'utf8').equals(value)
-    ? { input: text, inputEncoding: 'utf8' }
-    : { input: value.toString('base64'), inputEncoding: 'base64' };
+  return Buffer.from(text, 'utf8').equals(value) ? { input: text, inputEncoding: 'utf8' } : { input: value.toString('base64'), inputEncoding: 'base64' };
 }

@@ -7,14 +7,7 @@ import { SOURCES } from '../sources.ts';
  * read by ingest (which tenants to poll and what) and by the control plane itself on restart.
  * A null value (tombstone) means the organization was deleted.
  */
-export const CONNECTION_STATUSES = [
-  'not_connected',
-  'connecting',
-  'waiting_for_first_events',
-  'active',
-  'needs_attention',
-  'disconnected',
-] as const;
+export const CONNECTION_STATUSES = ['not_connected', 'connecting', 'waiting_for_first_events', 'active', 'needs_attention', 'disconnected'] as const;
 export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
 
 export const sourceSchema = z.enum(SOURCES);

@@ -157,7 +157,13 @@ export const siemEventProperties: Record<string, FieldMapping> = {
       client_credential_type: keywordCi(),
       incoming_token_type: keywordCi(),
     }),
-    service_principal: object({ id: keywordCi(), name: keywordCi(), credential_key_id: keywordCi(), managed_identity_type: keywordCi(), managed_identity_resource_id: keywordCi() }),
+    service_principal: object({
+      id: keywordCi(),
+      name: keywordCi(),
+      credential_key_id: keywordCi(),
+      managed_identity_type: keywordCi(),
+      managed_identity_resource_id: keywordCi(),
+    }),
     device: object({
       id: keywordCi(),
       name: keywordCi(),
@@ -283,7 +289,7 @@ function setPath(properties: Record<string, FieldMapping>, path: string, mapping
   for (const part of parts.slice(0, -1)) {
     const next = (level[part] ??= { properties: {} });
     if (next.type !== undefined) throw new Error(`${path}: ${part} is a ${next.type}, not an object`);
-    level = (next.properties ??= {});
+    level = next.properties ??= {};
   }
   const leaf = parts[parts.length - 1]!;
   if (level[leaf] !== undefined) throw new Error(`${path} is already mapped`);

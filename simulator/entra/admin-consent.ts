@@ -31,7 +31,7 @@ export async function handleAdminConsent(ctx: SimContext, req: SimRequest, res: 
   const generic = ['common', 'organizations'].includes(tenantSegment.toLowerCase());
 
   if (v2 && tenantSegment.toLowerCase() === 'common') {
-    errorPage(res, 90130, "Application is not supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.");
+    errorPage(res, 90130, 'Application is not supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.');
     return;
   }
   const urlTenant = generic ? undefined : ctx.state.resolveTenant(tenantSegment);
@@ -55,13 +55,20 @@ export async function handleAdminConsent(ctx: SimContext, req: SimRequest, res: 
     return;
   }
   if (app.redirectUris.length > 0 && !app.redirectUris.includes(redirectUri)) {
-    errorPage(res, 50011, `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured for the application '${app.clientId}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal.`);
+    errorPage(
+      res,
+      50011,
+      `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured for the application '${app.clientId}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal.`,
+    );
     return;
   }
   if (v2 && !/\/\.default$/.test(scope.split(' ')[0] ?? '')) {
     const bad = new URL(redirect);
     bad.searchParams.set('error', 'invalid_request');
-    bad.searchParams.set('error_description', `AADSTS70011: The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. Application permissions can only be requested with the '/.default' scope.`);
+    bad.searchParams.set(
+      'error_description',
+      `AADSTS70011: The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. Application permissions can only be requested with the '/.default' scope.`,
+    );
     if (state !== null) bad.searchParams.set('state', state);
     send(res, 302, '', { Location: bad.toString() });
     return;
@@ -80,11 +87,19 @@ export async function handleAdminConsent(ctx: SimContext, req: SimRequest, res: 
 
   const account = ctx.state.accountByUpn(loginHint);
   if (!account) {
-    errorPage(res, 50034, `The user account ${loginHint} does not exist in the directory. To sign into this application, the account must be added to the directory.`);
+    errorPage(
+      res,
+      50034,
+      `The user account ${loginHint} does not exist in the directory. To sign into this application, the account must be added to the directory.`,
+    );
     return;
   }
   if (urlTenant && account.tenant !== urlTenant) {
-    errorPage(res, 50020, `User account '${loginHint}' from identity provider 'https://sts.windows.net/${account.tenant.tenantId}/' does not exist in tenant '${urlTenant.settings.name}' and cannot access the application '${app.clientId}'(${app.displayName}) in that tenant. The account needs to be added as an external user in the tenant first.`);
+    errorPage(
+      res,
+      50020,
+      `User account '${loginHint}' from identity provider 'https://sts.windows.net/${account.tenant.tenantId}/' does not exist in tenant '${urlTenant.settings.name}' and cannot access the application '${app.clientId}'(${app.displayName}) in that tenant. The account needs to be added as an external user in the tenant first.`,
+    );
     return;
   }
   if (!account.user.isAdmin) {

@@ -21,7 +21,10 @@ const CODE_LIFETIME_MS = 10 * 60 * 1000;
 
 export function sessionAccount(ctx: SimContext, req: SimRequest): string | undefined {
   const cookie = req.headers.cookie ?? '';
-  const id = cookie.split(/;\s*/).find((c) => c.startsWith(`${SESSION_COOKIE}=`))?.slice(SESSION_COOKIE.length + 1);
+  const id = cookie
+    .split(/;\s*/)
+    .find((c) => c.startsWith(`${SESSION_COOKIE}=`))
+    ?.slice(SESSION_COOKIE.length + 1);
   return id ? ctx.state.sessions.get(id) : undefined;
 }
 
@@ -42,9 +45,15 @@ export async function handleAuthorize(ctx: SimContext, req: SimRequest, res: Ser
   const state = params.get('state');
   const generic = ['common', 'organizations'].includes(tenantSegment.toLowerCase());
   const urlTenant = generic ? undefined : ctx.state.resolveTenant(tenantSegment);
-  if (!generic && !urlTenant) return errorPage(res, 90002, `Tenant '${tenantSegment}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+  if (!generic && !urlTenant)
+    return errorPage(
+      res,
+      90002,
+      `Tenant '${tenantSegment}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+    );
   if (!clientId) return errorPage(res, 900144, "The request body must contain the following parameter: 'client_id'.");
-  if (clientId.toLowerCase() !== app.clientId) return errorPage(res, 700016, `Application with identifier '${clientId}' was not found in the directory '${urlTenant?.settings.name ?? tenantSegment}'.`);
+  if (clientId.toLowerCase() !== app.clientId)
+    return errorPage(res, 700016, `Application with identifier '${clientId}' was not found in the directory '${urlTenant?.settings.name ?? tenantSegment}'.`);
   let redirect: URL;
   try {
     redirect = new URL(redirectUri);
@@ -52,14 +61,32 @@ export async function handleAuthorize(ctx: SimContext, req: SimRequest, res: Ser
     return errorPage(res, 900971, 'No reply address provided.');
   }
   if (app.redirectUris.length > 0 && !app.redirectUris.includes(redirectUri)) {
-    return errorPage(res, 50011, `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured for the application '${app.clientId}'.`);
+    return errorPage(
+      res,
+      50011,
+      `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured for the application '${app.clientId}'.`,
+    );
   }
   if (params.get('response_type') !== 'code') {
-    return redirectWithError(res, redirect, state, 'unsupported_response_type', 700054, `response_type '${params.get('response_type') ?? ''}' is not enabled for the application.`);
+    return redirectWithError(
+      res,
+      redirect,
+      state,
+      'unsupported_response_type',
+      700054,
+      `response_type '${params.get('response_type') ?? ''}' is not enabled for the application.`,
+    );
   }
   const scopes = (params.get('scope') ?? '').split(/\s+/).filter(Boolean);
   if (!scopes.includes('openid')) {
-    return redirectWithError(res, redirect, state, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope' with 'openid' for an OpenID Connect sign-in.");
+    return redirectWithError(
+      res,
+      redirect,
+      state,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'scope' with 'openid' for an OpenID Connect sign-in.",
+    );
   }
 
   const carry: Record<string, string> = {};
@@ -74,12 +101,21 @@ export async function handleAuthorize(ctx: SimContext, req: SimRequest, res: Ser
     return;
   }
   const account = ctx.state.accountByUpn(loginHint);
-  if (!account) return errorPage(res, 50034, `The user account ${loginHint} does not exist in the directory. To sign into this application, the account must be added to the directory.`);
+  if (!account)
+    return errorPage(
+      res,
+      50034,
+      `The user account ${loginHint} does not exist in the directory. To sign into this application, the account must be added to the directory.`,
+    );
   let signedInTo: Tenant = account.tenant;
   if (urlTenant && urlTenant !== account.tenant) {
     // Only a partner's administrators reach a customer tenant they are not a member of (delegated administration).
     if (!account.tenant.settings.partner) {
-      return errorPage(res, 50020, `User account '${loginHint}' from identity provider 'https://sts.windows.net/${account.tenant.tenantId}/' does not exist in tenant '${urlTenant.settings.name}' and cannot access the application '${app.clientId}'(${app.displayName}) in that tenant. The account needs to be added as an external user in the tenant first.`);
+      return errorPage(
+        res,
+        50020,
+        `User account '${loginHint}' from identity provider 'https://sts.windows.net/${account.tenant.tenantId}/' does not exist in tenant '${urlTenant.settings.name}' and cannot access the application '${app.clientId}'(${app.displayName}) in that tenant. The account needs to be added as an external user in the tenant first.`,
+      );
     }
     signedInTo = urlTenant;
   }

@@ -23,7 +23,16 @@ export function aadErrorBody(origin: string, error: string, code: number, descri
   };
 }
 
-export function sendAadError(res: ServerResponse, origin: string, status: number, error: string, code: number, description: string, now: number, headers: Record<string, string> = {}): void {
+export function sendAadError(
+  res: ServerResponse,
+  origin: string,
+  status: number,
+  error: string,
+  code: number,
+  description: string,
+  now: number,
+  headers: Record<string, string> = {},
+): void {
   sendJson(res, status, aadErrorBody(origin, error, code, description, now), {
     'Cache-Control': 'no-store, no-cache',
     Pragma: 'no-cache',

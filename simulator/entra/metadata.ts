@@ -48,7 +48,27 @@ export function handleOpenIdConfiguration(ctx: SimContext, res: ServerResponse, 
       http_logout_supported: true,
       frontchannel_logout_supported: true,
       end_session_endpoint: `${origin}/${t}/oauth2${suffix}/logout`,
-      claims_supported: ['sub', 'iss', 'cloud_instance_name', 'cloud_instance_host_name', 'cloud_graph_host_name', 'msgraph_host', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'nonce', 'preferred_username', 'name', 'tid', 'ver', 'at_hash', 'c_hash', 'email'],
+      claims_supported: [
+        'sub',
+        'iss',
+        'cloud_instance_name',
+        'cloud_instance_host_name',
+        'cloud_graph_host_name',
+        'msgraph_host',
+        'aud',
+        'exp',
+        'iat',
+        'auth_time',
+        'acr',
+        'nonce',
+        'preferred_username',
+        'name',
+        'tid',
+        'ver',
+        'at_hash',
+        'c_hash',
+        'email',
+      ],
       kerberos_endpoint: `${origin}/${t}/kerberos`,
       tenant_region_scope: tenant ? cloud.region : null,
       ...(tenant && cloud.subScope ? { tenant_region_sub_scope: cloud.subScope } : {}),
@@ -75,7 +95,7 @@ export function handleInstanceDiscovery(ctx: SimContext, req: SimRequest, res: S
     }
     const hosts = [hostPort, `127.0.0.1:${hostPort.split(':')[1] ?? ''}`];
     if (!parsed || parsed.protocol !== 'https:' || !hosts.includes(parsed.host)) {
-      sendJson(res, 400, aadErrorBody(origin, 'invalid_instance', 50049, "Unknown or invalid instance.", ctx.now()));
+      sendJson(res, 400, aadErrorBody(origin, 'invalid_instance', 50049, 'Unknown or invalid instance.', ctx.now()));
       return;
     }
     tenant = parsed.pathname.split('/').filter(Boolean)[0] ?? 'common';

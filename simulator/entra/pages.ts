@@ -33,7 +33,9 @@ export function hiddenFields(params: Record<string, string>): string {
 export function sendAccountPicker(ctx: SimContext, res: ServerResponse, title: string, action: string, carry: Record<string, string>): void {
   const options = ctx.state
     .accounts()
-    .map((a) => `<option value="${escapeHtml(a.userPrincipalName)}">${escapeHtml(a.userPrincipalName)}${a.tenant.settings.partner ? ' (partner)' : ''}</option>`)
+    .map(
+      (a) => `<option value="${escapeHtml(a.userPrincipalName)}">${escapeHtml(a.userPrincipalName)}${a.tenant.settings.partner ? ' (partner)' : ''}</option>`,
+    )
     .join('');
   send(
     res,

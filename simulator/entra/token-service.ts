@@ -50,7 +50,13 @@ export async function handleToken(ctx: SimContext, req: SimRequest, res: ServerR
   const fault = ctx.faults.take('token', tenant?.tenantId);
   if (fault) {
     if (fault.kind === 'throttle') {
-      err(429, 'temporarily_unavailable', 50196, 'The server terminated an operation because it encountered a client request loop. Please contact your app vendor.', { 'Retry-After': '5' });
+      err(
+        429,
+        'temporarily_unavailable',
+        50196,
+        'The server terminated an operation because it encountered a client request loop. Please contact your app vendor.',
+        { 'Retry-After': '5' },
+      );
       return;
     }
     if (fault.kind === 'server-error') {
@@ -94,7 +100,12 @@ export async function handleToken(ctx: SimContext, req: SimRequest, res: ServerR
   }
   const app = ctx.state.app;
   if (clientId.toLowerCase() !== app.clientId) {
-    err(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenant.settings.name}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
+    err(
+      400,
+      'unauthorized_client',
+      700016,
+      `Application with identifier '${clientId}' was not found in the directory '${tenant.settings.name}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+    );
     return;
   }
 
@@ -115,23 +126,43 @@ export async function handleToken(ctx: SimContext, req: SimRequest, res: ServerR
     const scopes = scope.split(/\s+/).filter((s) => s && !['openid', 'profile', 'offline_access'].includes(s));
     const defaults = scopes.filter((s) => s.endsWith('/.default'));
     if (scopes.length !== 1 || defaults.length !== 1) {
-      err(400, 'invalid_scope', 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+      err(
+        400,
+        'invalid_scope',
+        1002012,
+        `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+      );
       return;
     }
     resource = (defaults[0] ?? '').slice(0, -'/.default'.length);
   }
   const kind = audienceKind(tenant.settings.cloud, resource);
   if (!kind) {
-    err(400, 'invalid_resource', 500011, `The resource principal named ${resource} was not found in the tenant named ${tenant.settings.name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`);
+    err(
+      400,
+      'invalid_resource',
+      500011,
+      `The resource principal named ${resource} was not found in the tenant named ${tenant.settings.name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+    );
     return;
   }
 
   // the app's service principal in this tenant (a fresh consent reaches the token service only after a while)
   if (!tenant.servicePrincipal || tenant.servicePrincipal.visibleAtMs > now) {
     if (tenant.revokedConsent && !tenant.servicePrincipal) {
-      err(401, 'invalid_client', 7000229, `The client application ${app.clientId} is missing service principal in the tenant ${tenant.tenantId}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119`);
+      err(
+        401,
+        'invalid_client',
+        7000229,
+        `The client application ${app.clientId} is missing service principal in the tenant ${tenant.tenantId}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119`,
+      );
     } else {
-      err(400, 'unauthorized_client', 700016, `Application with identifier '${app.clientId}' was not found in the directory '${tenant.settings.name}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
+      err(
+        400,
+        'unauthorized_client',
+        700016,
+        `Application with identifier '${app.clientId}' was not found in the directory '${tenant.settings.name}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+      );
     }
     return;
   }
@@ -169,22 +200,35 @@ function checkAssertion(ctx: SimContext, assertion: string, tenantSegments: stri
   const x5t = typeof header.x5t === 'string' ? Buffer.from(header.x5t, 'base64url').toString('hex').toUpperCase() : undefined;
   const x5t256 = typeof header['x5t#S256'] === 'string' ? Buffer.from(header['x5t#S256'], 'base64url').toString('hex').toUpperCase() : undefined;
   if (x5t !== cert.thumbprint && x5t256 !== cert.thumbprintSha256) {
-    return { code: 700027, message: `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${x5t ?? x5t256 ?? ''}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${app.clientId}'.]` };
+    return {
+      code: 700027,
+      message: `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${x5t ?? x5t256 ?? ''}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${app.clientId}'.]`,
+    };
   }
   if (payload.iss !== app.clientId || payload.sub !== app.clientId) {
-    return { code: 700021, message: 'Client assertion application identifier doesn\'t match \'client_id\' parameter. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .' };
+    return {
+      code: 700021,
+      message:
+        "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .",
+    };
   }
   const aud = typeof payload.aud === 'string' ? payload.aud.toLowerCase() : '';
   const origin = ctx.origin().toLowerCase();
   const validAud = tenantSegments.flatMap((t) => [`${origin}/${t.toLowerCase()}/oauth2/v2.0/token`, `${origin}/${t.toLowerCase()}/oauth2/token`]);
   if (!validAud.includes(aud)) {
-    return { code: 700212, message: `The audience claim value '${String(payload.aud)}' of the client assertion is invalid. It must be the token endpoint of the tenant.` };
+    return {
+      code: 700212,
+      message: `The audience claim value '${String(payload.aud)}' of the client assertion is invalid. It must be the token endpoint of the tenant.`,
+    };
   }
   const exp = typeof payload.exp === 'number' ? payload.exp : 0;
   const nbf = typeof payload.nbf === 'number' ? payload.nbf : 0;
   const nowS = Math.floor(now / 1000);
   if (exp < nowS - 300 || nbf > nowS + 300) {
-    return { code: 700024, message: `Client assertion is not within its valid time range. Current time: ${new Date(now).toISOString()}, assertion valid from ${new Date(nbf * 1000).toISOString()}, expiry time of assertion ${new Date(exp * 1000).toISOString()}.` };
+    return {
+      code: 700024,
+      message: `Client assertion is not within its valid time range. Current time: ${new Date(now).toISOString()}, assertion valid from ${new Date(nbf * 1000).toISOString()}, expiry time of assertion ${new Date(exp * 1000).toISOString()}.`,
+    };
   }
   if (!verifyAssertionSignature(decoded, cert.certPem)) {
     return { code: 700027, message: 'Client assertion failed signature validation.' };
@@ -258,7 +302,13 @@ function checkCredentials(ctx: SimContext, form: URLSearchParams, secret: string
   const assertion = form.get('client_assertion');
   if (assertion) {
     if (form.get('client_assertion_type') !== JWT_BEARER) {
-      return { ok: false, status: 400, error: 'invalid_request', code: 70002, message: "The client_assertion_type must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'." };
+      return {
+        ok: false,
+        status: 400,
+        error: 'invalid_request',
+        code: 70002,
+        message: "The client_assertion_type must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
+      };
     }
     // The assertion carries the client's wall clock, not the simulator's (possibly advanced) clock.
     const problem = checkAssertion(ctx, assertion, tenantSegments, Date.now());
@@ -267,14 +317,32 @@ function checkCredentials(ctx: SimContext, form: URLSearchParams, secret: string
   }
   if (secret) {
     if (secret !== app.clientSecret) {
-      return { ok: false, status: 401, error: 'invalid_client', code: 7000215, message: `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.` };
+      return {
+        ok: false,
+        status: 401,
+        error: 'invalid_client',
+        code: 7000215,
+        message: `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`,
+      };
     }
     if (app.secretExpired) {
-      return { ok: false, status: 401, error: 'invalid_client', code: 7000222, message: `The provided client secret keys for app '${app.clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.` };
+      return {
+        ok: false,
+        status: 401,
+        error: 'invalid_client',
+        code: 7000222,
+        message: `The provided client secret keys for app '${app.clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
+      };
     }
     return { ok: true, appidacr: '1' };
   }
-  return { ok: false, status: 401, error: 'invalid_client', code: 7000218, message: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'." };
+  return {
+    ok: false,
+    status: 401,
+    error: 'invalid_client',
+    code: 7000218,
+    message: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+  };
 }
 
 /** The documented refusals the fault API can inject, each with the status and error Microsoft answers. */
@@ -283,7 +351,11 @@ export const INJECTABLE_AADSTS = [700016, 700027, 700024, 7000112, 53003, 90038,
 export function aadstsRefusal(code: number, clientId: string, tenantName: string, tenantId: string): { status: number; error: string; description: string } {
   switch (code) {
     case 700016:
-      return { status: 400, error: 'unauthorized_client', description: `Application with identifier '${clientId}' was not found in the directory '${tenantName}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.` };
+      return {
+        status: 400,
+        error: 'unauthorized_client',
+        description: `Application with identifier '${clientId}' was not found in the directory '${tenantName}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+      };
     case 700027:
       return { status: 401, error: 'invalid_client', description: 'Client assertion failed signature validation.' };
     case 700024:
@@ -291,13 +363,25 @@ export function aadstsRefusal(code: number, clientId: string, tenantName: string
     case 7000112:
       return { status: 400, error: 'unauthorized_client', description: `Application '${clientId}' is disabled.` };
     case 53003:
-      return { status: 400, error: 'invalid_grant', description: 'Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.' };
+      return {
+        status: 400,
+        error: 'invalid_grant',
+        description: 'Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.',
+      };
     case 90038:
-      return { status: 400, error: 'invalid_request', description: `Tenant '${tenantId}' belongs to another national cloud; the current cloud instance does not federate with it.` };
+      return {
+        status: 400,
+        error: 'invalid_request',
+        description: `Tenant '${tenantId}' belongs to another national cloud; the current cloud instance does not federate with it.`,
+      };
     case 900432:
       return { status: 400, error: 'invalid_request', description: 'Confidential Client is not supported in Cross Cloud request.' };
     case 650052:
-      return { status: 400, error: 'invalid_client', description: `The app needs access to a service that your organization '${tenantName}' has not subscribed to or enabled. Contact your IT Admin to review the configuration of your service subscriptions.` };
+      return {
+        status: 400,
+        error: 'invalid_client',
+        description: `The app needs access to a service that your organization '${tenantName}' has not subscribed to or enabled. Contact your IT Admin to review the configuration of your service subscriptions.`,
+      };
     default:
       return { status: 400, error: 'invalid_request', description: 'The request is invalid.' };
   }
@@ -319,14 +403,29 @@ function redeemSignInCode(ctx: SimContext, req: SimRequest, res: ServerResponse,
   if (!code) return err(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'code'.");
   const { clientId, secret } = clientOf(req, form);
   if (!clientId) return err(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
-  if (clientId.toLowerCase() !== app.clientId) return err(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantSegment}'.`);
+  if (clientId.toLowerCase() !== app.clientId)
+    return err(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantSegment}'.`);
   const grant = ctx.state.signIns.get(code);
   if (!grant || grant.clientId !== clientId.toLowerCase()) return err(400, 'invalid_grant', 70000, 'Provided grant is invalid or malformed.');
-  if (grant.redeemed) return err(400, 'invalid_grant', 54005, 'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.');
-  if (grant.expiresAtMs < now) return err(400, 'invalid_grant', 70008, 'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.');
-  if (form.get('redirect_uri') !== grant.redirectUri) return err(400, 'invalid_grant', 70000, "Provided grant is invalid or malformed: the 'redirect_uri' does not match the one of the authorization request.");
+  if (grant.redeemed)
+    return err(
+      400,
+      'invalid_grant',
+      54005,
+      'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
+    );
+  if (grant.expiresAtMs < now)
+    return err(
+      400,
+      'invalid_grant',
+      70008,
+      'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.',
+    );
+  if (form.get('redirect_uri') !== grant.redirectUri)
+    return err(400, 'invalid_grant', 70000, "Provided grant is invalid or malformed: the 'redirect_uri' does not match the one of the authorization request.");
   const generic = ['common', 'organizations'].includes(tenantSegment.toLowerCase());
-  if (!generic && ctx.state.resolveTenant(tenantSegment)?.tenantId !== grant.tenantId) return err(400, 'invalid_grant', 70000, 'Provided grant is invalid or malformed: the code was issued for another tenant.');
+  if (!generic && ctx.state.resolveTenant(tenantSegment)?.tenantId !== grant.tenantId)
+    return err(400, 'invalid_grant', 70000, 'Provided grant is invalid or malformed: the code was issued for another tenant.');
   const credential = checkCredentials(ctx, form, secret, [tenantSegment, grant.tenantId]);
   if (!credential.ok) return err(credential.status, credential.error, credential.code, credential.message);
   const tenant = ctx.state.tenants.get(grant.tenantId);
@@ -355,7 +454,9 @@ function redeemSignInCode(ctx: SimContext, req: SimRequest, res: ServerResponse,
     ver: '2.0',
     ...(user.isAdmin ? { wids: [GLOBAL_ADMINISTRATOR_TEMPLATE, 'b79fbf4d-3ef9-4689-8143-76b194e85509'] } : { wids: ['b79fbf4d-3ef9-4689-8143-76b194e85509'] }),
   });
-  const delegatedScopes = grant.scopes.map((sc) => sc.replace(/^https:\/\/[^/]+\//, '')).filter((sc) => !['openid', 'profile', 'offline_access', 'email'].includes(sc));
+  const delegatedScopes = grant.scopes
+    .map((sc) => sc.replace(/^https:\/\/[^/]+\//, ''))
+    .filter((sc) => !['openid', 'profile', 'offline_access', 'email'].includes(sc));
   const accessToken = ctx.signer.sign({
     aud: AUDIENCES[tenant.settings.cloud].graph,
     iss: `https://sts.windows.net/${tenant.tenantId}/`,
@@ -376,7 +477,14 @@ function redeemSignInCode(ctx: SimContext, req: SimRequest, res: ServerResponse,
   sendJson(
     res,
     200,
-    { token_type: 'Bearer', scope: grant.scopes.join(' '), expires_in: TOKEN_LIFETIME_S, ext_expires_in: TOKEN_LIFETIME_S, access_token: accessToken, id_token: idToken },
+    {
+      token_type: 'Bearer',
+      scope: grant.scopes.join(' '),
+      expires_in: TOKEN_LIFETIME_S,
+      ext_expires_in: TOKEN_LIFETIME_S,
+      access_token: accessToken,
+      id_token: idToken,
+    },
     { 'Cache-Control': 'no-store, no-cache', Pragma: 'no-cache', 'x-ms-request-id': randomUUID() },
   );
 }

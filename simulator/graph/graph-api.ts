@@ -10,7 +10,16 @@ import { checkAccessToken } from '../entra/token-service.ts';
 import type { SimRequest } from '../http.ts';
 import { bearerToken, graphDate, queryParam, sendJson } from '../http.ts';
 import type { GraphRecordContext, GraphSourceKey } from '../records/graph-records.ts';
-import { ENTITY_SOURCES, GRAPH_TIME_FIELD, GRAPH_UPDATED_FIELD, RETAINED_SOURCES, UPDATABLE_SOURCES, betaSignInProperties, generateGraphRecord, userOfRecord } from '../records/graph-records.ts';
+import {
+  ENTITY_SOURCES,
+  GRAPH_TIME_FIELD,
+  GRAPH_UPDATED_FIELD,
+  RETAINED_SOURCES,
+  UPDATABLE_SOURCES,
+  betaSignInProperties,
+  generateGraphRecord,
+  userOfRecord,
+} from '../records/graph-records.ts';
 import type { RecordUpdate } from '../feeds.ts';
 import type { Tenant } from '../tenant-state.ts';
 import { GraphError } from './graph-errors.ts';
@@ -37,47 +46,119 @@ interface CollectionSpec {
 
 const COLLECTIONS: Record<string, CollectionSpec> = {
   'auditLogs/signIns': {
-    source: 'signIns', contextPath: 'auditLogs/signIns', roles: ['AuditLog.Read.All'], roleMessage: 'reports', licence: 'p1', throttle: 'reports',
-    defaultTop: 1000, maxTop: 1000, eqFields: ['userId', 'appId', 'userPrincipalName', 'conditionalAccessStatus', 'status/errorCode'], odataType: 'signIn',
+    source: 'signIns',
+    contextPath: 'auditLogs/signIns',
+    roles: ['AuditLog.Read.All'],
+    roleMessage: 'reports',
+    licence: 'p1',
+    throttle: 'reports',
+    defaultTop: 1000,
+    maxTop: 1000,
+    eqFields: ['userId', 'appId', 'userPrincipalName', 'conditionalAccessStatus', 'status/errorCode'],
+    odataType: 'signIn',
   },
   'auditLogs/directoryAudits': {
-    source: 'directoryAudits', contextPath: 'auditLogs/directoryAudits', roles: ['AuditLog.Read.All'], roleMessage: 'reports', licence: 'none', throttle: 'reports',
-    defaultTop: 1000, maxTop: 1000, eqFields: ['category', 'activityDisplayName', 'loggedByService', 'result', 'initiatedBy/user/id'], odataType: 'directoryAudit',
+    source: 'directoryAudits',
+    contextPath: 'auditLogs/directoryAudits',
+    roles: ['AuditLog.Read.All'],
+    roleMessage: 'reports',
+    licence: 'none',
+    throttle: 'reports',
+    defaultTop: 1000,
+    maxTop: 1000,
+    eqFields: ['category', 'activityDisplayName', 'loggedByService', 'result', 'initiatedBy/user/id'],
+    odataType: 'directoryAudit',
   },
   'identityProtection/riskyUsers': {
     // riskyUsers is "only available with an Entra ID P2 licence"; risk detections need P1 or P2 (P1: limited detail).
-    source: 'riskyUsers', contextPath: 'identityProtection/riskyUsers', roles: ['IdentityRiskyUser.Read.All'], roleMessage: 'identityProtection', licence: 'p2', throttle: 'identityProtection',
-    defaultTop: 20, maxTop: 500, eqFields: ['riskLevel', 'riskState', 'riskDetail', 'userPrincipalName'], odataType: 'riskyUser',
+    source: 'riskyUsers',
+    contextPath: 'identityProtection/riskyUsers',
+    roles: ['IdentityRiskyUser.Read.All'],
+    roleMessage: 'identityProtection',
+    licence: 'p2',
+    throttle: 'identityProtection',
+    defaultTop: 20,
+    maxTop: 500,
+    eqFields: ['riskLevel', 'riskState', 'riskDetail', 'userPrincipalName'],
+    odataType: 'riskyUser',
   },
   'identityProtection/riskDetections': {
-    source: 'riskDetections', contextPath: 'identityProtection/riskDetections', roles: ['IdentityRiskEvent.Read.All'], roleMessage: 'identityProtection', licence: 'p1', throttle: 'identityProtection',
-    defaultTop: 20, maxTop: 500, eqFields: ['riskEventType', 'riskLevel', 'riskState', 'userId', 'userPrincipalName'], odataType: 'riskDetection',
+    source: 'riskDetections',
+    contextPath: 'identityProtection/riskDetections',
+    roles: ['IdentityRiskEvent.Read.All'],
+    roleMessage: 'identityProtection',
+    licence: 'p1',
+    throttle: 'identityProtection',
+    defaultTop: 20,
+    maxTop: 500,
+    eqFields: ['riskEventType', 'riskLevel', 'riskState', 'userId', 'userPrincipalName'],
+    odataType: 'riskDetection',
   },
   // servicePrincipalRiskDetection (v1.0): IdentityRiskEvent.Read.All; Microsoft Entra Workload ID Premium, modelled
   // with the tenant's premium licence; identity protection's shared per-tenant limit.
   'identityProtection/servicePrincipalRiskDetections': {
-    source: 'servicePrincipalRiskDetections', contextPath: 'identityProtection/servicePrincipalRiskDetections', roles: ['IdentityRiskEvent.Read.All'], roleMessage: 'identityProtection', licence: 'p1', throttle: 'identityProtection',
-    defaultTop: 20, maxTop: 500, eqFields: ['riskEventType', 'riskLevel', 'riskState', 'servicePrincipalId', 'appId'], odataType: 'servicePrincipalRiskDetection',
+    source: 'servicePrincipalRiskDetections',
+    contextPath: 'identityProtection/servicePrincipalRiskDetections',
+    roles: ['IdentityRiskEvent.Read.All'],
+    roleMessage: 'identityProtection',
+    licence: 'p1',
+    throttle: 'identityProtection',
+    defaultTop: 20,
+    maxTop: 500,
+    eqFields: ['riskEventType', 'riskLevel', 'riskState', 'servicePrincipalId', 'appId'],
+    odataType: 'servicePrincipalRiskDetection',
   },
   // provisioningObjectSummary: AuditLog.Read.All, an identity and access report (5 requests per 10 s per app per tenant).
   'auditLogs/provisioning': {
-    source: 'provisioning', contextPath: 'auditLogs/provisioning', roles: ['AuditLog.Read.All'], roleMessage: 'reports', licence: 'p1', throttle: 'reports',
-    defaultTop: 50, maxTop: 1000, eqFields: ['jobId', 'cycleId', 'changeId', 'provisioningAction', 'provisioningStatusInfo/status'], odataType: 'provisioningObjectSummary',
+    source: 'provisioning',
+    contextPath: 'auditLogs/provisioning',
+    roles: ['AuditLog.Read.All'],
+    roleMessage: 'reports',
+    licence: 'p1',
+    throttle: 'reports',
+    defaultTop: 50,
+    maxTop: 1000,
+    eqFields: ['jobId', 'cycleId', 'changeId', 'provisioningAction', 'provisioningStatusInfo/status'],
+    odataType: 'provisioningObjectSummary',
   },
   // security.alert: SecurityAlert.Read.All (or ReadWrite); $filter on assignedTo, classification, determination,
   // createdDateTime, lastUpdateDateTime, severity, serviceSource, status; newest first; paged with nextLink.
   'security/alerts_v2': {
-    source: 'securityAlerts', contextPath: 'security/alerts_v2', roles: ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All'], roleMessage: 'identityProtection', licence: 'none', throttle: 'security',
-    defaultTop: 100, maxTop: 2000, eqFields: ['assignedTo', 'classification', 'determination', 'severity', 'serviceSource', 'status'], odataType: 'security.alert',
+    source: 'securityAlerts',
+    contextPath: 'security/alerts_v2',
+    roles: ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All'],
+    roleMessage: 'identityProtection',
+    licence: 'none',
+    throttle: 'security',
+    defaultTop: 100,
+    maxTop: 2000,
+    eqFields: ['assignedTo', 'classification', 'determination', 'severity', 'serviceSource', 'status'],
+    odataType: 'security.alert',
   },
   // security.incident: SecurityIncident.Read.All (or ReadWrite); the same filterable properties without serviceSource.
   'security/incidents': {
-    source: 'securityIncidents', contextPath: 'security/incidents', roles: ['SecurityIncident.Read.All', 'SecurityIncident.ReadWrite.All'], roleMessage: 'identityProtection', licence: 'none', throttle: 'security',
-    defaultTop: 20, maxTop: 50, eqFields: ['assignedTo', 'classification', 'determination', 'severity', 'status'], odataType: 'security.incident',
+    source: 'securityIncidents',
+    contextPath: 'security/incidents',
+    roles: ['SecurityIncident.Read.All', 'SecurityIncident.ReadWrite.All'],
+    roleMessage: 'identityProtection',
+    licence: 'none',
+    throttle: 'security',
+    defaultTop: 20,
+    maxTop: 50,
+    eqFields: ['assignedTo', 'classification', 'determination', 'severity', 'status'],
+    odataType: 'security.incident',
   },
   'reports/authenticationMethods/userRegistrationDetails': {
-    source: 'userRegistrationDetails', contextPath: 'reports/authenticationMethods/userRegistrationDetails', roles: ['AuditLog.Read.All', 'UserAuthenticationMethod.Read.All'], roleMessage: 'reports', licence: 'p1', throttle: 'reports',
-    defaultTop: 1000, maxTop: 1000, eqFields: ['isMfaRegistered', 'isSsprRegistered', 'isAdmin', 'userType', 'userPrincipalName'], odataType: 'userRegistrationDetails',
+    source: 'userRegistrationDetails',
+    contextPath: 'reports/authenticationMethods/userRegistrationDetails',
+    roles: ['AuditLog.Read.All', 'UserAuthenticationMethod.Read.All'],
+    roleMessage: 'reports',
+    licence: 'p1',
+    throttle: 'reports',
+    defaultTop: 1000,
+    maxTop: 1000,
+    eqFields: ['isMfaRegistered', 'isSsprRegistered', 'isAdmin', 'userType', 'userPrincipalName'],
+    odataType: 'userRegistrationDetails',
   },
 };
 
@@ -115,7 +196,8 @@ export function signInFeedsOf(filter: string | null, version: GraphVersion): { k
     if (version === 'v1.0') throw new GraphError(400, 'BadRequest', "Could not find a property named 'signInEventTypes' on type 'microsoft.graph.signIn'.");
     if (m[1] !== m[2]) throw new GraphError(400, 'BadRequest', `Could not find a property named '${m[2] ?? ''}' on type 'microsoft.graph.signIn'.`);
     const type = m[3] ?? '';
-    if (!Object.hasOwn(SIGN_IN_TYPE_KEYS, type)) throw new GraphError(400, 'BadRequest', `The string '${type}' is not a valid enumerated type constant for 'microsoft.graph.signInEventType'.`);
+    if (!Object.hasOwn(SIGN_IN_TYPE_KEYS, type))
+      throw new GraphError(400, 'BadRequest', `The string '${type}' is not a valid enumerated type constant for 'microsoft.graph.signInEventType'.`);
     types.push(type);
   }
   // A sign-in carries one type here, so two different `any` clauses joined by `and` match nothing.
@@ -192,14 +274,26 @@ export class GraphApi {
     sendJson(
       res,
       e.status,
-      { error: { code: e.code, message: e.message, innerError: { date: graphDate(this.ctx.now()), 'request-id': requestId, 'client-request-id': clientRequestId } } },
+      {
+        error: {
+          code: e.code,
+          message: e.message,
+          innerError: { date: graphDate(this.ctx.now()), 'request-id': requestId, 'client-request-id': clientRequestId },
+        },
+      },
       { 'request-id': requestId, 'client-request-id': clientRequestId, ...e.headers },
     );
   }
 
   private ok(req: SimRequest, res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
     const clientRequestId = typeof req.headers['client-request-id'] === 'string' ? req.headers['client-request-id'] : randomUUID();
-    sendJson(res, status, body, { 'Content-Type': ODATA_JSON, 'OData-Version': '4.0', 'request-id': randomUUID(), 'client-request-id': clientRequestId, ...extra });
+    sendJson(res, status, body, {
+      'Content-Type': ODATA_JSON,
+      'OData-Version': '4.0',
+      'request-id': randomUUID(),
+      'client-request-id': clientRequestId,
+      ...extra,
+    });
   }
 
   async handle(req: SimRequest, res: ServerResponse, path: string, version: GraphVersion = 'v1.0'): Promise<void> {
@@ -234,7 +328,8 @@ export class GraphApi {
     const fault = ctx.faults.take('graph', tenant.tenantId);
     if (fault) {
       if (fault.kind === 'throttle') throw new GraphError(429, 'TooManyRequests', 'Too many requests.', { 'Retry-After': '2' });
-      if (fault.kind === 'server-error') throw new GraphError(503, 'serviceNotAvailable', 'The service is temporarily unavailable. Please retry later.', { 'Retry-After': '1' });
+      if (fault.kind === 'server-error')
+        throw new GraphError(503, 'serviceNotAvailable', 'The service is temporarily unavailable. Please retry later.', { 'Retry-After': '1' });
       if (await applyTransportFault(fault, res, '{"@odata.context":"x","value":[{"id":')) return;
     }
     tenant.advance(now);
@@ -243,7 +338,8 @@ export class GraphApi {
     const spec = COLLECTIONS[path];
     if (spec && req.method === 'GET') return this.collection(req, res, tenant, roles, spec, now, version);
     if (path === 'users' && req.method === 'GET') return this.users(req, res, tenant, roles);
-    if (path === 'organization' && req.method === 'GET') return this.organization(req, res, tenant, roles, typeof auth.claims.scp === 'string' ? auth.claims.scp.split(' ') : []);
+    if (path === 'organization' && req.method === 'GET')
+      return this.organization(req, res, tenant, roles, typeof auth.claims.scp === 'string' ? auth.claims.scp.split(' ') : []);
     const sp = /^servicePrincipals(?:\(appId='([^']+)'\)|\/([0-9a-fA-F-]{36}))(?:\/(appRoleAssignedTo|appRoleAssignments))?$/.exec(path);
     if (sp) return this.servicePrincipal(req, res, tenant, roles, sp[1], sp[2], sp[3], now);
     if (path === 'servicePrincipals' && req.method === 'GET') return this.servicePrincipalList(req, res, tenant, roles);
@@ -276,7 +372,11 @@ export class GraphApi {
     }
     if (!spec.roles.some((r) => roles.includes(r))) {
       if (spec.roleMessage === 'reports') {
-        throw new GraphError(403, 'Authentication_MSGraphPermissionMissing', `Calling principal does not have required MSGraph permissions ${spec.roles.join(',')}`);
+        throw new GraphError(
+          403,
+          'Authentication_MSGraphPermissionMissing',
+          `Calling principal does not have required MSGraph permissions ${spec.roles.join(',')}`,
+        );
       }
       throw new GraphError(403, 'AccessDenied', 'You cannot perform the requested operation, required scopes are missing in the token.');
     }
@@ -313,7 +413,10 @@ export class GraphApi {
       if (!m) throw new GraphError(400, 'Request_UnsupportedQuery', `Unsupported $orderby clause: '${orderby}'.`);
       ascending = (m[2] ?? 'asc').toLowerCase() === 'asc';
     }
-    const select = queryParam(req.url, '$select')?.split(',').map((s) => s.trim()).filter(Boolean);
+    const select = queryParam(req.url, '$select')
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
 
     let token: SkipToken = { s: now, o: 0 };
     const skip = queryParam(req.url, '$skiptoken');
@@ -360,7 +463,9 @@ export class GraphApi {
     rows = rows.filter((r) => timeMatches(r, clauses, updatedField) && (!RETAINED_SOURCES.has(r.key) || r.t >= retainedFrom));
     // Newest first; records changed in place list the most recently changed first.
     const at = (r: Row) => (updatedField ? r.updated : r.t);
-    rows.sort((a, b) => (ascending ? at(a) - at(b) || a.index - b.index || a.key.localeCompare(b.key) : at(b) - at(a) || b.index - a.index || b.key.localeCompare(a.key)));
+    rows.sort((a, b) =>
+      ascending ? at(a) - at(b) || a.index - b.index || a.key.localeCompare(b.key) : at(b) - at(a) || b.index - a.index || b.key.localeCompare(a.key),
+    );
     const eqClauses = clauses.filter((c) => c.value !== undefined);
     // Generate only what the page needs: with equality filters, scan until the page is full.
     let page: Array<Record<string, unknown>>;
@@ -448,14 +553,29 @@ export class GraphApi {
   private organization(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[], scopes: string[]): void {
     // Application: Organization.Read.All or higher; delegated (signed-in user): User.Read is the least privilege.
     const delegated = ['User.Read', 'Organization.Read.All', 'Directory.Read.All'].some((sc) => scopes.includes(sc));
-    if (!delegated && !['Organization.Read.All', 'Directory.Read.All', 'Organization.ReadWrite.All', 'Directory.ReadWrite.All'].some((r) => roles.includes(r))) {
+    if (
+      !delegated &&
+      !['Organization.Read.All', 'Directory.Read.All', 'Organization.ReadWrite.All', 'Directory.ReadWrite.All'].some((r) => roles.includes(r))
+    ) {
       throw new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
     }
     const lic = tenant.settings.licences;
     const plans: Array<Record<string, string>> = [];
     const assigned = '2023-01-01T00:00:00Z';
-    if (lic.entraP1 || lic.entraP2) plans.push({ assignedDateTime: assigned, capabilityStatus: 'Enabled', service: 'AADPremiumService', servicePlanId: '41781fb2-bc02-4b7c-bd55-b576c07bb09d' });
-    if (lic.entraP2) plans.push({ assignedDateTime: assigned, capabilityStatus: 'Enabled', service: 'AADPremiumService', servicePlanId: 'eec0eb4f-6444-4f95-aba0-50c24d67f998' });
+    if (lic.entraP1 || lic.entraP2)
+      plans.push({
+        assignedDateTime: assigned,
+        capabilityStatus: 'Enabled',
+        service: 'AADPremiumService',
+        servicePlanId: '41781fb2-bc02-4b7c-bd55-b576c07bb09d',
+      });
+    if (lic.entraP2)
+      plans.push({
+        assignedDateTime: assigned,
+        capabilityStatus: 'Enabled',
+        service: 'AADPremiumService',
+        servicePlanId: 'eec0eb4f-6444-4f95-aba0-50c24d67f998',
+      });
     const initial = `${tenant.settings.domain.split('.')[0]}.onmicrosoft.com`;
     this.ok(req, res, 200, {
       '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#organization`,
@@ -474,7 +594,13 @@ export class GraphApi {
           partnerTenantType: tenant.settings.partner ? 'resellerPartnerDelegatedAdmin' : null,
           assignedPlans: plans,
           verifiedDomains: [
-            { capabilities: 'Email, OfficeCommunicationsOnline', isDefault: initial !== tenant.settings.domain.toLowerCase() ? false : true, isInitial: true, name: initial, type: 'Managed' },
+            {
+              capabilities: 'Email, OfficeCommunicationsOnline',
+              isDefault: initial !== tenant.settings.domain.toLowerCase() ? false : true,
+              isInitial: true,
+              name: initial,
+              type: 'Managed',
+            },
             ...(initial !== tenant.settings.domain.toLowerCase()
               ? [{ capabilities: 'Email, OfficeCommunicationsOnline', isDefault: true, isInitial: false, name: tenant.settings.domain, type: 'Managed' }]
               : []),
@@ -490,7 +616,10 @@ export class GraphApi {
 
   /** Service principals known in a tenant: the two resource apps and (when consented) ours. */
   private servicePrincipals(tenant: Tenant): Array<{ id: string; appId: string; displayName: string; appRoles: readonly AppRole[]; resource?: ResourceApp }> {
-    const list: Array<{ id: string; appId: string; displayName: string; appRoles: readonly AppRole[]; resource?: ResourceApp }> = [GRAPH_RESOURCE, MANAGEMENT_RESOURCE].map((r) => ({
+    const list: Array<{ id: string; appId: string; displayName: string; appRoles: readonly AppRole[]; resource?: ResourceApp }> = [
+      GRAPH_RESOURCE,
+      MANAGEMENT_RESOURCE,
+    ].map((r) => ({
       id: this.resourceSpId(tenant, r),
       appId: r.appId,
       displayName: r.displayName,
@@ -509,7 +638,8 @@ export class GraphApi {
       accountEnabled: true,
       appDisplayName: sp.displayName,
       appId: sp.appId,
-      appOwnerOrganizationId: sp.appId === this.ctx.state.app.clientId ? uuidFor(`${this.ctx.state.seed}|publisher-tenant`) : 'f8cdef31-a31e-4b4a-93e4-5f571e91255a',
+      appOwnerOrganizationId:
+        sp.appId === this.ctx.state.app.clientId ? uuidFor(`${this.ctx.state.seed}|publisher-tenant`) : 'f8cdef31-a31e-4b4a-93e4-5f571e91255a',
       appRoleAssignmentRequired: false,
       displayName: sp.displayName,
       servicePrincipalType: 'Application',
@@ -542,13 +672,28 @@ export class GraphApi {
     this.ok(req, res, 200, { '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#servicePrincipals`, value: list.map((s) => this.spView(s)) });
   }
 
-  private async servicePrincipal(req: SimRequest, res: ServerResponse, tenant: Tenant, roles: string[], appId: string | undefined, id: string | undefined, nav: string | undefined, now: number): Promise<void> {
-    const sp = this.servicePrincipals(tenant).find((s) => (appId ? s.appId.toLowerCase() === appId.toLowerCase() : s.id.toLowerCase() === (id ?? '').toLowerCase()));
+  private async servicePrincipal(
+    req: SimRequest,
+    res: ServerResponse,
+    tenant: Tenant,
+    roles: string[],
+    appId: string | undefined,
+    id: string | undefined,
+    nav: string | undefined,
+    now: number,
+  ): Promise<void> {
+    const sp = this.servicePrincipals(tenant).find((s) =>
+      appId ? s.appId.toLowerCase() === appId.toLowerCase() : s.id.toLowerCase() === (id ?? '').toLowerCase(),
+    );
     const writing = req.method === 'POST';
     if (writing) this.requireAny(roles, ['AppRoleAssignment.ReadWrite.All']);
     else this.requireAny(roles, ['Application.Read.All', 'Directory.Read.All', 'Application.ReadWrite.All', 'AppRoleAssignment.ReadWrite.All']);
     if (!sp) {
-      throw new GraphError(404, 'Request_ResourceNotFound', `Resource '${appId ?? id ?? ''}' does not exist or one of its queried reference-property objects are not present.`);
+      throw new GraphError(
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${appId ?? id ?? ''}' does not exist or one of its queried reference-property objects are not present.`,
+      );
     }
     if (!nav) {
       if (req.method !== 'GET') throw new GraphError(405, 'Request_BadRequest', 'The requested method is not allowed.');
@@ -574,7 +719,14 @@ export class GraphApi {
       });
 
     if (req.method === 'GET') {
-      const value = nav === 'appRoleAssignedTo' ? (sp.resource ? assignmentsOf(sp.resource) : []) : sp.id === ours?.id ? [...assignmentsOf(GRAPH_RESOURCE), ...assignmentsOf(MANAGEMENT_RESOURCE)] : [];
+      const value =
+        nav === 'appRoleAssignedTo'
+          ? sp.resource
+            ? assignmentsOf(sp.resource)
+            : []
+          : sp.id === ours?.id
+            ? [...assignmentsOf(GRAPH_RESOURCE), ...assignmentsOf(MANAGEMENT_RESOURCE)]
+            : [];
       this.ok(req, res, 200, { '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#servicePrincipals('${sp.id}')/${nav}`, value });
       return;
     }
@@ -583,7 +735,11 @@ export class GraphApi {
     try {
       body = JSON.parse((await req.body()).toString('utf8')) as typeof body;
     } catch {
-      throw new GraphError(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.');
+      throw new GraphError(
+        400,
+        'BadRequest',
+        'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.',
+      );
     }
     const resourceId = String(body.resourceId ?? '');
     const principalId = String(body.principalId ?? '');
@@ -593,14 +749,27 @@ export class GraphApi {
     if (nav === 'appRoleAssignedTo' && resourceId !== sp.id) {
       throw new GraphError(400, 'Request_BadRequest', 'The resourceId in the request body must match the service principal in the URL.');
     }
-    if (!resource || !resourceSp) throw new GraphError(404, 'Request_ResourceNotFound', `Resource '${resourceId}' does not exist or one of its queried reference-property objects are not present.`);
-    if (!ours || principalId !== ours.id) throw new GraphError(404, 'Request_ResourceNotFound', `Resource '${principalId}' does not exist or one of its queried reference-property objects are not present.`);
+    if (!resource || !resourceSp)
+      throw new GraphError(
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${resourceId}' does not exist or one of its queried reference-property objects are not present.`,
+      );
+    if (!ours || principalId !== ours.id)
+      throw new GraphError(
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${principalId}' does not exist or one of its queried reference-property objects are not present.`,
+      );
     const role = resource.roles.find((r) => r.id === appRoleId);
     if (!role) throw new GraphError(400, 'Request_BadRequest', `Permission being assigned was not found on application '${resource.appId}'.`);
     if (ours.roles[resource.kind].has(role.value)) throw new GraphError(400, 'Request_BadRequest', 'Permission being assigned already exists on the object.');
     tenant.grantRoles([role.value], now);
     const a = ours.assignmentIds.get(role.value);
     if (!a) throw new Error('assignment missing');
-    this.ok(req, res, 201, { '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#servicePrincipals('${sp.id}')/${nav}/$entity`, ...assignmentView(role, resource, a) });
+    this.ok(req, res, 201, {
+      '@odata.context': `${this.ctx.origin()}/v1.0/$metadata#servicePrincipals('${sp.id}')/${nav}/$entity`,
+      ...assignmentView(role, resource, a),
+    });
   }
 }

@@ -13,9 +13,11 @@ export type LicenceRefusalShape = (typeof LICENCE_REFUSAL_SHAPES)[number];
 export type LicenceGate = 'reports' | 'identityProtection';
 
 const SHAPES: Record<Exclude<LicenceRefusalShape, 'documented'>, () => GraphError> = {
-  'premium-check': () => new GraphError(403, 'Authentication_RequestFromNonPremiumTenantOrB2CTenant', "Neither tenant is B2C or tenant doesn't have premium license"),
+  'premium-check': () =>
+    new GraphError(403, 'Authentication_RequestFromNonPremiumTenantOrB2CTenant', "Neither tenant is B2C or tenant doesn't have premium license"),
   // The newer wording of the same check.
-  'premium-check-new-wording': () => new GraphError(403, 'Authentication_RequestFromNonPremiumTenantOrB2CTenant', "Tenant is not a B2C tenant and doesn't have premium license"),
+  'premium-check-new-wording': () =>
+    new GraphError(403, 'Authentication_RequestFromNonPremiumTenantOrB2CTenant', "Tenant is not a B2C tenant and doesn't have premium license"),
   'not-licensed-for-feature': () => new GraphError(403, 'Forbidden', 'Your tenant is not licensed for this feature.'),
   // A licence refusal under a permission-looking code: only the message tells it apart.
   'no-valid-licence': () => new GraphError(403, 'Authorization_RequestDenied', 'Tenant does not have a valid license for this feature.'),

@@ -33,7 +33,15 @@ const WINDOW_MESSAGE =
 export function parseApiTime(value: string): number | undefined {
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?Z?$/.exec(value.trim());
   if (!m) return undefined;
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0), Number((m[7] ?? '0').padEnd(3, '0').slice(0, 3)));
+  const ms = Date.UTC(
+    Number(m[1]),
+    Number(m[2]) - 1,
+    Number(m[3]),
+    Number(m[4] ?? 0),
+    Number(m[5] ?? 0),
+    Number(m[6] ?? 0),
+    Number((m[7] ?? '0').padEnd(3, '0').slice(0, 3)),
+  );
   return Number.isNaN(ms) ? undefined : ms;
 }
 
@@ -74,9 +82,14 @@ export class ManagementApi {
 
     const auth = checkAccessToken(ctx, bearerToken(req), 'management');
     if (!auth.ok) {
-      sendJson(res, 401, { Message: 'Authorization has been denied for this request.' }, {
-        'WWW-Authenticate': `Bearer realm="", authorization_uri="${ctx.origin()}/common/oauth2/authorize", error="invalid_token"`,
-      });
+      sendJson(
+        res,
+        401,
+        { Message: 'Authorization has been denied for this request.' },
+        {
+          'WWW-Authenticate': `Bearer realm="", authorization_uri="${ctx.origin()}/common/oauth2/authorize", error="invalid_token"`,
+        },
+      );
       return;
     }
     if (!GUID.test(urlTenant)) {
@@ -436,7 +449,11 @@ export class ManagementApi {
  */
 function padRecord(record: Record<string, unknown>, bytes: number): void {
   const useParameters = Array.isArray(record.Parameters);
-  const list: unknown[] = useParameters ? (record.Parameters as unknown[]) : Array.isArray(record.ModifiedProperties) ? (record.ModifiedProperties as unknown[]) : [];
+  const list: unknown[] = useParameters
+    ? (record.Parameters as unknown[])
+    : Array.isArray(record.ModifiedProperties)
+      ? (record.ModifiedProperties as unknown[])
+      : [];
   if (!useParameters) record.ModifiedProperties = list;
   let size = JSON.stringify(record).length;
   const chunk = 16 * 1024;

@@ -15,8 +15,42 @@ export interface SimUser {
   jobTitle: string;
 }
 
-const GIVEN = ['Adele', 'Alex', 'Diego', 'Grady', 'Henrietta', 'Isaiah', 'Johanna', 'Joni', 'Lee', 'Lidia', 'Lynne', 'Megan', 'Miriam', 'Nestor', 'Patti', 'Pradeep'];
-const FAMILY = ['Vance', 'Wilber', 'Siciliani', 'Archie', 'Mueller', 'Langer', 'Lorenz', 'Sherman', 'Gu', 'Holloway', 'Robinson', 'Bowen', 'Graham', 'Wilke', 'Fernandez', 'Gupta'];
+const GIVEN = [
+  'Adele',
+  'Alex',
+  'Diego',
+  'Grady',
+  'Henrietta',
+  'Isaiah',
+  'Johanna',
+  'Joni',
+  'Lee',
+  'Lidia',
+  'Lynne',
+  'Megan',
+  'Miriam',
+  'Nestor',
+  'Patti',
+  'Pradeep',
+];
+const FAMILY = [
+  'Vance',
+  'Wilber',
+  'Siciliani',
+  'Archie',
+  'Mueller',
+  'Langer',
+  'Lorenz',
+  'Sherman',
+  'Gu',
+  'Holloway',
+  'Robinson',
+  'Bowen',
+  'Graham',
+  'Wilke',
+  'Fernandez',
+  'Gupta',
+];
 const TITLES = ['Marketing Assistant', 'Retail Manager', 'Project Lead', 'Designer', 'Developer', 'Attorney', 'Product Manager', 'Accountant'];
 
 export function buildUsers(seed: string, tenantId: string, domain: string, count: number): SimUser[] {

@@ -2,7 +2,16 @@ import { Rng, uuidFor } from '../deterministic.ts';
 import type { RecordUpdate } from '../feeds.ts';
 import type { SimUser } from './directory-people.ts';
 import { APPS, LOCATIONS, graphTime, ipv4, ipv6 } from './directory-people.ts';
-import { RISK_DETAIL_OF_STATE, incidentIdOf, RISK_STATE_PROGRESSION, provisioningObject, securityAlert, securityIncident, servicePrincipalRiskDetection, stateAfter } from './graph-updatable-records.ts';
+import {
+  RISK_DETAIL_OF_STATE,
+  incidentIdOf,
+  RISK_STATE_PROGRESSION,
+  provisioningObject,
+  securityAlert,
+  securityIncident,
+  servicePrincipalRiskDetection,
+  stateAfter,
+} from './graph-updatable-records.ts';
 
 /** Graph records (camelCase resources) for the Graph sources; pure functions of their inputs. */
 
@@ -21,7 +30,12 @@ export type GraphSourceKey =
   | 'securityIncidents';
 
 /** Sources whose records Microsoft changes in place later; each change moves their last-update field. */
-export const UPDATABLE_SOURCES: ReadonlySet<GraphSourceKey> = new Set(['riskDetections', 'servicePrincipalRiskDetections', 'securityAlerts', 'securityIncidents']);
+export const UPDATABLE_SOURCES: ReadonlySet<GraphSourceKey> = new Set([
+  'riskDetections',
+  'servicePrincipalRiskDetections',
+  'securityAlerts',
+  'securityIncidents',
+]);
 
 /** The last-update property of each updatable source (filterable, and what each change moves). */
 export const GRAPH_UPDATED_FIELD: Partial<Record<GraphSourceKey, string>> = {
@@ -43,7 +57,13 @@ export interface GraphRecordContext {
 type GraphRecord = Record<string, unknown>;
 
 /** Reports Entra keeps only for its retention period (Free 7 days, P1/P2 30): older records are not served. */
-export const RETAINED_SOURCES: ReadonlySet<GraphSourceKey> = new Set(['signIns', 'nonInteractiveSignIns', 'servicePrincipalSignIns', 'managedIdentitySignIns', 'directoryAudits']);
+export const RETAINED_SOURCES: ReadonlySet<GraphSourceKey> = new Set([
+  'signIns',
+  'nonInteractiveSignIns',
+  'servicePrincipalSignIns',
+  'managedIdentitySignIns',
+  'directoryAudits',
+]);
 
 /** Entity-snapshot sources: a record updates the state of one user; the id is the user's id. */
 export const ENTITY_SOURCES: ReadonlySet<GraphSourceKey> = new Set(['riskyUsers', 'userRegistrationDetails']);
@@ -119,7 +139,7 @@ function signIn(ctx: GraphRecordContext, index: number, eventMs: number, rng: Rn
     resourceDisplayName: rng.pick(['Microsoft Graph', 'Office 365 Exchange Online', 'Windows Azure Service Management API']),
     resourceId: rng.pick(['00000003-0000-0000-c000-000000000000', '00000002-0000-0ff1-ce00-000000000000']),
     status: failed
-      ? { errorCode: failure.errorCode, failureReason: failure.failureReason, additionalDetails: 'The user didn\'t enter the right credentials.' }
+      ? { errorCode: failure.errorCode, failureReason: failure.failureReason, additionalDetails: "The user didn't enter the right credentials." }
       : { errorCode: 0, failureReason: 'Other.', additionalDetails: null },
     deviceDetail: {
       deviceId: rng.chance(0.5) ? rng.uuid() : '',
@@ -174,7 +194,11 @@ function nonInteractiveSignIn(ctx: GraphRecordContext, index: number, eventMs: n
     id: graphRecordId(ctx, 'nonInteractiveSignIns', index),
     clientAppUsed: 'Mobile Apps and Desktop clients',
     status: expired
-      ? { errorCode: 70044, failureReason: 'The session has expired or is invalid due to sign-in frequency checks by conditional access.', additionalDetails: null }
+      ? {
+          errorCode: 70044,
+          failureReason: 'The session has expired or is invalid due to sign-in frequency checks by conditional access.',
+          additionalDetails: null,
+        }
       : { errorCode: 0, failureReason: 'Other.', additionalDetails: null },
   };
 }
@@ -185,7 +209,13 @@ const WORKLOAD_IDENTITIES = [
   { name: 'ci-deployer', appId: 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e13' },
 ] as const;
 
-function workloadSignIn(ctx: GraphRecordContext, key: 'servicePrincipalSignIns' | 'managedIdentitySignIns', index: number, eventMs: number, rng: Rng): GraphRecord {
+function workloadSignIn(
+  ctx: GraphRecordContext,
+  key: 'servicePrincipalSignIns' | 'managedIdentitySignIns',
+  index: number,
+  eventMs: number,
+  rng: Rng,
+): GraphRecord {
   const identity = rng.pick(WORKLOAD_IDENTITIES);
   const managed = key === 'managedIdentitySignIns';
   const spId = uuidFor(`${ctx.seed}|${ctx.tenantId}|sp|${identity.name}|${managed}`);
@@ -229,7 +259,11 @@ function workloadSignIn(ctx: GraphRecordContext, key: 'servicePrincipalSignIns' 
         }
       : { msiType: 'none', associatedResourceId: null, federatedTokenId: null, federatedTokenIssuer: null },
     status: failed
-      ? { errorCode: 7000215, failureReason: 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.', additionalDetails: null }
+      ? {
+          errorCode: 7000215,
+          failureReason: 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
+          additionalDetails: null,
+        }
       : { errorCode: 0, failureReason: null, additionalDetails: null },
     location: managed ? { city: null, state: null, countryOrRegion: null, geoCoordinates: {} } : location(rng),
     appliedConditionalAccessPolicies: [],
@@ -267,7 +301,15 @@ function directoryAudit(ctx: GraphRecordContext, index: number, eventMs: number,
     initiatedBy: byApp
       ? { user: null, app: { appId: APPS[0].appId, displayName: 'Microsoft Substrate Management', servicePrincipalId: rng.uuid(), servicePrincipalName: null } }
       : {
-          user: { id: admin.id, displayName: null, userPrincipalName: admin.userPrincipalName, ipAddress: ipv4(rng), userType: null, homeTenantId: null, homeTenantName: null },
+          user: {
+            id: admin.id,
+            displayName: null,
+            userPrincipalName: admin.userPrincipalName,
+            ipAddress: ipv4(rng),
+            userType: null,
+            homeTenantId: null,
+            homeTenantName: null,
+          },
           app: null,
         },
     targetResources: [
@@ -303,7 +345,13 @@ function riskyUser(ctx: GraphRecordContext, index: number, eventMs: number, rng:
     riskLastUpdatedDateTime: graphTime(eventMs),
     riskLevel: p2 ? (state === 'remediated' || state === 'dismissed' ? 'none' : rng.pick(['low', 'medium', 'high'])) : 'hidden',
     riskState: state,
-    riskDetail: p2 ? (state === 'remediated' ? 'userPerformedSecuredPasswordReset' : state === 'dismissed' ? 'adminDismissedAllRiskForUser' : 'none') : 'hidden',
+    riskDetail: p2
+      ? state === 'remediated'
+        ? 'userPerformedSecuredPasswordReset'
+        : state === 'dismissed'
+          ? 'adminDismissedAllRiskForUser'
+          : 'none'
+      : 'hidden',
     userDisplayName: user.displayName,
     userPrincipalName: user.userPrincipalName,
   };
@@ -337,7 +385,12 @@ function riskDetection(ctx: GraphRecordContext, index: number, eventMs: number, 
     userDisplayName: user.displayName,
     userPrincipalName: user.userPrincipalName,
     // a JSON *string*, as the service returns it
-    additionalInfo: p2 ? JSON.stringify([{ Key: 'userAgent', Value: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)' }, { Key: 'alertUrl', Value: null }]) : null,
+    additionalInfo: p2
+      ? JSON.stringify([
+          { Key: 'userAgent', Value: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)' },
+          { Key: 'alertUrl', Value: null },
+        ])
+      : null,
   };
 }
 
@@ -377,14 +430,23 @@ const GENERATORS: Record<GraphSourceKey, Generator> = {
   riskyUsers: riskyUser,
   riskDetections: riskDetection,
   userRegistrationDetails: registrationDetails,
-  servicePrincipalRiskDetections: (ctx, index, eventMs, rng, _user, updates) => servicePrincipalRiskDetection(ctx, graphRecordId(ctx, 'servicePrincipalRiskDetections', index), eventMs, rng, updates),
+  servicePrincipalRiskDetections: (ctx, index, eventMs, rng, _user, updates) =>
+    servicePrincipalRiskDetection(ctx, graphRecordId(ctx, 'servicePrincipalRiskDetections', index), eventMs, rng, updates),
   provisioning: (ctx, index, eventMs, rng, user) => provisioningObject(ctx, graphRecordId(ctx, 'provisioning', index), eventMs, rng, user),
-  securityAlerts: (ctx, index, eventMs, rng, user, updates) => securityAlert(ctx, graphRecordId(ctx, 'securityAlerts', index), index, eventMs, rng, user, updates),
-  securityIncidents: (ctx, index, eventMs, rng, user, updates) => securityIncident(ctx, graphRecordId(ctx, 'securityIncidents', index), eventMs, rng, user, updates),
+  securityAlerts: (ctx, index, eventMs, rng, user, updates) =>
+    securityAlert(ctx, graphRecordId(ctx, 'securityAlerts', index), index, eventMs, rng, user, updates),
+  securityIncidents: (ctx, index, eventMs, rng, user, updates) =>
+    securityIncident(ctx, graphRecordId(ctx, 'securityIncidents', index), eventMs, rng, user, updates),
 };
 
 /** A record as served: `updates` are the changes visible at the time of the request (oldest first). */
-export function generateGraphRecord(ctx: GraphRecordContext, source: GraphSourceKey, index: number, eventMs: number, updates: readonly RecordUpdate[] = []): GraphRecord {
+export function generateGraphRecord(
+  ctx: GraphRecordContext,
+  source: GraphSourceKey,
+  index: number,
+  eventMs: number,
+  updates: readonly RecordUpdate[] = [],
+): GraphRecord {
   const rng = new Rng(`${ctx.seed}|${ctx.tenantId}|${source}|rec|${index}`);
   const user = userOfRecord(ctx, source, index);
   return GENERATORS[source](ctx, index, eventMs, rng, user, updates);

@@ -45,7 +45,13 @@ function lastUpdated(eventMs: number, updates: readonly RecordUpdate[]): number 
   return updates.length > 0 ? (updates[updates.length - 1] as RecordUpdate).atMs : eventMs;
 }
 
-const SP_RISK_EVENT_TYPES = ['investigationsThreatIntelligence', 'suspiciousSignins', 'leakedCredentials', 'anomalousServicePrincipalActivity', 'suspiciousAPITraffic'];
+const SP_RISK_EVENT_TYPES = [
+  'investigationsThreatIntelligence',
+  'suspiciousSignins',
+  'leakedCredentials',
+  'anomalousServicePrincipalActivity',
+  'suspiciousAPITraffic',
+];
 
 export function servicePrincipalRiskDetection(ctx: UpdatableContext, id: string, eventMs: number, rng: Rng, updates: readonly RecordUpdate[]): GraphRecord {
   const app = rng.pick(APPS);
@@ -65,7 +71,9 @@ export function servicePrincipalRiskDetection(ctx: UpdatableContext, id: string,
     activity: 'servicePrincipal',
     tokenIssuerType: 'AzureAD',
     ipAddress: rng.chance(0.6) ? ipv4(rng) : null,
-    location: rng.chance(0.6) ? { city: l.city, state: l.state, countryOrRegion: l.countryOrRegion, geoCoordinates: { altitude: null, latitude: l.latitude, longitude: l.longitude } } : null,
+    location: rng.chance(0.6)
+      ? { city: l.city, state: l.state, countryOrRegion: l.countryOrRegion, geoCoordinates: { altitude: null, latitude: l.latitude, longitude: l.longitude } }
+      : null,
     activityDateTime: graphTime(eventMs - rng.int(3_600_000)),
     detectedDateTime: graphTime(eventMs),
     lastUpdatedDateTime: graphTime(lastUpdated(eventMs, updates)),
@@ -78,11 +86,41 @@ export function servicePrincipalRiskDetection(ctx: UpdatableContext, id: string,
 }
 
 const ALERT_KINDS = [
-  { serviceSource: 'microsoftDefenderForEndpoint', detectionSource: 'antivirus', category: 'DefenseEvasion', title: 'Suspicious execution of hidden file', technique: 'T1564.001' },
-  { serviceSource: 'microsoftDefenderForOffice365', detectionSource: 'microsoftDefenderForOffice365', category: 'InitialAccess', title: 'Email messages containing malicious URL removed after delivery', technique: 'T1566.002' },
-  { serviceSource: 'microsoftDefenderForIdentity', detectionSource: 'microsoftDefenderForIdentity', category: 'CredentialAccess', title: 'Suspected brute-force attack (Kerberos, NTLM)', technique: 'T1110' },
-  { serviceSource: 'microsoftDefenderForCloudApps', detectionSource: 'microsoftDefenderForCloudApps', category: 'Exfiltration', title: 'Mass download by a single user', technique: 'T1530' },
-  { serviceSource: 'azureAdIdentityProtection', detectionSource: 'azureAdIdentityProtection', category: 'InitialAccess', title: 'Unfamiliar sign-in properties', technique: 'T1078' },
+  {
+    serviceSource: 'microsoftDefenderForEndpoint',
+    detectionSource: 'antivirus',
+    category: 'DefenseEvasion',
+    title: 'Suspicious execution of hidden file',
+    technique: 'T1564.001',
+  },
+  {
+    serviceSource: 'microsoftDefenderForOffice365',
+    detectionSource: 'microsoftDefenderForOffice365',
+    category: 'InitialAccess',
+    title: 'Email messages containing malicious URL removed after delivery',
+    technique: 'T1566.002',
+  },
+  {
+    serviceSource: 'microsoftDefenderForIdentity',
+    detectionSource: 'microsoftDefenderForIdentity',
+    category: 'CredentialAccess',
+    title: 'Suspected brute-force attack (Kerberos, NTLM)',
+    technique: 'T1110',
+  },
+  {
+    serviceSource: 'microsoftDefenderForCloudApps',
+    detectionSource: 'microsoftDefenderForCloudApps',
+    category: 'Exfiltration',
+    title: 'Mass download by a single user',
+    technique: 'T1530',
+  },
+  {
+    serviceSource: 'azureAdIdentityProtection',
+    detectionSource: 'azureAdIdentityProtection',
+    category: 'InitialAccess',
+    title: 'Unfamiliar sign-in properties',
+    technique: 'T1078',
+  },
 ] as const;
 
 /** One step of an alert's or incident's triage: what each successive update changes (security.alert properties). */
@@ -114,8 +152,24 @@ function triageAfter(updates: readonly RecordUpdate[], analyst: string, incident
 
 function evidence(ctx: UpdatableContext, rng: Rng, user: SimUser, createdMs: number): GraphRecord[] {
   const created = graphTime(createdMs);
-  const base = (type: string, roles: string[]) => ({ '@odata.type': `#microsoft.graph.security.${type}`, createdDateTime: created, verdict: rng.pick(['unknown', 'suspicious', 'malicious']), remediationStatus: 'none', remediationStatusDetails: null, roles, detailedRoles: [], tags: [] });
-  const account = { accountName: user.userPrincipalName.split('@')[0], domainName: ctx.domain.split('.')[0]?.toUpperCase() ?? null, userSid: `S-1-5-21-${rng.int(1e9)}-${rng.int(1e9)}-${rng.int(1e9)}-${1000 + rng.int(9000)}`, azureAdUserId: user.id, userPrincipalName: user.userPrincipalName, displayName: user.displayName };
+  const base = (type: string, roles: string[]) => ({
+    '@odata.type': `#microsoft.graph.security.${type}`,
+    createdDateTime: created,
+    verdict: rng.pick(['unknown', 'suspicious', 'malicious']),
+    remediationStatus: 'none',
+    remediationStatusDetails: null,
+    roles,
+    detailedRoles: [],
+    tags: [],
+  });
+  const account = {
+    accountName: user.userPrincipalName.split('@')[0],
+    domainName: ctx.domain.split('.')[0]?.toUpperCase() ?? null,
+    userSid: `S-1-5-21-${rng.int(1e9)}-${rng.int(1e9)}-${rng.int(1e9)}-${1000 + rng.int(9000)}`,
+    azureAdUserId: user.id,
+    userPrincipalName: user.userPrincipalName,
+    displayName: user.displayName,
+  };
   const deviceIp = ipv4(rng);
   const sha1 = rng.hex(40);
   const sha256 = rng.hex(64);
@@ -142,7 +196,16 @@ function evidence(ctx: UpdatableContext, rng: Rng, user: SimUser, createdMs: num
     {
       ...base('fileEvidence', []),
       detectionStatus: 'detected',
-      fileDetails: { sha1, sha256, fileName, filePath: 'C:\\Users\\Public\\Downloads', fileSize: 10_000 + rng.int(5_000_000), filePublisher: null, signer: null, issuer: null },
+      fileDetails: {
+        sha1,
+        sha256,
+        fileName,
+        filePath: 'C:\\Users\\Public\\Downloads',
+        fileSize: 10_000 + rng.int(5_000_000),
+        filePublisher: null,
+        signer: null,
+        issuer: null,
+      },
     },
   ];
 }
@@ -152,7 +215,15 @@ export function incidentIdOf(alertIndex: number): string {
   return String(10_000 + Math.floor(alertIndex / 3));
 }
 
-export function securityAlert(ctx: UpdatableContext, id: string, index: number, eventMs: number, rng: Rng, user: SimUser, updates: readonly RecordUpdate[]): GraphRecord {
+export function securityAlert(
+  ctx: UpdatableContext,
+  id: string,
+  index: number,
+  eventMs: number,
+  rng: Rng,
+  user: SimUser,
+  updates: readonly RecordUpdate[],
+): GraphRecord {
   const kind = rng.pick(ALERT_KINDS);
   const analyst = ctx.users[1]?.userPrincipalName ?? user.userPrincipalName;
   const t = triageAfter(updates, analyst, false);
@@ -202,7 +273,11 @@ export function securityIncident(ctx: UpdatableContext, id: string, eventMs: num
     incidentWebUrl: `https://security.microsoft.com/incidents/${id}?tid=${ctx.tenantId}`,
     redirectIncidentId: null,
     tenantId: ctx.tenantId,
-    displayName: rng.pick(['Multi-stage incident involving Initial access & Command and control', 'Suspicious sign-in activity on one user', 'Email reported by user as malware or phish']),
+    displayName: rng.pick([
+      'Multi-stage incident involving Initial access & Command and control',
+      'Suspicious sign-in activity on one user',
+      'Email reported by user as malware or phish',
+    ]),
     createdDateTime: graphTime(eventMs),
     lastUpdateDateTime: graphTime(lastUpdated(eventMs, updates)),
     assignedTo: t.assignedTo,
@@ -237,19 +312,47 @@ export function provisioningObject(ctx: UpdatableContext, id: string, eventMs: n
     initiatedBy: { id: '', displayName: 'Azure AD Provisioning Service', initiatorType: 'system' },
     servicePrincipal: { id: spId, displayName: target },
     sourceSystem: { id: uuidFor(`${ctx.seed}|aad-system`), displayName: 'Azure Active Directory', details: {} },
-    targetSystem: { id: uuidFor(`${ctx.seed}|${target}-system`), displayName: target, details: { ApplicationId: uuidFor(`${ctx.seed}|${target}-app`), ServicePrincipalId: spId, ServicePrincipalDisplayName: target } },
+    targetSystem: {
+      id: uuidFor(`${ctx.seed}|${target}-system`),
+      displayName: target,
+      details: { ApplicationId: uuidFor(`${ctx.seed}|${target}-app`), ServicePrincipalId: spId, ServicePrincipalDisplayName: target },
+    },
     sourceIdentity: { id: user.id, displayName: user.displayName, identityType: 'User', details: { UserPrincipalName: user.userPrincipalName } },
     targetIdentity: { id: rng.hex(16), displayName: user.userPrincipalName, identityType: 'User', details: {} },
     provisioningStatusInfo: {
       status: failed ? 'failure' : skipped ? 'skipped' : 'success',
       errorInformation: failed
-        ? { errorCode: 'SystemForCrossDomainIdentityManagementBadRequest', reason: 'The target system rejected the request.', additionalDetails: null, errorCategory: 'NonServiceFailure', recommendedAction: 'Check the attribute mappings.' }
+        ? {
+            errorCode: 'SystemForCrossDomainIdentityManagementBadRequest',
+            reason: 'The target system rejected the request.',
+            additionalDetails: null,
+            errorCategory: 'NonServiceFailure',
+            recommendedAction: 'Check the attribute mappings.',
+          }
         : null,
     },
     provisioningSteps: [
-      { name: 'EntryImport', provisioningStepType: 'import', status: 'success', description: `Retrieved ${user.userPrincipalName} from Azure Active Directory`, details: {} },
-      { name: 'EntrySynchronizationScoping', provisioningStepType: 'scoping', status: skipped ? 'skipped' : 'success', description: skipped ? 'The user is out of scope.' : 'The user is in scope.', details: {} },
-      { name: 'EntryExport', provisioningStepType: 'export', status: failed ? 'failure' : 'success', description: `${action} ${user.userPrincipalName} in ${target}`, details: {} },
+      {
+        name: 'EntryImport',
+        provisioningStepType: 'import',
+        status: 'success',
+        description: `Retrieved ${user.userPrincipalName} from Azure Active Directory`,
+        details: {},
+      },
+      {
+        name: 'EntrySynchronizationScoping',
+        provisioningStepType: 'scoping',
+        status: skipped ? 'skipped' : 'success',
+        description: skipped ? 'The user is out of scope.' : 'The user is in scope.',
+        details: {},
+      },
+      {
+        name: 'EntryExport',
+        provisioningStepType: 'export',
+        status: failed ? 'failure' : 'success',
+        description: `${action} ${user.userPrincipalName} in ${target}`,
+        details: {},
+      },
     ],
     modifiedProperties: action === 'update' ? [{ displayName: 'displayName', oldValue: null, newValue: user.displayName }] : [],
   };

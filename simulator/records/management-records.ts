@@ -292,7 +292,11 @@ function exchangeRecord(ctx: ManagementRecordContext, index: number, eventMs: nu
 const SITES = ['Finance', 'HR', 'Engineering', 'Sales'];
 const FILE_OPERATIONS = ['FileAccessed', 'FileDownloaded', 'FileUploaded', 'FileModified', 'FileDeleted', 'FileMoved', 'FileCopied'];
 const SHARING_OPERATIONS = ['SharingSet', 'AnonymousLinkCreated', 'SharingInvitationCreated', 'CompanyLinkCreated'];
-const USER_AGENTS = ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36', 'Microsoft Office Word 2014', 'OneDriveMpc-Transform_Thumbnail/1.0'];
+const USER_AGENTS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+  'Microsoft Office Word 2014',
+  'OneDriveMpc-Transform_Thumbnail/1.0',
+];
 
 function sharePointRecord(ctx: ManagementRecordContext, index: number, eventMs: number, rng: Rng, user: SimUser): AuditRecord {
   const oneDrive = rng.chance(0.3);
@@ -483,7 +487,14 @@ function dlpRecord(ctx: ManagementRecordContext, index: number, eventMs: number,
     ],
     SensitiveInfoDetectionIsIncluded: rng.chance(0.5),
     ExchangeMetaData: exchange
-      ? { From: user.userPrincipalName, To: ['someone@external.example'], Subject: 'numbers', Sent: creationTime(eventMs), MessageID: `<${rng.hex(20)}@${ctx.domain}>`, UniqueID: rng.uuid() }
+      ? {
+          From: user.userPrincipalName,
+          To: ['someone@external.example'],
+          Subject: 'numbers',
+          Sent: creationTime(eventMs),
+          MessageID: `<${rng.hex(20)}@${ctx.domain}>`,
+          UniqueID: rng.uuid(),
+        }
       : undefined,
     SharePointMetaData: exchange
       ? undefined

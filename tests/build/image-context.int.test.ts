@@ -61,7 +61,20 @@ describe('the build context (.dockerignore allowlist)', () => {
   const sent = tracked.filter((f) => !ignore.ignores(f));
 
   it('never sends secrets, local state or build output, wherever they are', () => {
-    const sensitive = ['.env', '.env.local', 'control-plane/.env', 'runtime/.env.production', 'cli/client.pem', 'stack/tls.key', 'node_modules/x/index.js', 'dist/cli/main.js', 'ingest/node_modules/a.js', '.sim-state/ca.pem', 'simulator/.sim-state/ca.pem', '.git/config'];
+    const sensitive = [
+      '.env',
+      '.env.local',
+      'control-plane/.env',
+      'runtime/.env.production',
+      'cli/client.pem',
+      'stack/tls.key',
+      'node_modules/x/index.js',
+      'dist/cli/main.js',
+      'ingest/node_modules/a.js',
+      '.sim-state/ca.pem',
+      'simulator/.sim-state/ca.pem',
+      '.git/config',
+    ];
     expect(sensitive.filter((f) => !ignore.ignores(f))).toEqual([]);
   });
 
@@ -71,7 +84,10 @@ describe('the build context (.dockerignore allowlist)', () => {
     expect(build).toBeDefined();
     for (const c of build?.copies ?? []) {
       const source = c.source.replace(/\/$/, '');
-      expect(sent.some((f) => f === source || f.startsWith(`${source}/`)), `${c.source} must be in the context`).toBe(true);
+      expect(
+        sent.some((f) => f === source || f.startsWith(`${source}/`)),
+        `${c.source} must be in the context`,
+      ).toBe(true);
     }
   });
 });

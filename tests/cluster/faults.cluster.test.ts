@@ -56,7 +56,12 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
 
   /** A fresh tenant for one scenario (Graph sign-ins only: a 1 s poll interval keeps records flowing). */
   async function tenantFor(label: string): Promise<{ tenant: SimTenant; org: ConnectedOrganization }> {
-    const tenant = await p.control.createTenant({ name: `Cluster ${label}`, domain: `${label}-${Date.now().toString(36)}.example`, users: 20, graphThrottling: false });
+    const tenant = await p.control.createTenant({
+      name: `Cluster ${label}`,
+      domain: `${label}-${Date.now().toString(36)}.example`,
+      users: 20,
+      graphThrottling: false,
+    });
     const org = await p.connect(tenant);
     return { tenant, org };
   }
@@ -71,10 +76,15 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
 
   /** Waits until every ledger record is searchable, then counts documents, duplicates and misfiled ones. */
   async function verify(label: string, tenant: SimTenant, org: ConnectedOrganization, expected: number): Promise<Tally> {
-    await waitUntil(`every ledger record of ${label} searchable`, async () => {
-      const s = await searchable(tenant);
-      return s.ledger === expected && s.found === expected;
-    }, 240_000, 2_000);
+    await waitUntil(
+      `every ledger record of ${label} searchable`,
+      async () => {
+        const s = await searchable(tenant);
+        return s.ledger === expected && s.found === expected;
+      },
+      240_000,
+      2_000,
+    );
     await p.waitForIndexerCaughtUp(120_000);
     const ledger = await p.control.ledger(tenant.tenantId, SOURCE);
     const ids = new Set(ledger.records.map((r) => r.id));
@@ -91,7 +101,9 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
       missing: [...ids].filter((id) => !perId.has(id)).length,
     };
     tally[label] = t;
-    process.stdout.write(`[cluster] ${label}: ledger ${t.ledger} / documents ${t.documents} / duplicates ${t.duplicates} / wrong organization ${t.wrongOrganization} / missing ${t.missing}\n`);
+    process.stdout.write(
+      `[cluster] ${label}: ledger ${t.ledger} / documents ${t.documents} / duplicates ${t.duplicates} / wrong organization ${t.wrongOrganization} / missing ${t.missing}\n`,
+    );
     return t;
   }
 
@@ -106,7 +118,11 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
   async function leaderOf(topic: string, avoid?: number): Promise<number> {
     const brokers = inject('clusterKafkaBrokers').split(',');
     const bootstrap = avoid === undefined ? brokers : brokers.filter((_, i) => i + 1 !== avoid);
-    const client = createKafkaClient(parseKafkaSettings({ ...p.env, KAFKA_BROKERS: bootstrap.join(',') }), createLogger('cluster-test', { level: 'silent' }), 'leader');
+    const client = createKafkaClient(
+      parseKafkaSettings({ ...p.env, KAFKA_BROKERS: bootstrap.join(',') }),
+      createLogger('cluster-test', { level: 'silent' }),
+      'leader',
+    );
     const admin = client.admin();
     await admin.connect();
     try {
@@ -174,17 +190,27 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
       'opensearch-node-killed',
       async () => {
         cluster.signal(victim, 'SIGKILL');
-        await waitUntil('node-2 to leave the cluster', async () => {
-          const r = await p.opensearch.cluster.health({} as never);
-          return (r as { body: { number_of_nodes: number } }).body.number_of_nodes === 1;
-        }, 120_000, 500);
+        await waitUntil(
+          'node-2 to leave the cluster',
+          async () => {
+            const r = await p.opensearch.cluster.health({} as never);
+            return (r as { body: { number_of_nodes: number } }).body.number_of_nodes === 1;
+          },
+          120_000,
+          500,
+        );
       },
       async () => {
         await cluster.heal();
-        await waitUntil('the cluster to be green again (replicas recovered)', async () => {
-          const r = await p.opensearch.cluster.health({} as never);
-          return (r as { body: { status: string } }).body.status === 'green';
-        }, 180_000, 1_000);
+        await waitUntil(
+          'the cluster to be green again (replicas recovered)',
+          async () => {
+            const r = await p.opensearch.cluster.health({} as never);
+            return (r as { body: { status: string } }).body.status === 'green';
+          },
+          180_000,
+          1_000,
+        );
       },
     );
   });
@@ -204,7 +230,12 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
       },
       async () => {
         cluster.signal(await cluster.broker(stopped), 'SIGCONT');
-        await waitUntil('the partitioned broker to answer again', async () => (await cluster.status()).kafka.members?.every((m) => m.up) ?? false, 120_000, 1_000);
+        await waitUntil(
+          'the partitioned broker to answer again',
+          async () => (await cluster.status()).kafka.members?.every((m) => m.up) ?? false,
+          120_000,
+          1_000,
+        );
       },
     );
   });
@@ -237,7 +268,12 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
     const normalizers = [startInstance('normalize'), startInstance('normalize')];
     const indexers = [startInstance('index'), startInstance('index')];
     try {
-      await waitUntil('two normalizers and two indexers in their groups', async () => (await groupMembers(p.env.NORMALIZE_GROUP_ID!)) === 2 && (await groupMembers(p.env.INDEX_GROUP_ID!)) === 2, 120_000, 1_000);
+      await waitUntil(
+        'two normalizers and two indexers in their groups',
+        async () => (await groupMembers(p.env.NORMALIZE_GROUP_ID!)) === 2 && (await groupMembers(p.env.INDEX_GROUP_ID!)) === 2,
+        120_000,
+        1_000,
+      );
       await aroundFault(
         'normalizer-and-indexer-killed',
         async () => {
@@ -246,7 +282,12 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
         },
         // The survivors take the partitions over once the group notices (session timeout); nothing is restarted.
         async () => {
-          await waitUntil('each group down to its survivor', async () => (await groupMembers(p.env.NORMALIZE_GROUP_ID!)) === 1 && (await groupMembers(p.env.INDEX_GROUP_ID!)) === 1, 120_000, 1_000);
+          await waitUntil(
+            'each group down to its survivor',
+            async () => (await groupMembers(p.env.NORMALIZE_GROUP_ID!)) === 1 && (await groupMembers(p.env.INDEX_GROUP_ID!)) === 1,
+            120_000,
+            1_000,
+          );
         },
       );
     } finally {

@@ -68,7 +68,12 @@ describe('control-plane API', () => {
     });
 
     it('marks API JSON nosniff and no-store, errors and 401s included', async () => {
-      for (const [path, token] of [['/organizations', ADMIN_TOKEN], ['/organizations', null], ['/organizations/org_doesnotexist', ADMIN_TOKEN], [`/organizations/${orgId}/events`, VIEWER_TOKEN]] as const) {
+      for (const [path, token] of [
+        ['/organizations', ADMIN_TOKEN],
+        ['/organizations', null],
+        ['/organizations/org_doesnotexist', ADMIN_TOKEN],
+        [`/organizations/${orgId}/events`, VIEWER_TOKEN],
+      ] as const) {
         const res = await fetch(`${h.cp.url}/api/v1${path}`, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
         expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
         expect(res.headers.get('cache-control'), path).toBe('no-store');
@@ -182,7 +187,7 @@ describe('control-plane API', () => {
     expect(connect.requestBody.content['application/json'].schema.properties.cloud.enum).toEqual(['commercial', 'gcc', 'gcc-high', 'dod']);
   });
 
-  it('serves the operator UI at / and the organization\'s events from OpenSearch', async () => {
+  it("serves the operator UI at / and the organization's events from OpenSearch", async () => {
     const page = await fetch(`${h.cp.url}/organizations/${orgId}`, { headers: { Accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('/ui/app.js');
@@ -210,7 +215,9 @@ describe('control-plane API', () => {
     const unknown = await h.api('GET', '/schema-registry/schemas/ids/999999', undefined, VIEWER_TOKEN);
     expect(unknown.status).toBe(404);
     // Registry clients send Basic auth: the token is the password.
-    const basic = await fetch(`${h.cp.url}/api/v1/schema-registry/subjects`, { headers: { Authorization: `Basic ${Buffer.from(`sr:${VIEWER_TOKEN}`).toString('base64')}` } });
+    const basic = await fetch(`${h.cp.url}/api/v1/schema-registry/subjects`, {
+      headers: { Authorization: `Basic ${Buffer.from(`sr:${VIEWER_TOKEN}`).toString('base64')}` },
+    });
     expect(basic.status).toBe(200);
   });
 

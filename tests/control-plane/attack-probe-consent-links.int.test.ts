@@ -35,7 +35,11 @@ describe('attack probe: consent links', () => {
   it('a replayed, an expired and a forged link write no history entry and no m365.tenants record', async () => {
     const tenant = await h.tenant();
     const orgId = await h.createOrg('Probe consent');
-    const started = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, { autoUpgrade: false, cloud: 'commercial', tenant: tenant.tenantId });
+    const started = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, {
+      autoUpgrade: false,
+      cloud: 'commercial',
+      tenant: tenant.tenantId,
+    });
     expect(started.status).toBe(201);
     const declined = await h.consent(started.body.consentUrl, tenant.adminAccount, 'cancel');
     expect(declined.stage).toBe('callback');

@@ -94,7 +94,15 @@ describe('attack probe against the control plane', () => {
     const doc = (await h.api('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const walkOrg = await h.createOrg('Probe walk');
     const ids = [walkOrg, 'ORG!', 'org_doesnotexist', '%E0%A4%A', `..%2F${'x'.repeat(300)}%00`];
-    const bodies = [undefined, '{"name": ', '[]', 'null', '"text"', '{"zzz":1}', JSON.stringify({ name: 'a\u202Eb', autoUpgrade: 'yes', cloud: 'moon', tenant: '../../', from: '2026-02-30' })];
+    const bodies = [
+      undefined,
+      '{"name": ',
+      '[]',
+      'null',
+      '"text"',
+      '{"zzz":1}',
+      JSON.stringify({ name: 'a\u202Eb', autoUpgrade: 'yes', cloud: 'moon', tenant: '../../', from: '2026-02-30' }),
+    ];
     const queries = ['', '?from=2026-02-30&size=-1&x=%ZZ'];
     const fails: string[] = [];
     const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
@@ -164,7 +172,13 @@ describe('attack probe against the control plane', () => {
   it('no cross-scope read through the API or the events API', async () => {
     const as = (path: string) => h.api('GET', path, undefined, ANALYST_TOKEN);
     expect((await as('/organizations')).body.items.map((o: { id: string }) => o.id)).toEqual([victim]);
-    for (const path of [`/organizations/${other}`, `/organizations/${other}/history`, `/organizations/${other}/applications/microsoft-manage`, `/organizations/${other}/events`, `/organizations/${other}/events?size=500`]) {
+    for (const path of [
+      `/organizations/${other}`,
+      `/organizations/${other}/history`,
+      `/organizations/${other}/applications/microsoft-manage`,
+      `/organizations/${other}/events`,
+      `/organizations/${other}/events?size=500`,
+    ]) {
       const res = await as(path);
       expect(res.status, path).toBe(404);
       expect(JSON.stringify(res.body)).not.toContain('Probe other customer');

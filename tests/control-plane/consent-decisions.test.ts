@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { TokenError } from '../../runtime/index.ts';
-import { applyVerification, decideConsent, decideSignIn, decideState, type SignInResult, type VerificationOutcome } from '../../control-plane/consent-decisions.ts';
+import {
+  applyVerification,
+  decideConsent,
+  decideSignIn,
+  decideState,
+  type SignInResult,
+  type VerificationOutcome,
+} from '../../control-plane/consent-decisions.ts';
 import type { ConsentStatePayload } from '../../control-plane/consent-state.ts';
 import type { OrganizationRecord } from '../../control-plane/organization-store.ts';
 import { diffPermissions, manifestFor, requiredRoles } from '../../control-plane/permission-manifest.ts';
@@ -32,11 +39,28 @@ function record(tenantId: string | null = null): OrganizationRecord {
       polling: { enabled: false, sources: [], paused: [], refetchGeneration: 0, refetchFrom: null },
       connectedAt: null,
     },
-    controlPlane: { createdAt: new Date(T0).toISOString(), requestedTenant: null, pendingUpgrade: null, verification: null, consent: null, consumedNonces: [], history: [] },
+    controlPlane: {
+      createdAt: new Date(T0).toISOString(),
+      requestedTenant: null,
+      pendingUpgrade: null,
+      verification: null,
+      consent: null,
+      consumedNonces: [],
+      history: [],
+    },
   };
 }
 
-const payload = (over: Partial<ConsentStatePayload> = {}): ConsentStatePayload => ({ v: 1, org: 'org_test1', nonce: 'n'.repeat(24), exp: T0 + 600_000, purpose: 'connect', step: 'consent', tenant: CUSTOMER, ...over });
+const payload = (over: Partial<ConsentStatePayload> = {}): ConsentStatePayload => ({
+  v: 1,
+  org: 'org_test1',
+  nonce: 'n'.repeat(24),
+  exp: T0 + 600_000,
+  purpose: 'connect',
+  step: 'consent',
+  tenant: CUSTOMER,
+  ...over,
+});
 
 const admin = (over: Partial<Extract<SignInResult, { ok: true }>['administrator']> = {}, partnerTenantType: string | null = null): SignInResult => ({
   ok: true,
@@ -49,21 +73,34 @@ const nobody = () => undefined;
 describe('link checks', () => {
   it('refuses a missing, altered, expired or wrong-step state and an unknown organization, naming the problem', () => {
     expect(decideState({ ok: false, problem: 'missing' }, undefined, 'consent')).toMatchObject({ ok: false, refused: 'missing', answer: { httpStatus: 400 } });
-    expect(decideState({ ok: false, problem: 'bad_signature' }, undefined, 'consent')).toMatchObject({ ok: false, refused: 'bad_signature', answer: { httpStatus: 400 } });
-    expect(decideState({ ok: false, problem: 'expired', payload: payload() }, record(), 'consent')).toMatchObject({ ok: false, refused: 'expired', answer: { httpStatus: 410 } });
+    expect(decideState({ ok: false, problem: 'bad_signature' }, undefined, 'consent')).toMatchObject({
+      ok: false,
+      refused: 'bad_signature',
+      answer: { httpStatus: 400 },
+    });
+    expect(decideState({ ok: false, problem: 'expired', payload: payload() }, record(), 'consent')).toMatchObject({
+      ok: false,
+      refused: 'expired',
+      answer: { httpStatus: 410 },
+    });
     expect(decideState({ ok: true, payload: payload({ step: 'signin' }) }, record(), 'consent')).toMatchObject({ ok: false, refused: 'wrong_step' });
-    expect(decideState({ ok: true, payload: payload() }, undefined, 'consent')).toMatchObject({ ok: false, refused: 'unknown_organization', answer: { httpStatus: 404 } });
+    expect(decideState({ ok: true, payload: payload() }, undefined, 'consent')).toMatchObject({
+      ok: false,
+      refused: 'unknown_organization',
+      answer: { httpStatus: 404 },
+    });
   });
 });
 
 describe('the sign-in step', () => {
-  const signIn = (result: SignInResult, r = record(), owner: (t: string) => string | undefined = nobody) => decideSignIn({ record: r, payload: payload({ step: 'signin', tenant: undefined }), result, tenantOwner: owner });
+  const signIn = (result: SignInResult, r = record(), owner: (t: string) => string | undefined = nobody) =>
+    decideSignIn({ record: r, payload: payload({ step: 'signin', tenant: undefined }), result, tenantOwner: owner });
 
   it('lets a Global Administrator of the customer tenant continue to consent in the signed-in tenant', () => {
     expect(signIn(admin())).toEqual({ proceed: true, tenantId: CUSTOMER, cloud: 'commercial' });
   });
 
-  it('refuses a partner tenant\'s administrator with the seed\'s words, named tenant or not', () => {
+  it("refuses a partner tenant's administrator with the seed's words, named tenant or not", () => {
     for (const r of [record(), record(CUSTOMER)]) {
       const partner = signIn(admin({ tenantId: OTHER }, 'resellerPartnerDelegatedAdmin'), r);
       expect(partner).toMatchObject({ proceed: false, answer: { httpStatus: 403, outcome: 'partner_account' } });
@@ -78,12 +115,16 @@ describe('the sign-in step', () => {
     expect(signIn(admin({ tenantId: OTHER }), record(CUSTOMER))).toMatchObject({ proceed: false, answer: { outcome: 'wrong_tenant', httpStatus: 403 } });
     expect(signIn(admin({ globalAdministrator: false }))).toMatchObject({ proceed: false, answer: { outcome: 'not_global_administrator' } });
     expect(signIn(admin(), record(), () => 'org_other')).toMatchObject({ proceed: false, answer: { outcome: 'tenant_in_use', httpStatus: 409 } });
-    expect(signIn({ ok: false, problem: 'the id_token signature does not verify' })).toMatchObject({ proceed: false, answer: { outcome: 'signin_failed', httpStatus: 400 } });
+    expect(signIn({ ok: false, problem: 'the id_token signature does not verify' })).toMatchObject({
+      proceed: false,
+      answer: { outcome: 'signin_failed', httpStatus: 400 },
+    });
   });
 });
 
 describe('the consent step', () => {
-  const consent = (query: Record<string, string>, draft = record(), p = payload()) => decideConsent({ draft, payload: p, query, at: new Date(T0).toISOString(), tenantOwner: nobody });
+  const consent = (query: Record<string, string>, draft = record(), p = payload()) =>
+    decideConsent({ draft, payload: p, query, at: new Date(T0).toISOString(), tenantOwner: nobody });
 
   it('pins the signed tenant, consumes the nonce and records the consent', () => {
     const draft = record();
@@ -103,7 +144,10 @@ describe('the consent step', () => {
 
   it('refuses a replay without writing; a decline consumes the nonce once', () => {
     const draft = record();
-    expect(consent({ error: 'consent_required', error_description: 'AADSTS65004: declined' }, draft)).toMatchObject({ write: true, answer: { outcome: 'declined' } });
+    expect(consent({ error: 'consent_required', error_description: 'AADSTS65004: declined' }, draft)).toMatchObject({
+      write: true,
+      answer: { outcome: 'declined' },
+    });
     expect(consent({ admin_consent: 'True', tenant: CUSTOMER }, draft)).toMatchObject({ write: false, refused: 'reused', answer: { httpStatus: 409 } });
     expect(consent({ admin_consent: 'True' }, record())).toMatchObject({ write: false, refused: 'malformed' });
   });
@@ -134,12 +178,16 @@ describe('verification after consent', () => {
       const { propagating } = applyVerification(draft, v, ctx(T0 + 30_000));
       expect(propagating).toBe(true);
       expect(draft.controlPlane.verification?.reason).toBe('consent_propagating');
-      expect(computeStatus({ record: draft, sourceStatuses: new Map(), now: T0, expectedLagSeconds: 3600 })).toMatchObject({ status: 'connecting', reason: 'consent_propagating', message: expect.stringContaining('waiting for Microsoft to propagate the consent') });
+      expect(computeStatus({ record: draft, sourceStatuses: new Map(), now: T0, expectedLagSeconds: 3600 })).toMatchObject({
+        status: 'connecting',
+        reason: 'consent_propagating',
+        message: expect.stringContaining('waiting for Microsoft to propagate the consent'),
+      });
       expect(draft.connection?.polling.enabled).toBe(false);
     }
   });
 
-  it('after the window the same answer counts as the connection\'s reason', () => {
+  it("after the window the same answer counts as the connection's reason", () => {
     const draft = consented(T0);
     const { propagating, history } = applyVerification(draft, notFound, ctx(T0 + PROPAGATION_WINDOW_MS + 1));
     expect(propagating).toBe(false);
@@ -152,7 +200,11 @@ describe('verification after consent', () => {
     applyVerification(draft, noRoles, ctx(T0 + 5_000));
     const { propagating } = applyVerification(draft, granted, ctx(T0 + 90_000));
     expect(propagating).toBe(false);
-    expect(draft.connection).toMatchObject({ polling: { enabled: true }, connectedAt: new Date(T0 + 90_000).toISOString(), status: 'waiting_for_first_events' });
+    expect(draft.connection).toMatchObject({
+      polling: { enabled: true },
+      connectedAt: new Date(T0 + 90_000).toISOString(),
+      status: 'waiting_for_first_events',
+    });
     expect(draft.controlPlane.consent?.verifiedAt).toBe(new Date(T0 + 90_000).toISOString());
     // A later token without roles is not propagation any more: it is a permission problem.
     expect(applyVerification(draft, noRoles, ctx(T0 + 120_000)).propagating).toBe(false);
@@ -187,7 +239,12 @@ describe('the propagation window (15 minutes, controllable clock)', () => {
 
   it('gives up at the end of the window with a bounded number of attempts', async () => {
     let clock = T0;
-    const result = await retryUntilPropagated({ consentAtMs: T0, now: () => clock, sleep: async (ms) => void (clock += ms), attempt: async () => 'propagating' });
+    const result = await retryUntilPropagated({
+      consentAtMs: T0,
+      now: () => clock,
+      sleep: async (ms) => void (clock += ms),
+      attempt: async () => 'propagating',
+    });
     expect(result.settled).toBe(false);
     expect(clock).toBe(T0 + PROPAGATION_WINDOW_MS);
     expect(result.attempts).toBeLessThan(40);

@@ -10,7 +10,10 @@ describe('consent state', () => {
     const b = signer.sign('org_abc123', 'connect');
     expect(a.state).not.toBe(b.state);
     const check = signer.verify(a.state);
-    expect(check).toEqual({ ok: true, payload: { v: 1, org: 'org_abc123', nonce: a.payload.nonce, exp: 1_000 + CONSENT_STATE_TTL_MS, purpose: 'connect', step: 'signin' } });
+    expect(check).toEqual({
+      ok: true,
+      payload: { v: 1, org: 'org_abc123', nonce: a.payload.nonce, exp: 1_000 + CONSENT_STATE_TTL_MS, purpose: 'connect', step: 'signin' },
+    });
   });
 
   it('rejects a state whose organization was altered', () => {

@@ -69,7 +69,14 @@ describe('admin consent', () => {
 
     const view = await h.api('GET', `/organizations/${orgId}/applications/microsoft-manage`);
     expect(view.status).toBe(200);
-    expect(view.body).toMatchObject({ status: 'waiting_for_first_events', reason: null, tenantId: tenant.tenantId, cloud: 'commercial', autoUpgrade: false, pendingUpgrade: null });
+    expect(view.body).toMatchObject({
+      status: 'waiting_for_first_events',
+      reason: null,
+      tenantId: tenant.tenantId,
+      cloud: 'commercial',
+      autoUpgrade: false,
+      pendingUpgrade: null,
+    });
     expect(view.body.permissions.missing).toEqual([]);
     expect(view.body.permissions.granted).toEqual(expect.arrayContaining(['ActivityFeed.Read', 'AuditLog.Read.All']));
     expect(view.body.connectedAt).toBeTruthy();
@@ -190,7 +197,7 @@ describe('admin consent', () => {
     expect(await refusedLinks(h, 'reused')).toBe(refusedBefore + 5);
   });
 
-  it('shows Microsoft\'s error when the administrator declines, and connects nothing', async () => {
+  it("shows Microsoft's error when the administrator declines, and connects nothing", async () => {
     const tenant = await h.tenant();
     const orgId = await h.createOrg();
     const res = await connect(orgId, { tenant: tenant.tenantId });

@@ -23,17 +23,22 @@ describe('connection lifecycle', () => {
     expect(res.status).toBe(200);
     return res.body;
   };
-  const actions = async (orgId: string) => (await h.api('GET', `/organizations/${orgId}/history`)).body.items.map((i: { action: string }) => i.action) as string[];
+  const actions = async (orgId: string) =>
+    (await h.api('GET', `/organizations/${orgId}/history`)).body.items.map((i: { action: string }) => i.action) as string[];
 
   it('becomes active once the pollers report events', async () => {
     const tenant = await h.tenant();
     const orgId = await h.connectOrg(tenant);
     expect((await status(orgId)).status).toBe('waiting_for_first_events');
     await h.publishStatus(statusReport(orgId, tenant.tenantId, 'graph:directoryAudits'));
-    const active = await eventually(async () => {
-      const s = await status(orgId);
-      return s.status === 'active' ? s : null;
-    }, 20_000, 'active');
+    const active = await eventually(
+      async () => {
+        const s = await status(orgId);
+        return s.status === 'active' ? s : null;
+      },
+      20_000,
+      'active',
+    );
     expect(active.lastEventAt).toBeTruthy();
     expect(active.sources.find((s: { name: string }) => s.name === 'graph:directoryAudits')).toMatchObject({ state: 'ok', events24h: 5 });
   });
@@ -95,24 +100,39 @@ describe('connection lifecycle', () => {
       }),
     );
     await h.publishStatus(statusReport(orgId, tenant.tenantId, 'management:Audit.Exchange'));
-    const view = await eventually(async () => {
-      const s = await status(orgId);
-      const signIns = s.sources.find((x: { name: string }) => x.name === 'graph:signIns');
-      return s.status === 'active' && signIns.state === 'unavailable_licence' ? s : null;
-    }, 20_000, 'licence state');
+    const view = await eventually(
+      async () => {
+        const s = await status(orgId);
+        const signIns = s.sources.find((x: { name: string }) => x.name === 'graph:signIns');
+        return s.status === 'active' && signIns.state === 'unavailable_licence' ? s : null;
+      },
+      20_000,
+      'licence state',
+    );
     const signIns = view.sources.find((x: { name: string }) => x.name === 'graph:signIns');
     expect(signIns).toMatchObject({ reason: 'licence_missing', remedy: REASONS.licence_missing.remedy });
     expect(view.reason).toBeNull();
   });
 
-  it('reports audit logging off from the pollers\' status with its remedy', async () => {
+  it("reports audit logging off from the pollers' status with its remedy", async () => {
     const tenant = await h.tenant({ auditLogging: false });
     const orgId = await h.connectOrg(tenant);
-    await h.publishStatus(statusReport(orgId, tenant.tenantId, 'management:Audit.General', { state: 'failing', reason: 'audit_logging_off', lastEventAt: null, firstEventAt: null }));
-    const view = await eventually(async () => {
-      const s = await status(orgId);
-      return s.reason === 'audit_logging_off' ? s : null;
-    }, 20_000, 'audit_logging_off');
+    await h.publishStatus(
+      statusReport(orgId, tenant.tenantId, 'management:Audit.General', {
+        state: 'failing',
+        reason: 'audit_logging_off',
+        lastEventAt: null,
+        firstEventAt: null,
+      }),
+    );
+    const view = await eventually(
+      async () => {
+        const s = await status(orgId);
+        return s.reason === 'audit_logging_off' ? s : null;
+      },
+      20_000,
+      'audit_logging_off',
+    );
     expect(view).toMatchObject({ status: 'needs_attention', remedy: REASONS.audit_logging_off.remedy });
   });
 
@@ -129,7 +149,11 @@ describe('connection lifecycle', () => {
     expect(history.at(-1)).toMatchObject({ action: 'connection.disconnected', actor: { role: 'admin', label: 'test-operator' } });
     // Another tenant cannot be connected to this organization afterwards.
     const other = await h.tenant();
-    const reconnect = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, { autoUpgrade: false, cloud: 'commercial', tenant: other.tenantId });
+    const reconnect = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, {
+      autoUpgrade: false,
+      cloud: 'commercial',
+      tenant: other.tenantId,
+    });
     expect(reconnect.status).toBe(409);
     expect(reconnect.body.error.code).toBe('tenant_pinned');
     // Repair is for broken connections, not disconnected ones; a repair link from before does nothing.
@@ -149,7 +173,11 @@ describe('connection lifecycle', () => {
   it('rebuilds organizations, connections, history and used consent states from m365.tenants after a restart', async () => {
     const tenant = await h.tenant();
     const orgId = await h.createOrg('Survives restarts');
-    const res = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, { autoUpgrade: false, cloud: 'commercial', tenant: tenant.tenantId });
+    const res = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, {
+      autoUpgrade: false,
+      cloud: 'commercial',
+      tenant: tenant.tenantId,
+    });
     const consent = await h.consent(res.body.consentUrl, tenant.adminAccount);
     expect(consent.status).toBe(200);
     await h.api('PATCH', `/organizations/${orgId}`, { name: 'Renamed before restart' });
@@ -173,7 +201,11 @@ describe('connection lifecycle', () => {
   it('refuses the sign-in with the reason when our own credential is refused, and writes nothing', async () => {
     const tenant = await h.tenant();
     const orgId = await h.createOrg('Expired secret during sign-in');
-    const res = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, { autoUpgrade: false, cloud: 'commercial', tenant: tenant.tenantId });
+    const res = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, {
+      autoUpgrade: false,
+      cloud: 'commercial',
+      tenant: tenant.tenantId,
+    });
     await h.control.setSecretExpired(true);
     try {
       // The sign-in's code is redeemed with the registration's secret: an expired one stops the flow there.
@@ -191,7 +223,11 @@ describe('connection lifecycle', () => {
   it('answers the consent with a 4xx page and needs attention when the connection cannot be verified', async () => {
     const tenant = await h.tenant();
     const orgId = await h.createOrg('Application disabled during consent');
-    const res = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, { autoUpgrade: false, cloud: 'commercial', tenant: tenant.tenantId });
+    const res = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, {
+      autoUpgrade: false,
+      cloud: 'commercial',
+      tenant: tenant.tenantId,
+    });
     // App-only tokens of this tenant are refused (AADSTS7000112); the administrator's sign-in is not affected.
     const fault = await h.control.injectFault({ target: 'token', kind: 'aadsts', aadsts: 7000112, tenantId: tenant.tenantId });
     try {
@@ -220,7 +256,9 @@ describe('connection lifecycle', () => {
     const tenantsValue = (await h.kafka.readCompactedToEnd(h.topics.tenants, uniqueName('cp-reader'))).get(orgId);
     expect(tenantsValue!.length).toBeLessThan(2048);
     expect(JSON.parse(tenantsValue!.toString('utf8')).controlPlane.history).toBeUndefined();
-    const chunks = [...(await h.kafka.readCompactedToEnd(`${h.topics.tenants}.history`, uniqueName('cp-reader'))).entries()].filter(([key, v]) => key.startsWith(`${orgId}|`) && v !== null);
+    const chunks = [...(await h.kafka.readCompactedToEnd(`${h.topics.tenants}.history`, uniqueName('cp-reader'))).entries()].filter(
+      ([key, v]) => key.startsWith(`${orgId}|`) && v !== null,
+    );
     // Compaction may not have run yet: count only the latest value per key, as compaction will keep.
     expect(chunks.reduce((n, [, v]) => n + v!.length, 0)).toBeLessThanOrEqual(maxBytes);
     // A restart rebuilds the same history from the topic.
@@ -233,10 +271,14 @@ describe('connection lifecycle', () => {
     const tenant = await h.tenant();
     const orgId = await h.connectOrg(tenant);
     await h.control.revokeConsent(tenant.tenantId);
-    const view = await eventually(async () => {
-      const s = await status(orgId);
-      return s.reason === 'consent_revoked' ? s : null;
-    }, 20_000, 'periodic verification');
+    const view = await eventually(
+      async () => {
+        const s = await status(orgId);
+        return s.reason === 'consent_revoked' ? s : null;
+      },
+      20_000,
+      'periodic verification',
+    );
     expect(view.status).toBe('needs_attention');
     await h.restart({ CONTROL_PLANE_VERIFY_INTERVAL_SECONDS: '0' });
   });

@@ -63,7 +63,11 @@ describe('organization store', () => {
   it('serializes changes to one organization: each sees the previous one', async () => {
     const { kafka, sent, slow } = fakeKafka();
     const store = await started(kafka);
-    await store.mutate('org_a1b2', actor, () => ({ record: newRecord('org_a1b2', 'n0'), history: [{ action: 'organization.created', message: 'c' }], result: undefined }));
+    await store.mutate('org_a1b2', actor, () => ({
+      record: newRecord('org_a1b2', 'n0'),
+      history: [{ action: 'organization.created', message: 'c' }],
+      result: undefined,
+    }));
     slow(5);
     await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
@@ -113,7 +117,10 @@ describe('organization store', () => {
     const store = await started(kafka, 1024 * 1024, () => now);
     await store.mutate('org_a1b2', actor, () => {
       const r = newRecord('org_a1b2', 'x');
-      r.controlPlane.consumedNonces = [{ nonce: 'old', exp: now + 10 }, { nonce: 'fresh', exp: now + 100_000 }];
+      r.controlPlane.consumedNonces = [
+        { nonce: 'old', exp: now + 10 },
+        { nonce: 'fresh', exp: now + 100_000 },
+      ];
       return { record: r, history: [{ action: 'organization.created', message: 'created' }], result: undefined };
     });
     now += 1000;
@@ -135,14 +142,19 @@ describe('organization store', () => {
     const { kafka, sent, historySent } = fakeKafka();
     const store = await started(kafka);
     await store.mutate('org_a1b2', actor, () => ({ record: newRecord('org_a1b2', 'x'), result: undefined }));
-    for (let i = 0; i < 5; i++) await store.mutate('org_a1b2', actor, () => ({ record: undefined, history: [{ action: 'upgrade.approved', message: `approved ${i}` }], result: undefined }));
+    for (let i = 0; i < 5; i++)
+      await store.mutate('org_a1b2', actor, () => ({
+        record: undefined,
+        history: [{ action: 'upgrade.approved', message: `approved ${i}` }],
+        result: undefined,
+      }));
     expect(sent).toHaveLength(1);
     expect(store.get('org_a1b2')?.revision).toBe(1);
     expect(historySent).toHaveLength(5);
     expect(store.history('org_a1b2')).toHaveLength(5);
   });
 
-  it('bounds an organization\'s history in bytes: 1,000 renames with long names stay under the bound and every write stays small', async () => {
+  it("bounds an organization's history in bytes: 1,000 renames with long names stay under the bound and every write stays small", async () => {
     const maxBytes = 64 * 1024;
     const { kafka, sent, historySent } = fakeKafka();
     const store = await started(kafka, maxBytes);
@@ -152,7 +164,11 @@ describe('organization store', () => {
       await store.mutate('org_a1b2', actor, (current) => {
         const old = current!.orgName;
         current!.orgName = name;
-        return { record: current, history: [{ action: 'organization.renamed', message: `renamed from "${old}" to "${name}"`, detail: { from: old, to: name } }], result: undefined };
+        return {
+          record: current,
+          history: [{ action: 'organization.renamed', message: `renamed from "${old}" to "${name}"`, detail: { from: old, to: name } }],
+          result: undefined,
+        };
       });
     }
     expect(store.get('org_a1b2')?.revision).toBe(1001);
@@ -175,7 +191,11 @@ describe('organization store', () => {
   it('rebuilds history from its chunks and moves a legacy in-value history there once', async () => {
     const { kafka, historySent } = fakeKafka();
     const store = await started(kafka);
-    await store.mutate('org_a1b2', actor, () => ({ record: newRecord('org_a1b2', 'x'), history: [{ action: 'organization.created', message: 'c' }], result: undefined }));
+    await store.mutate('org_a1b2', actor, () => ({
+      record: newRecord('org_a1b2', 'x'),
+      history: [{ action: 'organization.created', message: 'c' }],
+      result: undefined,
+    }));
     const chunks = new Map<string, Buffer | null>(historySent.map((m) => [m.key, m.value === null ? null : Buffer.from(m.value)]));
     const legacy = { ...newRecord('org_old1', 'Old'), revision: 3, updatedAt: 'x' };
     legacy.controlPlane.history = [{ at: 'then', actor: { role: 'admin', label: 'bob' }, action: 'organization.created', message: 'legacy', detail: {} }];
@@ -205,7 +225,11 @@ describe('organization store', () => {
   it('cuts an oversized entry and says so', async () => {
     const { kafka } = fakeKafka();
     const store = await started(kafka);
-    await store.mutate('org_a1b2', actor, () => ({ record: newRecord('org_a1b2', 'x'), history: [{ action: 'verification.failed', message: 'x'.repeat(20_000), detail: { big: 'y'.repeat(20_000) } }], result: undefined }));
+    await store.mutate('org_a1b2', actor, () => ({
+      record: newRecord('org_a1b2', 'x'),
+      history: [{ action: 'verification.failed', message: 'x'.repeat(20_000), detail: { big: 'y'.repeat(20_000) } }],
+      result: undefined,
+    }));
     const [entry] = store.history('org_a1b2');
     expect(entry?.action).toBe('verification.failed');
     expect(entry?.message).toMatch(/cut: the entry was \d+ bytes/);
@@ -231,7 +255,11 @@ describe('organization store', () => {
   it('deletes with a tombstone, its history too', async () => {
     const { kafka, sent, historySent } = fakeKafka();
     const store = await started(kafka);
-    await store.mutate('org_a1b2', actor, () => ({ record: newRecord('org_a1b2', 'x'), history: [{ action: 'organization.created', message: 'c' }], result: undefined }));
+    await store.mutate('org_a1b2', actor, () => ({
+      record: newRecord('org_a1b2', 'x'),
+      history: [{ action: 'organization.created', message: 'c' }],
+      result: undefined,
+    }));
     await store.mutate('org_a1b2', actor, () => ({ record: null, result: undefined }));
     expect(store.get('org_a1b2')).toBeUndefined();
     expect(sent.at(-1)).toEqual({ key: 'org_a1b2', value: null });

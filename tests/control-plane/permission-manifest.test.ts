@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { SOURCES } from '../../runtime/index.ts';
-import { AUTO_UPGRADE_ROLES, diffPermissions, LATEST_MANIFEST_VERSION, manifestFor, manifestSources, MANIFEST_VERSIONS, requiredRoles, resourceOfRole } from '../../control-plane/permission-manifest.ts';
+import {
+  AUTO_UPGRADE_ROLES,
+  diffPermissions,
+  LATEST_MANIFEST_VERSION,
+  manifestFor,
+  manifestSources,
+  MANIFEST_VERSIONS,
+  requiredRoles,
+  resourceOfRole,
+} from '../../control-plane/permission-manifest.ts';
 
 describe('permission manifest', () => {
   it('has at least three versions; the latest covers every source, each version every source it collects', () => {
@@ -46,7 +55,9 @@ describe('permission manifest', () => {
     expect(diff.missing.sort()).toEqual(['SecurityAlert.Read.All', 'SecurityIncident.Read.All']);
     expect(diff.paused.map((p) => p.source).sort()).toEqual(['graph:securityAlerts', 'graph:securityIncidents']);
     // Service-principal risk and provisioning need roles version 2 already had: they start flowing at once.
-    expect(diff.pollable).toEqual(expect.arrayContaining(['graph:servicePrincipalRiskDetections', 'graph:provisioning', 'graph:userRegistrationDetails', 'management:DLP.All']));
+    expect(diff.pollable).toEqual(
+      expect.arrayContaining(['graph:servicePrincipalRiskDetections', 'graph:provisioning', 'graph:userRegistrationDetails', 'management:DLP.All']),
+    );
   });
 
   it('asks for the auto-upgrade roles only with auto-upgrade', () => {

@@ -40,7 +40,10 @@ describe('pipeline stall detection on real Kafka', () => {
       logger: createLogger('test', { level: 'silent' }),
       metrics,
     });
-    const stalledGauge = async () => (await metrics.registry.getSingleMetric('m365siem_controlplane_pipeline_stalled_partitions_count')?.get())?.values.find((v) => v.labels.stage === 'normalize')?.value;
+    const stalledGauge = async () =>
+      (await metrics.registry.getSingleMetric('m365siem_controlplane_pipeline_stalled_partitions_count')?.get())?.values.find(
+        (v) => v.labels.stage === 'normalize',
+      )?.value;
     try {
       // A first sample of the partitions as they are (a fresh topic may not answer at once): growth is seen from it.
       const firstDeadline = Date.now() + 30_000;

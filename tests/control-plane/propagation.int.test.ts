@@ -22,7 +22,11 @@ describe('after consent', () => {
     // The service principal reaches the token service after 1.5 s (AADSTS700016 before), the roles after 3 s.
     const tenant = await h.tenant({ consentPropagationMs: [1_500, 3_000] });
     const orgId = await h.createOrg('Slow propagation');
-    const res = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, { autoUpgrade: false, cloud: 'commercial', tenant: tenant.tenantId });
+    const res = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, {
+      autoUpgrade: false,
+      cloud: 'commercial',
+      tenant: tenant.tenantId,
+    });
     const result = await h.consent(res.body.consentUrl, tenant.adminAccount);
     expect(result).toMatchObject({ stage: 'callback', status: 202 });
     expect(result.html).toMatch(/waiting for Microsoft to propagate the consent/i);
@@ -33,9 +37,22 @@ describe('after consent', () => {
     expect((await h.tenantsValue(orgId))?.connection?.polling.enabled).toBe(true);
     // The pollers report their first events: Active, with nobody having touched anything.
     await h.publishStatus({
-      schemaVersion: 1, orgId, tenantId: tenant.tenantId, source: 'graph:signIns', state: 'ok', reason: null, message: null, licenceRequired: null,
-      lastSuccessAt: new Date().toISOString(), lastErrorAt: null, lastEventAt: new Date().toISOString(), firstEventAt: new Date().toISOString(), lagSeconds: 5, hoursUntilDataLoss: null,
-      counts: { recordsPublished: 3, duplicatesSkipped: 0, deadLettered: 0, errors: 0, events24h: 3 }, updatedAt: new Date().toISOString(),
+      schemaVersion: 1,
+      orgId,
+      tenantId: tenant.tenantId,
+      source: 'graph:signIns',
+      state: 'ok',
+      reason: null,
+      message: null,
+      licenceRequired: null,
+      lastSuccessAt: new Date().toISOString(),
+      lastErrorAt: null,
+      lastEventAt: new Date().toISOString(),
+      firstEventAt: new Date().toISOString(),
+      lagSeconds: 5,
+      hoursUntilDataLoss: null,
+      counts: { recordsPublished: 3, duplicatesSkipped: 0, deadLettered: 0, errors: 0, events24h: 3 },
+      updatedAt: new Date().toISOString(),
     });
     await eventually(async () => (await status(orgId)).status === 'active', 20_000, 'active');
     const actions = (await h.api('GET', `/organizations/${orgId}/history`)).body.items.map((i: { action: string }) => i.action);
@@ -53,7 +70,11 @@ describe('after consent', () => {
   ] as const)('AADSTS%s gives %s with its remedy and is not retried until something changes', async (code, reason) => {
     const tenant = await h.tenant();
     const orgId = await h.createOrg(`AADSTS${code}`);
-    const res = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, { autoUpgrade: false, cloud: 'commercial', tenant: tenant.tenantId });
+    const res = await h.api('POST', `/organizations/${orgId}/applications/microsoft-manage`, {
+      autoUpgrade: false,
+      cloud: 'commercial',
+      tenant: tenant.tenantId,
+    });
     const fault = await h.control.injectFault({ target: 'token', kind: 'aadsts', aadsts: code, tenantId: tenant.tenantId });
     try {
       const result = await h.consent(res.body.consentUrl, tenant.adminAccount);

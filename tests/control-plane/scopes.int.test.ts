@@ -30,7 +30,12 @@ describe('operator scopes', () => {
     });
     index = h.env.INDEX_PREFIX!;
     for (const orgId of orgs) {
-      await openSearch.index({ index, id: `${orgId}-e1`, refresh: true, body: { '@timestamp': '2026-11-26T07:00:00Z', organization: { id: orgId }, event: { dataset: 'azure.signinlogs', action: 'sign-in' } } });
+      await openSearch.index({
+        index,
+        id: `${orgId}-e1`,
+        refresh: true,
+        body: { '@timestamp': '2026-11-26T07:00:00Z', organization: { id: orgId }, event: { dataset: 'azure.signinlogs', action: 'sign-in' } },
+      });
     }
   });
   afterAll(async () => {

@@ -6,7 +6,16 @@ import { computeStatus, REASONS, CONNECTION_REASONS } from '../../control-plane/
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const NOW = Date.parse('2026-01-10T12:00:00Z');
 
-function record(over: { tenantId?: string | null; verification?: OrganizationRecord['controlPlane']['verification']; enabled?: boolean; connectedAt?: string | null; paused?: Array<{ source: SourceName; missingRoles: string[] }>; pending?: boolean } = {}): OrganizationRecord {
+function record(
+  over: {
+    tenantId?: string | null;
+    verification?: OrganizationRecord['controlPlane']['verification'];
+    enabled?: boolean;
+    connectedAt?: string | null;
+    paused?: Array<{ source: SourceName; missingRoles: string[] }>;
+    pending?: boolean;
+  } = {},
+): OrganizationRecord {
   const paused = over.paused ?? [];
   return {
     schemaVersion: 1,
@@ -34,7 +43,9 @@ function record(over: { tenantId?: string | null; verification?: OrganizationRec
     controlPlane: {
       createdAt: '2026-01-10T10:00:00Z',
       requestedTenant: null,
-      pendingUpgrade: over.pending ? { missingRoles: ['UserAuthenticationMethod.Read.All'], manifestVersion: 2, requestedAt: '2026-01-10T11:00:00Z', why: 'auto-upgrade is off' } : null,
+      pendingUpgrade: over.pending
+        ? { missingRoles: ['UserAuthenticationMethod.Read.All'], manifestVersion: 2, requestedAt: '2026-01-10T11:00:00Z', why: 'auto-upgrade is off' }
+        : null,
       verification: over.verification === undefined ? { at: '2026-01-10T11:59:00Z', ok: true, reason: null, message: null, aadsts: null } : over.verification,
       consent: null,
       consumedNonces: [],
@@ -100,16 +111,26 @@ describe('status computation', () => {
   it('a missing licence marks only that source and leaves the connection active', () => {
     const view = compute(
       record(),
-      statuses(report('graph:signIns', { state: 'unavailable_licence', reason: 'licence_missing', licenceRequired: 'Microsoft Entra ID P1', lastEventAt: null }), report('graph:directoryAudits')),
+      statuses(
+        report('graph:signIns', { state: 'unavailable_licence', reason: 'licence_missing', licenceRequired: 'Microsoft Entra ID P1', lastEventAt: null }),
+        report('graph:directoryAudits'),
+      ),
     );
     expect(view.status).toBe('active');
-    expect(view.sources.find((s) => s.name === 'graph:signIns')).toMatchObject({ state: 'unavailable_licence', reason: 'licence_missing', remedy: REASONS.licence_missing.remedy });
+    expect(view.sources.find((s) => s.name === 'graph:signIns')).toMatchObject({
+      state: 'unavailable_licence',
+      reason: 'licence_missing',
+      remedy: REASONS.licence_missing.remedy,
+    });
   });
 
-  it.each(['audit_logging_off', 'subscription_disabled', 'throttled'] as const)('a failing source reported as %s makes the connection need attention', (reason) => {
-    const view = compute(record(), statuses(report('management:Audit.Exchange', { state: 'failing', reason }), report('graph:signIns')));
-    expect(view).toMatchObject({ status: 'needs_attention', reason, remedy: REASONS[reason].remedy });
-  });
+  it.each(['audit_logging_off', 'subscription_disabled', 'throttled'] as const)(
+    'a failing source reported as %s makes the connection need attention',
+    (reason) => {
+      const view = compute(record(), statuses(report('management:Audit.Exchange', { state: 'failing', reason }), report('graph:signIns')));
+      expect(view).toMatchObject({ status: 'needs_attention', reason, remedy: REASONS[reason].remedy });
+    },
+  );
 
   it('lagging beyond the expected delay, counting time since the last report', () => {
     expect(compute(record(), statuses(report('graph:signIns', { lagSeconds: 4000 }))).reason).toBe('lagging');
@@ -133,11 +154,20 @@ describe('status computation', () => {
     expect(stalled).toMatchObject({ status: 'needs_attention', reason: 'pipeline_stalled', remedy: REASONS.pipeline_stalled.remedy, pipelineStalls: [stall] });
     expect(stalled.message).toContain('The normalize stage has committed nothing on m365.raw partition 2 since 2026-01-10T11:59:10.000Z; 900 records wait.');
     // Before the first events too: a stall is what would keep them away.
-    expect(computeStatus({ record: record(), sourceStatuses: statuses(), now: NOW, expectedLagSeconds: 3600, pipelineStalls: [stall] })).toMatchObject({ status: 'needs_attention', reason: 'pipeline_stalled' });
+    expect(computeStatus({ record: record(), sourceStatuses: statuses(), now: NOW, expectedLagSeconds: 3600, pipelineStalls: [stall] })).toMatchObject({
+      status: 'needs_attention',
+      reason: 'pipeline_stalled',
+    });
     // Credentials still win: they are what the operator must fix first.
     const expired = record({ verification: { at: '2026-01-10T11:59:00Z', ok: false, reason: 'secret_expired', message: null, aadsts: 7000222 } });
-    expect(computeStatus({ record: expired, sourceStatuses: active, now: NOW, expectedLagSeconds: 3600, pipelineStalls: [stall] }).reason).toBe('secret_expired');
-    expect(computeStatus({ record: record(), sourceStatuses: active, now: NOW, expectedLagSeconds: 3600, pipelineStalls: [] })).toMatchObject({ status: 'active', reason: null, pipelineStalls: [] });
+    expect(computeStatus({ record: expired, sourceStatuses: active, now: NOW, expectedLagSeconds: 3600, pipelineStalls: [stall] }).reason).toBe(
+      'secret_expired',
+    );
+    expect(computeStatus({ record: record(), sourceStatuses: active, now: NOW, expectedLagSeconds: 3600, pipelineStalls: [] })).toMatchObject({
+      status: 'active',
+      reason: null,
+      pipelineStalls: [],
+    });
   });
 
   it('disconnected when polling was stopped after a connection', () => {

@@ -36,7 +36,8 @@ describe('permission upgrades', () => {
   });
 
   const status = async (orgId: string) => (await h.api('GET', `/organizations/${orgId}/applications/microsoft-manage`)).body;
-  const actions = async (orgId: string) => (await h.api('GET', `/organizations/${orgId}/history`)).body.items.map((i: { action: string }) => i.action) as string[];
+  const actions = async (orgId: string) =>
+    (await h.api('GET', `/organizations/${orgId}/history`)).body.items.map((i: { action: string }) => i.action) as string[];
 
   it('starts on manifest version 1 with every source flowing', async () => {
     for (const orgId of [auto.orgId, manual.orgId]) {
@@ -96,7 +97,12 @@ describe('permission upgrades', () => {
   it('approving the upgrade runs a new consent; afterwards every source flows', async () => {
     // The release also declares the new permission on the app registration.
     await h.control.patchApp({ requiredRoles: [...V1_MANIFEST_ROLES, ...UPGRADE_ROLES, 'UserAuthenticationMethod.Read.All'] });
-    const viewer = await h.api('POST', `/organizations/${manual.orgId}/applications/microsoft-manage/upgrades/approve`, undefined, 'test-viewer-token-0123456789');
+    const viewer = await h.api(
+      'POST',
+      `/organizations/${manual.orgId}/applications/microsoft-manage/upgrades/approve`,
+      undefined,
+      'test-viewer-token-0123456789',
+    );
     expect(viewer.status).toBe(403);
     const approve = await h.api('POST', `/organizations/${manual.orgId}/applications/microsoft-manage/upgrades/approve`);
     expect(approve.status).toBe(200);
@@ -137,7 +143,9 @@ describe('permission upgrades', () => {
     expect((await h.control.getTenant(manual.tenantId)).servicePrincipal?.roles).toEqual(expect.arrayContaining(V3_NEW_ROLES));
     const upgradedValue = await h.tenantsValue(manual.orgId);
     expect(upgradedValue?.connection?.polling.paused).toEqual([]);
-    expect(upgradedValue?.connection?.polling.sources).toEqual(expect.arrayContaining(['graph:securityAlerts', 'graph:securityIncidents', 'graph:provisioning', 'graph:servicePrincipalRiskDetections']));
+    expect(upgradedValue?.connection?.polling.sources).toEqual(
+      expect.arrayContaining(['graph:securityAlerts', 'graph:securityIncidents', 'graph:provisioning', 'graph:servicePrincipalRiskDetections']),
+    );
 
     const pending = await status(auto.orgId);
     expect(pending).toMatchObject({ status: 'needs_attention', reason: 'upgrade_pending', manifestVersion: 3 });
@@ -145,7 +153,9 @@ describe('permission upgrades', () => {
     expect([...pending.pendingUpgrade.pausedSources].sort()).toEqual(['graph:securityAlerts', 'graph:securityIncidents']);
     const value = await h.tenantsValue(auto.orgId);
     // Everything else keeps flowing, the sources new in version 3 that need roles granted long ago included.
-    expect(value?.connection?.polling.sources).toEqual(expect.arrayContaining(['graph:provisioning', 'graph:servicePrincipalRiskDetections', 'graph:signIns', 'management:DLP.All']));
+    expect(value?.connection?.polling.sources).toEqual(
+      expect.arrayContaining(['graph:provisioning', 'graph:servicePrincipalRiskDetections', 'graph:signIns', 'management:DLP.All']),
+    );
     expect(value?.connection?.polling.sources).toHaveLength(SOURCES.length - 2);
   });
 

@@ -30,7 +30,8 @@ function graph(options: { existing?: string[]; forbid?: boolean; throttleOnce?: 
       const body = JSON.parse(String(init?.body)) as { appRoleId: string; principalId: string };
       expect(body.principalId).toBe('sp-ours');
       const role = [...roles.graph, ...roles.management].find((r) => r.id === body.appRoleId);
-      if (role && options.existing?.includes(role.value)) return json(400, { error: { code: 'Request_BadRequest', message: 'Permission being assigned already exists on the object.' } });
+      if (role && options.existing?.includes(role.value))
+        return json(400, { error: { code: 'Request_BadRequest', message: 'Permission being assigned already exists on the object.' } });
       return json(201, { id: 'assignment', appRoleId: body.appRoleId });
     }
     return json(404, { error: { code: 'Request_ResourceNotFound', message: url } });
@@ -55,14 +56,26 @@ describe('auto-upgrade role assignment', () => {
 
   it('reports refused assignments as failures instead of throwing', async () => {
     const g = graph({ forbid: true });
-    const result = await assignMissingRoles({ graphHost: GRAPH, accessToken: 't', clientId: OUR_APP, roles: ['UserAuthenticationMethod.Read.All'], fetchImpl: g.fetchImpl });
+    const result = await assignMissingRoles({
+      graphHost: GRAPH,
+      accessToken: 't',
+      clientId: OUR_APP,
+      roles: ['UserAuthenticationMethod.Read.All'],
+      fetchImpl: g.fetchImpl,
+    });
     expect(result.assigned).toEqual([]);
     expect(result.failed[0]?.error).toContain('Authorization_RequestDenied');
   });
 
   it('retries a throttled assignment', async () => {
     const g = graph({ throttleOnce: true });
-    const result = await assignMissingRoles({ graphHost: GRAPH, accessToken: 't', clientId: OUR_APP, roles: ['UserAuthenticationMethod.Read.All'], fetchImpl: g.fetchImpl });
+    const result = await assignMissingRoles({
+      graphHost: GRAPH,
+      accessToken: 't',
+      clientId: OUR_APP,
+      roles: ['UserAuthenticationMethod.Read.All'],
+      fetchImpl: g.fetchImpl,
+    });
     expect(result.assigned).toEqual(['UserAuthenticationMethod.Read.All']);
     expect(g.calls.filter((c) => c.endsWith('appRoleAssignedTo'))).toHaveLength(2);
   });

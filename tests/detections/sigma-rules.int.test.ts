@@ -60,8 +60,20 @@ describe('Sigma rules through the shipped pipeline fire on exactly the right rec
     await kafka.ensureTopics([spec(t.raw), spec(t.events), spec(t.dlq)]);
     await installIndexTemplate(os, { prefix, shards: 1, replicas: 0, refreshInterval: '1s' });
     normalizer = await startNormalizer(normalizerEnv(t), { opsServer: false });
-    const topics: Topics = { tenants: spec('unused'), checkpoints: spec('unused'), status: spec('unused'), raw: spec(t.raw), events: spec(t.events), deadLetter: spec(t.dlq) };
-    indexer = await startIndexer(indexerEnv({ prefix, groupId: indexGroup }), { topics, logger: quietLogger(), metrics: new Metrics('index', false), opsServer: false });
+    const topics: Topics = {
+      tenants: spec('unused'),
+      checkpoints: spec('unused'),
+      status: spec('unused'),
+      raw: spec(t.raw),
+      events: spec(t.events),
+      deadLetter: spec(t.dlq),
+    };
+    indexer = await startIndexer(indexerEnv({ prefix, groupId: indexGroup }), {
+      topics,
+      logger: quietLogger(),
+      metrics: new Metrics('index', false),
+      opsServer: false,
+    });
     await produceRaw(kafka, t.raw, envelopeMessages(cases.map((c) => c.envelope)));
     await waitFor(
       'every record indexed',
@@ -107,9 +119,13 @@ describe('Sigma rules through the shipped pipeline fire on exactly the right rec
   it('each converted rule matches exactly the records that should fire it (query_string, as sigma-cli emits it)', async () => {
     const problems: string[] = [];
     for (const [rule, query] of queries) {
-      const want = cases.filter((c) => c.fires.includes(rule)).map((c) => c.name).sort();
+      const want = cases
+        .filter((c) => c.fires.includes(rule))
+        .map((c) => c.name)
+        .sort();
       const got = await hits({ query_string: { query } });
-      if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`${rule}: fired on [${got.join(', ')}], expected [${want.join(', ')}]\n  query: ${query}`);
+      if (JSON.stringify(got) !== JSON.stringify(want))
+        problems.push(`${rule}: fired on [${got.join(', ')}], expected [${want.join(', ')}]\n  query: ${query}`);
     }
     expect(problems).toEqual([]);
   });
@@ -117,7 +133,10 @@ describe('Sigma rules through the shipped pipeline fire on exactly the right rec
   it('runs the monitor_rule output as OpenSearch Alerting would: its search input finds the same records', async () => {
     const out = convert(toolchain, join(SIGMA_RULES_DIR, 'm365-inbox-rule-forwarding.yml'), 'monitor_rule');
     expect(out.status, out.stderr).toBe(0);
-    const monitor = JSON.parse(out.stdout.slice(out.stdout.indexOf('{'))) as { type: string; inputs: Array<{ search: { query: { query: Record<string, unknown> } } }> };
+    const monitor = JSON.parse(out.stdout.slice(out.stdout.indexOf('{'))) as {
+      type: string;
+      inputs: Array<{ search: { query: { query: Record<string, unknown> } } }>;
+    };
     expect(monitor.type).toBe('monitor');
     expect(await hits(monitor.inputs[0]!.search.query.query)).toEqual(['inbox-rule-forwarding']);
   });
@@ -155,6 +174,11 @@ describe('Sigma rules through the shipped pipeline fire on exactly the right rec
     expect(await hits({ query_string: { query: 'rsa.misc.event_desc:"Suspicious email forwarding activity"' } })).toEqual(['alert-forwarding']);
     expect(await hits({ query_string: { query: 'event.action.ci:"UPDATE APPLICATION – CERTIFICATES AND SECRETS MANAGEMENT"' } })).toEqual(['app-secret-added']);
     // ResultType 0 (success) has something to match now: error.code is kept on success
-    expect(await hits({ query_string: { query: 'event.dataset:azure.signinlogs AND error.code:0' } })).toEqual(['signin-benign', 'signin-device-code', 'signin-high-risk', 'signin-imap-legacy']);
+    expect(await hits({ query_string: { query: 'event.dataset:azure.signinlogs AND error.code:0' } })).toEqual([
+      'signin-benign',
+      'signin-device-code',
+      'signin-high-risk',
+      'signin-imap-legacy',
+    ]);
   });
 });

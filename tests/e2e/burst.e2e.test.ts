@@ -32,7 +32,13 @@ describe('a burst on one tenant while the normalizer is held (real Kafka and Ope
       env: { INGEST_GRAPH_LAG_MS: '60000', INGEST_INITIAL_LOOKBACK_MS: '3600000' },
     });
     for (const name of ['control-plane', 'index', 'normalize', 'ingest'] as const) await p.start(name);
-    tenant = await p.control.createTenant({ name: 'Burst Contoso', domain: `burst-${Date.now().toString(36)}.example`, users: 50, publicationDelayMs: [0, 500], recordsPerBlob: 100 });
+    tenant = await p.control.createTenant({
+      name: 'Burst Contoso',
+      domain: `burst-${Date.now().toString(36)}.example`,
+      users: 50,
+      publicationDelayMs: [0, 500],
+      recordsPerBlob: 100,
+    });
     org = await p.connect(tenant);
   }, 180_000);
 
@@ -42,20 +48,31 @@ describe('a burst on one tenant while the normalizer is held (real Kafka and Ope
 
   it('indexes every record of the burst exactly once, the 50 KB and 3 MB records included', async () => {
     // Content published before its subscription started is never retrievable (decision 0082): wait for it.
-    await waitUntil('ingest to start the Exchange subscription', async () => {
-      const subs = (await p.control.getTenant(tenant.tenantId)).subscriptions;
-      return subs.some((s) => s.contentType === 'Audit.Exchange' && s.status === 'enabled');
-    }, 60_000, 500);
+    await waitUntil(
+      'ingest to start the Exchange subscription',
+      async () => {
+        const subs = (await p.control.getTenant(tenant.tenantId)).subscriptions;
+        return subs.some((s) => s.contentType === 'Audit.Exchange' && s.status === 'enabled');
+      },
+      60_000,
+      500,
+    );
     // The hold: the normalizer is away while the burst is collected into m365.raw.
     await p.stop('normalize');
     await p.control.addRecords(tenant.tenantId, SOURCE, BURST);
     await p.control.addRecords(tenant.tenantId, SOURCE, LARGE, { recordBytes: LARGE_BYTES });
     const ledgerIds = async () => [...new Set((await p.control.ledger(tenant.tenantId, SOURCE)).records.map((r) => r.id))];
     // The ledger lists a record once Microsoft would have published it (the tenant's publication delay).
-    const ledgerOf = (n: number) => waitUntil(`${n} records in the ledger`, async () => {
-      const ids = await ledgerIds();
-      return ids.length >= n ? ids : null;
-    }, 30_000, 250);
+    const ledgerOf = (n: number) =>
+      waitUntil(
+        `${n} records in the ledger`,
+        async () => {
+          const ids = await ledgerIds();
+          return ids.length >= n ? ids : null;
+        },
+        30_000,
+        250,
+      );
     const beforeHuge = new Set(await ledgerOf(BURST + LARGE));
     await p.control.addRecords(tenant.tenantId, SOURCE, 1, { recordBytes: HUGE_BYTES });
     const started = Date.now();
@@ -64,17 +81,32 @@ describe('a burst on one tenant while the normalizer is held (real Kafka and Ope
     expect(expected.length).toBe(BURST + LARGE + 1);
 
     // Everything collected into m365.raw before the normalizer comes back: the backlog of issue 19.
-    await waitUntil('m365.raw to hold as many messages as the burst', async () => [...(await p.endOffsets(p.topics.raw.name)).values()].reduce((a, b) => a + b, 0n) >= BigInt(expected.length), 300_000, 2_000);
-    const rawMessages = await waitUntil('the burst in m365.raw', async () => {
-      const raw = await p.readRaw();
-      const ids = new Set(raw.filter((r) => r.orgId === org.orgId).map((r) => r.eventId));
-      return expected.every((id) => ids.has(id)) ? raw.length : null;
-    }, 300_000, 5_000);
+    await waitUntil(
+      'm365.raw to hold as many messages as the burst',
+      async () => [...(await p.endOffsets(p.topics.raw.name)).values()].reduce((a, b) => a + b, 0n) >= BigInt(expected.length),
+      300_000,
+      2_000,
+    );
+    const rawMessages = await waitUntil(
+      'the burst in m365.raw',
+      async () => {
+        const raw = await p.readRaw();
+        const ids = new Set(raw.filter((r) => r.orgId === org.orgId).map((r) => r.eventId));
+        return expected.every((id) => ids.has(id)) ? raw.length : null;
+      },
+      300_000,
+      5_000,
+    );
     const collectedAt = Date.now();
     await p.start('normalize');
 
     const count = async () => {
-      const r = await p.opensearch.count({ index: `${p.indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true, body: { query: { term: { 'organization.id': org.orgId } } } } as never);
+      const r = await p.opensearch.count({
+        index: `${p.indexPrefix}-*`,
+        ignore_unavailable: true,
+        allow_no_indices: true,
+        body: { query: { term: { 'organization.id': org.orgId } } },
+      } as never);
       return (r as { body: { count: number } }).body.count;
     };
     let searchable = 0;
@@ -98,7 +130,12 @@ describe('a burst on one tenant while the normalizer is held (real Kafka and Ope
 
     for (const name of ['ingest', 'normalize', 'index'] as const) {
       const service = p.services[name];
-      const readiness = name === 'ingest' ? p.services.ingest?.service.readiness() : name === 'normalize' ? p.services.normalize?.service.readiness() : p.services.index?.service.readiness();
+      const readiness =
+        name === 'ingest'
+          ? p.services.ingest?.service.readiness()
+          : name === 'normalize'
+            ? p.services.normalize?.service.readiness()
+            : p.services.index?.service.readiness();
       expect(service, name).not.toBeNull();
       expect(readiness ?? null, `${name} readiness`).toBeNull();
     }

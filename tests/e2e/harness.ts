@@ -106,7 +106,12 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export async function waitUntil<T>(what: string, check: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs: number, everyMs = 500): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  check: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  timeoutMs: number,
+  everyMs = 500,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
   for (;;) {
@@ -187,10 +192,15 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const kafka = createKafkaClient(parseKafkaSettings(env), logger, 'e2e');
   const opensearch = createOpenSearchClient(parseOpenSearchSettings(env));
   // Create every topic up front: the services would, but a fresh topic on a busy broker can take a moment.
-  await waitUntil('topics created', async () => {
-    await kafka.ensureTopics(topics);
-    return true;
-  }, 30_000, 1_000);
+  await waitUntil(
+    'topics created',
+    async () => {
+      await kafka.ensureTopics(topics);
+      return true;
+    },
+    30_000,
+    1_000,
+  );
 
   let controlPlane: RunningControlPlane | null = null;
   let ingest: RunningIngest | null = null;
@@ -297,7 +307,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       // The administrator's clicks start here (sign-in, then Accept): the first-event latency counts from it.
       const consentedAt = Date.now();
       const landed = await answerConsent(connect.body.consentUrl, tenant.adminAccount, 'accept');
-      if (landed.stage !== 'callback' || landed.status >= 400) throw new Error(`consent ended at ${landed.stage} with ${landed.status}: ${landed.html.slice(0, 300)}`);
+      if (landed.stage !== 'callback' || landed.status >= 400)
+        throw new Error(`consent ended at ${landed.stage} with ${landed.status}: ${landed.html.slice(0, 300)}`);
       return { orgId, tenant, consentedAt };
     },
     async documents() {
@@ -316,7 +327,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         if (body._scroll_id) scrollIds.push(body._scroll_id);
         const hits = body.hits.hits;
         for (const h of hits) {
-          out.push({ orgId: String(h._source.organization?.id ?? ''), eventId: String(h._source.event?.id ?? ''), tenantId: h._source.cloud?.account?.id ?? null, index: h._index });
+          out.push({
+            orgId: String(h._source.organization?.id ?? ''),
+            eventId: String(h._source.event?.id ?? ''),
+            tenantId: h._source.cloud?.account?.id ?? null,
+            index: h._index,
+          });
         }
         if (hits.length === 0 || !body._scroll_id) break;
         response = await opensearch.scroll({ scroll_id: body._scroll_id, scroll: '30s' } as never);
@@ -341,7 +357,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       return pipeline.endOffsets(topics.events.name);
     },
     async readRaw(from) {
-      return readRawTopic(kafka, topics.raw.name, await pipeline.endOffsets(topics.raw.name), from ?? new Map(), `${prefix}-reader-${randomBytes(4).toString('hex')}`);
+      return readRawTopic(
+        kafka,
+        topics.raw.name,
+        await pipeline.endOffsets(topics.raw.name),
+        from ?? new Map(),
+        `${prefix}-reader-${randomBytes(4).toString('hex')}`,
+      );
     },
     async endOffsets(topic) {
       const admin = kafka.admin();
@@ -354,7 +376,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       }
     },
     async readEvents(from) {
-      return readEventsTopic(kafka, topics.events.name, await pipeline.eventsEndOffsets(), from ?? new Map(), `${prefix}-reader-${randomBytes(4).toString('hex')}`);
+      return readEventsTopic(
+        kafka,
+        topics.events.name,
+        await pipeline.eventsEndOffsets(),
+        from ?? new Map(),
+        `${prefix}-reader-${randomBytes(4).toString('hex')}`,
+      );
     },
     async waitForIndexerCaughtUp(timeoutMs) {
       // The offset the indexer must have committed per partition: one past the last data message. A transaction's
@@ -409,7 +437,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
  * to `ends`, decoding each value. Transaction markers and aborted records are never handed to eachBatch, so the end
  * of a partition is detected from the consumer's batch instrumentation, which sees them.
  */
-export async function readEventsTopic(kafka: KafkaClient, topic: string, ends: Map<number, bigint>, from: Map<number, bigint>, groupId: string): Promise<EventOnTopic[]> {
+export async function readEventsTopic(
+  kafka: KafkaClient,
+  topic: string,
+  ends: Map<number, bigint>,
+  from: Map<number, bigint>,
+  groupId: string,
+): Promise<EventOnTopic[]> {
   return readTopic(kafka, topic, ends, from, groupId, (value, key, partition, offset) => {
     const event = decodeSiemEvent(value);
     return { orgKey: key, orgId: event.organization.id, eventId: event.event.id, partition, offset };
@@ -417,7 +451,13 @@ export async function readEventsTopic(kafka: KafkaClient, topic: string, ends: M
 }
 
 /** Reads m365.raw envelopes (read committed) between offsets: organization key and envelope, record id. */
-export async function readRawTopic(kafka: KafkaClient, topic: string, ends: Map<number, bigint>, from: Map<number, bigint>, groupId: string): Promise<EventOnTopic[]> {
+export async function readRawTopic(
+  kafka: KafkaClient,
+  topic: string,
+  ends: Map<number, bigint>,
+  from: Map<number, bigint>,
+  groupId: string,
+): Promise<EventOnTopic[]> {
   return readTopic(kafka, topic, ends, from, groupId, (value, key, partition, offset) => {
     const envelope = JSON.parse(value.toString('utf8')) as { orgId: string; record: Record<string, unknown> };
     return { orgKey: key, orgId: envelope.orgId, eventId: String(envelope.record.Id ?? envelope.record.id ?? ''), partition, offset };
@@ -468,7 +508,9 @@ async function readTopic<T>(
         }
       },
     });
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`reading ${topic} did not reach its end offsets within 60 s`)), 60_000).unref());
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`reading ${topic} did not reach its end offsets within 60 s`)), 60_000).unref(),
+    );
     await Promise.race([finished, timeout]);
   } finally {
     await consumer.disconnect().catch(() => undefined);

@@ -70,7 +70,10 @@ describe('licence refusals keep the connection Active (real control plane, inges
         async () => {
           const r = await p.api<AppStatus>('GET', `/organizations/${c.orgId}/applications/microsoft-manage`);
           if (r.status !== 200) return null;
-          const unavailable = r.body.sources.filter((s) => s.state === 'unavailable_licence').map((s) => s.name).sort();
+          const unavailable = r.body.sources
+            .filter((s) => s.state === 'unavailable_licence')
+            .map((s) => s.name)
+            .sort();
           const graphOk = r.body.sources.filter((s) => s.name.startsWith('graph:') && !gated.includes(s.name as SourceName)).every((s) => s.state === 'ok');
           return r.body.status === 'active' && graphOk && JSON.stringify(unavailable) === JSON.stringify([...gated].sort()) ? r.body : null;
         },

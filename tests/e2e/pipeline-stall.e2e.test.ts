@@ -80,11 +80,22 @@ describe('a stalled stage shows as pipeline_stalled on its organizations (real K
       throw new Error(`${String(error)}\n${normalizerOutput.slice(-2000)}`);
     });
 
-    tenant = await p.control.createTenant({ name: 'Stall Corp', domain: `stall-${Date.now().toString(36)}.example`, users: 5, publicationDelayMs: [0, 0], graphThrottling: false });
+    tenant = await p.control.createTenant({
+      name: 'Stall Corp',
+      domain: `stall-${Date.now().toString(36)}.example`,
+      users: 5,
+      publicationDelayMs: [0, 0],
+      graphThrottling: false,
+    });
     orgId = (await p.connect(tenant)).orgId;
     partition = partitionForKey(orgId, p.topics.raw.partitions);
     // Management content exists only for started subscriptions: records are added once the pollers reported.
-    await waitUntil('the pollers to report on Audit.Exchange', async () => (await connection()).sources?.some((s) => s.name === 'management:Audit.Exchange' && s.state === 'ok'), 120_000, 1_000);
+    await waitUntil(
+      'the pollers to report on Audit.Exchange',
+      async () => (await connection()).sources?.some((s) => s.name === 'management:Audit.Exchange' && s.state === 'ok'),
+      120_000,
+      1_000,
+    );
     await p.control.addRecords(tenant.tenantId, 'management:Audit.Exchange', 20);
     let last: ConnectionBody | null = null;
     await waitUntil('the organization to be Active', async () => (last = await connection()).status === 'active', 180_000, 1_000).catch((error: unknown) => {
@@ -120,11 +131,18 @@ describe('a stalled stage shows as pipeline_stalled on its organizations (real K
     const arrivedAt = Date.now();
 
     let seen: ConnectionBody | null = null;
-    const stalled = await waitUntil('pipeline_stalled with stage normalize', async () => {
-      const c = (seen = await connection());
-      return c.reason === 'pipeline_stalled' && c.pipelineStalls.some((s) => s.stage === 'normalize') ? c : null;
-    }, WITHIN_MS + 15_000, 1_000).catch((error: unknown) => {
-      throw new Error(`${String(error)}; last: ${JSON.stringify({ status: seen?.status, reason: seen?.reason, stalls: seen?.pipelineStalls })}; normalizer exit ${child.exitCode ?? child.signalCode ?? 'running'}; its output:\n${normalizerOutput.slice(-3000)}`);
+    const stalled = await waitUntil(
+      'pipeline_stalled with stage normalize',
+      async () => {
+        const c = (seen = await connection());
+        return c.reason === 'pipeline_stalled' && c.pipelineStalls.some((s) => s.stage === 'normalize') ? c : null;
+      },
+      WITHIN_MS + 15_000,
+      1_000,
+    ).catch((error: unknown) => {
+      throw new Error(
+        `${String(error)}; last: ${JSON.stringify({ status: seen?.status, reason: seen?.reason, stalls: seen?.pipelineStalls })}; normalizer exit ${child.exitCode ?? child.signalCode ?? 'running'}; its output:\n${normalizerOutput.slice(-3000)}`,
+      );
     });
     const seenAfterMs = Date.now() - arrivedAt;
     expect(seenAfterMs).toBeLessThan(WITHIN_MS);
@@ -144,32 +162,47 @@ describe('a stalled stage shows as pipeline_stalled on its organizations (real K
     expect(status).toContain(`stalled:  normalize since ${stall.since} (${p.topics.raw.name} partition ${partition}`);
 
     child.kill('SIGCONT');
-    await waitUntil('Active again once the normalizer commits', async () => {
-      const c = await connection();
-      return c.status === 'active' && c.pipelineStalls.length === 0;
-    }, WITHIN_MS, 1_000);
+    await waitUntil(
+      'Active again once the normalizer commits',
+      async () => {
+        const c = await connection();
+        return c.status === 'active' && c.pipelineStalls.length === 0;
+      },
+      WITHIN_MS,
+      1_000,
+    );
   }, 240_000);
 
-  it('reports the normalizer\'s lag gauges as the offsets read directly say', async () => {
+  it("reports the normalizer's lag gauges as the offsets read directly say", async () => {
     const gaugeOf = (metrics: string, what: 'records' | 'seconds') => {
-      const line = metrics.split('\n').find((l) => l.startsWith(`m365siem_normalize_consumer_lag_${what}{`) && l.includes(`topic="${p.topics.raw.name}"`) && l.includes(`partition="${partition}"`));
+      const line = metrics
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith(`m365siem_normalize_consumer_lag_${what}{`) && l.includes(`topic="${p.topics.raw.name}"`) && l.includes(`partition="${partition}"`),
+        );
       return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
     };
     const admin = p.kafka.admin();
     await admin.connect();
     try {
       // Once caught up nothing moves: the gauge must equal end − committed read now, with no waiting seconds.
-      await waitUntil('the gauge to match the offsets', async () => {
-        const [ends, committed] = await Promise.all([
-          admin.fetchTopicOffsets(p.topics.raw.name),
-          admin.fetchOffsets({ groupId: p.env.NORMALIZE_GROUP_ID!, topics: [p.topics.raw.name] }),
-        ]);
-        const end = BigInt(ends.find((e) => e.partition === partition)?.high ?? '0');
-        const at = BigInt(committed[0]?.partitions.find((c) => c.partition === partition)?.offset ?? '-1');
-        const expected = Number(end - (at < 0n ? 0n : at));
-        const metrics = (await opsGet('/metrics')).text;
-        return expected <= 1 && gaugeOf(metrics, 'records') === expected && gaugeOf(metrics, 'seconds') === 0;
-      }, 60_000, 1_000);
+      await waitUntil(
+        'the gauge to match the offsets',
+        async () => {
+          const [ends, committed] = await Promise.all([
+            admin.fetchTopicOffsets(p.topics.raw.name),
+            admin.fetchOffsets({ groupId: p.env.NORMALIZE_GROUP_ID!, topics: [p.topics.raw.name] }),
+          ]);
+          const end = BigInt(ends.find((e) => e.partition === partition)?.high ?? '0');
+          const at = BigInt(committed[0]?.partitions.find((c) => c.partition === partition)?.offset ?? '-1');
+          const expected = Number(end - (at < 0n ? 0n : at));
+          const metrics = (await opsGet('/metrics')).text;
+          return expected <= 1 && gaugeOf(metrics, 'records') === expected && gaugeOf(metrics, 'seconds') === 0;
+        },
+        60_000,
+        1_000,
+      );
     } finally {
       await admin.disconnect();
     }
@@ -179,18 +212,36 @@ describe('a stalled stage shows as pipeline_stalled on its organizations (real K
     await p.stop('index');
     const eventsBefore = (await p.eventsEndOffsets()).get(partitionForKey(orgId, p.topics.events.partitions)) ?? 0n;
     await p.control.addRecords(tenant.tenantId, 'management:Audit.Exchange', 50);
-    await waitUntil('the normalizer to produce the new events', async () => ((await p.eventsEndOffsets()).get(partitionForKey(orgId, p.topics.events.partitions)) ?? 0n) > eventsBefore, 60_000, 500);
+    await waitUntil(
+      'the normalizer to produce the new events',
+      async () => ((await p.eventsEndOffsets()).get(partitionForKey(orgId, p.topics.events.partitions)) ?? 0n) > eventsBefore,
+      60_000,
+      500,
+    );
     const arrivedAt = Date.now();
-    const stalled = await waitUntil('pipeline_stalled with stage index', async () => {
-      const c = await connection();
-      return c.reason === 'pipeline_stalled' && c.pipelineStalls.some((s) => s.stage === 'index') ? c : null;
-    }, WITHIN_MS + 15_000, 1_000);
+    const stalled = await waitUntil(
+      'pipeline_stalled with stage index',
+      async () => {
+        const c = await connection();
+        return c.reason === 'pipeline_stalled' && c.pipelineStalls.some((s) => s.stage === 'index') ? c : null;
+      },
+      WITHIN_MS + 15_000,
+      1_000,
+    );
     expect(Date.now() - arrivedAt).toBeLessThan(WITHIN_MS);
-    expect(stalled.pipelineStalls.find((s) => s.stage === 'index')).toMatchObject({ topic: p.topics.events.name, partition: partitionForKey(orgId, p.topics.events.partitions) });
+    expect(stalled.pipelineStalls.find((s) => s.stage === 'index')).toMatchObject({
+      topic: p.topics.events.name,
+      partition: partitionForKey(orgId, p.topics.events.partitions),
+    });
     await p.start('index');
-    await waitUntil('Active again once the indexer commits', async () => {
-      const c = await connection();
-      return c.status === 'active' && c.pipelineStalls.length === 0;
-    }, WITHIN_MS, 1_000);
+    await waitUntil(
+      'Active again once the indexer commits',
+      async () => {
+        const c = await connection();
+        return c.status === 'active' && c.pipelineStalls.length === 0;
+      },
+      WITHIN_MS,
+      1_000,
+    );
   }, 240_000);
 });

@@ -42,7 +42,11 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 /** Runs `m365-siem …` as an operator would, with the pipeline's settings as its environment. */
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'm365-siem.js'), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'm365-siem.js'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -97,7 +101,12 @@ describe('the whole pipeline on simulated tenants with faults (real Kafka and Op
     const firstSeenAt = await waitUntil(
       'the first event of the new organization in OpenSearch',
       async () => {
-        const r = await p.opensearch.count({ index: `${p.indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true, body: { query: { term: { 'organization.id': org.orgId } } } } as never);
+        const r = await p.opensearch.count({
+          index: `${p.indexPrefix}-*`,
+          ignore_unavailable: true,
+          allow_no_indices: true,
+          body: { query: { term: { 'organization.id': org.orgId } } },
+        } as never);
         return (r as { body: { count: number } }).body.count > 0 ? Date.now() : null;
       },
       60_000,
@@ -151,7 +160,8 @@ describe('the whole pipeline on simulated tenants with faults (real Kafka and Op
               if (ledger.pending > 0) complete = false;
               const own = [...new Set(ledger.records.map((r) => r.id))];
               const found = await p.searchIds(own);
-              if (found.size < own.length || ledger.notCollected > 0) lines.push(`${t.name} ${source}: ${found.size}/${own.length} searchable, ${ledger.pending} pending, ${ledger.notCollected} not collected`);
+              if (found.size < own.length || ledger.notCollected > 0)
+                lines.push(`${t.name} ${source}: ${found.size}/${own.length} searchable, ${ledger.pending} pending, ${ledger.notCollected} not collected`);
               ids.push(...own);
             }
             ledgerIds.set(org.orgId, [...new Set(ids)]);
@@ -194,10 +204,19 @@ describe('the whole pipeline on simulated tenants with faults (real Kafka and Op
     // On siem.events exactly once (read committed), keyed with its organization.
     events = await p.readEvents();
     const onTopic = countBy(events, (e) => `${e.orgId}|${e.eventId}`);
-    expect([...onTopic].filter(([, n]) => n > 1), 'events on siem.events more than once').toEqual([]);
-    expect(events.filter((e) => e.orgKey !== e.orgId), 'events keyed with another organization').toEqual([]);
+    expect(
+      [...onTopic].filter(([, n]) => n > 1),
+      'events on siem.events more than once',
+    ).toEqual([]);
+    expect(
+      events.filter((e) => e.orgKey !== e.orgId),
+      'events keyed with another organization',
+    ).toEqual([]);
     for (const [orgId, ids] of ledgerIds) {
-      expect(ids.filter((id) => onTopic.get(`${orgId}|${id}`) !== 1), `ledger records of ${orgId} not on siem.events exactly once`).toEqual([]);
+      expect(
+        ids.filter((id) => onTopic.get(`${orgId}|${id}`) !== 1),
+        `ledger records of ${orgId} not on siem.events exactly once`,
+      ).toEqual([]);
     }
     expect(events.filter((e) => expectedOrgOf.has(e.eventId) && expectedOrgOf.get(e.eventId) !== e.orgId)).toEqual([]);
     // Everything indexed came through siem.events, and everything on siem.events was indexed.
@@ -209,7 +228,10 @@ describe('the whole pipeline on simulated tenants with faults (real Kafka and Op
       .filter((v): v is Buffer => v !== null)
       .map((v) => sourceStatusSchema.parse(JSON.parse(v.toString('utf8'))));
     const total = (f: (s: (typeof statuses)[number]) => number) => statuses.reduce((n, s) => n + f(s), 0);
-    expect(total((s) => s.counts.duplicatesSkipped), 'duplicates skipped by ingest').toBeGreaterThan(0);
+    expect(
+      total((s) => s.counts.duplicatesSkipped),
+      'duplicates skipped by ingest',
+    ).toBeGreaterThan(0);
   }, 300_000);
 
   it('replays one organization without changing the document count and without touching the others', async () => {
@@ -229,7 +251,10 @@ describe('the whole pipeline on simulated tenants with faults (real Kafka and Op
 
     const replayed = await p.readEvents(before);
     expect(replayed.length).toBe(result.produced);
-    expect(replayed.filter((e) => e.orgId !== org.orgId || e.orgKey !== org.orgId), 'replayed events of other organizations').toEqual([]);
+    expect(
+      replayed.filter((e) => e.orgId !== org.orgId || e.orgKey !== org.orgId),
+      'replayed events of other organizations',
+    ).toEqual([]);
     expect(new Set(replayed.map((e) => e.eventId))).toEqual(new Set(ownEvents.map((e) => e.eventId)));
 
     // The command itself, as an operator runs it, for another organization and a --from time: progress on stderr,
@@ -271,10 +296,15 @@ describe('the whole pipeline on simulated tenants with faults (real Kafka and Op
       90_000,
       2_000,
     );
-    expect(republished.filter((r) => r.orgId !== org.orgId || r.orgKey !== org.orgId), 'records of other organizations re-fetched').toEqual([]);
+    expect(
+      republished.filter((r) => r.orgId !== org.orgId || r.orgKey !== org.orgId),
+      'records of other organizations re-fetched',
+    ).toEqual([]);
 
     // A second request is a new generation; a bad one is refused with the reason.
-    await expect(requestRefetch({ M365_SIEM_URL: p.controlPlaneUrl, M365_SIEM_TOKEN: p.operatorToken }, org.orgId, new Date(Date.now() - 8 * 24 * 3_600_000))).rejects.toThrow(/7 days/);
+    await expect(
+      requestRefetch({ M365_SIEM_URL: p.controlPlaneUrl, M365_SIEM_TOKEN: p.operatorToken }, org.orgId, new Date(Date.now() - 8 * 24 * 3_600_000)),
+    ).rejects.toThrow(/7 days/);
 
     await p.waitForIndexerCaughtUp(60_000);
     const after = await p.documents();

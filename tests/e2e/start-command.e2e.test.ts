@@ -116,7 +116,12 @@ describe('m365-siem start: stop everything, start again', () => {
     // Without a Microsoft application the command starts the simulator (the embedded default).
     for (const key of Object.keys(env)) if (key.startsWith('M365_CLIENT_') || key.startsWith('M365_ALL_HOSTS')) delete env[key];
     // Its own process group, so a Ctrl-C can be sent to the command and everything it started at once.
-    const child = spawn(process.execPath, [bin, 'start', '--json', '--poll-interval', '2000'], { cwd: repoRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'start', '--json', '--poll-interval', '2000'], {
+      cwd: repoRoot,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     running.push(child);
     const stderr: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
@@ -135,7 +140,9 @@ describe('m365-siem start: stop everything, start again', () => {
   const statuses = async (a: Announcement): Promise<string[]> =>
     Promise.all(
       a.organizations.map(async (o) => {
-        const res = await fetch(`${a.controlPlane}/api/v1/organizations/${o.id}/applications/microsoft-manage`, { headers: { authorization: `Bearer ${token}` } });
+        const res = await fetch(`${a.controlPlane}/api/v1/organizations/${o.id}/applications/microsoft-manage`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
         const body = (await res.json()) as { status: string; reason: string | null };
         return body.reason ? `${body.status} (${body.reason})` : body.status;
       }),

@@ -9,7 +9,11 @@ import path from 'node:path';
 import { startPipeline, waitUntil, type Pipeline } from './harness.ts';
 
 interface Hit {
-  _source: { '@timestamp': string; event: { id: string }; m365: { alert: { id: string; status: string; classification: string | null; determination: string | null; assigned_to: string | null } } };
+  _source: {
+    '@timestamp': string;
+    event: { id: string };
+    m365: { alert: { id: string; status: string; classification: string | null; determination: string | null; assigned_to: string | null } };
+  };
 }
 
 describe('alerts and risk detections that change', () => {
@@ -32,10 +36,19 @@ describe('alerts and risk detections that change', () => {
     return (r as { body: { hits: { hits: Hit[] } } }).body.hits.hits;
   };
   const historyOf = (orgId: string, source: string) =>
-    search({ size: 100, query: { bool: { filter: [{ term: { 'organization.id': orgId } }, { term: { 'm365.source': source } }] } }, sort: [{ '@timestamp': 'asc' }] });
+    search({
+      size: 100,
+      query: { bool: { filter: [{ term: { 'organization.id': orgId } }, { term: { 'm365.source': source } }] } },
+      sort: [{ '@timestamp': 'asc' }],
+    });
 
   it('an alert updated three times is four documents, and the collapse query shows its current state', async () => {
-    const tenant = await p.control.createTenant({ name: 'E2E Alerts', domain: `alerts-${Date.now().toString(36)}.example`, users: 5, publicationDelayMs: [0, 500] });
+    const tenant = await p.control.createTenant({
+      name: 'E2E Alerts',
+      domain: `alerts-${Date.now().toString(36)}.example`,
+      users: 5,
+      publicationDelayMs: [0, 500],
+    });
     const org = await p.connect(tenant);
     const source = 'graph:securityAlerts';
     const { firstIndex } = await p.control.addRecords(tenant.tenantId, source, 1);
@@ -64,7 +77,12 @@ describe('alerts and risk detections that change', () => {
   }, 420_000);
 
   it('a risk detection dismissed an hour after detection is a second document', async () => {
-    const tenant = await p.control.createTenant({ name: 'E2E Risk', domain: `risk-${Date.now().toString(36)}.example`, users: 5, publicationDelayMs: [0, 500] });
+    const tenant = await p.control.createTenant({
+      name: 'E2E Risk',
+      domain: `risk-${Date.now().toString(36)}.example`,
+      users: 5,
+      publicationDelayMs: [0, 500],
+    });
     const org = await p.connect(tenant);
     const source = 'graph:riskDetections';
     const { firstIndex } = await p.control.addRecords(tenant.tenantId, source, 1);

@@ -29,7 +29,11 @@ export async function offsetsFixture(kafka: KafkaClient, kind: string, partition
     groupId,
     admin,
     async produce(count, target) {
-      const messages = Array.from({ length: count }, (_, i) => ({ key: target.key ?? `k${i}`, value: `v${i}`, ...(target.partition === undefined ? {} : { partition: target.partition }) }));
+      const messages = Array.from({ length: count }, (_, i) => ({
+        key: target.key ?? `k${i}`,
+        value: `v${i}`,
+        ...(target.partition === undefined ? {} : { partition: target.partition }),
+      }));
       await producer.send({ topic, messages });
     },
     async commit(partition, offset) {

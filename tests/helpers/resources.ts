@@ -16,7 +16,9 @@ export function uniqueName(kind: string): string {
 }
 
 /** The TOPIC_* settings naming a test's own six topics `<prefix>.tenants`, `<prefix>.checkpoints`, … */
-export function testTopicEnv(prefix: string): Record<'TOPIC_TENANTS' | 'TOPIC_CHECKPOINTS' | 'TOPIC_STATUS' | 'TOPIC_RAW' | 'TOPIC_EVENTS' | 'TOPIC_DLQ', string> {
+export function testTopicEnv(
+  prefix: string,
+): Record<'TOPIC_TENANTS' | 'TOPIC_CHECKPOINTS' | 'TOPIC_STATUS' | 'TOPIC_RAW' | 'TOPIC_EVENTS' | 'TOPIC_DLQ', string> {
   return {
     TOPIC_TENANTS: `${prefix}.tenants`,
     TOPIC_CHECKPOINTS: `${prefix}.checkpoints`,

@@ -24,7 +24,13 @@ const samples: SiemEvent[] = [
     organization: { id: 'o' },
     source: { port: 0, geo: { location: { lat: -0.5, lon: 179.999999 } } },
     user: { target: {} },
-    m365: { record_type: 2147483647, mailbox: { operation_count: 4_503_599_627_370_495, external_access: false }, fields: {}, parameters: { 'a.b': 'c', 'q"k': 'v\u0000' }, device: { is_compliant: true } },
+    m365: {
+      record_type: 2147483647,
+      mailbox: { operation_count: 4_503_599_627_370_495, external_access: false },
+      fields: {},
+      parameters: { 'a.b': 'c', 'q"k': 'v\u0000' },
+      device: { is_compliant: true },
+    },
   },
 ];
 

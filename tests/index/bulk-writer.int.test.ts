@@ -35,7 +35,12 @@ describe('BulkWriter (real OpenSearch)', () => {
     });
 
   const writer = () =>
-    new BulkWriter(client, { opType: 'create', maxDocs: 1000, maxBytes: 5_000_000, retryInitialMs: 100, retryMaxMs: 400, concurrency: 2 }, quietLogger(), createBulkWriterMetrics(new Metrics('index', false)));
+    new BulkWriter(
+      client,
+      { opType: 'create', maxDocs: 1000, maxBytes: 5_000_000, retryInitialMs: 100, retryMaxMs: 400, concurrency: 2 },
+      quietLogger(),
+      createBulkWriterMetrics(new Metrics('index', false)),
+    );
 
   const count = async (index: string) => {
     await direct.indices.refresh({ index });

@@ -19,7 +19,9 @@ function fakeClient(script: (ids: string[], call: number) => Answer) {
         const e = Object.assign(new Error('scripted'), { name: answer.error.name, meta: { statusCode: answer.error.statusCode } });
         throw e;
       }
-      const items = answer.items.map((status) => ({ create: { status, ...(status >= 300 && status !== 409 ? { error: { type: status === 400 ? 'mapper_parsing_exception' : 'x', reason: 'r' } } : {}) } }));
+      const items = answer.items.map((status) => ({
+        create: { status, ...(status >= 300 && status !== 409 ? { error: { type: status === 400 ? 'mapper_parsing_exception' : 'x', reason: 'r' } } : {}) },
+      }));
       return { body: { errors: items.some((i) => i.create.status >= 300), items }, statusCode: 200 };
     },
   };
@@ -37,10 +39,16 @@ const writer = (client: OpenSearchClient, o: Partial<{ maxDocs: number; maxBytes
 
 describe('BulkWriter (scripted client)', () => {
   it('re-sends only items answered 429/5xx, until they pass', async () => {
-    const { client, calls } = fakeClient((ids, call) => ({ items: ids.map((id) => (call < 2 && (id === 'd1' || id === 'd3') ? (id === 'd1' ? 429 : 503) : 201)) }));
+    const { client, calls } = fakeClient((ids, call) => ({
+      items: ids.map((id) => (call < 2 && (id === 'd1' || id === 'd3') ? (id === 'd1' ? 429 : 503) : 201)),
+    }));
     const results = await writer(client).write(docs(4));
     expect(results.map((r) => r.kind)).toEqual(['indexed', 'indexed', 'indexed', 'indexed']);
-    expect(calls).toEqual([['d0', 'd1', 'd2', 'd3'], ['d1', 'd3'], ['d1', 'd3']]);
+    expect(calls).toEqual([
+      ['d0', 'd1', 'd2', 'd3'],
+      ['d1', 'd3'],
+      ['d1', 'd3'],
+    ]);
   });
 
   it('retries a request without an answer as a whole, then takes the per-item results', async () => {
@@ -51,7 +59,9 @@ describe('BulkWriter (scripted client)', () => {
   });
 
   it('sends the items of a request rejected as a whole (400) one by one and dead-letters only the bad one', async () => {
-    const { client, calls } = fakeClient((ids) => (ids.length > 1 || ids[0] === 'd1' ? { error: { name: 'ResponseError', statusCode: 400 } } : { items: [201] }));
+    const { client, calls } = fakeClient((ids) =>
+      ids.length > 1 || ids[0] === 'd1' ? { error: { name: 'ResponseError', statusCode: 400 } } : { items: [201] },
+    );
     const results = await writer(client).write(docs(3));
     expect(results.map((r) => r.kind)).toEqual(['indexed', 'dead-letter', 'indexed']);
     expect(results[1]).toMatchObject({ code: 'bulk_request_rejected' });
@@ -81,7 +91,11 @@ describe('BulkWriter concurrency', () => {
     const calls: string[][] = [];
     const client = {
       bulk: async (params: { body: string | Buffer }) => {
-        const ids = String(params.body).split('\n').filter((_, i) => i % 2 === 0).filter(Boolean).map((l) => (Object.values(JSON.parse(l))[0] as { _id: string })._id);
+        const ids = String(params.body)
+          .split('\n')
+          .filter((_, i) => i % 2 === 0)
+          .filter(Boolean)
+          .map((l) => (Object.values(JSON.parse(l))[0] as { _id: string })._id);
         calls.push(ids);
         inFlight++;
         peak = Math.max(peak, inFlight);
@@ -93,7 +107,11 @@ describe('BulkWriter concurrency', () => {
     const results = await writer(client, { maxDocs: 2, concurrency: 3 }).write(docs(11));
     expect(results.every((r) => r.kind === 'indexed')).toBe(true);
     expect(peak).toBe(3);
-    expect(calls.flat().sort()).toEqual(docs(11).map((d) => d.id).sort());
+    expect(calls.flat().sort()).toEqual(
+      docs(11)
+        .map((d) => d.id)
+        .sort(),
+    );
 
     // the limit holds across concurrent writes (several Kafka batches in the pipeline)
     peak = 0;

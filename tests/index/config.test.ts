@@ -4,7 +4,15 @@ import { parseIndexConfig, parseIndexSettings } from '../../index/config.ts';
 describe('index settings', () => {
   it('has working defaults', () => {
     const s = parseIndexSettings({});
-    expect(s).toMatchObject({ groupId: 'm365-siem-index', prefix: 'siem-events', retentionDays: 90, bulkMaxDocs: 1000, opType: 'create', bulkConcurrency: 2, pipelineDepth: 4 });
+    expect(s).toMatchObject({
+      groupId: 'm365-siem-index',
+      prefix: 'siem-events',
+      retentionDays: 90,
+      bulkMaxDocs: 1000,
+      opType: 'create',
+      bulkConcurrency: 2,
+      pipelineDepth: 4,
+    });
     expect(parseIndexConfig({}).topics.events).toBe('siem.events');
   });
   it('names the bad setting', () => {

@@ -30,7 +30,10 @@ describe('daily index names', () => {
 
 describe('event → document', () => {
   const at = Date.parse('2026-11-25T22:10:00.123Z');
-  const decoded = () => decodeSiemEvent(encode(signIn({ orgId: 'acme', atMs: at, id: 'evt-1', user: 'ann@acme.example', outcome: 'failure', country: 'DE', ip: '192.0.2.1' }))) as unknown as Record<string, unknown>;
+  const decoded = () =>
+    decodeSiemEvent(
+      encode(signIn({ orgId: 'acme', atMs: at, id: 'evt-1', user: 'ann@acme.example', outcome: 'failure', country: 'DE', ip: '192.0.2.1' })),
+    ) as unknown as Record<string, unknown>;
 
   it('files the event under its own day with @timestamp in microseconds and no nulls', () => {
     const out = toEventDocument(decoded(), 'siem-events', 'acme');

@@ -47,8 +47,7 @@ describe('indexer service (real Kafka and OpenSearch)', () => {
   it('indexes the same events twice (re-served, replayed) as one document each, and aliases each organization', async () => {
     const orgs = ['org-a', 'org-b'];
     const events = Array.from({ length: 120 }, (_, i) => anyEvent(orgs[i % 2]!, i, Date.parse('2026-05-10T10:00:00Z') + i * 60_000));
-    const send = () =>
-      producer.send({ topic: topics.events.name, acks: -1, messages: events.map((e) => ({ key: e.organization.id, value: encode(e) })) });
+    const send = () => producer.send({ topic: topics.events.name, acks: -1, messages: events.map((e) => ({ key: e.organization.id, value: encode(e) })) });
     await send();
     await allDurable();
     await send(); // Microsoft re-serves the content / the operator replays

@@ -61,8 +61,10 @@ describe('docs/querying.md examples against indexed simulator-like events', () =
     events.push(inboxRule({ orgId: org, id: id(), atMs: now - 2 * H, user: 'dan@contoso.example', ruleName: 'team', forwardTo: 'boss@contoso.example' }));
     events.push(inboxRule({ orgId: org, id: id(), atMs: now - H, user: 'erin@contoso.example', ruleName: 'rd', redirectTo: 'me@mail.example' }));
     // downloads: eve 60 files in the last hour, frank 10
-    for (let i = 0; i < 60; i++) events.push(fileDownload({ orgId: org, id: id(), atMs: now - 20 * 60_000 + i * 1000, user: 'eve@contoso.example', file: `report-${i}.xlsx` }));
-    for (let i = 0; i < 10; i++) events.push(fileDownload({ orgId: org, id: id(), atMs: now - 20 * 60_000, user: 'frank@contoso.example', file: `f-${i}.docx` }));
+    for (let i = 0; i < 60; i++)
+      events.push(fileDownload({ orgId: org, id: id(), atMs: now - 20 * 60_000 + i * 1000, user: 'eve@contoso.example', file: `report-${i}.xlsx` }));
+    for (let i = 0; i < 10; i++)
+      events.push(fileDownload({ orgId: org, id: id(), atMs: now - 20 * 60_000, user: 'frank@contoso.example', file: `f-${i}.docx` }));
     // countries: gina known in US, new in RU today; hank only DE
     si(org, 'gina@contoso.example', 'success', 'US', now - 10 * D);
     si(org, 'gina@contoso.example', 'success', 'US', now - 2 * H);
@@ -121,9 +123,7 @@ describe('docs/querying.md examples against indexed simulator-like events', () =
     const r = await run('sign-ins-from-new-countries');
     const since = now - D;
     const fresh = r.aggregations!.by_user!.buckets.flatMap((u) =>
-      (u.by_country.buckets as Buckets<{ first_seen: { value: number } }>)
-        .filter((c) => c.first_seen.value >= since)
-        .map((c) => `${u.key}:${c.key}`),
+      (u.by_country.buckets as Buckets<{ first_seen: { value: number } }>).filter((c) => c.first_seen.value >= since).map((c) => `${u.key}:${c.key}`),
     );
     // hank's DE and gina's US were seen before; ann/ivan never signed in successfully
     expect(fresh).toEqual(['gina@contoso.example:RU']);

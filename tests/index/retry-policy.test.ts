@@ -15,7 +15,15 @@ describe('bulk item verdicts (Vector rules + 409 on create = already indexed)', 
     expect(classifyItem(409, { type: 'version_conflict_engine_exception' }, 'index')).toMatchObject({ kind: 'dead-letter' });
   });
   it('dead-letters mapping errors and other 4xx with a code and the reason', () => {
-    const v = classifyItem(400, { type: 'mapper_parsing_exception', reason: "failed to parse field [source.ip] of type [ip]", caused_by: { type: 'illegal_argument_exception', reason: "'nope' is not an IP string literal." } }, 'create');
+    const v = classifyItem(
+      400,
+      {
+        type: 'mapper_parsing_exception',
+        reason: 'failed to parse field [source.ip] of type [ip]',
+        caused_by: { type: 'illegal_argument_exception', reason: "'nope' is not an IP string literal." },
+      },
+      'create',
+    );
     expect(v).toMatchObject({ kind: 'dead-letter', code: 'mapping_error' });
     expect(v.kind === 'dead-letter' && v.reason).toContain('source.ip');
     expect(classifyItem(400, { type: 'index_closed_exception', reason: 'closed' }, 'create')).toMatchObject({ kind: 'dead-letter', code: 'index_closed' });
@@ -32,7 +40,16 @@ describe('bulk item verdicts (Vector rules + 409 on create = already indexed)', 
 });
 
 describe('retention', () => {
-  const names = ['siem-events-2026.11.20', 'siem-events-2026.11.23', 'siem-events-2026.11.24', 'siem-events-2026.11.25', 'siem-events-2026.11.26', 'siem-events-org-acme', 'other-siem-events-2026.01.01', 'siem-events-2025.13.01'];
+  const names = [
+    'siem-events-2026.11.20',
+    'siem-events-2026.11.23',
+    'siem-events-2026.11.24',
+    'siem-events-2026.11.25',
+    'siem-events-2026.11.26',
+    'siem-events-org-acme',
+    'other-siem-events-2026.01.01',
+    'siem-events-2025.13.01',
+  ];
   const now = new Date('2026-11-26T08:00:00Z');
   it('selects only whole days older than N days, of this prefix, exact names', () => {
     // 2 days before now = 2026-11-24T08:00Z: days ending at or before that go (…11.23 ends 11.24T00:00).

@@ -136,7 +136,18 @@ describe('index template agrees with the Avro schema', () => {
       }
       return found;
     };
-    for (const path of ['event.action', 'event.outcome', 'rule.name', 'error.code', 'm365.workload', 'm365.result_status', 'm365.client_app', 'm365.auth.requirement', 'error.message', 'message']) {
+    for (const path of [
+      'event.action',
+      'event.outcome',
+      'rule.name',
+      'error.code',
+      'm365.workload',
+      'm365.result_status',
+      'm365.client_app',
+      'm365.auth.requirement',
+      'error.message',
+      'message',
+    ]) {
       expect(leaf(path)?.fields, path).toMatchObject({ ci: { type: 'keyword', normalizer: 'lowercase' } });
     }
     for (const [path, type] of mapped) if (path.startsWith('m365.') && type === 'keyword') expect(leaf(path)?.fields, path).toHaveProperty('ci');

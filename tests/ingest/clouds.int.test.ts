@@ -33,11 +33,15 @@ describe('cloud profiles', () => {
     for (const [i, cloud] of CLOUDS.entries()) {
       const tenantId = (tenants[i] as { tenantId: string }).tenantId;
       for (const s of [mgmt, graph]) {
-        await waitUntil(async () => {
-          const ledger = (await fx().sim.control.ledger(tenantId, s)).records.map((r) => r.id);
-          const got = new Set(publishedIds(fx().raw.values(), `org-${cloud}`, s));
-          return ledger.length > 0 && ledger.every((id) => got.has(id));
-        }, 30_000, `${s} of the ${cloud} tenant`);
+        await waitUntil(
+          async () => {
+            const ledger = (await fx().sim.control.ledger(tenantId, s)).records.map((r) => r.id);
+            const got = new Set(publishedIds(fx().raw.values(), `org-${cloud}`, s));
+            return ledger.length > 0 && ledger.every((id) => got.has(id));
+          },
+          30_000,
+          `${s} of the ${cloud} tenant`,
+        );
       }
     }
     await fx().status.waitFor((all) => all.some((s) => s.orgId === 'org-wrong-cloud' && s.state !== 'ok' && s.reason !== null), 20_000, 'wrong-cloud status');

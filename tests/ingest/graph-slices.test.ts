@@ -57,7 +57,9 @@ describe('graphSlices', () => {
 describe('graphQueryUrl', () => {
   it('asks an open-ended window with ge only, and a slice with ge and le on the same field', () => {
     const signIns = GRAPH_SOURCE_SPECS['graph:signIns'];
-    expect(decodeURIComponent(graphQueryUrl(HOST, signIns, T - HOUR + 500))).toBe(`${HOST}/v1.0/auditLogs/signIns?$filter=createdDateTime ge 2026-03-10T11:00:00Z`);
+    expect(decodeURIComponent(graphQueryUrl(HOST, signIns, T - HOUR + 500))).toBe(
+      `${HOST}/v1.0/auditLogs/signIns?$filter=createdDateTime ge 2026-03-10T11:00:00Z`,
+    );
     expect(decodeURIComponent(graphQueryUrl(HOST, GRAPH_SOURCE_SPECS['graph:directoryAudits'], T - 2 * HOUR, T - HOUR))).toBe(
       `${HOST}/v1.0/auditLogs/directoryAudits?$filter=activityDateTime ge 2026-03-10T10:00:00Z and activityDateTime le 2026-03-10T11:00:00Z`,
     );
@@ -67,13 +69,11 @@ describe('graphQueryUrl', () => {
   });
 
   it('slices only the reports, whose date field documents le', () => {
-    expect(Object.entries(GRAPH_SOURCE_SPECS).filter(([, spec]) => spec.sliceable).map(([source]) => source)).toEqual([
-      'graph:signIns',
-      'graph:nonInteractiveSignIns',
-      'graph:servicePrincipalSignIns',
-      'graph:managedIdentitySignIns',
-      'graph:directoryAudits',
-    ]);
+    expect(
+      Object.entries(GRAPH_SOURCE_SPECS)
+        .filter(([, spec]) => spec.sliceable)
+        .map(([source]) => source),
+    ).toEqual(['graph:signIns', 'graph:nonInteractiveSignIns', 'graph:servicePrincipalSignIns', 'graph:managedIdentitySignIns', 'graph:directoryAudits']);
   });
 });
 
@@ -84,7 +84,9 @@ class FakeWriter {
     this.units.push(unit);
   }
   committedCursors(key: string): Array<number | null> {
-    return this.units.flatMap((u) => u.messages.filter((m) => m.key === key && m.value !== null).map((m) => (JSON.parse(m.value as string) as { cursorMs: number | null }).cursorMs));
+    return this.units.flatMap((u) =>
+      u.messages.filter((m) => m.key === key && m.value !== null).map((m) => (JSON.parse(m.value as string) as { cursorMs: number | null }).cursorMs),
+    );
   }
 }
 
@@ -99,7 +101,15 @@ function fakeGraph(fails: (filter: string) => boolean) {
     json: async (_target: unknown, url: string, schema: { parse(v: unknown): unknown }) => {
       const filter = new URL(url).searchParams.get('$filter') ?? '';
       filters.push(filter);
-      if (fails(filter)) throw new ApiRetriableError({ reason: 'throttled', code: 'TooManyRequests', httpStatus: 429, retriable: true, retryAfterMs: 1, message: 'Too many requests.' });
+      if (fails(filter))
+        throw new ApiRetriableError({
+          reason: 'throttled',
+          code: 'TooManyRequests',
+          httpStatus: 429,
+          retriable: true,
+          retryAfterMs: 1,
+          message: 'Too many requests.',
+        });
       const ge = Date.parse(/ ge (\S+)/.exec(filter)?.[1] ?? '');
       const le = Date.parse(/ le (\S+)/.exec(filter)?.[1] ?? '');
       const value = records.filter((r) => Date.parse(r.createdDateTime) >= ge && (Number.isNaN(le) || Date.parse(r.createdDateTime) <= le));
@@ -157,7 +167,9 @@ describe('GraphPoller over a backlog', () => {
     ]);
     expect(progress.checkpoint.cursorMs).toBe(T + MIN);
     expect(report.oldestPendingMs).toBeNull();
-    const published = writer.units.flatMap((u) => u.messages.filter((m) => m.key === 'org').map((m) => (JSON.parse(m.value as string) as { record: { id: string } }).record.id));
+    const published = writer.units.flatMap((u) =>
+      u.messages.filter((m) => m.key === 'org').map((m) => (JSON.parse(m.value as string) as { record: { id: string } }).record.id),
+    );
     expect(published.sort()).toEqual(Array.from({ length: 24 }, (_, i) => `s${i}`).sort());
   });
 

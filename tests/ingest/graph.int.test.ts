@@ -18,16 +18,24 @@ describe('Graph pollers', () => {
     }
     for (const s of ['graph:signIns', 'graph:directoryAudits', 'graph:riskDetections'] as SourceName[]) {
       // Both batches must be available in the ledger (publication delay up to 2 s) before "all published" means all 80.
-      await waitUntil(async () => {
-        const ledger = await fx().ledgerIds(tenant.tenantId, s);
-        return ledger.length === 80 && new Set(publishedIds(fx().raw.values(), orgId, s)).size >= ledger.length;
-      }, 40_000, `all records of ${s}`);
+      await waitUntil(
+        async () => {
+          const ledger = await fx().ledgerIds(tenant.tenantId, s);
+          return ledger.length === 80 && new Set(publishedIds(fx().raw.values(), orgId, s)).size >= ledger.length;
+        },
+        40_000,
+        `all records of ${s}`,
+      );
     }
-    await waitUntil(async () => {
-      const users = new Set(await fx().ledgerIds(tenant.tenantId, 'graph:riskyUsers'));
-      const got = new Set(publishedIds(fx().raw.values(), orgId, 'graph:riskyUsers'));
-      return [...users].every((u) => got.has(u));
-    }, 40_000, 'every risky user');
+    await waitUntil(
+      async () => {
+        const users = new Set(await fx().ledgerIds(tenant.tenantId, 'graph:riskyUsers'));
+        const got = new Set(publishedIds(fx().raw.values(), orgId, 'graph:riskyUsers'));
+        return [...users].every((u) => got.has(u));
+      },
+      40_000,
+      'every risky user',
+    );
     // Later cycles re-read the lag window (the reports budget, 5 requests / 10 s per tenant shared by two sources,
     // allows one every few seconds): wait until sign-ins has skipped re-listed ids, then check nothing doubled.
     await fx().status.waitFor(
@@ -41,7 +49,9 @@ describe('Graph pollers', () => {
       expect(new Set(got)).toEqual(new Set(await fx().ledgerIds(tenant.tenantId, s)));
       expect(got.length).toBe(80);
     }
-    const statuses = fx().status.values().filter((s) => s.orgId === orgId && s.source === 'graph:signIns');
+    const statuses = fx()
+      .status.values()
+      .filter((s) => s.orgId === orgId && s.source === 'graph:signIns');
     expect(statuses.at(-1)?.counts.duplicatesSkipped).toBeGreaterThan(0);
     expect(statuses.at(-1)?.state).toBe('ok');
     await ingest.close();
@@ -56,11 +66,18 @@ describe('Graph pollers', () => {
     const ingest = await fx().startIngest({ INGEST_REGISTRATION_INTERVAL_MS: '1500' });
     await fx().connect(orgId, tenant.tenantId, [source]);
     await fx().status.waitFor((all) => all.some((s) => s.orgId === orgId && s.source === source && s.lastSuccessAt !== null), 20_000, 'baseline snapshot');
-    expect(fx().raw.values().filter((e) => e.orgId === orgId)).toEqual([]);
+    expect(
+      fx()
+        .raw.values()
+        .filter((e) => e.orgId === orgId),
+    ).toEqual([]);
     for (let i = 0; i < 4; i++) await fx().sim.control.addRecords(tenant.tenantId, source, 6);
     await fx().raw.waitFor((all) => all.some((e) => e.orgId === orgId), 20_000, 'registration change events');
     await new Promise((r) => setTimeout(r, 3_500));
-    const events = fx().raw.values().filter((e) => e.orgId === orgId).map((e) => e.record as Record<string, unknown>);
+    const events = fx()
+      .raw.values()
+      .filter((e) => e.orgId === orgId)
+      .map((e) => e.record as Record<string, unknown>);
     expect(events.length).toBeGreaterThan(0);
     expect(duplicatesOf(events.map((e) => String(e.id)))).toEqual([]);
     for (const e of events) {

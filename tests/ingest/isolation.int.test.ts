@@ -61,21 +61,29 @@ describe('tenant isolation', () => {
     await fx().sim.control.addRecords(tenant.tenantId, mgmt, 50);
     await fx().sim.control.addRecords(tenant.tenantId, 'graph:signIns', 10);
     const ledger = async (s: SourceName) => (await fx().sim.control.ledger(tenant.tenantId, s)).records.map((r) => r.id);
-    await waitUntil(async () => {
-      const want = [...(await ledger(mgmt)), ...(await ledger('graph:signIns'))].filter((id) => !tampered.has(id));
-      const got = new Set([...publishedIds(fx().raw.values(), orgId, mgmt), ...publishedIds(fx().raw.values(), orgId, 'graph:signIns')]);
-      return tampered.size >= 3 && want.every((id) => got.has(id));
-    }, 30_000, 'every untampered record');
+    await waitUntil(
+      async () => {
+        const want = [...(await ledger(mgmt)), ...(await ledger('graph:signIns'))].filter((id) => !tampered.has(id));
+        const got = new Set([...publishedIds(fx().raw.values(), orgId, mgmt), ...publishedIds(fx().raw.values(), orgId, 'graph:signIns')]);
+        return tampered.size >= 3 && want.every((id) => got.has(id));
+      },
+      30_000,
+      'every untampered record',
+    );
     await fx().dlq.waitFor((all) => all.filter((d) => d.errorCode === 'tenant_mismatch').length >= tampered.size, 10_000, 'dead letters');
     const published = new Set([...publishedIds(fx().raw.values(), orgId, mgmt), ...publishedIds(fx().raw.values(), orgId, 'graph:signIns')]);
     for (const id of tampered) expect(published.has(id)).toBe(false);
-    const mismatches = fx().dlq.values().filter((d) => d.errorCode === 'tenant_mismatch');
+    const mismatches = fx()
+      .dlq.values()
+      .filter((d) => d.errorCode === 'tenant_mismatch');
     for (const item of fx().dlq.items) expectDeadLetterHeaders(item.headers, item.value as { stage: 'ingest'; errorCode: string; source: string | null });
     expect(mismatches.every((d) => d.stage === 'ingest' && d.orgId === orgId)).toBe(true);
     expect(new Set(mismatches.map((d) => String(JSON.parse(String(d.input)).Id ?? JSON.parse(String(d.input)).id)))).toEqual(tampered);
     // Re-read every cycle inside the Graph lag window, the refused sign-in is still dead-lettered only once.
     await new Promise((r) => setTimeout(r, 2_000));
-    const victimLetters = fx().dlq.values().filter((d) => d.errorCode === 'tenant_mismatch' && String(JSON.parse(String(d.input)).id) === signInVictim);
+    const victimLetters = fx()
+      .dlq.values()
+      .filter((d) => d.errorCode === 'tenant_mismatch' && String(JSON.parse(String(d.input)).id) === signInVictim);
     expect(victimLetters.length).toBe(1);
     // The planted content URI was never requested, and is dead-lettered with its reason.
     expect(requested.some((u) => u.includes('evil.example'))).toBe(false);

@@ -57,7 +57,11 @@ describe('late and at-risk content', () => {
     await fx().sim.control.addRecords(tenant.tenantId, source, 20);
     await waitUntil(async () => publishedIds(fx().raw.values(), orgId, source).length >= 20, 20_000, 'first records');
     const outage = await fx().sim.control.injectFault({ tenantId: tenant.tenantId, target: 'management', kind: 'server-error' });
-    const latest = () => fx().status.values().filter((s) => s.orgId === orgId && s.source === source).at(-1);
+    const latest = () =>
+      fx()
+        .status.values()
+        .filter((s) => s.orgId === orgId && s.source === source)
+        .at(-1);
     await fx().status.waitFor(() => latest()?.state === 'failing', 20_000, 'failing status');
     // 5.5 days pass for Microsoft and for the poller: the content at the cursor is 36 h from the 7-day limit.
     offset = 5.5 * DAY;

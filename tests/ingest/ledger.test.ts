@@ -97,7 +97,10 @@ describe('source progress (the only way a cursor moves)', () => {
     const w = new FakeWriter();
     const p = progress(w, () => now, 60_000);
     await p.commit({ records: ['1', '2', '3', '4', '5'].map(rec) }); // capacity 3 → segments 0 and 1
-    expect(p.checkpoint.segments.map((s) => [s.n, s.count])).toEqual([[0, 3], [1, 2]]);
+    expect(p.checkpoint.segments.map((s) => [s.n, s.count])).toEqual([
+      [0, 3],
+      [1, 2],
+    ]);
     const seg0 = w.units[0]!.messages.find((m) => m.key === segmentKey('org', 'management:Audit.Exchange', 0));
     expect(JSON.parse(seg0!.value!).ids).toHaveLength(3);
     now += 120_000;
@@ -123,7 +126,10 @@ describe('checkpoint snapshot (takeover)', () => {
     const cp = { ...emptyCheckpoint('org', 'graph:signIns', TENANT), cursorMs: 42 };
     const staged = ids.stage(cp, [idHash('r1')], 7);
     const main = serializeCheckpoint({ ...cp, segments: staged.segments, nextSegment: staged.nextSegment }, 7);
-    const entries = new Map<string, Buffer | null>([[main.key, Buffer.from(main.value!)], ...staged.messages.map((m) => [m.key, Buffer.from(m.value!)] as [string, Buffer])]);
+    const entries = new Map<string, Buffer | null>([
+      [main.key, Buffer.from(main.value!)],
+      ...staged.messages.map((m) => [m.key, Buffer.from(m.value!)] as [string, Buffer]),
+    ]);
     entries.set('org|graph:directoryAudits', Buffer.from('not json'));
     const snap = new CheckpointSnapshot(entries);
     const restored = snap.restore('org', 'graph:signIns', TENANT);
@@ -149,7 +155,10 @@ describe('tenant guard', () => {
   it('accepts the organization tenant (any case) and records without a tenant field; refuses others', () => {
     expect(guardRecord({ OrganizationId: TENANT.toUpperCase() }, TENANT, 'management').kind).toBe('ok');
     expect(guardRecord({ Id: 'x' }, TENANT, 'management').kind).toBe('ok');
-    expect(guardRecord({ OrganizationId: '11111111-1111-4111-8111-111111111111' }, TENANT, 'management')).toEqual({ kind: 'tenant_mismatch', foundTenantId: '11111111-1111-4111-8111-111111111111' });
+    expect(guardRecord({ OrganizationId: '11111111-1111-4111-8111-111111111111' }, TENANT, 'management')).toEqual({
+      kind: 'tenant_mismatch',
+      foundTenantId: '11111111-1111-4111-8111-111111111111',
+    });
     expect(guardRecord({ tenantId: 'other' }, TENANT, 'graph').kind).toBe('tenant_mismatch');
     expect(guardRecord({ OrganizationId: 7 }, TENANT, 'management').kind).toBe('tenant_mismatch');
     expect(guardRecord('text', TENANT, 'graph').kind).toBe('malformed');

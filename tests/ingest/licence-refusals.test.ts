@@ -28,8 +28,12 @@ describe('licence refusals', () => {
   });
 
   it('a plain permission refusal stays a permission refusal', () => {
-    expect(classifyResponse(403, graph('Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'), null).reason).toBe('permission_missing');
-    expect(classifyResponse(403, graph('AccessDenied', 'You cannot perform the requested operation, required scopes are missing in the token.'), null).reason).toBe('permission_missing');
+    expect(classifyResponse(403, graph('Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'), null).reason).toBe(
+      'permission_missing',
+    );
+    expect(
+      classifyResponse(403, graph('AccessDenied', 'You cannot perform the requested operation, required scopes are missing in the token.'), null).reason,
+    ).toBe('permission_missing');
   });
 
   it('the premium-check code counts whatever its message says', () => {

@@ -10,7 +10,14 @@ const fx = useIngestFixture();
 
 describe('Management Activity API poller', () => {
   it('publishes every record exactly once despite duplicates, re-served, out-of-order and paged content', async () => {
-    const tenant = await fx().sim.tenant({ duplicateRate: 0.3, reserveRate: 0.4, outOfOrder: true, recordsPerBlob: 15, contentPageSize: 3, publicationDelayMs: [0, 1500] });
+    const tenant = await fx().sim.tenant({
+      duplicateRate: 0.3,
+      reserveRate: 0.4,
+      outOfOrder: true,
+      recordsPerBlob: 15,
+      contentPageSize: 3,
+      publicationDelayMs: [0, 1500],
+    });
     const orgId = 'org-mgmt-complete';
     const sources: SourceName[] = ['management:Audit.Exchange', 'management:Audit.AzureActiveDirectory'];
     const ingest = await fx().startIngest();
@@ -21,10 +28,14 @@ describe('Management Activity API poller', () => {
       await new Promise((r) => setTimeout(r, 700));
     }
     for (const s of sources) {
-      await waitUntil(async () => {
-        const ledger = await fx().sim.control.ledger(tenant.tenantId, s);
-        return ledger.pending === 0 && new Set(publishedIds(fx().raw.values(), orgId, s)).size >= ledger.records.length;
-      }, 30_000, `all records of ${s}`);
+      await waitUntil(
+        async () => {
+          const ledger = await fx().sim.control.ledger(tenant.tenantId, s);
+          return ledger.pending === 0 && new Set(publishedIds(fx().raw.values(), orgId, s)).size >= ledger.records.length;
+        },
+        30_000,
+        `all records of ${s}`,
+      );
     }
     // Let a few more cycles re-list the overlap: nothing new may appear.
     await new Promise((r) => setTimeout(r, 2_000));
@@ -43,7 +54,11 @@ describe('Management Activity API poller', () => {
     expect(sample?.headers[RAW_HEADERS.contentType]).toBe(sample?.value.contentType);
     expect((sample?.value.record as Record<string, unknown>).OrganizationId).toBe(tenant.tenantId);
     // Duplicates were really served and skipped, and status says so.
-    await fx().status.waitFor((all) => all.some((s) => s.orgId === orgId && s.source === 'management:Audit.Exchange' && s.counts.duplicatesSkipped > 0 && s.state === 'ok'), 10_000, 'status with skipped duplicates');
+    await fx().status.waitFor(
+      (all) => all.some((s) => s.orgId === orgId && s.source === 'management:Audit.Exchange' && s.counts.duplicatesSkipped > 0 && s.state === 'ok'),
+      10_000,
+      'status with skipped duplicates',
+    );
     await ingest.close();
   });
 
@@ -58,7 +73,10 @@ describe('Management Activity API poller', () => {
       return res;
     };
     const token = await fx().sim.token(tenant.tenantId, 'https://manage.office.com');
-    const started = await fetch(`${fx().sim.management(tenant.tenantId)}/subscriptions/start?contentType=DLP.All`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+    const started = await fetch(`${fx().sim.management(tenant.tenantId)}/subscriptions/start?contentType=DLP.All`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}` },
+    });
     expect(started.status).toBe(200);
     const ingest = await fx().startIngest({}, { fetch: forgetful });
     await fx().connect(orgId, tenant.tenantId, [source]);
@@ -73,7 +91,11 @@ describe('Management Activity API poller', () => {
     const got = publishedIds(fx().raw.values(), orgId, source);
     expect(duplicatesOf(got)).toEqual([]);
     expect(new Set(got)).toEqual(new Set(await fx().ledgerIds(tenant.tenantId, source)));
-    expect(fx().dlq.values().filter((d) => d.orgId === orgId)).toEqual([]);
+    expect(
+      fx()
+        .dlq.values()
+        .filter((d) => d.orgId === orgId),
+    ).toEqual([]);
     await ingest.close();
   });
 

@@ -12,13 +12,23 @@ describe('response classification (fact sheet §1.7, §2.4)', () => {
     [403, af('AF429', 'Too many requests. Method=GetBlob, PublisherId=…'), 'throttled', true],
     [429, graph('TooManyRequests'), 'throttled', true],
     [429, '', 'throttled', true],
-    [403, graph('Authentication_RequestFromNonPremiumTenantOrB2CTenant', "Neither tenant is B2C or tenant doesn't have premium license"), 'licence_missing', false],
+    [
+      403,
+      graph('Authentication_RequestFromNonPremiumTenantOrB2CTenant', "Neither tenant is B2C or tenant doesn't have premium license"),
+      'licence_missing',
+      false,
+    ],
     [403, graph('Authentication_MSGraphPermissionMissing'), 'permission_missing', false],
     [403, graph('Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'), 'permission_missing', false],
     [401, af('AF10001'), 'permission_missing', false],
     [400, af('AF20023'), 'subscription_disabled', false],
     [400, af('AF20011'), 'audit_logging_off', false],
-    [500, '{"Message":"ListContent failed. Exception: Microsoft.Office.Compliance.Audit.DataServiceException: Tenant x does not exist."}', 'audit_logging_off', false],
+    [
+      500,
+      '{"Message":"ListContent failed. Exception: Microsoft.Office.Compliance.Audit.DataServiceException: Tenant x does not exist."}',
+      'audit_logging_off',
+      false,
+    ],
     [401, af('AF20010'), 'tenant_mismatch', false],
     [500, af('AF50000'), 'microsoft_unavailable', true],
     [503, '<html>Service Unavailable</html>', 'microsoft_unavailable', true],
@@ -40,7 +50,10 @@ describe('response classification (fact sheet §1.7, §2.4)', () => {
 
   it('reads error bodies of every shape', () => {
     expect(errorBodyOf(af('AF20022', 'No subscription'))).toEqual({ code: 'AF20022', message: 'No subscription' });
-    expect(errorBodyOf('{"error":"invalid_client","error_description":"AADSTS7000215: bad"}')).toEqual({ code: 'invalid_client', message: 'AADSTS7000215: bad' });
+    expect(errorBodyOf('{"error":"invalid_client","error_description":"AADSTS7000215: bad"}')).toEqual({
+      code: 'invalid_client',
+      message: 'AADSTS7000215: bad',
+    });
     expect(errorBodyOf('not json').code).toBe('');
   });
 

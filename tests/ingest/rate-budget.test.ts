@@ -77,7 +77,14 @@ describe('sliding windows', () => {
 });
 
 describe('rate budgets', () => {
-  const settings = { managementRequestsPerMinute: 600, graphReportsPer10s: 5, graphAppReportsPer10s: 122, identityProtectionPerSecond: 1, identityProtectionSharePercent: 50, rateWindowMarginMs: 500 };
+  const settings = {
+    managementRequestsPerMinute: 600,
+    graphReportsPer10s: 5,
+    graphAppReportsPer10s: 122,
+    identityProtectionPerSecond: 1,
+    identityProtectionSharePercent: 50,
+    rateWindowMarginMs: 500,
+  };
 
   it('apply Graph reports per tenant and per app, identity protection per tenant with headroom, Management per tenant', () => {
     let now = 0;

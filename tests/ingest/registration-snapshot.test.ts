@@ -41,7 +41,18 @@ describe('registration change events', () => {
   });
 
   it('treat a user new since the last snapshot as registering its methods, without false capability noise', () => {
-    const changes = diffRegistration({ tenantId: T, userId: 'u2', before: null, after: stateOf({ ...base, isSsprRegistered: true }), generation: 1, detectedMs: 1, previousSnapshotMs: 0 });
-    expect(changes.map((c) => `${c.changeType}:${String(c.method ?? c.capability)}`).sort()).toEqual(['capabilityChanged:isSsprRegistered', 'methodRegistered:password']);
+    const changes = diffRegistration({
+      tenantId: T,
+      userId: 'u2',
+      before: null,
+      after: stateOf({ ...base, isSsprRegistered: true }),
+      generation: 1,
+      detectedMs: 1,
+      previousSnapshotMs: 0,
+    });
+    expect(changes.map((c) => `${c.changeType}:${String(c.method ?? c.capability)}`).sort()).toEqual([
+      'capabilityChanged:isSsprRegistered',
+      'methodRegistered:password',
+    ]);
   });
 });

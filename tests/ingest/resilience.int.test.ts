@@ -8,14 +8,22 @@ import { duplicatesOf, publishedIds, useIngestFixture, waitUntil } from './helpe
  */
 const fx = useIngestFixture();
 
-const latest = (orgId: string, source: SourceName): SourceStatus | undefined => fx().status.values().filter((s) => s.orgId === orgId && s.source === source).at(-1);
+const latest = (orgId: string, source: SourceName): SourceStatus | undefined =>
+  fx()
+    .status.values()
+    .filter((s) => s.orgId === orgId && s.source === source)
+    .at(-1);
 
 async function waitComplete(orgId: string, tenantId: string, source: SourceName, timeoutMs = 30_000): Promise<void> {
-  await waitUntil(async () => {
-    const ledger = await fx().sim.control.ledger(tenantId, source);
-    const got = new Set(publishedIds(fx().raw.values(), orgId, source));
-    return ledger.pending === 0 && ledger.records.length > 0 && ledger.records.every((r) => got.has(r.id));
-  }, timeoutMs, `every record of ${source} for ${orgId}`);
+  await waitUntil(
+    async () => {
+      const ledger = await fx().sim.control.ledger(tenantId, source);
+      const got = new Set(publishedIds(fx().raw.values(), orgId, source));
+      return ledger.pending === 0 && ledger.records.length > 0 && ledger.records.every((r) => got.has(r.id));
+    },
+    timeoutMs,
+    `every record of ${source} for ${orgId}`,
+  );
 }
 
 describe('errors become status; repair fills the gap', () => {
@@ -115,7 +123,9 @@ describe('errors become status; repair fills the gap', () => {
     await waitComplete(orgId, tenant.tenantId, source);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(publishedIds(fx().raw.values(), orgId, source)).toHaveLength(12);
-    await fx().connect(orgId, tenant.tenantId, [source], { polling: { enabled: true, sources: [source], paused: [], refetchGeneration: 1, refetchFrom: from } });
+    await fx().connect(orgId, tenant.tenantId, [source], {
+      polling: { enabled: true, sources: [source], paused: [], refetchGeneration: 1, refetchFrom: from },
+    });
     await waitUntil(() => publishedIds(fx().raw.values(), orgId, source).length >= 24, 20_000, 'the re-fetched span');
     await new Promise((r) => setTimeout(r, 2_000));
     const got = publishedIds(fx().raw.values(), orgId, source);

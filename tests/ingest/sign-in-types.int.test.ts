@@ -46,11 +46,15 @@ describe('sign-in types', () => {
 
     for (const o of orgs) {
       for (const s of SIGN_INS) {
-        await waitUntil(async () => {
-          const ledger = await fx().ledgerIds(o.tenant.tenantId, s);
-          const got = new Set(publishedIds(fx().raw.values(), o.orgId, s));
-          return ledger.length === expected.get(`${o.orgId}|${s}`) && ledger.every((id) => got.has(id));
-        }, 60_000, `every ${s} of ${o.orgId}`);
+        await waitUntil(
+          async () => {
+            const ledger = await fx().ledgerIds(o.tenant.tenantId, s);
+            const got = new Set(publishedIds(fx().raw.values(), o.orgId, s));
+            return ledger.length === expected.get(`${o.orgId}|${s}`) && ledger.every((id) => got.has(id));
+          },
+          60_000,
+          `every ${s} of ${o.orgId}`,
+        );
       }
     }
     // A later cycle of each type re-reads its lag window; only then is "once each" meaningful.
@@ -68,11 +72,15 @@ describe('sign-in types', () => {
         // Tenants never mix: nothing of the other organization's tenant is attributed to this one.
         const foreign = new Set(await fx().ledgerIds(other?.tenant.tenantId ?? '', s));
         expect(got.filter((id) => foreign.has(id))).toEqual([]);
-        const records = fx().raw.values().filter((e) => e.orgId === o.orgId && e.source === s);
+        const records = fx()
+          .raw.values()
+          .filter((e) => e.orgId === o.orgId && e.source === s);
         expect(records.every((e) => e.tenantId === o.tenant.tenantId)).toBe(true);
         if (s !== 'graph:signIns' || o.cloud === 'gcc-high') {
           // Read on beta: every record says its type.
-          expect(records.every((e) => JSON.stringify(e.record.signInEventTypes) === JSON.stringify([SIGN_IN_SOURCES[s as keyof typeof SIGN_IN_SOURCES]]))).toBe(true);
+          expect(records.every((e) => JSON.stringify(e.record.signInEventTypes) === JSON.stringify([SIGN_IN_SOURCES[s as keyof typeof SIGN_IN_SOURCES]]))).toBe(
+            true,
+          );
         }
       }
       await fx().status.waitFor(

@@ -19,7 +19,11 @@ describe('SourceRunner.wake', () => {
 
   function runner(failure: () => Error | null) {
     vi.useFakeTimers();
-    const settings = parseSettings(ingestSettingsSpec, { INGEST_PUBLISHER_IDENTIFIER: '7d2e4c1a-0b3f-4e5d-9a8b-1c2d3e4f5a6b', INGEST_POLL_INTERVAL_MS: '1000', INGEST_MAX_BACKOFF_MS: '600000' });
+    const settings = parseSettings(ingestSettingsSpec, {
+      INGEST_PUBLISHER_IDENTIFIER: '7d2e4c1a-0b3f-4e5d-9a8b-1c2d3e4f5a6b',
+      INGEST_POLL_INTERVAL_MS: '1000',
+      INGEST_MAX_BACKOFF_MS: '600000',
+    });
     const checkpoint = emptyCheckpoint('org-a', 'graph:directoryAudits', 'tenant-a');
     const ctx = {
       orgId: 'org-a',
@@ -46,7 +50,14 @@ describe('SourceRunner.wake', () => {
     return { r, cycles: () => cycles, statuses };
   }
 
-  const revoked = () => new ApiPermanentError({ reason: 'consent_revoked', code: 'AADSTS700016', httpStatus: 400, retriable: false, message: 'application not found in the directory' });
+  const revoked = () =>
+    new ApiPermanentError({
+      reason: 'consent_revoked',
+      code: 'AADSTS700016',
+      httpStatus: 400,
+      retriable: false,
+      message: 'application not found in the directory',
+    });
 
   it('retries at once after a wake instead of waiting out a backoff of minutes', async () => {
     let repaired = false;
@@ -73,7 +84,8 @@ describe('SourceRunner.wake', () => {
   });
 
   it('keeps the wait Microsoft asked for when throttled', async () => {
-    const throttled = () => new ApiRetriableError({ reason: 'throttled', code: 'TooManyRequests', httpStatus: 429, retriable: true, retryAfterMs: 120_000, message: 'throttled' });
+    const throttled = () =>
+      new ApiRetriableError({ reason: 'throttled', code: 'TooManyRequests', httpStatus: 429, retriable: true, retryAfterMs: 120_000, message: 'throttled' });
     const { r, cycles } = runner(throttled);
     r.start();
     await vi.advanceTimersByTimeAsync(10);

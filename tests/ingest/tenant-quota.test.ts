@@ -36,7 +36,10 @@ describe('tenant record quota', () => {
 
   it('slows every source of a flooding organization and reports it; a tenant within its quota polls on its interval', async () => {
     vi.useFakeTimers();
-    const settings = parseSettings(ingestSettingsSpec, { INGEST_PUBLISHER_IDENTIFIER: '7d2e4c1a-0b3f-4e5d-9a8b-1c2d3e4f5a6b', INGEST_POLL_INTERVAL_MS: '1000' });
+    const settings = parseSettings(ingestSettingsSpec, {
+      INGEST_PUBLISHER_IDENTIFIER: '7d2e4c1a-0b3f-4e5d-9a8b-1c2d3e4f5a6b',
+      INGEST_POLL_INTERVAL_MS: '1000',
+    });
     const metrics = createIngestMetrics(false);
     const make = (orgId: string, quota: TenantQuota, perCycle: number) => {
       const ctx = {
@@ -52,7 +55,12 @@ describe('tenant record quota', () => {
       } as unknown as PollerContext;
       let cycles = 0;
       const statuses: SourceStatus[] = [];
-      const runner = new SourceRunner(ctx, { runCycle: async () => (cycles++, { ...emptyReport(), published: perCycle }) }, { report: (s: SourceStatus) => statuses.push(s) } as unknown as StatusReporter, () => undefined);
+      const runner = new SourceRunner(
+        ctx,
+        { runCycle: async () => (cycles++, { ...emptyReport(), published: perCycle }) },
+        { report: (s: SourceStatus) => statuses.push(s) } as unknown as StatusReporter,
+        () => undefined,
+      );
       return { runner, cycles: () => cycles, statuses };
     };
     // 100 records per hour allowed; the flooding tenant publishes 60 per cycle, the quiet one 1.

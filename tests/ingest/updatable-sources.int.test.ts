@@ -37,7 +37,13 @@ async function ledgerVersions(tenantId: string, source: SourceName): Promise<{ k
   return { keys: ledger.records.map((r) => versionKey(r.id, UPDATED_FIELD[source] ? Date.parse(r.updatedAt ?? r.eventTime) : null)), pending: ledger.pending };
 }
 
-const SOURCES: SourceName[] = ['graph:servicePrincipalRiskDetections', 'graph:provisioning', 'graph:securityAlerts', 'graph:securityIncidents', 'graph:riskDetections'];
+const SOURCES: SourceName[] = [
+  'graph:servicePrincipalRiskDetections',
+  'graph:provisioning',
+  'graph:securityAlerts',
+  'graph:securityIncidents',
+  'graph:riskDetections',
+];
 
 describe('risk updates, provisioning logs, Defender alerts and incidents', () => {
   it('publish every version exactly once through throttling, 5xx, truncated bodies and a poller restart', async () => {
@@ -46,7 +52,8 @@ describe('risk updates, provisioning logs, Defender alerts and incidents', () =>
     let ingest = await fx().startIngest();
     await fx().connect(orgId, tenant.tenantId, SOURCES);
     for (const s of SOURCES) await fx().sim.control.addRecords(tenant.tenantId, s, 30);
-    for (const kind of ['throttle', 'server-error', 'truncated'] as const) await fx().sim.control.injectFault({ target: 'graph', kind, count: 2, tenantId: tenant.tenantId });
+    for (const kind of ['throttle', 'server-error', 'truncated'] as const)
+      await fx().sim.control.injectFault({ target: 'graph', kind, count: 2, tenantId: tenant.tenantId });
     // Records changed later: each change is a new version the pollers must read again by its last-update time.
     const updatable = SOURCES.filter((s) => UPDATED_FIELD[s]);
     await waitUntil(() => updatable.every((s) => publishedVersions(fx().raw.values(), orgId, s).length >= 30), 90_000, 'first versions published');
@@ -59,11 +66,15 @@ describe('risk updates, provisioning logs, Defender alerts and incidents', () =>
     for (const s of updatable) await fx().sim.control.updateRecords(tenant.tenantId, s, 5, { count: 10 });
     ingest = await fx().startIngest();
     for (const s of SOURCES) {
-      await waitUntil(async () => {
-        const ledger = await ledgerVersions(tenant.tenantId, s);
-        const got = new Set(publishedVersions(fx().raw.values(), orgId, s));
-        return ledger.pending === 0 && ledger.keys.every((k) => got.has(k));
-      }, 120_000, `every version of ${s}`);
+      await waitUntil(
+        async () => {
+          const ledger = await ledgerVersions(tenant.tenantId, s);
+          const got = new Set(publishedVersions(fx().raw.values(), orgId, s));
+          return ledger.pending === 0 && ledger.keys.every((k) => got.has(k));
+        },
+        120_000,
+        `every version of ${s}`,
+      );
     }
     for (const s of SOURCES) {
       const got = publishedVersions(fx().raw.values(), orgId, s);
@@ -87,7 +98,10 @@ describe('risk updates, provisioning logs, Defender alerts and incidents', () =>
     await fx().sim.control.advanceClock(3_600_000);
     await fx().sim.control.updateRecords(tenant.tenantId, source, firstIndex, { state: 'dismissed' });
     await fx().raw.waitFor((all) => all.filter((e) => e.orgId === orgId).length >= 2, 30_000, 'the dismissal');
-    const versions = fx().raw.values().filter((e) => e.orgId === orgId).map((e) => e.record as Record<string, string>);
+    const versions = fx()
+      .raw.values()
+      .filter((e) => e.orgId === orgId)
+      .map((e) => e.record as Record<string, string>);
     expect(versions).toHaveLength(2);
     const [detected, dismissed] = versions as [Record<string, string>, Record<string, string>];
     expect(dismissed.id).toBe(detected.id);

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { formatGraphTime, formatManagementTime, hoursUntilDataLoss, oldestListable, parseMicrosoftDate, planWindows, RETENTION_MS } from '../../ingest/windows.ts';
+import {
+  formatGraphTime,
+  formatManagementTime,
+  hoursUntilDataLoss,
+  oldestListable,
+  parseMicrosoftDate,
+  planWindows,
+  RETENTION_MS,
+} from '../../ingest/windows.ts';
 
 const H = 3_600_000;
 const NOW = Date.parse('2026-11-26T10:30:45.678Z');

@@ -33,12 +33,17 @@ describe('normalizer under a backlog on one partition (real Kafka)', () => {
     await produceRaw(kafka, t.raw, envelopeMessages(envelopes));
 
     const metrics = createNormalizeMetrics(false);
-    normalizer = await startNormalizer(normalizerEnv(t, { TOPIC_DATA_PARTITIONS: '1', NORMALIZE_MAX_TRANSACTION_RECORDS: '2000' }), { metrics, opsServer: false });
+    normalizer = await startNormalizer(normalizerEnv(t, { TOPIC_DATA_PARTITIONS: '1', NORMALIZE_MAX_TRANSACTION_RECORDS: '2000' }), {
+      metrics,
+      opsServer: false,
+    });
     // The event ids the mapping gives these records (entity sources repeat ids: deduplicated once).
-    const ids = new Set(envelopes.flatMap((e) => {
-      const mapped = mapEnvelope(e);
-      return mapped.kind === 'ok' ? [`${e.orgId}|${mapped.value.event.id}`] : [];
-    }));
+    const ids = new Set(
+      envelopes.flatMap((e) => {
+        const mapped = mapEnvelope(e);
+        return mapped.kind === 'ok' ? [`${e.orgId}|${mapped.value.event.id}`] : [];
+      }),
+    );
     const events = await readTopic(kafka, t.events, { readCommitted: true, enough: (m) => m.length >= ids.size, timeoutMs: 120_000 });
     const seen = events.map((m) => `${m.key?.toString()}|${m.headers?.['m365-event-id']?.toString() ?? ''}`);
     expect(new Set(seen).size).toBe(seen.length);

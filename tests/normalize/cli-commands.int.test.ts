@@ -57,7 +57,10 @@ describe('m365-siem normalize / tail', () => {
     await producer.disconnect();
     const env = normalizerEnv(t);
     const { stdout } = await run(['tail', '--org', 'org-x', '--from-beginning'], env, undefined, (s) => s.trim().split('\n').filter(Boolean).length >= 2);
-    const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: { id: string }; organization: { id: string }; timestamp: string });
+    const events = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: { id: string }; organization: { id: string }; timestamp: string });
     expect(events.map((e) => e.event.id).sort()).toEqual(['x1', 'x2']);
     expect(events.every((e) => e.organization.id === 'org-x')).toBe(true);
     expect(events[0]?.timestamp).toBe('2023-11-14T22:13:20.000000Z');

@@ -22,7 +22,10 @@ describe('m365-siem normalize (line processing)', () => {
     const lines = [good[0] as string, '{not json', '', good[1] as string, '{"orgId":"o"}', good[2] as string];
     const { result, stdout, stderr } = await runLines(lines);
     expect(result).toEqual({ lines: 6, events: 3, failed: 2 });
-    const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    const events = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, any>);
     expect(events).toHaveLength(3);
     expect(events.map((e) => e.event.id)).toEqual(good.map((g) => (JSON.parse(g).record.Id ?? JSON.parse(g).record.id) as string));
     // plain nested JSON: no Avro union wrappers, ECS paths as nested objects

@@ -42,24 +42,31 @@ describe('normalizer consumer stopped by a non-retriable error (real Kafka)', ()
       const res = await fetch(`http://127.0.0.1:${normalizer!.opsPort}/readyz`);
       return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
     };
-    const down = await waitUntil('readiness to report the stopped consumer', async () => {
-      const r = await readyz();
-      return r.status === 503 && r.body.reason?.includes('injected failure') ? r : null;
-    }, 30_000, 50);
+    const down = await waitUntil(
+      'readiness to report the stopped consumer',
+      async () => {
+        const r = await readyz();
+        return r.status === 503 && r.body.reason?.includes('injected failure') ? r : null;
+      },
+      30_000,
+      50,
+    );
     expect(down.body.reason).toContain(`${t.raw} consumer stopped`);
 
     const back = Date.now();
     await waitUntil('readiness back after the restart', async () => (await readyz()).status === 200, 60_000, 100);
     console.log(`consumer down to ready again in ${Date.now() - back} ms after the first 503`);
-    const expected = new Set(envelopes.flatMap((e) => {
-      const mapped = mapEnvelope(e);
-      return mapped.kind === 'ok' ? [mapped.value.event.id] : [];
-    }));
+    const expected = new Set(
+      envelopes.flatMap((e) => {
+        const mapped = mapEnvelope(e);
+        return mapped.kind === 'ok' ? [mapped.value.event.id] : [];
+      }),
+    );
     const events = await readTopic(kafka, t.events, { readCommitted: true, enough: (m) => m.length >= expected.size, timeoutMs: 60_000 });
     const ids = events.map((m) => m.headers?.['m365-event-id']?.toString() ?? '');
     expect(new Set(ids).size).toBe(ids.length);
     expect(new Set(ids)).toEqual(expected);
     expect(normalizer.service.readiness()).toBeNull();
-    expect((await metrics.registry.getSingleMetricAsString('m365siem_normalize_consumer_restarts_total'))).toMatch(/ 1$/m);
+    expect(await metrics.registry.getSingleMetricAsString('m365siem_normalize_consumer_restarts_total')).toMatch(/ 1$/m);
   });
 });

@@ -9,7 +9,18 @@ describe('golden corpus', () => {
 
   it('has cases for every source', () => {
     const dirs = new Set(cases.map((c) => c.name.split('/')[0]));
-    for (const d of ['entra', 'exchange', 'sharepoint', 'general', 'dlp', 'graph-sign-ins', 'graph-directory-audits', 'graph-risky-users', 'graph-risk-detections', 'graph-registration-details']) {
+    for (const d of [
+      'entra',
+      'exchange',
+      'sharepoint',
+      'general',
+      'dlp',
+      'graph-sign-ins',
+      'graph-directory-audits',
+      'graph-risky-users',
+      'graph-risk-detections',
+      'graph-registration-details',
+    ]) {
       expect(dirs.has(d), d).toBe(true);
     }
   });

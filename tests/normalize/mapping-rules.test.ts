@@ -22,7 +22,12 @@ function map(env: RawEnvelope, vendorFields = false): SiemEvent {
 
 const sts = (extra: Record<string, unknown>) =>
   envelope('management:Audit.AzureActiveDirectory', {
-    Id: 'a1', RecordType: 15, CreationTime: '2026-11-20T10:00:00', Workload: 'AzureActiveDirectory', UserId: 'Megan@Contoso.com', ...extra,
+    Id: 'a1',
+    RecordType: 15,
+    CreationTime: '2026-11-20T10:00:00',
+    Workload: 'AzureActiveDirectory',
+    UserId: 'Megan@Contoso.com',
+    ...extra,
   });
 
 describe('sign-in outcome never comes from ResultStatus', () => {
@@ -44,7 +49,14 @@ describe('sign-in outcome never comes from ResultStatus', () => {
   });
   it('Graph sign-in: errorCode 0 success, non-zero failure, no status unknown', () => {
     const signIn = (status: unknown) =>
-      map(envelope('graph:signIns', { id: 's1', createdDateTime: '2026-11-20T10:00:00Z', userPrincipalName: 'a@b.com', ...(status === undefined ? {} : { status }) }));
+      map(
+        envelope('graph:signIns', {
+          id: 's1',
+          createdDateTime: '2026-11-20T10:00:00Z',
+          userPrincipalName: 'a@b.com',
+          ...(status === undefined ? {} : { status }),
+        }),
+      );
     expect(signIn({ errorCode: 0 }).event.outcome).toBe('success');
     const failed = signIn({ errorCode: 50074, failureReason: 'Strong Authentication is required.' });
     expect(failed.event.outcome).toBe('failure');
@@ -57,8 +69,15 @@ describe('identity', () => {
   it('user.email is the lower-cased UPN and user.id only an object GUID', () => {
     const ev = map(
       envelope('management:Audit.AzureActiveDirectory', {
-        Id: 'd1', RecordType: 8, CreationTime: '2026-11-20T10:00:00', Operation: 'Add user.', UserId: 'Admin@Contoso.COM',
-        Actor: [{ ID: 'Admin@Contoso.COM', Type: 5 }, { ID: '10037FFE8F3B2C41', Type: 3 }],
+        Id: 'd1',
+        RecordType: 8,
+        CreationTime: '2026-11-20T10:00:00',
+        Operation: 'Add user.',
+        UserId: 'Admin@Contoso.COM',
+        Actor: [
+          { ID: 'Admin@Contoso.COM', Type: 5 },
+          { ID: '10037FFE8F3B2C41', Type: 3 },
+        ],
       }),
     );
     expect(ev.user?.email).toBe('admin@contoso.com');
@@ -67,14 +86,22 @@ describe('identity', () => {
     expect(ev.user?.id ?? null).toBeNull(); // the PUID is not an object id
   });
   it('Graph userId that is not a GUID is not used as user.id', () => {
-    const ev = map(envelope('graph:signIns', { id: 's2', createdDateTime: '2026-11-20T10:00:00Z', userPrincipalName: 'x@y.com', userId: 'x@y.com', status: { errorCode: 0 } }));
+    const ev = map(
+      envelope('graph:signIns', {
+        id: 's2',
+        createdDateTime: '2026-11-20T10:00:00Z',
+        userPrincipalName: 'x@y.com',
+        userId: 'x@y.com',
+        status: { errorCode: 0 },
+      }),
+    );
     expect(ev.user?.id ?? null).toBeNull();
     expect(ev.user?.email).toBe('x@y.com');
   });
 });
 
 describe('ids, organization and preservation', () => {
-  it('event.id is Microsoft\'s Id / id and organization.id is the envelope\'s org', () => {
+  it("event.id is Microsoft's Id / id and organization.id is the envelope's org", () => {
     const [mgmt] = simulatedEnvelopes(1, 'org-zeta');
     const ev = map(mgmt as RawEnvelope);
     expect(ev.event.id).toBe((mgmt as RawEnvelope).record.Id);
@@ -87,10 +114,18 @@ describe('ids, organization and preservation', () => {
     expect(JSON.parse(ev.event.original as string)).toEqual(record);
   });
   it('derived registration events: same snapshot → same id, changed snapshot → new id', () => {
-    const snap = { id: '1bb2cc33-dd44-4ee5-9ff6-007788990011', userPrincipalName: 'd@c.com', isMfaRegistered: false, methodsRegistered: [], lastUpdatedDateTime: '2026-11-20T10:00:00Z' };
+    const snap = {
+      id: '1bb2cc33-dd44-4ee5-9ff6-007788990011',
+      userPrincipalName: 'd@c.com',
+      isMfaRegistered: false,
+      methodsRegistered: [],
+      lastUpdatedDateTime: '2026-11-20T10:00:00Z',
+    };
     const a = map(envelope('graph:userRegistrationDetails', snap));
     const b = map(envelope('graph:userRegistrationDetails', { ...snap }));
-    const c = map(envelope('graph:userRegistrationDetails', { ...snap, isMfaRegistered: true, methodsRegistered: ['fido2'], lastUpdatedDateTime: '2026-11-21T10:00:00Z' }));
+    const c = map(
+      envelope('graph:userRegistrationDetails', { ...snap, isMfaRegistered: true, methodsRegistered: ['fido2'], lastUpdatedDateTime: '2026-11-21T10:00:00Z' }),
+    );
     expect(a.event.id).toBe(b.event.id);
     expect(c.event.id).not.toBe(a.event.id);
     expect(a.event.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -108,8 +143,16 @@ describe('searchability of tricky fields', () => {
   it('an inbox rule forwarding outside: Parameters kept by name and the target in email.to.address', () => {
     const ev = map(
       envelope('management:Audit.Exchange', {
-        Id: 'x1', RecordType: 1, CreationTime: '2026-11-20T10:00:00', Operation: 'New-InboxRule', ResultStatus: 'True', UserId: 'adele@contoso.com',
-        Parameters: [{ Name: 'ForwardTo', Value: 'Exfil@Evil.example' }, { Name: 'Name', Value: '..' }],
+        Id: 'x1',
+        RecordType: 1,
+        CreationTime: '2026-11-20T10:00:00',
+        Operation: 'New-InboxRule',
+        ResultStatus: 'True',
+        UserId: 'adele@contoso.com',
+        Parameters: [
+          { Name: 'ForwardTo', Value: 'Exfil@Evil.example' },
+          { Name: 'Name', Value: '..' },
+        ],
       }),
       true,
     );
@@ -123,8 +166,13 @@ describe('searchability of tricky fields', () => {
   it('stringified JSON is parsed into m365.fields', () => {
     const ev = map(
       envelope('management:Audit.General', {
-        Id: 'x2', RecordType: 40, CreationTime: '2026-11-20T10:00:00', Operation: 'AlertTriggered', Name: 'Alert',
-        Data: '{"f3u":"Adele@Contoso.com","op":"New-InboxRule"}', Severity: 'Medium',
+        Id: 'x2',
+        RecordType: 40,
+        CreationTime: '2026-11-20T10:00:00',
+        Operation: 'AlertTriggered',
+        Name: 'Alert',
+        Data: '{"f3u":"Adele@Contoso.com","op":"New-InboxRule"}',
+        Severity: 'Medium',
       }),
       true,
     );
@@ -134,7 +182,17 @@ describe('searchability of tricky fields', () => {
     expect(ev.related?.user).toContain('adele@contoso.com');
   });
   it('unknown RecordType is still normalized with the common fields', () => {
-    const ev = map(envelope('management:Audit.General', { Id: 'u1', RecordType: 777, CreationTime: '2026-11-20T10:00:00', Operation: 'Brand new', Workload: 'Future', UserId: 'a@b.com', ClientIP: '1.2.3.4:5' }));
+    const ev = map(
+      envelope('management:Audit.General', {
+        Id: 'u1',
+        RecordType: 777,
+        CreationTime: '2026-11-20T10:00:00',
+        Operation: 'Brand new',
+        Workload: 'Future',
+        UserId: 'a@b.com',
+        ClientIP: '1.2.3.4:5',
+      }),
+    );
     expect(ev.event.code).toBe('777');
     expect(ev.event.action).toBe('Brand new');
     expect(ev.user?.email).toBe('a@b.com');
@@ -147,8 +205,12 @@ describe('searchability of tricky fields', () => {
 describe('vendor fields and event.original', () => {
   it('m365.fields is off by default and, when on, equals the flattened event.original', () => {
     const env = envelope('management:Audit.AzureActiveDirectory', {
-      Id: 'v1', RecordType: 15, CreationTime: '2026-11-20T10:00:00', Operation: 'UserLoginFailed',
-      ExtendedProperties: '[{"Name":"RequestType","Value":"Login:login"}]', Actor: [{ ID: 'a@b.com', Type: 5 }],
+      Id: 'v1',
+      RecordType: 15,
+      CreationTime: '2026-11-20T10:00:00',
+      Operation: 'UserLoginFailed',
+      ExtendedProperties: '[{"Name":"RequestType","Value":"Login:login"}]',
+      Actor: [{ ID: 'a@b.com', Type: 5 }],
     });
     expect(map(env).m365?.fields ?? null).toBeNull();
     const full = map(env, true);
@@ -158,7 +220,7 @@ describe('vendor fields and event.original', () => {
   });
 
   it('event.original is cut from compact envelope text verbatim, and re-serialized otherwise', () => {
-    const record = { Id: 'o2', RecordType: 6, CreationTime: '2026-11-20T10:00:00', Note: 'has "record": inside a string', N: 1.50 };
+    const record = { Id: 'o2', RecordType: 6, CreationTime: '2026-11-20T10:00:00', Note: 'has "record": inside a string', N: 1.5 };
     const compact = JSON.stringify(envelope('management:Audit.SharePoint', record));
     expect(recordTextOf(compact, JSON.parse(compact) as object)).toBe(JSON.stringify(record));
     const out = normalizeValue(compact);
@@ -182,8 +244,20 @@ describe('dead letters', () => {
     ['{not json', 'invalid_json'],
     ['{"orgId":"o"}', 'invalid_envelope'],
     [JSON.stringify({ orgId: 'o', tenantId: 't', source: 'management:Audit.Nope', fetchedAt: 'x', record: {} }), 'invalid_envelope'],
-    [JSON.stringify({ orgId: 'o', tenantId: 't', source: 'management:Audit.General', fetchedAt: '2026-11-20T10:00:00Z', record: { RecordType: 1 } }), 'mapping_error'],
-    [JSON.stringify({ orgId: 'o', tenantId: 't', source: 'graph:signIns', fetchedAt: '2026-11-20T10:00:00Z', record: { createdDateTime: '2026-11-20T10:00:00Z' } }), 'mapping_error'],
+    [
+      JSON.stringify({ orgId: 'o', tenantId: 't', source: 'management:Audit.General', fetchedAt: '2026-11-20T10:00:00Z', record: { RecordType: 1 } }),
+      'mapping_error',
+    ],
+    [
+      JSON.stringify({
+        orgId: 'o',
+        tenantId: 't',
+        source: 'graph:signIns',
+        fetchedAt: '2026-11-20T10:00:00Z',
+        record: { createdDateTime: '2026-11-20T10:00:00Z' },
+      }),
+      'mapping_error',
+    ],
   ])('%j → %s', (input, code) => {
     const out = normalizeValue(input);
     expect(out.kind).toBe('dead-letter');

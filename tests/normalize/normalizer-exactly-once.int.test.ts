@@ -16,7 +16,12 @@ import { expectDeadLetterHeaders } from '../helpers/dead-letters.ts';
 const FIXTURE = fileURLToPath(new URL('./fixtures/normalizer-process.ts', import.meta.url));
 const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
-function startProcess(env: Record<string, string>): { child: ChildProcess; output: () => string; ready: Promise<void>; exited: Promise<NodeJS.Signals | number | null> } {
+function startProcess(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  ready: Promise<void>;
+  exited: Promise<NodeJS.Signals | number | null>;
+} {
   const child = spawn(TSX, [FIXTURE], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
@@ -73,7 +78,12 @@ describe('normalizer exactly once across a crash mid-transaction', () => {
     await second.ready;
 
     const expectedIds = new Set(envelopes.map((e) => `${e.orgId}|${String(e.record.Id ?? e.record.id)}`));
-    const committed = await readTopic(kafka, t.events, { readCommitted: true, enough: (m) => m.length >= expectedIds.size, settleMs: 3_000, timeoutMs: 60_000 });
+    const committed = await readTopic(kafka, t.events, {
+      readCommitted: true,
+      enough: (m) => m.length >= expectedIds.size,
+      settleMs: 3_000,
+      timeoutMs: 60_000,
+    });
     second.child.kill('SIGTERM');
     await second.exited;
 
@@ -96,7 +106,12 @@ describe('normalizer exactly once across a crash mid-transaction', () => {
     }
 
     // The killed transaction's records reached the log but were aborted: visible only to read_uncommitted.
-    const uncommitted = await readTopic(kafka, t.events, { readCommitted: false, enough: (m) => m.length > committed.length, settleMs: 1_000, timeoutMs: 20_000 });
+    const uncommitted = await readTopic(kafka, t.events, {
+      readCommitted: false,
+      enough: (m) => m.length > committed.length,
+      settleMs: 1_000,
+      timeoutMs: 20_000,
+    });
     expect(uncommitted.length).toBeGreaterThan(committed.length);
 
     const dead = await readTopic(kafka, t.dlq, { readCommitted: true, enough: (m) => m.length >= poison.length, settleMs: 1_000 });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { classifyTokenError, isSameOrigin, missingRegistrationMessage, parseCloudProfiles, parseMicrosoftApp, parseMicrosoftRegistrations } from '../../runtime/index.ts';
+import {
+  classifyTokenError,
+  isSameOrigin,
+  missingRegistrationMessage,
+  parseCloudProfiles,
+  parseMicrosoftApp,
+  parseMicrosoftRegistrations,
+} from '../../runtime/index.ts';
 
 describe('cloud profiles', () => {
   it('has the documented hosts and resources per cloud', () => {

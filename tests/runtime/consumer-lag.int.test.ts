@@ -38,7 +38,13 @@ describe('consumer lag on real Kafka', () => {
     await f.produce(4, { partition: 1 });
     await f.commit(0, 4);
     const metrics = new Metrics('normalize', false);
-    const monitor = new ConsumerLagMonitor(kafka, { groupId, topic, intervalMs: 0, gauges: consumerLagGauges(metrics), logger: createLogger('test', { level: 'warn' }) });
+    const monitor = new ConsumerLagMonitor(kafka, {
+      groupId,
+      topic,
+      intervalMs: 0,
+      gauges: consumerLagGauges(metrics),
+      logger: createLogger('test', { level: 'warn' }),
+    });
     const gauge = async (what: 'records' | 'seconds', partition: number) => {
       const values = (await metrics.registry.getSingleMetric(`m365siem_normalize_consumer_lag_${what}`)?.get())?.values ?? [];
       return values.find((v) => v.labels.topic === topic && v.labels.partition === String(partition))?.value;

@@ -67,7 +67,10 @@ describe('LagTracker', () => {
     tracker.observe(0, [at(0, 10, 10), at(1, 10, 10)]);
     tracker.observe(5_000, [at(0, 20, 10), at(1, 20, 20)]);
     const lags = tracker.observe(15_000, [at(0, 30, 10), at(1, 30, 30)]);
-    expect(lags.map((l) => [l.partition, l.stalled])).toEqual([[0, true], [1, false]]);
+    expect(lags.map((l) => [l.partition, l.stalled])).toEqual([
+      [0, true],
+      [1, false],
+    ]);
     // Partition 0 gone from one sample (e.g. the topic re-created): it starts from scratch when it comes back.
     tracker.observe(20_000, [at(1, 30, 30)]);
     expect(tracker.observe(25_000, [at(0, 40, 10)])[0]).toMatchObject({ partition: 0, waitingSince: null });

@@ -17,10 +17,7 @@ describe('logger redaction', () => {
   it('censors secrets and tokens in structured fields', () => {
     const { lines, destination } = capture();
     const logger = createLogger('test', { destination });
-    logger.info(
-      { clientSecret: 's3cr3t', config: { password: 'hunter2', token: 'abc' }, headers: { authorization: 'Bearer eyJx' } },
-      'hello',
-    );
+    logger.info({ clientSecret: 's3cr3t', config: { password: 'hunter2', token: 'abc' }, headers: { authorization: 'Bearer eyJx' } }, 'hello');
     const out = lines.join('');
     expect(out).toContain('hello');
     expect(out).not.toContain('s3cr3t');

@@ -23,7 +23,10 @@ describe('startServiceOps', () => {
   });
 
   it('a failing service stop rejects every close call with the same error', async () => {
-    const ops = await startServiceOps(fakeService(() => Promise.reject(new Error('broker gone'))), { port: 0, enabled: false });
+    const ops = await startServiceOps(
+      fakeService(() => Promise.reject(new Error('broker gone'))),
+      { port: 0, enabled: false },
+    );
     await expect(ops.close()).rejects.toThrow('broker gone');
     await expect(ops.close()).rejects.toThrow('broker gone');
   });

@@ -20,13 +20,24 @@ describe('readCompactedToEnd', () => {
     const producer = kafka.transactionalProducer(uniqueName('compacted-tx'));
     await producer.connect();
     try {
-      for (const [key, value] of [['a', '1'], ['b', '1'], ['a', '2']] as const) {
+      for (const [key, value] of [
+        ['a', '1'],
+        ['b', '1'],
+        ['a', '2'],
+      ] as const) {
         const tx = await producer.transaction();
         await tx.send({ topic, acks: -1, messages: [{ key, value }] });
         await tx.commit();
       }
       const aborted = await producer.transaction();
-      await aborted.send({ topic, acks: -1, messages: [{ key: 'a', value: 'never' }, { key: 'c', value: 'never' }] });
+      await aborted.send({
+        topic,
+        acks: -1,
+        messages: [
+          { key: 'a', value: 'never' },
+          { key: 'c', value: 'never' },
+        ],
+      });
       await aborted.abort();
     } finally {
       await producer.disconnect();

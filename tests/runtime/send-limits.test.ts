@@ -43,7 +43,11 @@ describe('bounded sends (SendLimits)', () => {
   it('sends part after part through the target and remembers the largest', async () => {
     const limits = new SendLimits(new Map([['t', 3_000]]));
     const sent: number[] = [];
-    await limits.send({ send: async (r) => void sent.push(r.messages.length) }, 't', Array.from({ length: 10 }, () => msg(900)));
+    await limits.send(
+      { send: async (r) => void sent.push(r.messages.length) },
+      't',
+      Array.from({ length: 10 }, () => msg(900)),
+    );
     expect(sent.reduce((a, b) => a + b, 0)).toBe(10);
     expect(sent.length).toBeGreaterThanOrEqual(4);
     expect(limits.largestSendBytes).toBeLessThanOrEqual(3_000);
@@ -51,12 +55,23 @@ describe('bounded sends (SendLimits)', () => {
 });
 
 describe('the one dead-letter builder', () => {
-  const facts = { stage: 'normalize' as const, orgId: 'org-a', source: 'management:Audit.Exchange', errorCode: 'mapping_error', errorMessage: 'no Id', origin: { topic: 'raw', partition: 1, offset: '7' } };
+  const facts = {
+    stage: 'normalize' as const,
+    orgId: 'org-a',
+    source: 'management:Audit.Exchange',
+    errorCode: 'mapping_error',
+    errorMessage: 'no Id',
+    origin: { topic: 'raw', partition: 1, offset: '7' },
+  };
 
   it('writes the contract value and the one header set', () => {
     const m = buildDeadLetter({ ...facts, input: '{"a":1}' }, 1_000_000);
     expect(m.key).toBe('org-a');
-    expect(m.headers).toEqual({ [DEAD_LETTER_HEADERS.stage]: 'normalize', [DEAD_LETTER_HEADERS.errorCode]: 'mapping_error', [DEAD_LETTER_HEADERS.source]: 'management:Audit.Exchange' });
+    expect(m.headers).toEqual({
+      [DEAD_LETTER_HEADERS.stage]: 'normalize',
+      [DEAD_LETTER_HEADERS.errorCode]: 'mapping_error',
+      [DEAD_LETTER_HEADERS.source]: 'management:Audit.Exchange',
+    });
     const value = deadLetterSchema.parse(JSON.parse(m.value));
     expect(value).toMatchObject({ input: '{"a":1}', inputEncoding: 'utf8', errorMessage: 'no Id', origin: facts.origin });
   });

@@ -108,7 +108,10 @@ describe('siem.events decoded by a Confluent Schema Registry client', () => {
     }
 
     // A replay frames exactly as the normalizer does: it registers the same schema and uses the registry's id.
-    const replay = await replayOrganization(normalizerEnv(topics, { SCHEMA_REGISTRY_URL: url }), { orgId: 'org-real-sr', logger: createLogger('replay', { level: 'warn' }) });
+    const replay = await replayOrganization(normalizerEnv(topics, { SCHEMA_REGISTRY_URL: url }), {
+      orgId: 'org-real-sr',
+      logger: createLogger('replay', { level: 'warn' }),
+    });
     expect(replay.produced).toBe(envelopes.length);
     expect(registered).toHaveLength(2);
     expect(registered[1]).toEqual(registered[0]);

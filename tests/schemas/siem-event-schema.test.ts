@@ -103,7 +103,7 @@ describe('the compatibility check itself', () => {
     next.fields = next.fields.filter((f) => f.name !== 'timestamp');
     expect(fullTransitiveProblems(next, history).map((p) => p.direction)).toContain('forward');
   });
-  it('rejects changing a field\'s type', () => {
+  it("rejects changing a field's type", () => {
     const next = clone();
     const msg = next.fields.find((f) => f.name === 'message') as Field;
     msg.type = ['null', 'int'];
@@ -209,6 +209,8 @@ describe('compiled encoder', () => {
     expect(() => encode?.({ ...sample, source: { port: 'x' } }, scratch, 0)).toThrow(/source\.port/);
     expect(encode?.(sample, Buffer.alloc(10), 0)).toBe(-1); // does not fit: caller grows the buffer
     const withMap = { ...sample, m365: { fields: new Map([['a', 'b']]) } };
-    expect(decodeSiemEvent(Buffer.concat([Buffer.from([0, 0, 0, 0, latestSiemEventSchema.id]), scratch.subarray(0, encode?.(withMap, scratch, 0))])).m365?.fields).toEqual({ a: 'b' });
+    expect(
+      decodeSiemEvent(Buffer.concat([Buffer.from([0, 0, 0, 0, latestSiemEventSchema.id]), scratch.subarray(0, encode?.(withMap, scratch, 0))])).m365?.fields,
+    ).toEqual({ a: 'b' });
   });
 });

@@ -18,9 +18,7 @@ const onPath = (command: string) => spawnSync('sh', ['-c', `command -v ${command
 
 /** A JDK the launcher can use: OpenSearch 2.x runs on Java 17–23, Kafka 4.x on 17+. */
 function usableJava(): boolean {
-  const candidates = [process.env.M365_SIEM_JAVA_HOME, process.env.JAVA_HOME]
-    .filter((h): h is string => Boolean(h))
-    .map((h) => `${h}/bin/java`);
+  const candidates = [process.env.M365_SIEM_JAVA_HOME, process.env.JAVA_HOME].filter((h): h is string => Boolean(h)).map((h) => `${h}/bin/java`);
   if (onPath('java')) candidates.push('java');
   if (existsSync('/usr/lib/jvm')) candidates.push(...readdirSync('/usr/lib/jvm').map((d) => `/usr/lib/jvm/${d}/bin/java`));
   return candidates.some((java) => {

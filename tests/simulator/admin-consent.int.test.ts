@@ -25,9 +25,22 @@ async function submit(pageUrl: string, html: string, action: 'accept' | 'cancel'
   if (!form) throw new Error(`no ${action} form`);
   const fields = new URLSearchParams();
   for (const m of (form[2] ?? '').matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    fields.set(m[1] ?? '', (m[2] ?? '').replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>'));
+    fields.set(
+      m[1] ?? '',
+      (m[2] ?? '')
+        .replace(/&amp;/g, '&')
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'")
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>'),
+    );
   }
-  return fetch(new URL(form[1] ?? '', pageUrl), { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: fields.toString() });
+  return fetch(new URL(form[1] ?? '', pageUrl), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: fields.toString(),
+  });
 }
 
 describe('admin consent', () => {

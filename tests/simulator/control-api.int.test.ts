@@ -19,7 +19,14 @@ const HOUR = 3_600_000;
 
 describe('control API', () => {
   it('creates a tenant with documented defaults (few seconds of publication delay) and reads it back', async () => {
-    const created = await f.control.createTenant({ name: 'Fabrikam', domain: `fabrikam${Date.now()}.example`, users: 3, recordsPerMinute: 0, licences: { entraP1: true, entraP2: false }, auditLogging: true });
+    const created = await f.control.createTenant({
+      name: 'Fabrikam',
+      domain: `fabrikam${Date.now()}.example`,
+      users: 3,
+      recordsPerMinute: 0,
+      licences: { entraP1: true, entraP2: false },
+      auditLogging: true,
+    });
     expect(created.tenantId).toMatch(/^[0-9a-f-]{36}$/);
     expect(created.publicationDelayMs).toEqual([2000, 5000]);
     expect(created.licences).toEqual({ entraP1: true, entraP2: false });
@@ -37,7 +44,11 @@ describe('control API', () => {
     expect((patch.body as { error: { field: string } }).error.field).toBe('publicationDelayMs');
     const records = await controlError(f.control.addRecords(t.tenantId, 'graph:nope' as never, 1));
     expect((records.body as { error: { field: string } }).error.field).toBe('source');
-    const unknown = await getJson(`${f.sim.url}/_sim/tenants`, undefined, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'Y', colour: 'red' }) });
+    const unknown = await getJson(`${f.sim.url}/_sim/tenants`, undefined, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'Y', colour: 'red' }),
+    });
     expect(unknown.status).toBe(400);
     expect((unknown.body as { error: { message: string } }).error.message).toContain('colour');
   });
@@ -120,7 +131,10 @@ describe('control API', () => {
     for (const source of ['graph:riskyUsers', 'graph:userRegistrationDetails'] as const) {
       const refused = await controlError(f.control.addRecords(t.tenantId, source, 1, { eventsSpanMs: HOUR }));
       expect(refused.status).toBe(400);
-      expect((refused.body as { error: { field: string; message: string } }).error).toMatchObject({ field: 'eventsSpanMs', message: expect.stringContaining('current state') });
+      expect((refused.body as { error: { field: string; message: string } }).error).toMatchObject({
+        field: 'eventsSpanMs',
+        message: expect.stringContaining('current state'),
+      });
     }
     for (const eventsSpanMs of [0, 1.5, 31 * 24 * HOUR]) {
       const refused = await controlError(f.control.addRecords(t.tenantId, 'graph:signIns', 1, { eventsSpanMs }));
@@ -151,10 +165,13 @@ describe('control API', () => {
     const sim = await startSimulator({ port: 0, host: '0.0.0.0', stateDir: path.dirname(inject('simulatorCaFile')), seed: 'loopback' });
     try {
       const status = await new Promise<number>((resolve, reject) => {
-        const req = request({ host: external, port: sim.port, path: '/_sim/tenants', method: 'GET', rejectUnauthorized: false, servername: 'localhost' }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = request(
+          { host: external, port: sim.port, path: '/_sim/tenants', method: 'GET', rejectUnauthorized: false, servername: 'localhost' },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.end();
       });

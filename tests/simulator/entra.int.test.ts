@@ -73,7 +73,9 @@ describe('Entra ID metadata', () => {
   });
 
   it('answers invalid_instance for an authorization endpoint on another host', async () => {
-    const { status, body } = await getJson(`${f.sim.url}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent('https://evil.example/common/oauth2/v2.0/authorize')}`);
+    const { status, body } = await getJson(
+      `${f.sim.url}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent('https://evil.example/common/oauth2/v2.0/authorize')}`,
+    );
     expect(status).toBe(400);
     expect((body as { error: string }).error).toBe('invalid_instance');
   });
@@ -118,7 +120,11 @@ describe('client credentials through msal-node', () => {
 
   it('rejects an assertion signed by a key other than the registered certificate with AADSTS700027', async () => {
     const t = await f.tenant();
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const { privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     const app = new ConfidentialClientApplication({
       auth: {
         clientId: f.sim.clientId,
@@ -153,7 +159,12 @@ describe('client credentials through msal-node', () => {
 
   it('fails with invalid_request AADSTS90002 for an unknown tenant (msal already fails resolving its metadata)', async () => {
     const unknown = '0badbad0-0000-4000-8000-000000000000';
-    const raw = await rawToken(unknown, { grant_type: 'client_credentials', client_id: f.sim.clientId, client_secret: f.sim.clientSecret, scope: 'https://graph.microsoft.com/.default' });
+    const raw = await rawToken(unknown, {
+      grant_type: 'client_credentials',
+      client_id: f.sim.clientId,
+      client_secret: f.sim.clientSecret,
+      scope: 'https://graph.microsoft.com/.default',
+    });
     expect(raw.status).toBe(400);
     expect(raw.body).toMatchObject({ error: 'invalid_request', error_codes: [90002] });
     const e = await tokenError(f.token(unknown, 'https://manage.office.com'));
@@ -162,7 +173,12 @@ describe('client credentials through msal-node', () => {
 
   it('fails with unauthorized_client AADSTS700016 when the app was never consented in the tenant', async () => {
     const t = await f.tenant({ consent: false });
-    const raw = await rawToken(t.tenantId, { grant_type: 'client_credentials', client_id: f.sim.clientId, client_secret: f.sim.clientSecret, scope: 'https://graph.microsoft.com/.default' });
+    const raw = await rawToken(t.tenantId, {
+      grant_type: 'client_credentials',
+      client_id: f.sim.clientId,
+      client_secret: f.sim.clientSecret,
+      scope: 'https://graph.microsoft.com/.default',
+    });
     expect(raw.status).toBe(400);
     expect((raw.body as { error: string; error_codes: number[] }).error).toBe('unauthorized_client');
     expect((raw.body as { error_codes: number[] }).error_codes).toEqual([700016]);
@@ -173,20 +189,34 @@ describe('client credentials through msal-node', () => {
   it('fails with invalid_client AADSTS7000229 after the service principal was removed', async () => {
     const t = await f.tenant();
     await f.control.revokeConsent(t.tenantId);
-    const raw = await rawToken(t.tenantId, { grant_type: 'client_credentials', client_id: f.sim.clientId, client_secret: f.sim.clientSecret, scope: 'https://graph.microsoft.com/.default' });
+    const raw = await rawToken(t.tenantId, {
+      grant_type: 'client_credentials',
+      client_id: f.sim.clientId,
+      client_secret: f.sim.clientSecret,
+      scope: 'https://graph.microsoft.com/.default',
+    });
     expect(raw.status).toBe(401);
     expect(raw.body).toMatchObject({ error: 'invalid_client', error_codes: [7000229] });
-    expect((raw.body as { error_description: string }).error_description).toMatch(/^AADSTS7000229: The client application .* is missing service principal in the tenant/);
+    expect((raw.body as { error_description: string }).error_description).toMatch(
+      /^AADSTS7000229: The client application .* is missing service principal in the tenant/,
+    );
   });
 
   it('fails with 401 invalid_client AADSTS7000215 for a wrong secret, with the documented body fields', async () => {
     const t = await f.tenant();
-    const raw = await rawToken(t.tenantId, { grant_type: 'client_credentials', client_id: f.sim.clientId, client_secret: 'wrong', scope: 'https://graph.microsoft.com/.default' });
+    const raw = await rawToken(t.tenantId, {
+      grant_type: 'client_credentials',
+      client_id: f.sim.clientId,
+      client_secret: 'wrong',
+      scope: 'https://graph.microsoft.com/.default',
+    });
     expect(raw.status).toBe(401);
     const b = raw.body as Record<string, unknown>;
     expect(b.error).toBe('invalid_client');
     expect(b.error_codes).toEqual([7000215]);
-    expect(b.error_description).toMatch(/^AADSTS7000215: Invalid client secret provided\..*\r\nTrace ID: .+\r\nCorrelation ID: .+\r\nTimestamp: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/s);
+    expect(b.error_description).toMatch(
+      /^AADSTS7000215: Invalid client secret provided\..*\r\nTrace ID: .+\r\nCorrelation ID: .+\r\nTimestamp: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/s,
+    );
     expect(Object.keys(b).sort()).toEqual(['correlation_id', 'error', 'error_codes', 'error_description', 'error_uri', 'timestamp', 'trace_id']);
     const e = await tokenError(f.msal(t.tenantId, { secret: 'wrong' }).acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] }));
     expect(e.errorCode).toBe('invalid_client');
@@ -217,7 +247,12 @@ describe('client credentials through msal-node', () => {
 
   it('fails with invalid_scope when the scope is not <resource>/.default', async () => {
     const t = await f.tenant();
-    const raw = await rawToken(t.tenantId, { grant_type: 'client_credentials', client_id: f.sim.clientId, client_secret: f.sim.clientSecret, scope: 'https://graph.microsoft.com/AuditLog.Read.All' });
+    const raw = await rawToken(t.tenantId, {
+      grant_type: 'client_credentials',
+      client_id: f.sim.clientId,
+      client_secret: f.sim.clientSecret,
+      scope: 'https://graph.microsoft.com/AuditLog.Read.All',
+    });
     expect(raw.status).toBe(400);
     expect(raw.body).toMatchObject({ error: 'invalid_scope' });
   });
@@ -226,8 +261,16 @@ describe('client credentials through msal-node', () => {
     const t = await f.tenant();
     const res = await getJson(`${f.sim.url}/${t.tenantId}/oauth2/v2.0/token`, undefined, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`${f.sim.clientId}:${f.sim.clientSecret}`).toString('base64')}` },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'https://manage.office.com/.default', 'x-client-SKU': 'test', 'client-request-id': 'x' }).toString(),
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Authorization: `Basic ${Buffer.from(`${f.sim.clientId}:${f.sim.clientSecret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        scope: 'https://manage.office.com/.default',
+        'x-client-SKU': 'test',
+        'client-request-id': 'x',
+      }).toString(),
     });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599 });
@@ -238,7 +281,12 @@ describe('client credentials through msal-node', () => {
     const res = await getJson(`${f.sim.url}/${t.tenantId}/oauth2/token`, undefined, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: f.sim.clientId, client_secret: f.sim.clientSecret, resource: 'https://manage.office.com' }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: f.sim.clientId,
+        client_secret: f.sim.clientSecret,
+        resource: 'https://manage.office.com',
+      }).toString(),
     });
     expect(res.status).toBe(200);
     const b = res.body as Record<string, unknown>;

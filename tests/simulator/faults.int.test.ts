@@ -14,7 +14,12 @@ async function tokenRequest(tenantId: string) {
   return getJson(`${f.sim.url}/${tenantId}/oauth2/v2.0/token`, undefined, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: f.sim.clientId, client_secret: f.sim.clientSecret, scope: 'https://graph.microsoft.com/.default' }).toString(),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: f.sim.clientId,
+      client_secret: f.sim.clientSecret,
+      scope: 'https://graph.microsoft.com/.default',
+    }).toString(),
   });
 }
 

@@ -34,7 +34,9 @@ describe('Defender XDR alerts and incidents', () => {
     expect(alert['@odata.type']).toBe('#microsoft.graph.security.alert');
     expect(alert).toMatchObject({ status: 'new', classification: 'unknown', determination: 'unknown', tenantId: t.tenantId });
     const types = (alert.evidence as Array<{ '@odata.type': string }>).map((e) => e['@odata.type']);
-    expect(types).toEqual(expect.arrayContaining(['#microsoft.graph.security.userEvidence', '#microsoft.graph.security.deviceEvidence', '#microsoft.graph.security.fileEvidence']));
+    expect(types).toEqual(
+      expect.arrayContaining(['#microsoft.graph.security.userEvidence', '#microsoft.graph.security.deviceEvidence', '#microsoft.graph.security.fileEvidence']),
+    );
 
     const since = new Date(Date.now() + 60_000);
     await f.control.advanceClock(120_000);
@@ -76,10 +78,22 @@ describe('identity protection and provisioning', () => {
     const sp = ((await client.api('/identityProtection/servicePrincipalRiskDetections').get()) as Collection).value;
     expect(sp).toHaveLength(2);
     expect(sp[0]).toMatchObject({ activity: 'servicePrincipal', riskState: 'atRisk', source: 'IdentityProtection' });
-    expect(Object.keys(sp[0] ?? {})).toEqual(expect.arrayContaining(['servicePrincipalId', 'servicePrincipalDisplayName', 'appId', 'keyIds', 'lastUpdatedDateTime']));
+    expect(Object.keys(sp[0] ?? {})).toEqual(
+      expect.arrayContaining(['servicePrincipalId', 'servicePrincipalDisplayName', 'appId', 'keyIds', 'lastUpdatedDateTime']),
+    );
     const prov = ((await client.api('/auditLogs/provisioning').get()) as Collection).value;
     expect(prov).toHaveLength(2);
-    expect(Object.keys(prov[0] ?? {})).toEqual(expect.arrayContaining(['activityDateTime', 'provisioningAction', 'provisioningStatusInfo', 'provisioningSteps', 'sourceIdentity', 'targetIdentity', 'servicePrincipal']));
+    expect(Object.keys(prov[0] ?? {})).toEqual(
+      expect.arrayContaining([
+        'activityDateTime',
+        'provisioningAction',
+        'provisioningStatusInfo',
+        'provisioningSteps',
+        'sourceIdentity',
+        'targetIdentity',
+        'servicePrincipal',
+      ]),
+    );
   });
 
   it('a dismissed risk detection carries its new state and a later lastUpdatedDateTime', async () => {

@@ -67,7 +67,11 @@ describe('audit logs', () => {
   it('serves directory audits with initiatedBy and targetResources modifiedProperties, filtered on activityDateTime', async () => {
     const t = await f.tenant({ licences: { entraP1: false, entraP2: false } });
     await f.control.addRecords(t.tenantId, 'graph:directoryAudits', 5);
-    const page = (await f.graphClient(t.tenantId).api('/auditLogs/directoryAudits').filter(`activityDateTime ge ${new Date(Date.now() - 3600_000).toISOString()}`).get()) as Collection;
+    const page = (await f
+      .graphClient(t.tenantId)
+      .api('/auditLogs/directoryAudits')
+      .filter(`activityDateTime ge ${new Date(Date.now() - 3600_000).toISOString()}`)
+      .get()) as Collection;
     expect(page.value).toHaveLength(5);
     const r = page.value[0] as Record<string, unknown>;
     expect(r).toHaveProperty('initiatedBy');
@@ -228,13 +232,26 @@ describe('permission auto-upgrade through appRoleAssignedTo', () => {
     const client = f.graphClient(t.tenantId);
     const ours = (await client.api(`/servicePrincipals(appId='${f.sim.clientId}')`).select('id').get()) as { id: string };
     expect(ours.id).toBe(t.servicePrincipal?.id);
-    const graphSp = (await client.api(`/servicePrincipals(appId='00000003-0000-0000-c000-000000000000')`).select('id,appRoles').get()) as { id: string; appRoles: Array<{ id: string; value: string; allowedMemberTypes: string[] }> };
+    const graphSp = (await client.api(`/servicePrincipals(appId='00000003-0000-0000-c000-000000000000')`).select('id,appRoles').get()) as {
+      id: string;
+      appRoles: Array<{ id: string; value: string; allowedMemberTypes: string[] }>;
+    };
     const role = graphSp.appRoles.find((r) => r.value === 'IdentityRiskyUser.Read.All');
     expect(role?.allowedMemberTypes).toContain('Application');
-    const created = (await client.api(`/servicePrincipals/${graphSp.id}/appRoleAssignedTo`).post({ principalId: ours.id, resourceId: graphSp.id, appRoleId: role?.id })) as Record<string, unknown>;
-    expect(created).toMatchObject({ appRoleId: role?.id, principalId: ours.id, resourceId: graphSp.id, principalType: 'ServicePrincipal', resourceDisplayName: 'Microsoft Graph' });
+    const created = (await client
+      .api(`/servicePrincipals/${graphSp.id}/appRoleAssignedTo`)
+      .post({ principalId: ours.id, resourceId: graphSp.id, appRoleId: role?.id })) as Record<string, unknown>;
+    expect(created).toMatchObject({
+      appRoleId: role?.id,
+      principalId: ours.id,
+      resourceId: graphSp.id,
+      principalType: 'ServicePrincipal',
+      resourceDisplayName: 'Microsoft Graph',
+    });
     expect(decodeClaims(await f.token(t.tenantId, GRAPH)).roles).toContain('IdentityRiskyUser.Read.All');
-    const again = await graphError(client.api(`/servicePrincipals/${graphSp.id}/appRoleAssignedTo`).post({ principalId: ours.id, resourceId: graphSp.id, appRoleId: role?.id }));
+    const again = await graphError(
+      client.api(`/servicePrincipals/${graphSp.id}/appRoleAssignedTo`).post({ principalId: ours.id, resourceId: graphSp.id, appRoleId: role?.id }),
+    );
     expect(again.statusCode).toBe(400);
     expect(again.code).toBe('Request_BadRequest');
     expect(again.message).toBe('Permission being assigned already exists on the object.');
@@ -244,9 +261,14 @@ describe('permission auto-upgrade through appRoleAssignedTo', () => {
     const t = await f.tenant({ consent: ['AppRoleAssignment.ReadWrite.All', 'Application.Read.All'] });
     const client = f.graphClient(t.tenantId);
     const ours = (await client.api(`/servicePrincipals(appId='${f.sim.clientId}')`).get()) as { id: string };
-    const mgmt = (await client.api(`/servicePrincipals(appId='c5393580-f805-4401-95e8-94b7a6ef2fc2')`).get()) as { id: string; appRoles: Array<{ id: string; value: string }> };
+    const mgmt = (await client.api(`/servicePrincipals(appId='c5393580-f805-4401-95e8-94b7a6ef2fc2')`).get()) as {
+      id: string;
+      appRoles: Array<{ id: string; value: string }>;
+    };
     const role = mgmt.appRoles.find((r) => r.value === 'ActivityFeed.Read');
-    const res = await client.api(`/servicePrincipals(appId='c5393580-f805-4401-95e8-94b7a6ef2fc2')/appRoleAssignedTo`).post({ principalId: ours.id, resourceId: mgmt.id, appRoleId: role?.id });
+    const res = await client
+      .api(`/servicePrincipals(appId='c5393580-f805-4401-95e8-94b7a6ef2fc2')/appRoleAssignedTo`)
+      .post({ principalId: ours.id, resourceId: mgmt.id, appRoleId: role?.id });
     expect(res).toMatchObject({ resourceId: mgmt.id });
     expect(decodeClaims(await f.token(t.tenantId, 'https://manage.office.com')).roles).toEqual(['ActivityFeed.Read']);
   });
@@ -254,8 +276,15 @@ describe('permission auto-upgrade through appRoleAssignedTo', () => {
   it('answers 403 Authorization_RequestDenied to an assignment without AppRoleAssignment.ReadWrite.All', async () => {
     const t = await f.tenant({ consent: ['Application.Read.All'] });
     const client = f.graphClient(t.tenantId);
-    const graphSp = (await client.api(`/servicePrincipals(appId='00000003-0000-0000-c000-000000000000')`).get()) as { id: string; appRoles: Array<{ id: string }> };
-    const e = await graphError(client.api(`/servicePrincipals/${graphSp.id}/appRoleAssignedTo`).post({ principalId: t.servicePrincipal?.id, resourceId: graphSp.id, appRoleId: graphSp.appRoles[0]?.id }));
+    const graphSp = (await client.api(`/servicePrincipals(appId='00000003-0000-0000-c000-000000000000')`).get()) as {
+      id: string;
+      appRoles: Array<{ id: string }>;
+    };
+    const e = await graphError(
+      client
+        .api(`/servicePrincipals/${graphSp.id}/appRoleAssignedTo`)
+        .post({ principalId: t.servicePrincipal?.id, resourceId: graphSp.id, appRoleId: graphSp.appRoles[0]?.id }),
+    );
     expect(e.statusCode).toBe(403);
     expect(e.code).toBe('Authorization_RequestDenied');
   });

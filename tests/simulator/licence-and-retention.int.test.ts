@@ -41,7 +41,10 @@ describe('licences', () => {
 
 describe('retention', () => {
   it('serves directory audits 7 days back on a Free tenant and 30 on P1, and the ledger counts the rest as expired', async () => {
-    for (const [licences, days] of [[{ entraP1: false, entraP2: false }, 7], [{ entraP1: true, entraP2: false }, 30]] as const) {
+    for (const [licences, days] of [
+      [{ entraP1: false, entraP2: false }, 7],
+      [{ entraP1: true, entraP2: false }, 30],
+    ] as const) {
       const t = await f.tenant({ licences, graphThrottling: false });
       await f.control.addRecords(t.tenantId, 'graph:directoryAudits', 40, { eventsSpanMs: 6 * DAY });
       await f.control.advanceClock(3 * DAY);

@@ -15,7 +15,10 @@ const MANAGE = 'https://manage.office.com';
 type ContentItem = { contentType: string; contentId: string; contentUri: string; contentCreated: string; contentExpiration: string };
 type AfError = { error: { code: string; message: string } };
 
-async function ready(overrides: Parameters<SimFixture['tenant']>[0] = {}, contentType = 'Audit.Exchange'): Promise<{ t: SimTenant; token: string; base: string }> {
+async function ready(
+  overrides: Parameters<SimFixture['tenant']>[0] = {},
+  contentType = 'Audit.Exchange',
+): Promise<{ t: SimTenant; token: string; base: string }> {
   const t = await f.tenant(overrides);
   const token = await f.token(t.tenantId, MANAGE);
   const base = f.management(t.tenantId);
@@ -52,7 +55,9 @@ describe('subscriptions', () => {
   it('starts a subscription and answers the subscription object', async () => {
     const t = await f.tenant();
     const token = await f.token(t.tenantId, MANAGE);
-    const res = await getJson(`${f.management(t.tenantId)}/subscriptions/start?contentType=Audit.SharePoint&PublisherIdentifier=${t.tenantId}`, token, { method: 'POST' });
+    const res = await getJson(`${f.management(t.tenantId)}/subscriptions/start?contentType=Audit.SharePoint&PublisherIdentifier=${t.tenantId}`, token, {
+      method: 'POST',
+    });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ contentType: 'Audit.SharePoint', status: 'enabled', webhook: null });
   });
@@ -73,7 +78,11 @@ describe('subscriptions', () => {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ webhook: { address: 'https://hooks.example/o365', authId: 'abc', expiration: '' } }),
     });
-    expect(ok.body).toEqual({ contentType: 'Audit.General', status: 'enabled', webhook: { status: 'enabled', address: 'https://hooks.example/o365', authId: 'abc', expiration: null } });
+    expect(ok.body).toEqual({
+      contentType: 'Audit.General',
+      status: 'enabled',
+      webhook: { status: 'enabled', address: 'https://hooks.example/o365', authId: 'abc', expiration: null },
+    });
     const bad = await getJson(`${base}/subscriptions/start?contentType=DLP.All`, token, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
@@ -126,7 +135,9 @@ describe('subscriptions', () => {
     const res = await getJson(`${f.management(t.tenantId)}/subscriptions/start?contentType=Audit.Exchange`, token, { method: 'POST' });
     expect(res.status).toBe(400);
     const e = (res.body as AfError).error;
-    expect(e.code).toMatch(/^StartSubscription \[CorrId=.*\]\[TenantId=.*,ContentType=Audit.Exchange,ApplicationId=.*,PublisherId=00000000-0000-0000-0000-000000000000\]\[AppId$/);
+    expect(e.code).toMatch(
+      /^StartSubscription \[CorrId=.*\]\[TenantId=.*,ContentType=Audit.Exchange,ApplicationId=.*,PublisherId=00000000-0000-0000-0000-000000000000\]\[AppId$/,
+    );
     expect(e.message).toContain(`Microsoft.Office.Compliance.Audit.DataServiceException: Tenant ${t.tenantId} does not exist.`);
   });
 });
@@ -165,7 +176,9 @@ describe('authorization', () => {
     const token = await f.token(t.tenantId, MANAGE);
     const res = await getJson(`${f.management(t.tenantId)}/subscriptions/list`, token);
     expect(res.status).toBe(401);
-    expect(res.body).toEqual({ error: { code: 'AF10001', message: 'The permission set (ServiceHealth.Read) sent in the request does not include the expected permission.' } });
+    expect(res.body).toEqual({
+      error: { code: 'AF10001', message: 'The permission set (ServiceHealth.Read) sent in the request does not include the expected permission.' },
+    });
   });
 
   it('accepts a GCC token (aud manage-gcc.office.com) for a GCC tenant', async () => {
@@ -237,7 +250,9 @@ describe('content listing', () => {
     const { token, base } = await ready();
     const s = new Date().toISOString().slice(0, 19);
     expect(((await getJson(`${base}/subscriptions/content?contentType=Audit.Exchange&startTime=${s}`, token)).body as AfError).error.code).toBe('AF20030');
-    expect(((await getJson(`${base}/subscriptions/content?contentType=Audit.Exchange&startTime=${s}&endTime=${s}`, token)).body as AfError).error.code).toBe('AF20030');
+    expect(((await getJson(`${base}/subscriptions/content?contentType=Audit.Exchange&startTime=${s}&endTime=${s}`, token)).body as AfError).error.code).toBe(
+      'AF20030',
+    );
   });
 
   it('answers AF20055 for a window longer than 24 hours or starting more than 7 days ago', async () => {
@@ -247,7 +262,10 @@ describe('content listing', () => {
     const long = await getJson(`${base}/subscriptions/content?contentType=Audit.Exchange&startTime=${iso(now - 25 * 3600_000)}&endTime=${iso(now)}`, token);
     expect(long.status).toBe(400);
     expect((long.body as AfError).error.code).toBe('AF20055');
-    const old = await getJson(`${base}/subscriptions/content?contentType=Audit.Exchange&startTime=${iso(now - 8 * 24 * 3600_000)}&endTime=${iso(now - 7.5 * 24 * 3600_000)}`, token);
+    const old = await getJson(
+      `${base}/subscriptions/content?contentType=Audit.Exchange&startTime=${iso(now - 8 * 24 * 3600_000)}&endTime=${iso(now - 7.5 * 24 * 3600_000)}`,
+      token,
+    );
     expect((old.body as AfError).error.code).toBe('AF20055');
   });
 
@@ -256,7 +274,11 @@ describe('content listing', () => {
     await f.control.addRecords(t.tenantId, 'management:Audit.Exchange', 5);
     const first = await getJson(`${base}/subscriptions/content?contentType=Audit.Exchange&PublisherIdentifier=${t.tenantId}`, token);
     const next = first.headers.get('NextPageUri') ?? '';
-    expect(next).toMatch(new RegExp(`^${base.replace(/[.$]/g, '\\$&')}/subscriptions/content\\?contentType=Audit.Exchange&startTime=.+&endTime=.+&PublisherIdentifier=${t.tenantId}&nextPage=`));
+    expect(next).toMatch(
+      new RegExp(
+        `^${base.replace(/[.$]/g, '\\$&')}/subscriptions/content\\?contentType=Audit.Exchange&startTime=.+&endTime=.+&PublisherIdentifier=${t.tenantId}&nextPage=`,
+      ),
+    );
     const { items, pages } = await listAll(`${base}/subscriptions/content?contentType=Audit.Exchange`, token);
     expect(pages).toBe(3);
     expect(new Set(items.map((i) => i.contentId)).size).toBe(5);
@@ -330,7 +352,12 @@ describe('content blobs', () => {
     const { items } = await listAll(`${base}/subscriptions/content?contentType=Audit.Exchange`, token);
     expect(items.length).toBe(4);
     const blobs = await Promise.all(items.map(async (i) => (await getJson(i.contentUri, token)).body as Array<Record<string, unknown>>));
-    const perBlob = blobs.map((b) => b.map((r) => r.Id as string).sort().join());
+    const perBlob = blobs.map((b) =>
+      b
+        .map((r) => r.Id as string)
+        .sort()
+        .join(),
+    );
     expect(new Set(perBlob).size).toBeLessThan(items.length);
     // The re-delivered copies carry the same Id but not the same JSON field order.
     const keyOrders = new Map<string, Set<string>>();

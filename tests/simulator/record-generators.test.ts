@@ -20,7 +20,9 @@ function many(contentType: ManagementContentType, n = 400): Array<Record<string,
 describe('management record generators', () => {
   it('are deterministic for (seed, tenant, content type, index)', () => {
     expect(generateManagementRecord(mctx, 'Audit.Exchange', 7, T0)).toEqual(generateManagementRecord(mctx, 'Audit.Exchange', 7, T0));
-    expect(generateManagementRecord(mctx, 'Audit.Exchange', 7, T0).Id).not.toBe(generateManagementRecord({ ...mctx, seed: 'other' }, 'Audit.Exchange', 7, T0).Id);
+    expect(generateManagementRecord(mctx, 'Audit.Exchange', 7, T0).Id).not.toBe(
+      generateManagementRecord({ ...mctx, seed: 'other' }, 'Audit.Exchange', 7, T0).Id,
+    );
   });
 
   it('give every record the common schema: Id, RecordType int, zone-less CreationTime, OrganizationId', () => {
@@ -68,7 +70,9 @@ describe('management record generators', () => {
   it('produce New-InboxRule with Parameters forwarding outside, and MailItemsAccessed', () => {
     const exo = many('Audit.Exchange');
     const rules = exo.filter((r) => r.Operation === 'New-InboxRule');
-    expect(rules.some((r) => (r.Parameters as Array<{ Name: string; Value: string }>).some((p) => p.Name === 'ForwardTo' && !p.Value.endsWith('contoso.example')))).toBe(true);
+    expect(
+      rules.some((r) => (r.Parameters as Array<{ Name: string; Value: string }>).some((p) => p.Name === 'ForwardTo' && !p.Value.endsWith('contoso.example'))),
+    ).toBe(true);
     expect(rules.every((r) => r.RecordType === 1 && (r.ResultStatus === 'True' || r.ResultStatus === 'False'))).toBe(true);
     const mia = exo.filter((r) => r.Operation === 'MailItemsAccessed');
     expect(mia.length).toBeGreaterThan(0);
@@ -102,7 +106,18 @@ describe('management record generators', () => {
 describe('graph record generators', () => {
   it('produce sign-ins with status, device, location, conditional access and risk fields', () => {
     const r = generateGraphRecord(gctx, 'signIns', 3, T0);
-    for (const k of ['id', 'createdDateTime', 'userPrincipalName', 'status', 'deviceDetail', 'location', 'appliedConditionalAccessPolicies', 'riskLevelDuringSignIn', 'conditionalAccessStatus']) expect(r).toHaveProperty(k);
+    for (const k of [
+      'id',
+      'createdDateTime',
+      'userPrincipalName',
+      'status',
+      'deviceDetail',
+      'location',
+      'appliedConditionalAccessPolicies',
+      'riskLevelDuringSignIn',
+      'conditionalAccessStatus',
+    ])
+      expect(r).toHaveProperty(k);
     expect(r.createdDateTime).toBe('2026-01-02T03:04:05.6780000Z');
     expect(generateGraphRecord(gctx, 'signIns', 3, T0)).toEqual(r);
   });

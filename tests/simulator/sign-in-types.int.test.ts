@@ -63,8 +63,14 @@ describe('sign-in types', () => {
       }
       const ledger = await f.control.ledger(t.tenantId, source);
       expect(records.map((r) => r.id).sort(), type).toEqual(ledger.records.map((r) => r.id).sort());
-      expect(records.every((r) => JSON.stringify(r.signInEventTypes) === JSON.stringify([type])), type).toBe(true);
-      expect(records.every((r) => r.isInteractive === (type === 'interactiveUser')), type).toBe(true);
+      expect(
+        records.every((r) => JSON.stringify(r.signInEventTypes) === JSON.stringify([type])),
+        type,
+      ).toBe(true);
+      expect(
+        records.every((r) => r.isInteractive === (type === 'interactiveUser')),
+        type,
+      ).toBe(true);
     }
   });
 
@@ -76,7 +82,13 @@ describe('sign-in types', () => {
     const sp = ((await client.api('/auditLogs/signIns').version('beta').filter(byType('servicePrincipal')).get()) as Collection).value;
     const times = sp.map((r) => r.createdDateTime as string).sort();
     const from = times[3] as string;
-    const later = ((await client.api('/auditLogs/signIns').version('beta').filter(`createdDateTime ge ${from} and ${byType('servicePrincipal')}`).get()) as Collection).value;
+    const later = (
+      (await client
+        .api('/auditLogs/signIns')
+        .version('beta')
+        .filter(`createdDateTime ge ${from} and ${byType('servicePrincipal')}`)
+        .get()) as Collection
+    ).value;
     expect(later.length).toBe(times.filter((x) => x >= from).length);
   });
 

@@ -101,7 +101,14 @@ describe('cluster layout', () => {
 describe('loadStackConfig', () => {
   it('defaults the stack folder under the cache folder', () => {
     const c = loadStackConfig({ HOME: '/home/u', M365_SIEM_CACHE_DIR: '/c' });
-    expect(c).toMatchObject({ cacheDir: '/c', stackDir: '/c/stack', provider: 'auto', kafkaVersion: DEFAULT_KAFKA_VERSION, kafkaPort: 19092, opensearchPort: 19200 });
+    expect(c).toMatchObject({
+      cacheDir: '/c',
+      stackDir: '/c/stack',
+      provider: 'auto',
+      kafkaVersion: DEFAULT_KAFKA_VERSION,
+      kafkaPort: 19092,
+      opensearchPort: 19200,
+    });
   });
 
   it('names the bad setting', () => {

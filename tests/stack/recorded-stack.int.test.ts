@@ -31,13 +31,23 @@ describe('the CLI finds the recorded stack', () => {
       workDir: stackDir,
       startedAt: new Date().toISOString(),
     });
-    const state = { format: 1, stackId, kafka: record(inject('kafkaBrokers')), opensearch: record(inject('opensearchUrl')), leases: [], pinned: true, lastPorts: {} };
+    const state = {
+      format: 1,
+      stackId,
+      kafka: record(inject('kafkaBrokers')),
+      opensearch: record(inject('opensearchUrl')),
+      leases: [],
+      pinned: true,
+      lastPorts: {},
+    };
     await writeFile(path.join(stackDir, 'state.json'), JSON.stringify(state));
   });
 
   afterAll(async () => {
     holder.kill('SIGKILL');
-    await testOpenSearchClient().indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
+    await testOpenSearchClient()
+      .indices.deleteIndexTemplate({ name: prefix })
+      .catch(() => undefined);
     await rm(stackDir, { recursive: true, force: true });
   });
 
@@ -54,7 +64,13 @@ describe('the CLI finds the recorded stack', () => {
   });
 
   it('`index install-template` with no endpoint settings uses the recorded OpenSearch and says so', async () => {
-    const result = await runCli(['index', 'install-template'], { M365_SIEM_STACK_DIR: stackDir, INDEX_PREFIX: prefix, INDEX_REPLICAS: '0', KAFKA_BROKERS: undefined, OPENSEARCH_URL: undefined });
+    const result = await runCli(['index', 'install-template'], {
+      M365_SIEM_STACK_DIR: stackDir,
+      INDEX_PREFIX: prefix,
+      INDEX_REPLICAS: '0',
+      KAFKA_BROKERS: undefined,
+      OPENSEARCH_URL: undefined,
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain(`using the stack recorded in ${stackDir}`);
     expect(JSON.parse(result.stdout)).toMatchObject({ installed: prefix });
@@ -67,9 +83,31 @@ describe('the CLI finds the recorded stack', () => {
     try {
       await writeFile(
         path.join(dead, 'state.json'),
-        JSON.stringify({ format: 1, stackId: 'gone', opensearch: { provider: 'local', version: 'x', endpoint: inject('opensearchUrl'), pid: 2 ** 22 - 1, ports: {}, logFile: 'l', workDir: dead, startedAt: new Date().toISOString() }, leases: [], pinned: false, lastPorts: {} }),
+        JSON.stringify({
+          format: 1,
+          stackId: 'gone',
+          opensearch: {
+            provider: 'local',
+            version: 'x',
+            endpoint: inject('opensearchUrl'),
+            pid: 2 ** 22 - 1,
+            ports: {},
+            logFile: 'l',
+            workDir: dead,
+            startedAt: new Date().toISOString(),
+          },
+          leases: [],
+          pinned: false,
+          lastPorts: {},
+        }),
       );
-      const result = await runCli(['index', 'install-template'], { M365_SIEM_STACK_DIR: dead, INDEX_PREFIX: `${prefix}-dead`, OPENSEARCH_REQUEST_TIMEOUT_MS: '2000', KAFKA_BROKERS: undefined, OPENSEARCH_URL: undefined });
+      const result = await runCli(['index', 'install-template'], {
+        M365_SIEM_STACK_DIR: dead,
+        INDEX_PREFIX: `${prefix}-dead`,
+        OPENSEARCH_REQUEST_TIMEOUT_MS: '2000',
+        KAFKA_BROKERS: undefined,
+        OPENSEARCH_URL: undefined,
+      });
       expect(result.stderr).not.toContain('using the stack recorded');
       expect(result.code).not.toBe(0);
     } finally {

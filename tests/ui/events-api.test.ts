@@ -13,7 +13,15 @@ describe('buildEventsSearch', () => {
   });
 
   it('adds each filter, the user one case-insensitive over name and e-mail, wildcards escaped', () => {
-    const q = eventsQuerySchema.parse({ dataset: 'azure.signinlogs', action: 'FileAccessed', outcome: 'failure', user: 'Al*ce', from: '2026-11-26T00:00:00Z', to: '2026-11-26T08:00:00Z', size: '10' });
+    const q = eventsQuerySchema.parse({
+      dataset: 'azure.signinlogs',
+      action: 'FileAccessed',
+      outcome: 'failure',
+      user: 'Al*ce',
+      from: '2026-11-26T00:00:00Z',
+      to: '2026-11-26T08:00:00Z',
+      size: '10',
+    });
     const body = buildEventsSearch('org-a', q) as { query: { bool: { filter: Array<Record<string, unknown>> } }; size: number };
     const text = JSON.stringify(body.query.bool.filter);
     expect(body.query.bool.filter[0]).toEqual({ term: { 'organization.id': 'org-a' } });
@@ -35,17 +43,29 @@ describe('buildEventsSearch', () => {
     expect(eventsQuerySchema.safeParse({ from: '2026-11-27T00:00:00Z', to: '2026-11-26T00:00:00Z' }).success).toBe(false);
   });
 
-  it.each(['2026-02-30', '2026-02-29', '2026-13-01', '2026-00-10', '2026-04-31T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T10:60Z', '2026-01-01 10:00', '2026-01-01T10:00:00+15:00', '2026-01-01garbage', '+275760-09-13'])(
-    'refuses the impossible or ambiguous date %s',
-    (from) => {
-      const parsed = eventsQuerySchema.safeParse({ from });
-      expect(parsed.success).toBe(false);
-      expect(parsed.error?.issues[0]?.path).toEqual(['from']);
-    },
-  );
+  it.each([
+    '2026-02-30',
+    '2026-02-29',
+    '2026-13-01',
+    '2026-00-10',
+    '2026-04-31T00:00:00Z',
+    '2026-01-01T24:00:00Z',
+    '2026-01-01T10:60Z',
+    '2026-01-01 10:00',
+    '2026-01-01T10:00:00+15:00',
+    '2026-01-01garbage',
+    '+275760-09-13',
+  ])('refuses the impossible or ambiguous date %s', (from) => {
+    const parsed = eventsQuerySchema.safeParse({ from });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual(['from']);
+  });
 
   it('reads a date alone as the whole UTC day and an offset as the instant it names', () => {
-    expect(eventsQuerySchema.parse({ from: '2028-02-29', to: '2028-02-29' })).toMatchObject({ from: '2028-02-29T00:00:00.000Z', to: '2028-02-29T23:59:59.999Z' });
+    expect(eventsQuerySchema.parse({ from: '2028-02-29', to: '2028-02-29' })).toMatchObject({
+      from: '2028-02-29T00:00:00.000Z',
+      to: '2028-02-29T23:59:59.999Z',
+    });
     expect(eventsQuerySchema.parse({ from: '2026-11-26T09:30:00.25+02:00' }).from).toBe('2026-11-26T07:30:00.250Z');
     expect(eventsQuerySchema.parse({ from: '2026-11-26T07:00' }).from).toBe('2026-11-26T07:00:00.000Z');
   });
@@ -61,9 +81,22 @@ describe('summarizeHit', () => {
   it('pulls the columns from a nested document', () => {
     const s = summarizeHit({
       _id: 'x1',
-      _source: { '@timestamp': '2026-11-26T07:00:00Z', event: { dataset: 'o365.audit', action: 'FileAccessed', outcome: 'success', category: ['file'] }, user: { name: 'alice' }, source: { ip: '10.0.0.1' } },
+      _source: {
+        '@timestamp': '2026-11-26T07:00:00Z',
+        event: { dataset: 'o365.audit', action: 'FileAccessed', outcome: 'success', category: ['file'] },
+        user: { name: 'alice' },
+        source: { ip: '10.0.0.1' },
+      },
     });
-    expect(s).toMatchObject({ id: 'x1', dataset: 'o365.audit', action: 'FileAccessed', outcome: 'success', category: ['file'], user: 'alice', sourceIp: '10.0.0.1' });
+    expect(s).toMatchObject({
+      id: 'x1',
+      dataset: 'o365.audit',
+      action: 'FileAccessed',
+      outcome: 'success',
+      category: ['file'],
+      user: 'alice',
+      sourceIp: '10.0.0.1',
+    });
   });
 });
 
@@ -74,7 +107,9 @@ describe('eventsRouter', () => {
     search: async (params: Record<string, unknown>) => {
       calls.push(params);
       if (fail) throw fail;
-      return { body: { hits: { total: { value: 1 }, hits: [{ _id: 'e1', _source: { event: { dataset: 'azure.signinlogs' }, organization: { id: 'org-a' } } }] } } };
+      return {
+        body: { hits: { total: { value: 1 }, hits: [{ _id: 'e1', _source: { event: { dataset: 'azure.signinlogs' }, organization: { id: 'org-a' } } }] } },
+      };
     },
   } as unknown as OpenSearchClient;
   let base = '';

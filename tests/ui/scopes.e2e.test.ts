@@ -43,7 +43,10 @@ describe('operator UI with a scoped token (Chromium, real control plane)', () =>
     await screenshot(page, 'scoped-organizations');
     // A deep link to another customer shows nothing of it.
     await page.goto(`${h.cp.url}/organizations/${orgs[3]}`);
-    await page.getByText(/does not exist/).first().waitFor();
+    await page
+      .getByText(/does not exist/)
+      .first()
+      .waitFor();
     expect(await page.content()).not.toContain('Scope Delta');
     await page.close();
   });

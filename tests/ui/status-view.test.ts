@@ -34,7 +34,13 @@ describe('statusView', () => {
       pipelineStalls: [{ stage: 'normalize', topic: 'm365.raw', partition: 2, since: '2026-01-10T11:59:10.000Z', lagRecords: 12_000 }],
     });
     expect(v).toMatchObject({ label: 'Needs attention', tone: 'error', transient: true, showRepair: false, reason: expect.stringContaining('pipeline stage') });
-    expect(v.stalls).toEqual([{ stage: 'normalize', since: '2026-01-10T11:59:10.000Z', text: 'Normalize stage stalled since 2026-01-10T11:59:10.000Z on m365.raw partition 2; 12,000 records wait.' }]);
+    expect(v.stalls).toEqual([
+      {
+        stage: 'normalize',
+        since: '2026-01-10T11:59:10.000Z',
+        text: 'Normalize stage stalled since 2026-01-10T11:59:10.000Z on m365.raw partition 2; 12,000 records wait.',
+      },
+    ]);
     expect(statusView(base).stalls).toEqual([]);
   });
 

@@ -67,7 +67,11 @@ describe('uiRouter default bundle', () => {
 
 describe('consentCallbackScript', () => {
   it('posts the outcome to the opener on the given origin only, and cannot break out of its script tag', () => {
-    const script = consentCallbackScript('http://localhost:8080/some/path', { ok: false, orgId: 'org-1', message: 'Declined </script><script>alert(1)</script>' });
+    const script = consentCallbackScript('http://localhost:8080/some/path', {
+      ok: false,
+      orgId: 'org-1',
+      message: 'Declined </script><script>alert(1)</script>',
+    });
     expect(script).toContain('"http://localhost:8080"');
     expect(script).toContain('"type":"m365-consent"');
     expect(script).not.toContain('</script>');
@@ -76,6 +80,8 @@ describe('consentCallbackScript', () => {
     const posted: unknown[] = [];
     const fakeWindow = { opener: { closed: false, postMessage: (data: unknown, origin: string) => posted.push([data, origin]) }, close: () => {} };
     new Function('window', 'setTimeout', script)(fakeWindow, () => {});
-    expect(posted).toEqual([[{ type: 'm365-consent', ok: false, orgId: 'org-1', message: 'Declined </script><script>alert(1)</script>' }, 'http://localhost:8080']]);
+    expect(posted).toEqual([
+      [{ type: 'm365-consent', ok: false, orgId: 'org-1', message: 'Declined </script><script>alert(1)</script>' }, 'http://localhost:8080'],
+    ]);
   });
 });

@@ -59,7 +59,11 @@ describe('operator UI against the stub API (smoke)', () => {
     await popup.waitForURL(/stub-consent/);
     await popup.locator('#accept').click();
     await popup.waitForEvent('close', { timeout: 10_000 });
-    await page.getByText('Waiting for first events').first().waitFor().catch(() => undefined);
+    await page
+      .getByText('Waiting for first events')
+      .first()
+      .waitFor()
+      .catch(() => undefined);
     await page.locator('[data-testid="application-status"][data-status="active"]').waitFor({ timeout: 15_000 });
     await expect(page.locator('[data-testid="consent-result"]').textContent()).resolves.toMatch(/Consent granted/);
     await expect(page.locator('tr[data-source="graph:riskyUsers"]').textContent()).resolves.toMatch(/Microsoft Entra ID P2 licence/);
@@ -155,7 +159,9 @@ describe('operator UI against the stub API (smoke)', () => {
     stub.stallPipeline('org-1', { stage: 'normalize', since: '2026-12-02T04:31:10.000Z' });
     const stall = page.locator('[data-testid="pipeline-stalls"] li[data-stage="normalize"]');
     await stall.waitFor({ timeout: 15_000 });
-    await expect(stall.textContent()).resolves.toMatch(/^Normalize stage stalled since .*2026-12-02 04:31:10 UTC.* on m365\.raw partition 1; 5,000 records wait\.$/);
+    await expect(stall.textContent()).resolves.toMatch(
+      /^Normalize stage stalled since .*2026-12-02 04:31:10 UTC.* on m365\.raw partition 1; 5,000 records wait\.$/,
+    );
     await page.locator('[data-testid="application-status"][data-status="needs_attention"]').waitFor();
     await expect(page.locator('[data-testid="application-status"] .reason').textContent()).resolves.toMatch(/pipeline stage/);
     expect(await page.getByRole('button', { name: 'Repair' }).count()).toBe(0);

@@ -30,7 +30,12 @@ describe('operator UI end to end (control plane, simulator, Kafka, OpenSearch)',
   }, 120_000);
 
   const statusOf = async (orgId: string) =>
-    (await p.api<{ status: string; reason: string | null; pendingUpgrade: unknown; sources?: unknown }>('GET', `/organizations/${orgId}/applications/microsoft-manage`)).body;
+    (
+      await p.api<{ status: string; reason: string | null; pendingUpgrade: unknown; sources?: unknown }>(
+        'GET',
+        `/organizations/${orgId}/applications/microsoft-manage`,
+      )
+    ).body;
 
   async function newPage(): Promise<Page> {
     const page = await context.newPage();
@@ -211,7 +216,8 @@ describe('operator UI end to end (control plane, simulator, Kafka, OpenSearch)',
     const page = await newPage();
     await page.goto(`${p.url}/organizations/${encodeURIComponent(a.id)}/analysis`);
     const rows = page.locator('tr.event-row');
-    const shown = () => rows.evaluateAll((els) => els.map((e) => ({ id: e.getAttribute('data-event-id'), dataset: e.getAttribute('data-dataset'), text: e.textContent ?? '' })));
+    const shown = () =>
+      rows.evaluateAll((els) => els.map((e) => ({ id: e.getAttribute('data-event-id'), dataset: e.getAttribute('data-dataset'), text: e.textContent ?? '' })));
 
     /** Applies the filters until a row matching `want` shows (indexing takes a moment). */
     async function applyUntil(want: (r: { dataset: string | null; text: string }) => boolean, what: string): Promise<void> {
@@ -221,7 +227,8 @@ describe('operator UI end to end (control plane, simulator, Kafka, OpenSearch)',
         await page.locator('[data-testid="events"][aria-busy="false"]').waitFor();
         const list = await shown();
         if (list.some(want)) return;
-        if (Date.now() > deadline) throw new Error(`${what} did not appear; rows: ${list.length}, datasets: ${[...new Set(list.map((r) => r.dataset))].join(', ')}`);
+        if (Date.now() > deadline)
+          throw new Error(`${what} did not appear; rows: ${list.length}, datasets: ${[...new Set(list.map((r) => r.dataset))].join(', ')}`);
         await page.waitForTimeout(3000);
       }
     }
@@ -252,10 +259,17 @@ describe('operator UI end to end (control plane, simulator, Kafka, OpenSearch)',
     await page.locator('[data-testid="events"][aria-busy="false"]').waitFor();
     const shownIds = new Set((await shown()).map((r) => r.id));
     expect(shownIds.size).toBeGreaterThan(0);
-    const bEvents = (await p.api<{ events: Array<{ id: string; document: { organization?: { id?: string } } }> }>('GET', `/organizations/${encodeURIComponent(b.id)}/events?size=200`)).body.events;
+    const bEvents = (
+      await p.api<{ events: Array<{ id: string; document: { organization?: { id?: string } } }> }>(
+        'GET',
+        `/organizations/${encodeURIComponent(b.id)}/events?size=200`,
+      )
+    ).body.events;
     expect(bEvents.length).toBeGreaterThan(0);
     expect(bEvents.filter((e) => shownIds.has(e.id))).toEqual([]);
-    const aEvents = (await p.api<{ events: Array<{ document: { organization?: { id?: string } } }> }>('GET', `/organizations/${encodeURIComponent(a.id)}/events?size=200`)).body.events;
+    const aEvents = (
+      await p.api<{ events: Array<{ document: { organization?: { id?: string } } }> }>('GET', `/organizations/${encodeURIComponent(a.id)}/events?size=200`)
+    ).body.events;
     expect(new Set(aEvents.map((e) => e.document.organization?.id))).toEqual(new Set([a.id]));
 
     // Narrow window: still readable, no horizontal scrolling.

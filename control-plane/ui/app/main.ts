@@ -164,7 +164,10 @@ function renderOrganizations(main: HTMLElement): Dispose {
     listBox.setAttribute('aria-busy', 'false');
     if (orgs.length === 0) {
       const scoped = principal !== null && !principal.canCreateOrganizations;
-      replaceChildren(listBox, h('p', { class: 'empty' }, scoped ? 'No organizations in this token\'s scope yet.' : 'No organizations yet. Add the first one above.'));
+      replaceChildren(
+        listBox,
+        h('p', { class: 'empty' }, scoped ? "No organizations in this token's scope yet." : 'No organizations yet. Add the first one above.'),
+      );
       return;
     }
     const rows = orgs
@@ -201,7 +204,18 @@ function renderOrganizations(main: HTMLElement): Dispose {
       h(
         'table',
         { class: 'data-table responsive', 'aria-label': 'Organizations' },
-        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Id'), h('th', { scope: 'col' }, 'Connection'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            h('th', { scope: 'col' }, 'Name'),
+            h('th', { scope: 'col' }, 'Id'),
+            h('th', { scope: 'col' }, 'Connection'),
+            h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
+          ),
+        ),
         h('tbody', null, rows),
       ),
     );
@@ -217,7 +231,11 @@ function renderOrganizations(main: HTMLElement): Dispose {
             : await api.getApplication(org.id);
       if (disposed) return;
       const view = statusView(app);
-      replaceChildren(cell, badge(view.label, view.tone), view.reason && view.status === 'needs_attention' ? h('div', { class: 'muted small' }, view.reason) : null);
+      replaceChildren(
+        cell,
+        badge(view.label, view.tone),
+        view.reason && view.status === 'needs_attention' ? h('div', { class: 'muted small' }, view.reason) : null,
+      );
     } catch (error) {
       if (!disposed) replaceChildren(cell, h('span', { class: 'muted' }, describeError(error)));
     }

@@ -21,7 +21,6 @@ export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const VIEWER_TOKEN = 'test-viewer-token-0123456789';
 export const STATE_SECRET = 'test-state-secret-0123456789-0123456789';
 
-
 export interface ApiResponse<T = any> {
   status: number;
   body: T;
@@ -40,7 +39,13 @@ export interface Harness {
   api<T = any>(method: string, path: string, body?: unknown, token?: string | null, raw?: string): Promise<ApiResponse<T>>;
   /** Drives Microsoft's consent page as a browser would: pick the account, press Accept or Cancel, follow the redirect. */
   consent(consentUrl: string, account: string, action?: 'accept' | 'cancel'): Promise<ConsentResult>;
-  tenant(overrides?: { partner?: boolean; licences?: { entraP1?: boolean; entraP2?: boolean }; auditLogging?: boolean; consentPropagationMs?: [number, number]; cloud?: 'commercial' | 'gcc' | 'gcc-high' | 'dod' }): Promise<SimTenant>;
+  tenant(overrides?: {
+    partner?: boolean;
+    licences?: { entraP1?: boolean; entraP2?: boolean };
+    auditLogging?: boolean;
+    consentPropagationMs?: [number, number];
+    cloud?: 'commercial' | 'gcc' | 'gcc-high' | 'dod';
+  }): Promise<SimTenant>;
   createOrg(name?: string): Promise<string>;
   /** Creates an organization and connects it through a real consent of the tenant's administrator. */
   connectOrg(tenant: SimTenant, options?: { autoUpgrade?: boolean; name?: string; namedTenant?: string | null }): Promise<string>;
@@ -103,7 +108,11 @@ export async function startHarness(options: { env?: Record<string, string>; appR
       const headers: Record<string, string> = {};
       if (token) headers.Authorization = `Bearer ${token}`;
       if (body !== undefined || raw !== undefined) headers['Content-Type'] = 'application/json';
-      const res = await fetch(`${cp.url}/api/v1${p}`, { method, headers, ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      const res = await fetch(`${cp.url}/api/v1${p}`, {
+        method,
+        headers,
+        ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
       return { status: res.status, body: jsonOrText(await res.text()) as any };
     },
     async consent(consentUrl, account, action = 'accept') {

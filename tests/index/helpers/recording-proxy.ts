@@ -33,7 +33,7 @@ export class RecordingProxy {
                 .split('\n')
                 .filter((_, i) => i % 2 === 0)
                 .filter((l) => l.length > 0)
-                .map((l) => (Object.values(JSON.parse(l) as Record<string, { _id: string }>)[0]?._id ?? ''));
+                .map((l) => Object.values(JSON.parse(l) as Record<string, { _id: string }>)[0]?._id ?? '');
               this.bulks.push({ ids, status: up.statusCode ?? 0 });
             }
             res.writeHead(up.statusCode ?? 502, up.headers);

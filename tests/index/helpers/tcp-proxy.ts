@@ -12,7 +12,10 @@ export class TcpProxy {
   private cutNow = false;
   port = 0;
 
-  constructor(private readonly targetHost: string, private readonly targetPort: number) {}
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
 
   static forUrl(url: string): TcpProxy {
     const u = new URL(url);

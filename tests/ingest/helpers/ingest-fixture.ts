@@ -33,7 +33,16 @@ export interface IngestFixture {
   status: Collector<SourceStatus>;
   dlq: Collector<Record<string, unknown>>;
   startIngest(extraEnv?: Record<string, string>, deps?: IngestDeps): Promise<RunningIngest>;
-  connect(orgId: string, tenantId: string, sources: SourceName[], options?: Partial<NonNullable<TenantConnection['connection']>> & { cloud?: 'commercial' | 'gcc' | 'gcc-high' | 'dod'; revision?: number; paused?: NonNullable<TenantConnection['connection']>['polling']['paused'] }): Promise<void>;
+  connect(
+    orgId: string,
+    tenantId: string,
+    sources: SourceName[],
+    options?: Partial<NonNullable<TenantConnection['connection']>> & {
+      cloud?: 'commercial' | 'gcc' | 'gcc-high' | 'dod';
+      revision?: number;
+      paused?: NonNullable<TenantConnection['connection']>['polling']['paused'];
+    },
+  ): Promise<void>;
   /** Every record id the simulator made available for a tenant's source (its ledger). */
   ledgerIds(tenantId: string, source: SourceName): Promise<string[]>;
   /** Waits until the pollers started the tenant's subscriptions to these content types (any, when none given). */
@@ -64,7 +73,13 @@ export class Collector<T> {
       eachMessage: async ({ partition, message }) => {
         if (!message.value) return;
         const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
-        this.items.push({ key: message.key?.toString() ?? '', value: this.parse(JSON.parse(message.value.toString())), partition, offset: message.offset, headers });
+        this.items.push({
+          key: message.key?.toString() ?? '',
+          value: this.parse(JSON.parse(message.value.toString())),
+          partition,
+          offset: message.offset,
+          headers,
+        });
       },
     });
   }
@@ -158,7 +173,10 @@ export async function startIngestFixture(options: { tenantPartitions?: number; s
     status,
     dlq,
     startIngest: async (extraEnv = {}, deps = {}) => {
-      const running = await startIngest({ ...env, ...extraEnv }, { topics, metrics: createIngestMetrics(false), sessionTimeoutMs: 6_000, opsServer: false, ...deps });
+      const running = await startIngest(
+        { ...env, ...extraEnv },
+        { topics, metrics: createIngestMetrics(false), sessionTimeoutMs: 6_000, opsServer: false, ...deps },
+      );
       instances.push(running);
       return running;
     },
@@ -187,11 +205,15 @@ export async function startIngestFixture(options: { tenantPartitions?: number; s
     },
     ledgerIds: async (tenantId, source) => (await sim.control.ledger(tenantId, source)).records.map((r) => r.id),
     waitForSubscriptions: async (tenantId, contentTypes = []) => {
-      await waitUntil(async () => {
-        const { subscriptions } = await sim.control.getTenant(tenantId);
-        if (contentTypes.length === 0) return subscriptions.some((s) => s.status === 'enabled');
-        return contentTypes.every((ct) => subscriptions.some((s) => s.contentType === ct && s.status === 'enabled'));
-      }, 20_000, `subscriptions${contentTypes.length > 0 ? ` to ${contentTypes.join(', ')}` : ''} started by the poller`);
+      await waitUntil(
+        async () => {
+          const { subscriptions } = await sim.control.getTenant(tenantId);
+          if (contentTypes.length === 0) return subscriptions.some((s) => s.status === 'enabled');
+          return contentTypes.every((ct) => subscriptions.some((s) => s.contentType === ct && s.status === 'enabled'));
+        },
+        20_000,
+        `subscriptions${contentTypes.length > 0 ? ` to ${contentTypes.join(', ')}` : ''} started by the poller`,
+      );
     },
     stopInstances: async () => {
       for (const i of instances.splice(0)) await i.close().catch(() => undefined);

@@ -12,7 +12,14 @@ import { hashToken } from '../../../control-plane/auth.ts';
 import { startIndexer, type RunningIndexer } from '../../../index/index.ts';
 import { startIngest, type RunningIngest } from '../../../ingest/index.ts';
 import { startNormalizer, type RunningNormalizer } from '../../../normalize/index.ts';
-import { createKafkaClient, createLogger, createOpenSearchClient, parseKafkaSettings, parseOpenSearchSettings, type OpenSearchClient } from '../../../runtime/index.ts';
+import {
+  createKafkaClient,
+  createLogger,
+  createOpenSearchClient,
+  parseKafkaSettings,
+  parseOpenSearchSettings,
+  type OpenSearchClient,
+} from '../../../runtime/index.ts';
 import { SimulatorControl, startSimulator, type RunningSimulator, type SimTenant, type TenantCreateRequest } from '../../../simulator/index.ts';
 import { UPGRADE_ROLES, V1_MANIFEST_ROLES } from '../../helpers/app-registration-roles.ts';
 import { freePort } from '../../helpers/free-port.ts';

@@ -45,7 +45,8 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
   let seq = 0;
   let url = '';
   let callbackScript = true;
-  const record = (orgId: string, action: string, details?: unknown) => history.get(orgId)?.push({ at: new Date().toISOString(), actor: 'admin', action, details });
+  const record = (orgId: string, action: string, details?: unknown) =>
+    history.get(orgId)?.push({ at: new Date().toISOString(), actor: 'admin', action, details });
   const fail = (res: Response, status: number, code: string, message: string) => void res.status(status).json({ error: { code, message } });
 
   const api = express.Router();
@@ -133,8 +134,26 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
     const now = new Date().toISOString();
     const orgId = String(req.params.id);
     const all = [
-      { id: `${orgId}-1`, '@timestamp': now, dataset: 'azure.signinlogs', action: 'Sign-in activity', outcome: 'success', user: 'alice@contoso.example', sourceIp: '203.0.113.7', document: { organization: { id: orgId }, event: { dataset: 'azure.signinlogs' } } },
-      { id: `${orgId}-2`, '@timestamp': now, dataset: 'o365.audit', action: 'FileAccessed', outcome: 'success', user: 'bob@contoso.example', sourceIp: '203.0.113.8', document: { organization: { id: orgId }, event: { dataset: 'o365.audit', action: 'FileAccessed' } } },
+      {
+        id: `${orgId}-1`,
+        '@timestamp': now,
+        dataset: 'azure.signinlogs',
+        action: 'Sign-in activity',
+        outcome: 'success',
+        user: 'alice@contoso.example',
+        sourceIp: '203.0.113.7',
+        document: { organization: { id: orgId }, event: { dataset: 'azure.signinlogs' } },
+      },
+      {
+        id: `${orgId}-2`,
+        '@timestamp': now,
+        dataset: 'o365.audit',
+        action: 'FileAccessed',
+        outcome: 'success',
+        user: 'bob@contoso.example',
+        sourceIp: '203.0.113.8',
+        document: { organization: { id: orgId }, event: { dataset: 'o365.audit', action: 'FileAccessed' } },
+      },
     ];
     const events = all.filter((e) => !req.query.dataset || e.dataset === req.query.dataset);
     res.json({ total: events.length, events });
@@ -213,7 +232,7 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
       if (!a) return;
       a.status = stall ? 'needs_attention' : 'active';
       a.reason = stall ? 'pipeline_stalled' : null;
-      a.remedy = stall ? 'Check the stalled stage\'s instances and restart them if they do not recover.' : null;
+      a.remedy = stall ? "Check the stalled stage's instances and restart them if they do not recover." : null;
       a.pipelineStalls = stall ? [{ ...stall, topic: 'm365.raw', partition: 1, lagRecords: 5_000 }] : [];
     },
     setCallbackScript(enabled) {

@@ -3,13 +3,7 @@
  * are optional so a newer control plane never breaks the screen.
  */
 
-export type ConnectionStatus =
-  | 'not_connected'
-  | 'connecting'
-  | 'waiting_for_first_events'
-  | 'active'
-  | 'needs_attention'
-  | 'disconnected';
+export type ConnectionStatus = 'not_connected' | 'connecting' | 'waiting_for_first_events' | 'active' | 'needs_attention' | 'disconnected';
 
 export type Cloud = 'commercial' | 'gcc' | 'gcc-high' | 'dod';
 

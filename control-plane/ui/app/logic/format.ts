@@ -5,7 +5,11 @@ export function formatTime(value: string | null | undefined, now: number = Date.
   if (!value) return '—';
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) return value;
-  const iso = new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
+  const iso = new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC')
+    .replace(/Z$/, ' UTC');
   return `${relative(now - ms)} (${iso})`;
 }
 
@@ -14,7 +18,10 @@ export function formatTimeShort(value: string | null | undefined): string {
   if (!value) return '—';
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) return value;
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** Long text from Microsoft (error messages) shortened for a table cell; the full text goes in a title. */

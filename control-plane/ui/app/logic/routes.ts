@@ -8,13 +8,16 @@ export type Route =
 const TABS = ['applications', 'analysis', 'history'] as const;
 
 export function parseRoute(pathname: string): Route {
-  const parts = pathname.split('/').filter(Boolean).map((p) => {
-    try {
-      return decodeURIComponent(p);
-    } catch {
-      return p;
-    }
-  });
+  const parts = pathname
+    .split('/')
+    .filter(Boolean)
+    .map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        return p;
+      }
+    });
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'organizations')) return { view: 'organizations' };
   if (parts[0] === 'organizations' && parts[1] && parts.length <= 3) {
     const tab = parts[2] ?? 'applications';

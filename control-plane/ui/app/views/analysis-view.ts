@@ -19,15 +19,35 @@ const remembered = new Map<string, EventFilters>();
 export function renderAnalysis(container: HTMLElement, orgId: string): Dispose {
   let disposed = false;
   let filters: EventFilters = { ...(remembered.get(orgId) ?? DEFAULT_FILTERS) };
-  const ids = { dataset: uid('f-dataset'), action: uid('f-action'), user: uid('f-user'), outcome: uid('f-outcome'), from: uid('f-from'), to: uid('f-to'), size: uid('f-size') };
+  const ids = {
+    dataset: uid('f-dataset'),
+    action: uid('f-action'),
+    user: uid('f-user'),
+    outcome: uid('f-outcome'),
+    from: uid('f-from'),
+    to: uid('f-to'),
+    size: uid('f-size'),
+  };
 
-  const dataset = h('select', { id: ids.dataset, name: 'dataset' }, DATASETS.map((d) => h('option', { value: d.value, selected: d.value === filters.dataset }, d.label)));
+  const dataset = h(
+    'select',
+    { id: ids.dataset, name: 'dataset' },
+    DATASETS.map((d) => h('option', { value: d.value, selected: d.value === filters.dataset }, d.label)),
+  );
   const action = h('input', { id: ids.action, name: 'action', type: 'text', value: filters.action, autocomplete: 'off', placeholder: 'e.g. FileAccessed' });
   const user = h('input', { id: ids.user, name: 'user', type: 'text', value: filters.user, autocomplete: 'off', placeholder: 'name or e-mail' });
-  const outcome = h('select', { id: ids.outcome, name: 'outcome' }, OUTCOMES.map((o) => h('option', { value: o.value, selected: o.value === filters.outcome }, o.label)));
+  const outcome = h(
+    'select',
+    { id: ids.outcome, name: 'outcome' },
+    OUTCOMES.map((o) => h('option', { value: o.value, selected: o.value === filters.outcome }, o.label)),
+  );
   const from = h('input', { id: ids.from, name: 'from', type: 'datetime-local', value: filters.from });
   const to = h('input', { id: ids.to, name: 'to', type: 'datetime-local', value: filters.to });
-  const size = h('select', { id: ids.size, name: 'size' }, SIZES.map((n) => h('option', { value: String(n), selected: n === filters.size }, String(n))));
+  const size = h(
+    'select',
+    { id: ids.size, name: 'size' },
+    SIZES.map((n) => h('option', { value: String(n), selected: n === filters.size }, String(n))),
+  );
   const results = h('div', { 'aria-live': 'polite', 'aria-busy': 'false', 'data-testid': 'events' });
   const apply = h('button', { type: 'submit', class: 'primary' }, 'Apply filters');
 
@@ -99,7 +119,11 @@ export function renderAnalysis(container: HTMLElement, orgId: string): Dispose {
       const events = page?.events ?? [];
       replaceChildren(
         results,
-        h('p', { class: 'result-count', role: 'status' }, events.length === 0 ? 'No events match these filters.' : `Showing ${events.length} of ${page.total} matching events, newest first.`),
+        h(
+          'p',
+          { class: 'result-count', role: 'status' },
+          events.length === 0 ? 'No events match these filters.' : `Showing ${events.length} of ${page.total} matching events, newest first.`,
+        ),
         events.length ? eventsTable(events) : null,
       );
     } catch (error) {
@@ -116,7 +140,11 @@ export function renderAnalysis(container: HTMLElement, orgId: string): Dispose {
       'section',
       { class: 'card', 'aria-labelledby': 'analysis-h' },
       h('h2', { id: 'analysis-h' }, 'Analysis'),
-      h('p', null, 'Recent Microsoft events of this organization, as indexed in OpenSearch. Use it to confirm that sign-in and file activity arrives for the intended organization.'),
+      h(
+        'p',
+        null,
+        'Recent Microsoft events of this organization, as indexed in OpenSearch. Use it to confirm that sign-in and file activity arrives for the intended organization.',
+      ),
       form,
     ),
     h('section', { class: 'card' }, h('h2', { class: 'visually-hidden' }, 'Events'), results),
@@ -136,7 +164,11 @@ function outcomeTone(outcome: string | null | undefined): string {
 function eventsTable(events: EventSummary[]): HTMLElement {
   const rows = events.flatMap((e) => {
     const detailId = uid('event-detail');
-    const detail = h('tr', { id: detailId, class: 'event-detail', hidden: true }, h('td', { colspan: '7' }, h('pre', { tabindex: '0', 'aria-label': 'Event document (JSON)' }, JSON.stringify(e.document, null, 2))));
+    const detail = h(
+      'tr',
+      { id: detailId, class: 'event-detail', hidden: true },
+      h('td', { colspan: '7' }, h('pre', { tabindex: '0', 'aria-label': 'Event document (JSON)' }, JSON.stringify(e.document, null, 2))),
+    );
     const toggle: HTMLButtonElement = h(
       'button',
       {

@@ -33,13 +33,29 @@ export function renderOrganization(main: HTMLElement, orgId: string, tab: Tab): 
   const content = h('div', { class: 'tab-content' });
   replaceChildren(
     main,
-    h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, link({ view: 'organizations' }, 'Organizations'), h('span', { 'aria-hidden': 'true' }, ' / '), h('span', null, orgId)),
+    h(
+      'nav',
+      { class: 'breadcrumb', 'aria-label': 'Breadcrumb' },
+      link({ view: 'organizations' }, 'Organizations'),
+      h('span', { 'aria-hidden': 'true' }, ' / '),
+      h('span', null, orgId),
+    ),
     title,
     headerError,
     h(
       'nav',
       { class: 'tabs', 'aria-label': 'Organization sections' },
-      h('ul', null, tabs.map((t) => h('li', null, link({ view: 'organization', orgId, tab: t.id }, t.label, t.id === tab ? { 'aria-current': 'page', class: 'tab active' } : { class: 'tab' })))),
+      h(
+        'ul',
+        null,
+        tabs.map((t) =>
+          h(
+            'li',
+            null,
+            link({ view: 'organization', orgId, tab: t.id }, t.label, t.id === tab ? { 'aria-current': 'page', class: 'tab active' } : { class: 'tab' }),
+          ),
+        ),
+      ),
     ),
     content,
   );
@@ -153,10 +169,13 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
   function schedule(generation: number): void {
     if (disposed || generation !== pollGeneration) return;
     const fast = (flow !== null && !flow.done) || statusView(app).transient;
-    timer = setTimeout(async () => {
-      await refresh();
-      schedule(generation);
-    }, fast ? FAST_POLL_MS : SLOW_POLL_MS);
+    timer = setTimeout(
+      async () => {
+        await refresh();
+        schedule(generation);
+      },
+      fast ? FAST_POLL_MS : SLOW_POLL_MS,
+    );
   }
   function pollSoon(): void {
     if (timer !== undefined) clearTimeout(timer);
@@ -220,7 +239,11 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
     if (end.kind === 'message') {
       current.done = true;
       if (end.message.ok) setFlowResult('ok', end.message.message ?? FLOW_WORDS[current.kind].success);
-      else setFlowResult('error', `Consent was not completed. ${end.message.message ?? 'The administrator cancelled or Microsoft refused the consent.'} You can try again.`);
+      else
+        setFlowResult(
+          'error',
+          `Consent was not completed. ${end.message.message ?? 'The administrator cancelled or Microsoft refused the consent.'} You can try again.`,
+        );
       pollSoon();
       return;
     }
@@ -237,8 +260,13 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
       current.done = true;
       const pageSaysOk = end.kind === 'landed' && end.httpStatus !== null ? end.httpStatus < 400 : null;
       if (pageSaysOk ?? consentSucceededByStatus(current.kind)) setFlowResult('ok', FLOW_WORDS[current.kind].success);
-      else if (end.kind === 'landed') setFlowResult('error', `Consent was not completed. ${[end.title, end.text].filter(Boolean).join(': ')} You can try again.`);
-      else setFlowResult('error', `Consent was not completed: the consent window was closed before the administrator accepted. Try again to ${FLOW_WORDS[current.kind].action}.`);
+      else if (end.kind === 'landed')
+        setFlowResult('error', `Consent was not completed. ${[end.title, end.text].filter(Boolean).join(': ')} You can try again.`);
+      else
+        setFlowResult(
+          'error',
+          `Consent was not completed: the consent window was closed before the administrator accepted. Try again to ${FLOW_WORDS[current.kind].action}.`,
+        );
       draw();
     });
   }
@@ -289,7 +317,11 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
               null,
               'To allow it, click the blocked pop-up icon at the right end of the address bar and choose “Always allow pop-ups and redirects” from this site, then try again. Or open Microsoft’s consent page with this link; this page notices by itself when the consent is done:',
             ),
-            h('p', null, h('a', { href: flow.url, target: '_blank', rel: 'opener', class: 'button-link', 'data-testid': 'consent-link' }, 'Open Microsoft’s consent page')),
+            h(
+              'p',
+              null,
+              h('a', { href: flow.url, target: '_blank', rel: 'opener', class: 'button-link', 'data-testid': 'consent-link' }, 'Open Microsoft’s consent page'),
+            ),
             h('p', { class: 'muted' }, SIGN_IN_REMINDER),
           ),
         );
@@ -328,7 +360,15 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
     if (flowResult) {
       replaceChildren(
         flowBox,
-        h('div', { class: `notice notice-${flowResult.tone === 'ok' ? 'ok' : 'error'}`, role: flowResult.tone === 'ok' ? 'status' : 'alert', 'data-testid': 'consent-result' }, flowResult.text),
+        h(
+          'div',
+          {
+            class: `notice notice-${flowResult.tone === 'ok' ? 'ok' : 'error'}`,
+            role: flowResult.tone === 'ok' ? 'status' : 'alert',
+            'data-testid': 'consent-result',
+          },
+          flowResult.text,
+        ),
       );
     } else replaceChildren(flowBox);
   }
@@ -424,7 +464,15 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
     const reminderId = uid('reminder');
     const fieldError = h('div', { 'aria-live': 'polite' });
     const auto = h('input', { id: autoId, name: 'autoUpgrade', type: 'checkbox', checked: true, 'aria-describedby': `${autoId}-note` });
-    const tenant = h('input', { id: tenantId, name: 'tenant', type: 'text', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': tenantHint, placeholder: 'contoso.onmicrosoft.com' });
+    const tenant = h('input', {
+      id: tenantId,
+      name: 'tenant',
+      type: 'text',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      'aria-describedby': tenantHint,
+      placeholder: 'contoso.onmicrosoft.com',
+    });
     const cloud = h(
       'select',
       { id: cloudId, name: 'cloud' },
@@ -459,7 +507,13 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
         { id: `${autoId}-note`, class: 'hint' },
         'When a new version needs more Microsoft permissions, they are granted automatically instead of waiting for your approval. This governs authorization only.',
       ),
-      h('div', { class: 'field' }, h('label', { for: tenantId }, 'Tenant ID or domain (optional)'), tenant, h('p', { id: tenantHint, class: 'hint' }, 'Pins the connection to this tenant. Leave empty to pin the tenant of the administrator who consents.')),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: tenantId }, 'Tenant ID or domain (optional)'),
+        tenant,
+        h('p', { id: tenantHint, class: 'hint' }, 'Pins the connection to this tenant. Leave empty to pin the tenant of the administrator who consents.'),
+      ),
       h('div', { class: 'field' }, h('label', { for: cloudId }, 'Microsoft cloud'), cloud),
       fieldError,
       h(
@@ -505,7 +559,11 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
           : null,
         view.reason ? h('p', { class: 'reason' }, h('strong', null, 'Reason: '), view.reason) : null,
         view.stalls.length
-          ? h('ul', { class: 'stalls', 'data-testid': 'pipeline-stalls' }, view.stalls.map((s) => h('li', { 'data-stage': s.stage, 'data-since': s.since }, s.text)))
+          ? h(
+              'ul',
+              { class: 'stalls', 'data-testid': 'pipeline-stalls' },
+              view.stalls.map((s) => h('li', { 'data-stage': s.stage, 'data-since': s.since }, s.text)),
+            )
           : null,
         view.remedy ? h('p', { class: 'remedy' }, h('strong', null, 'What to do: '), view.remedy) : null,
         h(
@@ -525,7 +583,9 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
     if (hasPendingUpgrade(a)) {
       const roles = pendingRoles(a);
       const pausedRaw = a.pendingUpgrade?.pausedSources;
-      const paused = Array.isArray(pausedRaw) ? pausedRaw.filter((x): x is string => typeof x === 'string').map((n) => sourceRow({ name: n, state: 'paused' }).label) : [];
+      const paused = Array.isArray(pausedRaw)
+        ? pausedRaw.filter((x): x is string => typeof x === 'string').map((n) => sourceRow({ name: n, state: 'paused' }).label)
+        : [];
       const approve: HTMLButtonElement = h(
         'button',
         { type: 'button', class: 'primary', 'data-focus-key': 'approve', onclick: () => void startFlow('approve', () => api.approveUpgrade(orgId), approve) },
@@ -536,11 +596,28 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
           'section',
           { class: 'card attention', 'aria-labelledby': 'pending-h', 'data-testid': 'pending-upgrade' },
           h('h3', { id: 'pending-h' }, 'Pending permission upgrade'),
-          h('p', null, typeof a.pendingUpgrade?.why === 'string' ? a.pendingUpgrade.why : 'A newer version needs more Microsoft permissions. Sources that need them are paused until an administrator approves; the others keep flowing.'),
+          h(
+            'p',
+            null,
+            typeof a.pendingUpgrade?.why === 'string'
+              ? a.pendingUpgrade.why
+              : 'A newer version needs more Microsoft permissions. Sources that need them are paused until an administrator approves; the others keep flowing.',
+          ),
           roles.length ? h('p', null, h('strong', null, 'Permissions to approve:')) : null,
-          roles.length ? h('ul', { class: 'role-list' }, roles.map((r) => h('li', null, h('code', null, r)))) : null,
+          roles.length
+            ? h(
+                'ul',
+                { class: 'role-list' },
+                roles.map((r) => h('li', null, h('code', null, r))),
+              )
+            : null,
           paused.length ? h('p', null, h('strong', null, 'Paused until approved: '), paused.join(', ')) : null,
-          h('div', { class: 'actions' }, approve, h('span', { class: 'hint' }, 'Opens Microsoft’s consent page in a pop-up. Sign in as a Global Administrator of the customer tenant.')),
+          h(
+            'div',
+            { class: 'actions' },
+            approve,
+            h('span', { class: 'hint' }, 'Opens Microsoft’s consent page in a pop-up. Sign in as a Global Administrator of the customer tenant.'),
+          ),
         ),
       );
     }
@@ -560,7 +637,15 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
           : h(
               'table',
               { class: 'data-table responsive', 'aria-labelledby': 'sources-h' },
-              h('thead', null, h('tr', null, ['Source', 'State', 'Details', 'Last event', 'Events (24 h)'].map((t) => h('th', { scope: 'col' }, t)))),
+              h(
+                'thead',
+                null,
+                h(
+                  'tr',
+                  null,
+                  ['Source', 'State', 'Details', 'Last event', 'Events (24 h)'].map((t) => h('th', { scope: 'col' }, t)),
+                ),
+              ),
               h(
                 'tbody',
                 null,
@@ -593,7 +678,11 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
           ? h(
               'table',
               { class: 'data-table', 'aria-labelledby': 'perms-h' },
-              h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Permission'), h('th', { scope: 'col' }, 'Required'), h('th', { scope: 'col' }, 'Granted'))),
+              h(
+                'thead',
+                null,
+                h('tr', null, h('th', { scope: 'col' }, 'Permission'), h('th', { scope: 'col' }, 'Required'), h('th', { scope: 'col' }, 'Granted')),
+              ),
               h(
                 'tbody',
                 null,
@@ -632,7 +721,14 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
         box.disabled = true;
         try {
           await api.setAutoUpgrade(orgId, wanted);
-          replaceChildren(actionBox, h('p', { class: 'notice notice-ok', role: 'status' }, wanted ? 'Auto-upgrade is on.' : 'Auto-upgrade is off: new permissions will wait for your approval.'));
+          replaceChildren(
+            actionBox,
+            h(
+              'p',
+              { class: 'notice notice-ok', role: 'status' },
+              wanted ? 'Auto-upgrade is on.' : 'Auto-upgrade is off: new permissions will wait for your approval.',
+            ),
+          );
           pollSoon();
         } catch (error) {
           box.checked = !wanted;
@@ -676,7 +772,10 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
                   flow = null;
                   flowResult = null;
                   drawFlow();
-                  replaceChildren(actionBox, h('p', { class: 'notice notice-ok', role: 'status' }, 'Disconnected. Polling stopped; the data already collected stays.'));
+                  replaceChildren(
+                    actionBox,
+                    h('p', { class: 'notice notice-ok', role: 'status' }, 'Disconnected. Polling stopped; the data already collected stays.'),
+                  );
                   pollSoon();
                 } catch (error) {
                   replaceChildren(region, errorBanner(describeError(error)));
@@ -700,7 +799,14 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
       },
       'Disconnect',
     );
-    return h('section', { class: 'card', 'aria-labelledby': 'disconnect-h' }, h('h3', { id: 'disconnect-h' }, 'Disconnect'), h('p', null, 'Stops collecting from this tenant. Events already collected stay.'), ask, region);
+    return h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'disconnect-h' },
+      h('h3', { id: 'disconnect-h' }, 'Disconnect'),
+      h('p', null, 'Stops collecting from this tenant. Events already collected stay.'),
+      ask,
+      region,
+    );
   }
 
   void refresh().then(() => {
@@ -755,7 +861,15 @@ function historyTable(entries: HistoryEntry[]): HTMLElement {
   return h(
     'table',
     { class: 'data-table responsive history' },
-    h('thead', null, h('tr', null, ['When', 'Who', 'What', 'Details'].map((t) => h('th', { scope: 'col' }, t)))),
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        ['When', 'Who', 'What', 'Details'].map((t) => h('th', { scope: 'col' }, t)),
+      ),
+    ),
     h(
       'tbody',
       null,
@@ -787,7 +901,12 @@ function historySection(entries: HistoryEntry[] | null, orgId: string, limit: nu
 
 function renderHistoryTab(container: HTMLElement, orgId: string): Dispose {
   let disposed = false;
-  const box = h('section', { class: 'card', 'aria-labelledby': 'history-tab-h', 'aria-busy': 'true' }, h('h2', { id: 'history-tab-h' }, 'History'), h('p', { class: 'muted' }, 'Loading history…'));
+  const box = h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'history-tab-h', 'aria-busy': 'true' },
+    h('h2', { id: 'history-tab-h' }, 'History'),
+    h('p', { class: 'muted' }, 'Loading history…'),
+  );
   replaceChildren(container, box);
   api
     .history(orgId)
