@@ -3,7 +3,7 @@
  * sees only the organizations in its token's scope), `m365-siem token hash`, and
  * `m365-siem start control-plane`.
  */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { CLOUDS, ConfigError } from '../runtime/index.ts';
 import { hashToken } from './auth.ts';
 import { parseCliSettings } from './config.ts';

@@ -26,7 +26,7 @@ import {
   type SignInResult,
   type VerificationOutcome,
 } from './consent-decisions.ts';
-import { ConsentStateSigner, type ConsentPurpose, type ConsentStatePayload } from './consent-state.ts';
+import type { ConsentStateSigner, ConsentPurpose, ConsentStatePayload } from './consent-state.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
 import { newOrganizationId, type Connection, type OrganizationRecord, type OrganizationStore, type PendingUpgrade } from './organization-store.ts';
 import { AUTO_UPGRADE_ROLES, diffPermissions, manifestFor, requiredRoles } from './permission-manifest.ts';

@@ -93,7 +93,10 @@ export class BulkWriter {
     const heads = new Map<string, string | null>();
     const action = docs.map((d) => {
       let head = heads.get(d.index);
-      if (head === undefined) heads.set(d.index, (head = SAFE_NAME.test(d.index) ? `{"${op}":{"_index":"${d.index}","_id":"` : null));
+      if (head === undefined) {
+        head = SAFE_NAME.test(d.index) ? `{"${op}":{"_index":"${d.index}","_id":"` : null;
+        heads.set(d.index, head);
+      }
       return head !== null && SAFE_NAME.test(d.id) ? `${head}${d.id}"}}` : JSON.stringify({ [op]: { _index: d.index, _id: d.id } });
     });
     let pending: number[] = docs.map((_, i) => i);

@@ -97,7 +97,7 @@ export class IndexerService {
 
   constructor(
     private readonly kafka: KafkaClient,
-    private readonly opensearch: OpenSearchClient,
+    opensearch: OpenSearchClient,
     private readonly options: IndexerOptions,
     private readonly logger: Logger,
     metrics: Metrics,

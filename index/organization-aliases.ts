@@ -50,7 +50,10 @@ export class OrganizationAliases {
     } as never);
     for (const t of todo) {
       let orgs = this.done.get(t.index);
-      if (!orgs) this.done.set(t.index, (orgs = new Set()));
+      if (!orgs) {
+        orgs = new Set();
+        this.done.set(t.index, orgs);
+      }
       orgs.add(t.orgId);
     }
     return todo.length;

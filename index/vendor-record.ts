@@ -12,6 +12,7 @@ import { isUtf8 } from 'node:buffer';
 /** `,"m365.record":` — the key (the document's last member) and its separator. */
 export const VENDOR_RECORD_KEY = Buffer.from(',"m365.record":');
 
+// biome-ignore lint/suspicious/noConstEnum: a hot loop over character codes; esbuild inlines a const enum declared in the same file
 const enum C {
   Space = 0x20,
   Tab = 0x09,

@@ -232,7 +232,7 @@ export class IngestService {
     const existing = this.orgs.get(orgId);
     if (existing && connection && connection.revision < existing.connection.revision) return; // stale value
     const c = connection?.connection ?? null;
-    const pollable = c !== null && c.polling.enabled && c.tenantId !== null;
+    const pollable = c?.polling.enabled && c.tenantId !== null;
     if (!pollable || !connection || !c || c.tenantId === null) {
       if (existing) await this.stopOrg(orgId, connection === null);
       return;

@@ -210,7 +210,11 @@ export class RateBudgets {
     const waitMs = Math.max(0, ...limiters.map((l) => l.peek()));
     if (waitMs > 0) return { waitMs };
     const done = limiters.map((l) => l.take());
-    return { answered: () => done.forEach((d) => d()) };
+    return {
+      answered: () => {
+        for (const d of done) d();
+      },
+    };
   }
 
   /**

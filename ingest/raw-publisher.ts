@@ -170,7 +170,10 @@ export class TransactionalWriter {
     const out = new Map<string, OutgoingMessage[]>();
     const add = (topic: string, m: OutgoingMessage) => {
       let list = out.get(topic);
-      if (!list) out.set(topic, (list = []));
+      if (!list) {
+        list = [];
+        out.set(topic, list);
+      }
       list.push(m);
     };
     for (const unit of units) {

@@ -135,7 +135,7 @@ export class SourceProgress {
         const batch = this.waiting.splice(0);
         try {
           const results = await this.commitBatch(batch.map((w) => w.change));
-          batch.forEach((w, i) => w.resolve(results[i] as CommitResult));
+          for (const [i, w] of batch.entries()) w.resolve(results[i] as CommitResult);
         } catch (error) {
           for (const w of batch) w.reject(error);
         }

@@ -64,7 +64,7 @@ export class StatusReporter {
   }
 
   async flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
+    if (this.flushing !== null) return this.flushing;
     if (!this.producer || this.dirty.size === 0) return;
     const keys = [...this.dirty];
     this.dirty.clear();
@@ -93,7 +93,7 @@ export class StatusReporter {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    if (this.flushing) await this.flushing;
+    if (this.flushing !== null) await this.flushing;
     for (const key of this.latest.keys()) this.dirty.add(key);
     await this.flush().catch(() => undefined);
     const p = this.producer;

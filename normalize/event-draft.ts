@@ -69,12 +69,14 @@ export class EventDraft {
   }
 
   user(): SiemEventUser {
-    return (this.ev.user ??= {});
+    this.ev.user ??= {};
+    return this.ev.user;
   }
 
   target(): SiemEventUserTarget {
     const user = this.user();
-    return (user.target ??= {});
+    user.target ??= {};
+    return user.target;
   }
 
   relatedIp(ip: string | null | undefined): void {

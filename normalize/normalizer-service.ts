@@ -64,7 +64,6 @@ export class NormalizerService {
   private lagMonitor: ConsumerLagMonitor | null = null;
   private readonly producers = new Map<number, Promise<KafkaProducer>>();
   private readonly recent = new Map<number, RecentKeys>();
-  private assigned = new Set<number>();
   private joined = false;
   private transactionCount = 0;
   private schemaId = latestSiemEventSchema.id;
@@ -164,7 +163,7 @@ export class NormalizerService {
       if (!partitions.has(p)) void this.dropProducer(p);
     }
     for (const p of [...this.recent.keys()]) if (!partitions.has(p)) this.recent.delete(p);
-    this.assigned = partitions;
+
     this.metrics.assignedPartitions.set(partitions.size);
     this.logger.info({ partitions: [...partitions].sort((a, b) => a - b) }, 'm365.raw partitions assigned');
   }

@@ -24,7 +24,7 @@ export class Shutdown {
   }
 
   run(reason: string): Promise<void> {
-    if (this.running) return this.running;
+    if (this.running !== null) return this.running;
     this.logger.info({ reason }, 'shutting down');
     this.running = (async () => {
       const timer = setTimeout(() => {

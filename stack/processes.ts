@@ -30,7 +30,7 @@ export function processMarker(stackId: string): string {
 export async function isOurProcess(pid: number, stackId: string): Promise<boolean> {
   if (!isAlive(pid)) return false;
   const cmd = await commandLine(pid);
-  return cmd !== null && cmd.includes(processMarker(stackId));
+  return cmd?.includes(processMarker(stackId)) ?? false;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

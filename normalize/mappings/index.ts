@@ -67,7 +67,7 @@ function managementMapperFor(record: Json): ManagementMapper | null {
     case 'MicrosoftTeams':
       return mapTeams;
   }
-  if (CMDLET.test(operation)) return (r, draft) => draft.classify(apiClassification(operation, ['api']));
+  if (CMDLET.test(operation)) return (_r, draft) => draft.classify(apiClassification(operation, ['api']));
   // Unknown record type: the common fields and the neutral classification stay.
   return null;
 }

@@ -150,7 +150,7 @@ export function mapEntraDirectory(record: Json, draft: EventDraft, _ctx: MapCont
     if (upn) draft.actor(upn, arrayGuid(record.Actor));
   }
   const objectId = str(record.ObjectId);
-  const targetUpn = arrayUpn(record.Target) ?? (objectId && objectId.includes('@') ? objectId : null);
+  const targetUpn = arrayUpn(record.Target) ?? (objectId?.includes('@') ? objectId : null);
   const targetGuid = arrayGuid(record.Target) ?? (isGuid(objectId) ? objectId : null);
   if (c.classUid === 3006) {
     const modified = Array.isArray(record.ModifiedProperties) ? (record.ModifiedProperties as Json[]) : [];

@@ -287,7 +287,8 @@ function setPath(properties: Record<string, FieldMapping>, path: string, mapping
   const parts = path.split('.');
   let level = properties;
   for (const part of parts.slice(0, -1)) {
-    const next = (level[part] ??= { properties: {} });
+    level[part] ??= { properties: {} };
+    const next = level[part];
     if (next.type !== undefined) throw new Error(`${path}: ${part} is a ${next.type}, not an object`);
     level = next.properties ??= {};
   }

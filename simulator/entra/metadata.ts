@@ -94,7 +94,7 @@ export function handleInstanceDiscovery(ctx: SimContext, req: SimRequest, res: S
       parsed = undefined;
     }
     const hosts = [hostPort, `127.0.0.1:${hostPort.split(':')[1] ?? ''}`];
-    if (!parsed || parsed.protocol !== 'https:' || !hosts.includes(parsed.host)) {
+    if (parsed?.protocol !== 'https:' || !hosts.includes(parsed.host)) {
       sendJson(res, 400, aadErrorBody(origin, 'invalid_instance', 50049, 'Unknown or invalid instance.', ctx.now()));
       return;
     }

@@ -587,7 +587,7 @@ export class GraphApi {
           city: null,
           country: null,
           countryLetterCode: 'US',
-          createdDateTime: new Date(tenant.createdAtMs).toISOString().slice(0, 19) + 'Z',
+          createdDateTime: `${new Date(tenant.createdAtMs).toISOString().slice(0, 19)}Z`,
           displayName: tenant.settings.name,
           tenantType: 'AAD',
           // Set only for partner tenants (CSP): the type of partnership, per Graph's organization resource.
@@ -596,7 +596,7 @@ export class GraphApi {
           verifiedDomains: [
             {
               capabilities: 'Email, OfficeCommunicationsOnline',
-              isDefault: initial !== tenant.settings.domain.toLowerCase() ? false : true,
+              isDefault: initial === tenant.settings.domain.toLowerCase(),
               isInitial: true,
               name: initial,
               type: 'Managed',
@@ -714,7 +714,7 @@ export class GraphApi {
     });
     const assignmentsOf = (resource: ResourceApp) =>
       resource.roles.flatMap((role) => {
-        const a = ours && ours.roles[resource.kind].has(role.value) ? ours.assignmentIds.get(role.value) : undefined;
+        const a = ours?.roles[resource.kind].has(role.value) ? ours.assignmentIds.get(role.value) : undefined;
         return a ? [assignmentView(role, resource, a)] : [];
       });
 

@@ -385,7 +385,7 @@ export class ManagementApi {
     sendJson(res, 200, []);
   }
 
-  private blob(req: SimRequest, res: ServerResponse, tenant: Tenant, contentId: string, roles: string[], now: number): void {
+  private blob(_req: SimRequest, res: ServerResponse, tenant: Tenant, contentId: string, roles: string[], now: number): void {
     if (!CONTENT_ID.test(contentId)) {
       afError(res, 400, 'AF20052', `The content ID ${contentId} in the URL is invalid.`);
       return;

@@ -335,7 +335,7 @@ function directoryAudit(ctx: GraphRecordContext, index: number, eventMs: number,
   };
 }
 
-function riskyUser(ctx: GraphRecordContext, index: number, eventMs: number, rng: Rng, user: SimUser): GraphRecord {
+function riskyUser(ctx: GraphRecordContext, _index: number, eventMs: number, rng: Rng, user: SimUser): GraphRecord {
   const p2 = ctx.entraP2;
   const state = rng.pick(['atRisk', 'atRisk', 'confirmedCompromised', 'remediated', 'dismissed']);
   return {
@@ -396,7 +396,7 @@ function riskDetection(ctx: GraphRecordContext, index: number, eventMs: number, 
 
 const METHODS = ['microsoftAuthenticatorPush', 'softwareOneTimePasscode', 'mobilePhone', 'email', 'fido2', 'windowsHelloForBusiness'];
 
-function registrationDetails(ctx: GraphRecordContext, index: number, eventMs: number, rng: Rng, user: SimUser): GraphRecord {
+function registrationDetails(_ctx: GraphRecordContext, _index: number, eventMs: number, rng: Rng, user: SimUser): GraphRecord {
   const methods = METHODS.filter(() => rng.chance(0.35));
   const mfa = methods.some((m) => m !== 'email');
   return {

@@ -28,7 +28,7 @@ describe('progress of long CLI work', () => {
     reporter.finish({ done: 100, total: 100, unit: 'records' });
     expect(writes).toHaveLength(3);
     expect(writes.slice(0, 2).every((w) => w.startsWith('\r') && !w.includes('\n') && w.length === 100)).toBe(true);
-    expect(writes[2]).toMatch(/^\r\[replay\] \[#{24}\]  100%  100\/100 records  50 records\/s  elapsed 2s\n$/);
+    expect(writes[2]).toMatch(/^\r\[replay\] \[#{24}\] {2}100% {2}100\/100 records {2}50 records\/s {2}elapsed 2s\n$/);
   });
 
   it('elsewhere writes plain lines no more often than asked, and always the last one', () => {

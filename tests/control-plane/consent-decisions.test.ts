@@ -242,7 +242,9 @@ describe('the propagation window (15 minutes, controllable clock)', () => {
     const result = await retryUntilPropagated({
       consentAtMs: T0,
       now: () => clock,
-      sleep: async (ms) => void (clock += ms),
+      sleep: async (ms) => {
+        clock += ms;
+      },
       attempt: async () => 'propagating',
     });
     expect(result.settled).toBe(false);

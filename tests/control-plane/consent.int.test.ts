@@ -4,7 +4,7 @@ import { ConsentStateSigner } from '../../control-plane/consent-state.ts';
 import { startHarness, STATE_SECRET, type Harness } from './helpers/harness.ts';
 
 /** Signs in through the link and returns the signed consent state the control plane hands on to admin consent. */
-async function consentStateAfterSignIn(h: Harness, consentUrl: string, account: string): Promise<string> {
+async function consentStateAfterSignIn(_h: Harness, consentUrl: string, account: string): Promise<string> {
   const url = new URL(consentUrl);
   url.searchParams.set('login_hint', account);
   const authorize = await fetch(url, { redirect: 'manual' });

@@ -180,7 +180,7 @@ describe('organization store', () => {
     expect(liveBytes).toBeLessThanOrEqual(maxBytes);
     expect(Math.max(...historySent.map((m) => Buffer.byteLength(m.value ?? '')))).toBeLessThanOrEqual(maxBytes / 4);
     const kept = store.history('org_a1b2');
-    expect(kept.at(-1)?.message).toContain('Ä'.repeat(180) + '999');
+    expect(kept.at(-1)?.message).toContain(`${'Ä'.repeat(180)}999`);
     expect(kept.length).toBeGreaterThan(20);
     expect(kept.length).toBeLessThan(1000);
     // The tombstoned chunks are the oldest: what is kept is the most recent run, in order.

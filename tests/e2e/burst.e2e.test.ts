@@ -112,7 +112,15 @@ describe('a burst on one tenant while the normalizer is held (real Kafka and Ope
     let searchable = 0;
     try {
       // Generous: a loaded 2-core machine moves a few hundred of these records per second through three services.
-      await waitUntil('every ledger record searchable', async () => (searchable = await count()) >= expected.length, 600_000, 2_000);
+      await waitUntil(
+        'every ledger record searchable',
+        async () => {
+          searchable = await count();
+          return searchable >= expected.length;
+        },
+        600_000,
+        2_000,
+      );
     } catch (error) {
       throw new Error(`${(error as Error).message} (${searchable} of ${expected.length} searchable)`);
     }

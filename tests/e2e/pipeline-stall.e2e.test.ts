@@ -98,7 +98,15 @@ describe('a stalled stage shows as pipeline_stalled on its organizations (real K
     );
     await p.control.addRecords(tenant.tenantId, 'management:Audit.Exchange', 20);
     let last: ConnectionBody | null = null;
-    await waitUntil('the organization to be Active', async () => (last = await connection()).status === 'active', 180_000, 1_000).catch((error: unknown) => {
+    await waitUntil(
+      'the organization to be Active',
+      async () => {
+        last = await connection();
+        return last.status === 'active';
+      },
+      180_000,
+      1_000,
+    ).catch((error: unknown) => {
       throw new Error(`${String(error)}; last status: ${JSON.stringify(last).slice(0, 3000)}`);
     });
   }, 300_000);
@@ -134,7 +142,8 @@ describe('a stalled stage shows as pipeline_stalled on its organizations (real K
     const stalled = await waitUntil(
       'pipeline_stalled with stage normalize',
       async () => {
-        const c = (seen = await connection());
+        const c = await connection();
+        seen = c;
         return c.reason === 'pipeline_stalled' && c.pipelineStalls.some((s) => s.stage === 'normalize') ? c : null;
       },
       WITHIN_MS + 15_000,

@@ -176,11 +176,17 @@ describe('m365-siem start: stop everything, start again', () => {
     const { child, announced, stderr } = await start();
     expect(stderr.filter((l) => l.includes('repairing'))).toHaveLength(3);
     let last: string[] = [];
-    await waitUntil('all three organizations Active again', async () => (last = await statuses(announced)).every((s) => s === 'active'), 150_000, 2_000).catch(
-      (error: Error) => {
-        throw new Error(`${error.message}; last seen: ${last.join(', ')}`);
+    await waitUntil(
+      'all three organizations Active again',
+      async () => {
+        last = await statuses(announced);
+        return last.every((s) => s === 'active');
       },
-    );
+      150_000,
+      2_000,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; last seen: ${last.join(', ')}`);
+    });
     const started = await descendants(child.pid!);
     process.kill(-child.pid!, 'SIGINT'); // Ctrl-C in a terminal: the whole foreground process group
     await stopped(child, started, stderr);

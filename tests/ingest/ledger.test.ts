@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger, parseTopicSettings, topicSpecs } from '../../runtime/index.ts';
 import { addHourly, CheckpointSnapshot, emptyCheckpoint, events24h, idHash, IdLedger, serializeCheckpoint, segmentKey } from '../../ingest/checkpoint-store.ts';
 import { createIngestMetrics } from '../../ingest/metrics.ts';
-import { TransactionalWriter, type Unit } from '../../ingest/raw-publisher.ts';
+import type { TransactionalWriter, Unit } from '../../ingest/raw-publisher.ts';
 import { SourceProgress } from '../../ingest/source-progress.ts';
 import { guardRecord } from '../../ingest/tenant-guard.ts';
 

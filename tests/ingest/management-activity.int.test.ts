@@ -52,7 +52,7 @@ describe('Management Activity API poller', () => {
     expect(sample?.value.contentId).toBeTruthy();
     expect(sample?.headers[RAW_HEADERS.source]).toBe(sample?.value.source);
     expect(sample?.headers[RAW_HEADERS.contentType]).toBe(sample?.value.contentType);
-    expect((sample?.value.record as Record<string, unknown>).OrganizationId).toBe(tenant.tenantId);
+    expect((sample?.value.record as Record<string, unknown> | undefined)?.OrganizationId).toBe(tenant.tenantId);
     // Duplicates were really served and skipped, and status says so.
     await fx().status.waitFor(
       (all) => all.some((s) => s.orgId === orgId && s.source === 'management:Audit.Exchange' && s.counts.duplicatesSkipped > 0 && s.state === 'ok'),

@@ -87,7 +87,7 @@ describe('rate budgets', () => {
   };
 
   it('apply Graph reports per tenant and per app, identity protection per tenant with headroom, Management per tenant', () => {
-    let now = 0;
+    const now = 0;
     const budgets = new RateBudgets(settings, () => now);
     const go = (kind: Parameters<RateBudgets['tryAcquire']>[0], tenant: string) => {
       const got = budgets.tryAcquire(kind, tenant);

@@ -57,7 +57,12 @@ describe('tenant record quota', () => {
       const statuses: SourceStatus[] = [];
       const runner = new SourceRunner(
         ctx,
-        { runCycle: async () => (cycles++, { ...emptyReport(), published: perCycle }) },
+        {
+          runCycle: async () => {
+            cycles++;
+            return { ...emptyReport(), published: perCycle };
+          },
+        },
         { report: (s: SourceStatus) => statuses.push(s) } as unknown as StatusReporter,
         () => undefined,
       );

@@ -452,7 +452,21 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
           h('span', { class: 'tile-text' }, 'Microsoft 365 audit logs and Entra ID sign-ins, audits and risk, by admin consent.'),
         ),
       ),
-      h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => ((mode = 'view'), draw()) }, 'Cancel')),
+      h(
+        'div',
+        { class: 'actions' },
+        h(
+          'button',
+          {
+            type: 'button',
+            onclick: () => {
+              mode = 'view';
+              draw();
+            },
+          },
+          'Cancel',
+        ),
+      ),
     );
   }
 
@@ -520,7 +534,17 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
         'div',
         { class: 'actions connect-actions' },
         connect,
-        h('button', { type: 'button', onclick: () => ((mode = 'view'), draw()) }, 'Cancel'),
+        h(
+          'button',
+          {
+            type: 'button',
+            onclick: () => {
+              mode = 'view';
+              draw();
+            },
+          },
+          'Cancel',
+        ),
         h(
           'p',
           { id: reminderId, class: 'reminder', role: 'note' },
@@ -791,7 +815,17 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
               { class: 'confirm', role: 'group', 'aria-label': 'Confirm disconnect' },
               h('p', null, 'Disconnect this tenant? Polling stops; events already collected stay searchable.'),
               confirm,
-              h('button', { type: 'button', onclick: () => (replaceChildren(region), ask.focus()) }, 'Keep connected'),
+              h(
+                'button',
+                {
+                  type: 'button',
+                  onclick: () => {
+                    replaceChildren(region);
+                    ask.focus();
+                  },
+                },
+                'Keep connected',
+              ),
             ),
           );
           confirm.focus();
