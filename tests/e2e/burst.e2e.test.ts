@@ -42,6 +42,19 @@ describe('a burst on one tenant while the normalizer is held (real Kafka and Ope
     org = await p.connect(tenant);
   }, 180_000);
 
+  /** On a timeout: which ledger records are not searchable, whether they reached siem.events, and every dead letter. */
+  async function whereAreTheMissing(expected: readonly string[], hugeId: string | undefined): Promise<string> {
+    const indexed = new Set((await p.documents()).filter((d) => d.orgId === org.orgId).map((d) => d.eventId));
+    const missing = expected.filter((id) => !indexed.has(id));
+    const onEvents = new Set((await p.readEvents()).filter((e) => e.orgId === org.orgId).map((e) => e.eventId));
+    const letters = await p.readDeadLetters();
+    const shown = missing
+      .slice(0, 10)
+      .map((id) => `${id}${id === hugeId ? ' (the 3 MB record)' : ''}: ${onEvents.has(id) ? 'on siem.events' : 'not on siem.events'}`);
+    const dead = letters.map((l) => `${l.stage}/${l.errorCode} ${l.bytes} bytes: ${l.head.slice(0, 300)}`);
+    return `; missing ${missing.length}: ${shown.join('; ')}; dead letters ${letters.length}: ${dead.join(' | ') || 'none'}; normalize readiness ${p.services.normalize?.service.readiness() ?? 'ready'}, index readiness ${p.services.index?.service.readiness() ?? 'ready'}`;
+  }
+
   afterAll(async () => {
     await p?.close();
   }, 120_000);
@@ -122,7 +135,7 @@ describe('a burst on one tenant while the normalizer is held (real Kafka and Ope
         2_000,
       );
     } catch (error) {
-      throw new Error(`${(error as Error).message} (${searchable} of ${expected.length} searchable)`);
+      throw new Error(`${(error as Error).message} (${searchable} of ${expected.length} searchable)${await whereAreTheMissing(expected, hugeId)}`);
     }
     const indexedAt = Date.now();
     await p.waitForIndexerCaughtUp(120_000);

@@ -13,6 +13,7 @@ import { startIndexer, listDailyIndices, deleteIndexTemplate, type RunningIndexe
 import { createIngestMetrics, startIngest, type RunningIngest } from '../../ingest/index.ts';
 import { createNormalizeMetrics, startNormalizer, type RunningNormalizer } from '../../normalize/index.ts';
 import {
+  DEAD_LETTER_HEADERS,
   Metrics,
   createKafkaClient,
   createLogger,
@@ -67,6 +68,15 @@ export interface EventOnTopic {
   offset: string;
 }
 
+export interface DeadLetterOnTopic {
+  orgKey: string;
+  stage: string;
+  errorCode: string;
+  bytes: number;
+  /** The start of the letter (error text and the beginning of the input), enough to name the record. */
+  head: string;
+}
+
 export interface Pipeline {
   sim: RunningSimulator;
   control: SimulatorControl;
@@ -101,6 +111,8 @@ export interface Pipeline {
   endOffsets(topic: string): Promise<Map<number, bigint>>;
   /** Reads m365.raw (read committed) from `from` to the end offsets seen now; eventId is the record's Id/id. */
   readRaw(from?: Map<number, bigint>): Promise<EventOnTopic[]>;
+  /** Every dead letter on the dead-letter topic now: organization key, stage, error code and the letter's size. */
+  readDeadLetters(): Promise<DeadLetterOnTopic[]>;
   /** Waits until the indexer's group has committed everything on the events topic. */
   waitForIndexerCaughtUp(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
@@ -384,6 +396,22 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         `${prefix}-reader-${randomBytes(4).toString('hex')}`,
       );
     },
+    async readDeadLetters() {
+      return readTopic(
+        kafka,
+        topics.deadLetter.name,
+        await pipeline.endOffsets(topics.deadLetter.name),
+        new Map(),
+        `${prefix}-reader-${randomBytes(4).toString('hex')}`,
+        (value, key, _partition, _offset, headers) => ({
+          orgKey: key,
+          stage: headers[DEAD_LETTER_HEADERS.stage] ?? '',
+          errorCode: headers[DEAD_LETTER_HEADERS.errorCode] ?? '',
+          bytes: value.length,
+          head: value.subarray(0, 600).toString('utf8'),
+        }),
+      );
+    },
     async waitForIndexerCaughtUp(timeoutMs) {
       // The offset the indexer must have committed per partition: one past the last data message. A transaction's
       // commit marker may follow it (the normalizer's) or not (replay's plain producer), so look at the tail.
@@ -470,7 +498,7 @@ async function readTopic<T>(
   ends: Map<number, bigint>,
   from: Map<number, bigint>,
   groupId: string,
-  decode: (value: Buffer, key: string, partition: number, offset: string) => T,
+  decode: (value: Buffer, key: string, partition: number, offset: string, headers: Record<string, string>) => T,
 ): Promise<T[]> {
   const pending = new Set([...ends].filter(([p, end]) => end > (from.get(p) ?? 0n)).map(([p]) => p));
   const out: T[] = [];
@@ -504,7 +532,8 @@ async function readTopic<T>(
           const end = ends.get(batch.partition) ?? 0n;
           if (BigInt(m.offset) >= end) break;
           if (BigInt(m.offset) < (from.get(batch.partition) ?? 0n) || !m.value) continue;
-          out.push(decode(m.value, m.key?.toString('utf8') ?? '', batch.partition, m.offset));
+          const headers = Object.fromEntries(Object.entries(m.headers ?? {}).map(([name, v]) => [name, String(Array.isArray(v) ? v[0] : (v ?? ''))]));
+          out.push(decode(m.value, m.key?.toString('utf8') ?? '', batch.partition, m.offset, headers));
         }
       },
     });

@@ -65,11 +65,13 @@ describe('licence refusals keep the connection Active (real control plane, inges
     }
     for (const c of cases) {
       const gated = c.tier === 'free' ? FREE_GATED : P1_GATED;
+      let last: AppStatus | null = null;
       const final = await waitUntil(
         `${c.tier} tenant answering ${c.shape}: Active with ${gated.length} sources unavailable_licence`,
         async () => {
           const r = await p.api<AppStatus>('GET', `/organizations/${c.orgId}/applications/microsoft-manage`);
           if (r.status !== 200) return null;
+          last = r.body;
           const unavailable = r.body.sources
             .filter((s) => s.state === 'unavailable_licence')
             .map((s) => s.name)
@@ -79,7 +81,11 @@ describe('licence refusals keep the connection Active (real control plane, inges
         },
         120_000,
         1_000,
-      );
+      ).catch((error: unknown) => {
+        const seen = last as AppStatus | null;
+        const states = seen?.sources.map((x) => `${x.name}=${x.state}${x.reason ? `(${x.reason})` : ''}`).join(' ');
+        throw new Error(`${(error as Error).message}; last seen: ${seen ? `${seen.status} ${seen.reason ?? ''} ${states}` : 'no answer'}`);
+      });
       expect(final.reason).toBeNull();
       for (const s of final.sources.filter((x) => gated.includes(x.name as SourceName))) expect(s.reason).toBe('licence_missing');
       expect(final.sources.some((s) => s.reason === 'permission_missing')).toBe(false);
