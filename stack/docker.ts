@@ -37,32 +37,44 @@ export async function dockerAvailable(timeoutMs = 8000): Promise<boolean> {
 
 const LABELS = { 'org.m365-siem.stack': 'true' };
 
+/**
+ * The environment of one apache/kafka broker (combined broker and controller). The image replaces its whole default
+ * config once any KAFKA_* variable is set, so every required property is given. Clients on the host use
+ * 127.0.0.1:<hostPort>; other containers use <advertisedHost>:19092. `replication` is the replication factor of
+ * the internal topics (min ISR 2 from three replicas on); a cluster (replication > 1) also gets the default
+ * replication factor and the broker liveness timings the fault tests rely on.
+ */
+function kafkaEnvironment(o: { id: number; advertisedHost: string; hostPort: number; voters: string; replication: number }): Record<string, string> {
+  const rf = String(o.replication);
+  const minIsr = o.replication >= 3 ? '2' : '1';
+  return {
+    KAFKA_NODE_ID: String(o.id),
+    KAFKA_PROCESS_ROLES: 'broker,controller',
+    KAFKA_LISTENERS: 'PLAINTEXT://:19092,CONTROLLER://:29093,PLAINTEXT_HOST://:9092',
+    KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://${o.advertisedHost}:19092,PLAINTEXT_HOST://127.0.0.1:${o.hostPort}`,
+    KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT',
+    KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+    KAFKA_CONTROLLER_QUORUM_VOTERS: o.voters,
+    KAFKA_INTER_BROKER_LISTENER_NAME: 'PLAINTEXT',
+    KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: rf,
+    KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS: o.replication > 1 ? '3' : '1',
+    KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: rf,
+    KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: minIsr,
+    KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: rf,
+    KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: minIsr,
+    ...(o.replication > 1 ? { KAFKA_DEFAULT_REPLICATION_FACTOR: rf, KAFKA_BROKER_SESSION_TIMEOUT_MS: '6000', KAFKA_BROKER_HEARTBEAT_INTERVAL_MS: '1000' } : {}),
+    KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+    KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
+    KAFKA_HEAP_OPTS: '-Xms256m -Xmx512m',
+    CLUSTER_ID: '4L6g3nShT-eMCtK--X86sw',
+  };
+}
+
 export async function startDockerKafka(version: string, port: number, stackId: string): Promise<ServiceRecord> {
   const { GenericContainer, Wait } = await loadTestcontainers();
-  // The apache/kafka image replaces its whole default config once any KAFKA_* variable is set, so every
-  // required property is given. Clients on the host use 127.0.0.1:<port>; other containers use kafka:19092.
   const container = await new GenericContainer(`apache/kafka:${version}`)
     .withLabels({ ...LABELS, 'org.m365-siem.stack-id': stackId })
-    .withEnvironment({
-      KAFKA_NODE_ID: '1',
-      KAFKA_PROCESS_ROLES: 'broker,controller',
-      KAFKA_LISTENERS: 'PLAINTEXT://:19092,CONTROLLER://:29093,PLAINTEXT_HOST://:9092',
-      KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://localhost:19092,PLAINTEXT_HOST://127.0.0.1:${port}`,
-      KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT',
-      KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
-      KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:29093',
-      KAFKA_INTER_BROKER_LISTENER_NAME: 'PLAINTEXT',
-      KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
-      KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS: '1',
-      KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
-      KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
-      KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: '1',
-      KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: '1',
-      KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
-      KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
-      KAFKA_HEAP_OPTS: '-Xms256m -Xmx512m',
-      CLUSTER_ID: '4L6g3nShT-eMCtK--X86sw',
-    })
+    .withEnvironment(kafkaEnvironment({ id: 1, advertisedHost: 'localhost', hostPort: port, voters: '1@localhost:29093', replication: 1 }))
     .withExposedPorts({ container: 9092, host: port })
     .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
     .withStartupTimeout(180_000)
@@ -142,8 +154,6 @@ export async function startDockerKafkaCluster(version: string, ports: readonly n
   const { GenericContainer, Network, Wait } = await loadTestcontainers();
   const network = await new Network().start();
   const n = ports.length;
-  const rf = String(Math.min(3, n));
-  const minIsr = Math.min(3, n) >= 3 ? '2' : '1';
   const voters = ports.map((_, i) => `${i + 1}@kafka-${i + 1}:29093`).join(',');
   const nodes = await Promise.all(
     ports.map(async (port, i) => {
@@ -152,29 +162,7 @@ export async function startDockerKafkaCluster(version: string, ports: readonly n
         .withLabels({ ...LABELS, 'org.m365-siem.stack-id': stackId })
         .withNetwork(network)
         .withNetworkAliases(`kafka-${id}`)
-        .withEnvironment({
-          KAFKA_NODE_ID: String(id),
-          KAFKA_PROCESS_ROLES: 'broker,controller',
-          KAFKA_LISTENERS: 'PLAINTEXT://:19092,CONTROLLER://:29093,PLAINTEXT_HOST://:9092',
-          KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://kafka-${id}:19092,PLAINTEXT_HOST://127.0.0.1:${port}`,
-          KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT',
-          KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
-          KAFKA_CONTROLLER_QUORUM_VOTERS: voters,
-          KAFKA_INTER_BROKER_LISTENER_NAME: 'PLAINTEXT',
-          KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: rf,
-          KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS: '3',
-          KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: rf,
-          KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: minIsr,
-          KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: rf,
-          KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: minIsr,
-          KAFKA_DEFAULT_REPLICATION_FACTOR: rf,
-          KAFKA_BROKER_SESSION_TIMEOUT_MS: '6000',
-          KAFKA_BROKER_HEARTBEAT_INTERVAL_MS: '1000',
-          KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
-          KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
-          KAFKA_HEAP_OPTS: '-Xms256m -Xmx512m',
-          CLUSTER_ID: '4L6g3nShT-eMCtK--X86sw',
-        })
+        .withEnvironment(kafkaEnvironment({ id, advertisedHost: `kafka-${id}`, hostPort: port, voters, replication: Math.min(3, n) }))
         .withExposedPorts({ container: 9092, host: port })
         .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
         .withStartupTimeout(240_000)

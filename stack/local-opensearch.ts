@@ -151,21 +151,60 @@ export interface LocalOpenSearchOptions {
 /** Starts a single-node OpenSearch as its own process group (as the service user when we are root). */
 export async function startLocalOpenSearch(o: LocalOpenSearchOptions): Promise<ServiceRecord> {
   const logsDir = path.join(o.workDir, 'logs');
-  const stdoutFile = path.join(o.stackDir, 'opensearch.out');
+  const pid = await spawnOpenSearch(o, {
+    stdoutFile: path.join(o.stackDir, 'opensearch.out'),
+    nodeDir: o.workDir,
+    dataDir: path.join(o.workDir, 'data'),
+    logsDir,
+    nodeName: 'node-1',
+    httpPort: o.httpPort,
+    transportPort: o.transportPort,
+    clusterSettings: ['-Ediscovery.type=single-node'],
+    // applied after jvm.options, so these win over its 1 GiB heap
+    javaOpts: ['-Xms512m', '-Xmx512m'],
+  });
+  return {
+    provider: 'local',
+    version: o.version,
+    endpoint: `http://127.0.0.1:${o.httpPort}`,
+    pid,
+    ports: { http: o.httpPort, transport: o.transportPort },
+    logFile: path.join(logsDir, 'm365-siem-stack.log'),
+    workDir: o.workDir,
+    startedAt: new Date().toISOString(),
+  };
+}
+
+/** One OpenSearch process as its own process group (as the service user when we are root); returns its pid. */
+async function spawnOpenSearch(
+  o: Pick<LocalOpenSearchOptions, 'home' | 'javaHome' | 'user' | 'stackDir' | 'stackId'>,
+  node: {
+    stdoutFile: string;
+    nodeDir: string;
+    dataDir: string;
+    logsDir: string;
+    nodeName: string;
+    httpPort: number;
+    transportPort: number;
+    clusterSettings: readonly string[];
+    javaOpts: readonly string[];
+    confDir?: string;
+  },
+): Promise<number> {
   await mkdir(o.stackDir, { recursive: true });
-  const out = await open(stdoutFile, 'a');
+  const out = await open(node.stdoutFile, 'a');
   try {
     const child = spawn(
       path.join(o.home, 'bin', 'opensearch'),
       [
-        '-Ediscovery.type=single-node',
+        ...node.clusterSettings,
         '-Enetwork.host=127.0.0.1',
-        `-Ehttp.port=${o.httpPort}`,
-        `-Etransport.port=${o.transportPort}`,
+        `-Ehttp.port=${node.httpPort}`,
+        `-Etransport.port=${node.transportPort}`,
         '-Ecluster.name=m365-siem-stack',
-        '-Enode.name=node-1',
-        `-Epath.data=${path.join(o.workDir, 'data')}`,
-        `-Epath.logs=${logsDir}`,
+        `-Enode.name=${node.nodeName}`,
+        `-Epath.data=${node.dataDir}`,
+        `-Epath.logs=${node.logsDir}`,
         // small CI disks must not turn indices read-only
         '-Ecluster.routing.allocation.disk.threshold_enabled=false',
         '-Eaction.auto_create_index=true',
@@ -177,28 +216,19 @@ export async function startLocalOpenSearch(o: LocalOpenSearchOptions): Promise<S
         ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
         env: {
           PATH: '/usr/local/bin:/usr/bin:/bin',
-          HOME: o.workDir,
+          HOME: node.nodeDir,
           JAVA_HOME: o.javaHome,
           OPENSEARCH_JAVA_HOME: o.javaHome,
           // otherwise opensearch-env leaves a new /tmp/opensearch-<random> folder behind on every start
-          OPENSEARCH_TMPDIR: path.join(o.workDir, 'tmp'),
-          // applied after jvm.options, so these win over its 1 GiB heap
-          OPENSEARCH_JAVA_OPTS: `-Xms512m -Xmx512m ${processMarker(o.stackId)}`,
+          OPENSEARCH_TMPDIR: path.join(node.nodeDir, 'tmp'),
+          ...(node.confDir ? { OPENSEARCH_PATH_CONF: node.confDir } : {}),
+          OPENSEARCH_JAVA_OPTS: [...node.javaOpts, processMarker(o.stackId)].join(' '),
         },
       },
     );
     if (child.pid === undefined) throw new Error(`could not start ${path.join(o.home, 'bin', 'opensearch')}`);
     child.unref();
-    return {
-      provider: 'local',
-      version: o.version,
-      endpoint: `http://127.0.0.1:${o.httpPort}`,
-      pid: child.pid,
-      ports: { http: o.httpPort, transport: o.transportPort },
-      logFile: path.join(logsDir, 'm365-siem-stack.log'),
-      workDir: o.workDir,
-      startedAt: new Date().toISOString(),
-    };
+    return child.pid;
   } finally {
     await out.close();
   }
@@ -249,67 +279,39 @@ export async function startLocalOpenSearchMember(
   }
   if (o.user) await chown(nodeDir, o.user.uid, o.user.gid);
   const logsDir = path.join(nodeDir, 'logs');
-  const stdoutFile = path.join(o.stackDir, `opensearch-${openSearchMemberName(member.id)}.out`);
-  await mkdir(o.stackDir, { recursive: true });
-  const out = await open(stdoutFile, 'a');
-  try {
-    const child = spawn(
-      path.join(o.home, 'bin', 'opensearch'),
-      [
-        '-Enetwork.host=127.0.0.1',
-        `-Ehttp.port=${member.httpPort}`,
-        `-Etransport.port=${member.transportPort}`,
-        '-Ecluster.name=m365-siem-stack',
-        `-Enode.name=${openSearchMemberName(member.id)}`,
-        `-Ediscovery.seed_hosts=${members.map((m) => `127.0.0.1:${m.transportPort}`).join(',')}`,
-        // Used only when the cluster forms for the first time; a restarted node rejoins from its data folder.
-        `-Ecluster.initial_cluster_manager_nodes=${members
-          .filter((m) => managerEligible(members.length, m.id))
-          .map((m) => openSearchMemberName(m.id))
-          .join(',')}`,
-        ...(managerEligible(members.length, member.id) ? [] : ['-Enode.roles=data,ingest']),
-        `-Epath.data=${path.join(nodeDir, 'data')}`,
-        `-Epath.logs=${logsDir}`,
-        '-Ecluster.routing.allocation.disk.threshold_enabled=false',
-        '-Eaction.auto_create_index=true',
-      ],
-      {
-        cwd: o.home,
-        detached: true,
-        stdio: ['ignore', out.fd, out.fd],
-        ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
-        env: {
-          PATH: '/usr/local/bin:/usr/bin:/bin',
-          HOME: nodeDir,
-          JAVA_HOME: o.javaHome,
-          OPENSEARCH_JAVA_HOME: o.javaHome,
-          OPENSEARCH_TMPDIR: path.join(nodeDir, 'tmp'),
-          OPENSEARCH_PATH_CONF: confDir,
-          OPENSEARCH_JAVA_OPTS: [
-            '-Xms512m',
-            '-Xmx512m',
-            // jvm.options' GC log is relative to the shared home: this node logs into its own folder instead.
-            '-Xlog:disable',
-            '-Xlog:all=warning:stderr',
-            `-Xlog:gc*:file=${path.join(logsDir, 'gc.log')}:utctime,pid,tags:filecount=4,filesize=16m`,
-            `-XX:ErrorFile=${path.join(logsDir, 'hs_err_pid%p.log')}`,
-            processMarker(o.stackId),
-          ].join(' '),
-        },
-      },
-    );
-    if (child.pid === undefined) throw new Error(`could not start ${path.join(o.home, 'bin', 'opensearch')}`);
-    child.unref();
-    return {
-      name: openSearchMemberName(member.id),
-      id: member.id,
-      endpoint: `http://127.0.0.1:${member.httpPort}`,
-      pid: child.pid,
-      ports: { http: member.httpPort, transport: member.transportPort },
-      logFile: path.join(logsDir, 'm365-siem-stack.log'),
-      workDir: nodeDir,
-    };
-  } finally {
-    await out.close();
-  }
+  const eligible = members.filter((m) => managerEligible(members.length, m.id)).map((m) => openSearchMemberName(m.id));
+  const pid = await spawnOpenSearch(o, {
+    stdoutFile: path.join(o.stackDir, `opensearch-${openSearchMemberName(member.id)}.out`),
+    nodeDir,
+    dataDir: path.join(nodeDir, 'data'),
+    logsDir,
+    nodeName: openSearchMemberName(member.id),
+    httpPort: member.httpPort,
+    transportPort: member.transportPort,
+    confDir,
+    clusterSettings: [
+      `-Ediscovery.seed_hosts=${members.map((m) => `127.0.0.1:${m.transportPort}`).join(',')}`,
+      // Used only when the cluster forms for the first time; a restarted node rejoins from its data folder.
+      `-Ecluster.initial_cluster_manager_nodes=${eligible.join(',')}`,
+      ...(managerEligible(members.length, member.id) ? [] : ['-Enode.roles=data,ingest']),
+    ],
+    javaOpts: [
+      '-Xms512m',
+      '-Xmx512m',
+      // jvm.options' GC log is relative to the shared home: this node logs into its own folder instead.
+      '-Xlog:disable',
+      '-Xlog:all=warning:stderr',
+      `-Xlog:gc*:file=${path.join(logsDir, 'gc.log')}:utctime,pid,tags:filecount=4,filesize=16m`,
+      `-XX:ErrorFile=${path.join(logsDir, 'hs_err_pid%p.log')}`,
+    ],
+  });
+  return {
+    name: openSearchMemberName(member.id),
+    id: member.id,
+    endpoint: `http://127.0.0.1:${member.httpPort}`,
+    pid,
+    ports: { http: member.httpPort, transport: member.transportPort },
+    logFile: path.join(logsDir, 'm365-siem-stack.log'),
+    workDir: nodeDir,
+  };
 }

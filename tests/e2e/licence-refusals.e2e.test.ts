@@ -37,7 +37,9 @@ describe('licence refusals keep the connection Active (real control plane, inges
     const caFile = inject('simulatorCaFile');
     if (!caFile) throw new Error('the global setup did not provide the simulator CA');
     p = await startPipeline({ kafkaBrokers: inject('kafkaBrokers'), opensearchUrl: inject('opensearchUrl'), simulatorStateDir: path.dirname(caFile) });
-    for (const name of ['control-plane', 'ingest'] as const) await p.start(name);
+    // The whole pipeline: Active means data flows to the index, and a normalizer that never consumes m365.raw is
+    // a stalled pipeline (needs_attention, pipeline_stalled) once records wait there long enough.
+    for (const name of ['control-plane', 'index', 'normalize', 'ingest'] as const) await p.start(name);
   }, 120_000);
   afterAll(async () => {
     await p?.close();
