@@ -104,16 +104,7 @@ describe('compiled _source writer', () => {
 describe('microsecond times', () => {
   it('formats runs within one second and jumps between seconds and eras alike', async () => {
     const { microsToIso: fast } = await import('../../index/document-serializer.ts');
-    const cases = [
-      1_700_000_000_000_001,
-      1_700_000_000_999_999,
-      1_700_000_001_000_000,
-      0,
-      -1,
-      -1_000_000,
-      8_999_999_999_999_999,
-      1_700_000_000_000_001,
-    ];
+    const cases = [1_700_000_000_000_001, 1_700_000_000_999_999, 1_700_000_001_000_000, 0, -1, -1_000_000, 8_999_999_999_999_999, 1_700_000_000_000_001];
     for (const m of cases) {
       const ms = Math.floor(m / 1000);
       const expected = `${new Date(ms).toISOString().slice(0, -1)}${String(m - ms * 1000).padStart(3, '0')}Z`;
