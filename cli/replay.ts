@@ -15,11 +15,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { EVENT_HEADERS, encodeEvent, mapEnvelope, parseEnvelope, parseNormalizeConfig, registerSiemEventSchema } from '../normalize/index.ts';
+import { encodeEvent, mapEnvelope, parseEnvelope, parseNormalizeConfig, registerSiemEventSchema } from '../normalize/index.ts';
 import {
   ConfigError,
   createKafkaClient,
   createLogger,
+  eventHeaders,
   parseSettings,
   partitionForKey,
   type KafkaClient,
@@ -236,7 +237,7 @@ export async function replayOrganization(env: Env, options: ReplayOptions): Prom
           const message: OutgoingMessage = {
             key: orgId,
             value: encoded.value,
-            headers: { [EVENT_HEADERS.source]: parsed.value.source, [EVENT_HEADERS.eventId]: key, [EVENT_HEADERS.schemaId]: String(schemaId) },
+            headers: eventHeaders({ source: parsed.value.source, eventId: key, schemaId }),
           };
           // Larger than siem.events accepts: the normalizer dead-lettered it when it first came; replay cannot send it.
           if (!limits.fits(eventsTopic, message)) {

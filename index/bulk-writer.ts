@@ -1,5 +1,5 @@
 import type { Logger, Metrics, OpenSearchClient } from '../runtime/index.ts';
-import { backoffDelay, sleep } from '../runtime/index.ts';
+import { backoffDelay, waitWithHeartbeat } from '../runtime/index.ts';
 import { classifyItem, classifyRequestFailure, type BulkItemError, type ItemVerdict } from './retry-policy.ts';
 
 /** One document to write: where, under which id, and its JSON source (already serialized). */
@@ -259,15 +259,8 @@ export class BulkWriter {
   }
 
   private async waitFor(delayMs: number, hooks: WriteHooks): Promise<void> {
-    // Wait in short slices so heartbeats keep the consumer in its group and an abort is noticed quickly.
-    const deadline = Date.now() + delayMs;
-    for (;;) {
-      if (hooks.shouldAbort?.()) throw new WriteAbortedError();
-      await hooks.onWait?.();
-      const left = deadline - Date.now();
-      if (left <= 0) return;
-      await sleep(Math.min(left, 1000));
-    }
+    // Waits in slices so heartbeats keep the consumer in its group and an abort is noticed quickly.
+    if (!(await waitWithHeartbeat(delayMs, hooks))) throw new WriteAbortedError();
   }
 
   private noteUnavailable(reason: string, message: string): void {

@@ -1,9 +1,12 @@
 import {
-  backoffDelay,
+  RetryAbortedError,
   buildDeadLetter,
   ConsumerSupervisor,
   DEAD_LETTER_HEADERS,
+  EVENT_HEADERS,
+  headerText,
   sleep,
+  withRetry,
   type OutgoingMessage,
   type SendLimits,
   type EachBatchPayload,
@@ -42,7 +45,6 @@ export interface IndexerOptions {
 /** How the indexer decodes a `siem.events` value; injectable for tests of undecodable input. */
 export type EventDecoder = (value: Buffer) => SiemEventObject;
 
-const HEADER_SOURCE = 'm365-source';
 /** Messages decoded between two yields to the event loop (about 5 ms of work). */
 const PREPARE_SLICE = 500;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -383,8 +385,7 @@ export class IndexerService {
     reason: string,
     input: Buffer | string | null,
   ): OutgoingMessage {
-    const header = message.headers?.[HEADER_SOURCE];
-    const source = header === undefined ? null : Array.isArray(header) ? String(header[0] ?? '') || null : header.toString();
+    const source = headerText(message.headers, EVENT_HEADERS.source);
     return buildDeadLetter(
       { stage: 'index', orgId, source, errorCode: code, errorMessage: reason, input, origin: { topic, partition, offset: message.offset } },
       this.requireLimits().maxRecordBytes(this.options.deadLetterTopic),
@@ -404,27 +405,27 @@ export class IndexerService {
 
   /** Retries one idempotent step until it succeeds; false when aborted (then nothing is committed). */
   private async untilDone(step: () => Promise<unknown>, what: string, hooks: { shouldAbort: () => boolean; onWait: () => Promise<unknown> }): Promise<boolean> {
-    let attempt = 0;
     let warned = false;
-    for (;;) {
-      if (hooks.shouldAbort()) return false;
-      try {
-        await step();
-        if (warned) this.logger.info({ what }, 'recovered');
-        return true;
-      } catch (error) {
-        if (!warned) {
+    try {
+      await withRetry(() => step(), {
+        // Offsets wait for this step, so it is retried until done whatever the error: consumption waits (backpressure).
+        attempts: Number.POSITIVE_INFINITY,
+        retriable: () => true,
+        initialMs: this.options.retryInitialMs,
+        maxMs: this.options.retryMaxMs,
+        shouldAbort: hooks.shouldAbort,
+        onWait: () => hooks.onWait().catch(() => undefined),
+        onRetry: (error) => {
+          if (warned) return;
           this.logger.warn({ err: error, what }, 'step failed; retrying with backoff, offsets wait');
           warned = true;
-        }
-        const delay = backoffDelay(attempt++, { initialMs: this.options.retryInitialMs, maxMs: this.options.retryMaxMs });
-        const until = Date.now() + delay;
-        while (Date.now() < until) {
-          if (hooks.shouldAbort()) return false;
-          await hooks.onWait().catch(() => undefined);
-          await sleep(Math.min(1000, until - Date.now()));
-        }
-      }
+        },
+      });
+    } catch (error) {
+      if (error instanceof RetryAbortedError) return false;
+      throw error;
     }
+    if (warned) this.logger.info({ what }, 'recovered');
+    return true;
   }
 }

@@ -1,8 +1,8 @@
 import type { CloudProfile, Logger, SourceName } from '../runtime/index.ts';
-import { backoffDelay, sleep } from '../runtime/index.ts';
+import { withRetry } from '../runtime/index.ts';
 import type { IngestSettings } from './config.ts';
 import type { IngestMetrics } from './metrics.ts';
-import { failureOf, type MicrosoftHttp } from './microsoft-http.ts';
+import type { MicrosoftHttp } from './microsoft-http.ts';
 import type { CommitResult, ReadyRecord, RefusedRecord, SourceProgress } from './source-progress.ts';
 import { guardRecord } from './tenant-guard.ts';
 import type { TenantQuota } from './tenant-quota.ts';
@@ -116,19 +116,8 @@ export async function runPool<T>(items: readonly T[], concurrency: number, fn: (
  * throttling pauses honoured). What still fails is the cycle's failure: the cursor does not move and the next
  * cycle retries — nothing is skipped.
  */
-export async function attempt<T>(step: () => Promise<T>, signal: AbortSignal, attempts = 3): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      return await step();
-    } catch (error) {
-      last = error;
-      const f = failureOf(error);
-      if (!f.retriable || signal.aborted || i === attempts - 1) throw error;
-      await sleep(backoffDelay(i, { initialMs: 200, maxMs: 5_000 }, f.retryAfterMs), signal);
-    }
-  }
-  throw last;
+export function attempt<T>(step: () => Promise<T>, signal: AbortSignal, attempts = 3): Promise<T> {
+  return withRetry(() => step(), { attempts, initialMs: 200, maxMs: 5_000, signal });
 }
 
 /** Stable JSON of a value (sorted keys): a dedup key for records without an id (field order is not stable). */

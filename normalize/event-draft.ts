@@ -177,24 +177,23 @@ export class EventDraft {
   }
 }
 
-/** Alert severity words → ECS event.severity / OCSF severity_id (1 informational … 4 high, 5 critical). */
+/**
+ * The one severity map: Microsoft's severity and risk-level words → ECS event.severity / OCSF severity_id
+ * (1 informational … 4 high, 5 critical). Alerts, incidents, DLP rules, audit records and risk levels all use it;
+ * a word it does not hold (risk levels `hidden`, `none`, `unknownFutureValue`) has no severity.
+ */
+const SEVERITY_IDS: ReadonlyMap<string, number> = new Map([
+  ['informational', 1],
+  ['info', 1],
+  ['low', 2],
+  ['medium', 3],
+  ['high', 4],
+  ['critical', 5],
+]);
+
 export function severityNumber(value: unknown): number | null {
   if (typeof value !== 'string') return null;
-  switch (value.trim().toLowerCase()) {
-    case 'informational':
-    case 'info':
-      return 1;
-    case 'low':
-      return 2;
-    case 'medium':
-      return 3;
-    case 'high':
-      return 4;
-    case 'critical':
-      return 5;
-    default:
-      return null;
-  }
+  return SEVERITY_IDS.get(value.trim().toLowerCase()) ?? null;
 }
 
 /** Outcome from Microsoft's generic result words (never used for STS logons). */

@@ -7,7 +7,7 @@ import { NormalizerService, type NormalizerDeps } from './normalizer-service.ts'
 
 export { parseNormalizeConfig, normalizeSettingsSpec } from './config.ts';
 export type { NormalizeConfig, NormalizeSettings } from './config.ts';
-export { NormalizerService, EVENT_HEADERS } from './normalizer-service.ts';
+export { NormalizerService } from './normalizer-service.ts';
 export type { NormalizerDeps } from './normalizer-service.ts';
 export { mapEnvelope, parseEnvelope, normalizeValue, encodeEvent, NORMALIZE_ERROR_CODES } from './mapper.ts';
 export type { NormalizeErrorCode, NormalizeOptions } from './mapper.ts';

@@ -18,6 +18,8 @@ import {
   encodedRecordBytes,
   isSourceName,
   RAW_HEADERS,
+  eventHeaders,
+  headerText,
   type EachBatchPayload,
   type KafkaClient,
   type KafkaProducer,
@@ -32,9 +34,6 @@ import { RecentKeys } from './dedup.ts';
 import { encodeEvent, normalizeParsed } from './mapper.ts';
 import { createNormalizeMetrics, type NormalizeMetrics } from './metrics.ts';
 import { registerSiemEventSchema } from './schema-registration.ts';
-
-/** Header names on siem.events messages. */
-export const EVENT_HEADERS = { source: RAW_HEADERS.source, eventId: 'm365-event-id', schemaId: 'm365-schema-id' } as const;
 
 export interface NormalizerDeps {
   logger?: Logger;
@@ -230,7 +229,7 @@ export class NormalizerService {
             const message: OutgoingMessage = {
               key: env.orgId,
               value: encoded.value,
-              headers: { [EVENT_HEADERS.source]: env.source, [EVENT_HEADERS.eventId]: event.event.id, [EVENT_HEADERS.schemaId]: String(this.schemaId) },
+              headers: eventHeaders({ source: env.source, eventId: event.event.id, schemaId: this.schemaId }),
             };
             const limits = this.requireLimits();
             if (limits.fits(this.topics.events.name, message)) {
@@ -254,8 +253,7 @@ export class NormalizerService {
       }
       if (parsed.event.kind === 'dead-letter') failure = { code: parsed.event.code, reason: parsed.event.reason };
       const orgId = m.key && m.key.length > 0 ? m.key.toString('utf8') : null;
-      const sourceHeader = m.headers?.[RAW_HEADERS.source];
-      const source = sourceHeader === undefined ? null : Buffer.isBuffer(sourceHeader) ? sourceHeader.toString('utf8') : String(sourceHeader);
+      const source = headerText(m.headers, RAW_HEADERS.source);
       out.deadLetters.push(this.deadLetterMessage(orgId, source, failure ?? { code: 'invalid_envelope', reason: 'unreadable' }, m, topic, partition));
     }
     return out;

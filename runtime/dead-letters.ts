@@ -5,6 +5,7 @@
  * long it was (the whole input stays at its origin offset when it came from Kafka). So a dead letter can never be
  * the record that stalls a partition.
  */
+import { headerText } from './contracts/siem-events.ts';
 import { deadLetterInput, type DeadLetter, type DeadLetterStage } from './contracts/dead-letter.ts';
 import type { OutgoingMessage } from './kafka.ts';
 import { encodedRecordBytes } from './send-limits.ts';
@@ -76,8 +77,7 @@ export function oversizedRecordDeadLetter(
   maxRecordBytes: number,
 ): OutgoingMessage {
   const key = message.key === null || message.key === undefined ? null : message.key.toString();
-  const header = message.headers?.[DEAD_LETTER_HEADERS.source];
-  const source = header === undefined ? null : Array.isArray(header) ? String(header[0] ?? '') || null : header.toString();
+  const source = headerText(message.headers, DEAD_LETTER_HEADERS.source);
   const value = message.value === null ? null : typeof message.value === 'string' ? message.value : message.value;
   return buildDeadLetter(
     {

@@ -28,11 +28,23 @@ export class PermanentError extends Error {
   }
 }
 
+/**
+ * Whether retrying may help, as decided where the error was created: `RetriableError`, `PermanentError` and any
+ * error carrying a boolean `retriable` (e.g. TokenError) say so themselves.
+ */
 export function isRetriable(error: unknown): boolean {
   if (error instanceof PermanentError) return false;
   if (error instanceof RetriableError) return true;
+  const flag = (error as { retriable?: unknown } | null)?.retriable;
+  if (typeof flag === 'boolean') return flag;
   // Unclassified errors (network resets, timeouts) are treated as retriable, deliberately and boundedly.
   return true;
+}
+
+/** The server-provided wait an error carries (Retry-After), when it carries one. */
+function retryAfterOf(error: unknown): number | undefined {
+  const ms = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  return typeof ms === 'number' ? ms : undefined;
 }
 
 export interface BackoffOptions {
@@ -64,25 +76,67 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
+/** What a wait between attempts may do: stop early, and keep something alive meanwhile (a Kafka heartbeat). */
+export interface WaitHooks {
+  /** Checked before each slice: true stops the wait (shutdown, partitions reassigned). */
+  shouldAbort?: () => boolean;
+  /** Called before each slice, e.g. the consumer's heartbeat; a throw ends the wait with that error. */
+  onWait?: () => Promise<unknown>;
+}
+
 /**
- * Runs one idempotent step with bounded retries. Permanent errors are rethrown at once; the last retriable error
- * is rethrown when attempts run out.
+ * Waits `ms` in slices of at most `sliceMs`, calling `onWait` before each, so a consumer that waits (backoff,
+ * backpressure) stays in its group and notices an abort within a slice. False when aborted.
  */
-export async function withRetry<T>(
-  step: (attempt: number) => Promise<T>,
-  options: BackoffOptions & { attempts: number; signal?: AbortSignal; onRetry?: (error: unknown, attempt: number, delayMs: number) => void },
-): Promise<T> {
+export async function waitWithHeartbeat(ms: number, hooks: WaitHooks, sliceMs = 1_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (hooks.shouldAbort?.()) return false;
+    await hooks.onWait?.();
+    const left = deadline - Date.now();
+    if (left <= 0) return true;
+    await sleep(Math.min(left, sliceMs));
+  }
+}
+
+/** Thrown by `withRetry` when its wait between attempts was aborted (`WaitHooks.shouldAbort`). */
+export class RetryAbortedError extends Error {
+  constructor(cause: unknown) {
+    super('retry aborted', { cause });
+    this.name = 'RetryAbortedError';
+  }
+}
+
+export interface RetryOptions extends BackoffOptions, WaitHooks {
+  /** Attempts at most (`Infinity`: until it succeeds or is aborted, e.g. a step whose offsets wait for it). */
+  attempts: number;
+  signal?: AbortSignal;
+  /** Whether an error may pass on a later attempt; by default what the error says of itself (`isRetriable`). */
+  retriable?: (error: unknown) => boolean;
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * The one retry-with-backoff loop (STYLE.md practice 3): runs one idempotent step, waiting with backoff and jitter
+ * (a server's Retry-After honoured) between attempts. Permanent errors are rethrown at once, the last retriable
+ * one when attempts run out or `signal` is aborted; an abort through `shouldAbort` throws `RetryAbortedError`.
+ * With `shouldAbort`/`onWait` the waits go through `waitWithHeartbeat`.
+ */
+export async function withRetry<T>(step: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const retriable = options.retriable ?? isRetriable;
+  const heartbeat = options.shouldAbort !== undefined || options.onWait !== undefined;
   let lastError: unknown;
   for (let attempt = 0; attempt < options.attempts; attempt++) {
+    if (options.shouldAbort?.()) throw new RetryAbortedError(lastError);
     try {
       return await step(attempt);
     } catch (error) {
       lastError = error;
-      if (!isRetriable(error) || attempt === options.attempts - 1 || options.signal?.aborted) throw error;
-      const serverDelay = error instanceof RetriableError ? error.retryAfterMs : undefined;
-      const delay = backoffDelay(attempt, options, serverDelay);
+      if (!retriable(error) || attempt === options.attempts - 1 || options.signal?.aborted) throw error;
+      const delay = backoffDelay(attempt, options, retryAfterOf(error));
       options.onRetry?.(error, attempt, delay);
-      await sleep(delay, options.signal);
+      if (!heartbeat) await sleep(delay, options.signal);
+      else if (!(await waitWithHeartbeat(delay, options))) throw new RetryAbortedError(error);
     }
   }
   throw lastError;

@@ -50,16 +50,3 @@ export function derivedEventId(...parts: string[]): string {
   const hex = h.subarray(0, 16).toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
-
-export function riskSeverity(level: unknown): number | null {
-  switch (str(level)?.toLowerCase()) {
-    case 'low':
-      return 2;
-    case 'medium':
-      return 3;
-    case 'high':
-      return 4;
-    default:
-      return null;
-  }
-}

@@ -4,10 +4,10 @@
  * detections (the same for workload identities) and risky users (`/identityProtection/riskyUsers`, a state snapshot per user; event.id is derived
  * from the user id and riskLastUpdatedDateTime so each risk change is its own event and a re-served snapshot is not).
  */
-import type { EventDraft, MapContext } from '../event-draft.ts';
+import { severityNumber, type EventDraft, type MapContext } from '../event-draft.ts';
 import type { SiemEvent, SiemEventM365 } from '../../schemas/index.ts';
 import { arr, bool, maybeJson, nameValues, lookup, str, type Json } from '../record-values.ts';
-import { derivedEventId, geoOf, graphDraft, riskSeverity } from './graph-common.ts';
+import { derivedEventId, geoOf, graphDraft } from './graph-common.ts';
 import { MappingError } from './management-common.ts';
 
 /**
@@ -63,7 +63,7 @@ export function mapGraphRiskDetection(record: Json, ctx: MapContext): SiemEvent 
   draft.sourceFrom(record.ipAddress);
   const geo = geoOf(record.location);
   if (geo) ev.source = { ...(ev.source ?? {}), geo };
-  const severity = riskSeverity(record.riskLevel);
+  const severity = severityNumber(record.riskLevel);
   if (severity !== null) ev.event.severity = severity;
   ev.message = eventType;
   m.correlation_id = str(record.correlationId);
@@ -96,7 +96,7 @@ export function mapGraphServicePrincipalRiskDetection(record: Json, ctx: MapCont
   draft.sourceFrom(record.ipAddress);
   const geo = geoOf(record.location);
   if (geo) ev.source = { ...(ev.source ?? {}), geo };
-  const severity = riskSeverity(record.riskLevel);
+  const severity = severityNumber(record.riskLevel);
   if (severity !== null) ev.event.severity = severity;
   ev.message = eventType;
   draft.m365.risk = {
@@ -127,7 +127,7 @@ export function mapGraphRiskyUser(record: Json, ctx: MapContext): SiemEvent {
   const closed = state === 'remediated' || state === 'dismissed' || state === 'none';
   draft.classify({ kind: 'state', category: ['iam'], type: ['user', 'info'], classUid: 2004, activityId: closed ? 3 : 2 });
   draft.actor(record.userPrincipalName, userId, record.userDisplayName);
-  const severity = riskSeverity(record.riskLevel);
+  const severity = severityNumber(record.riskLevel);
   if (severity !== null) ev.event.severity = severity;
   if (bool(record.isDeleted)) ev.event.reason = 'user deleted';
   draft.m365.risk = { level: str(record.riskLevel), state, detail: str(record.riskDetail) };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError, RetriableError, backoffDelay, withRetry } from '../../runtime/index.ts';
+import { PermanentError, RetriableError, RetryAbortedError, backoffDelay, isRetriable, waitWithHeartbeat, withRetry } from '../../runtime/index.ts';
 
 describe('backoff', () => {
   it('grows exponentially within the cap, with jitter, and honours a longer server delay', () => {
@@ -53,5 +53,65 @@ describe('withRetry', () => {
       ),
     ).rejects.toThrow('down');
     expect(calls).toBe(3);
+  });
+
+  it('takes the retriable flag from the error itself (a classified error that is not one of the runtime classes)', async () => {
+    const refused = Object.assign(new Error('consent revoked'), { retriable: false });
+    expect(isRetriable(refused)).toBe(false);
+    expect(isRetriable(Object.assign(new Error('throttled'), { retriable: true }))).toBe(true);
+    let calls = 0;
+    await expect(
+      withRetry(
+        async () => {
+          calls++;
+          throw refused;
+        },
+        { attempts: 5, initialMs: 1, maxMs: 2 },
+      ),
+    ).rejects.toBe(refused);
+    expect(calls).toBe(1);
+  });
+
+  it('retries until done with a heartbeat between attempts, and stops with RetryAbortedError when aborted', async () => {
+    let calls = 0;
+    let beats = 0;
+    const result = await withRetry(
+      async () => {
+        calls++;
+        if (calls < 4) throw new PermanentError('treated as retriable by the caller', 'x');
+        return calls;
+      },
+      { attempts: Number.POSITIVE_INFINITY, retriable: () => true, initialMs: 1, maxMs: 2, onWait: async () => void beats++ },
+    );
+    expect(result).toBe(4);
+    expect(beats).toBeGreaterThanOrEqual(3);
+
+    let aborted = false;
+    const failing = withRetry(
+      async () => {
+        aborted = true; // the first failure asks the wait to stop
+        throw new RetriableError('down', 'unavailable');
+      },
+      { attempts: Number.POSITIVE_INFINITY, initialMs: 60_000, maxMs: 60_000, shouldAbort: () => aborted },
+    );
+    await expect(failing).rejects.toBeInstanceOf(RetryAbortedError);
+  });
+});
+
+describe('waitWithHeartbeat', () => {
+  it('beats before every slice and ends true once the time is up', async () => {
+    let beats = 0;
+    const started = Date.now();
+    expect(await waitWithHeartbeat(30, { onWait: async () => void beats++ }, 10)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(29);
+    expect(beats).toBeGreaterThanOrEqual(3);
+  });
+
+  it('ends false as soon as it is aborted, without waiting the whole delay', async () => {
+    let beats = 0;
+    const started = Date.now();
+    expect(await waitWithHeartbeat(60_000, { shouldAbort: () => beats >= 2, onWait: async () => void beats++ }, 5)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(beats).toBe(2);
   });
 });
