@@ -21,6 +21,7 @@ import { createLogger, parseMicrosoftApp, Shutdown } from '../runtime/index.ts';
 import { ensureStack, releaseStack } from '../stack/index.ts';
 // The demo and the simulator load only when the whole pipeline runs: the production image ships neither.
 import type { DemoSetup } from './demo.ts';
+import { RestartPolicy } from './restart-policy.ts';
 
 export const SERVICES = ['control-plane', 'ingest', 'normalize', 'index'] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -120,40 +121,32 @@ function stopChild(child: Child): Promise<void> {
   });
 }
 
-const RESTARTS_PER_WINDOW = 5;
-const RESTART_WINDOW_MS = 10 * 60_000;
-
 /**
- * Starts a child and starts it again whenever it exits while the pipeline runs (docs/backpressure-and-recovery.md):
- * after 1 s, 2 s, 4 s … up to 30 s; more than RESTARTS_PER_WINDOW exits within RESTART_WINDOW_MS leaves it stopped
- * and says so, since a service that cannot stay up needs a person, not a loop.
+ * Starts a child and starts it again whenever it exits while the pipeline runs, as RestartPolicy decides; every
+ * restart and the giving up are said on the terminal.
  */
 function superviseChild(name: string, spawnIt: () => Child, children: Child[], hooks: { isStopping: () => boolean; progress: (line: string) => void }): void {
-  const exits: number[] = [];
+  const policy = new RestartPolicy();
+  const window = `${policy.windowMs / 60_000} min`;
   const launch = () => {
     const child = spawnIt();
     children.push(child);
     child.process.once('exit', (code, signal) => {
       if (hooks.isStopping()) return;
-      const now = Date.now();
-      exits.push(now);
-      while (exits.length > 0 && (exits[0] as number) < now - RESTART_WINDOW_MS) exits.shift();
-      if (exits.length > RESTARTS_PER_WINDOW) {
-        hooks.progress(
-          `${name} exited (${code ?? signal}) ${exits.length} times in ${RESTART_WINDOW_MS / 60_000} min; not restarting it again; see ${child.logFile}`,
-        );
+      const decision = policy.onExit(Date.now());
+      if (!decision.restart) {
+        hooks.progress(`${name} exited (${code ?? signal}) ${decision.exitsInWindow} times in ${window}; not restarting it again; see ${child.logFile}`);
         return;
       }
-      const delayMs = Math.min(30_000, 1_000 * 2 ** (exits.length - 1));
       hooks.progress(
-        `${name} exited (${code ?? signal}); restarting it in ${delayMs / 1000} s (restart ${exits.length} of at most ${RESTARTS_PER_WINDOW} in ${RESTART_WINDOW_MS / 60_000} min); see ${child.logFile}`,
+        `${name} exited (${code ?? signal}); restarting it in ${decision.delayMs / 1000} s (restart ${decision.exitsInWindow} of at most ${policy.maxRestarts} in ${window}); see ${child.logFile}`,
       );
       setTimeout(() => {
         if (hooks.isStopping()) return;
         const at = children.indexOf(child);
         if (at >= 0) children.splice(at, 1);
         launch();
-      }, delayMs).unref();
+      }, decision.delayMs).unref();
     });
   };
   launch();
@@ -264,7 +257,7 @@ export async function runPipeline(env: Env, options: DemoOptions): Promise<void>
       });
     }
     // The pipeline services are restarted when they exit (a supervisor's job, done here for the local pipeline):
-    // backoff growing from 1 s to 30 s, at most RESTARTS_PER_WINDOW restarts in RESTART_WINDOW_MS, each logged.
+    // backoff growing from 1 s to 30 s, at most RESTARTS_PER_WINDOW restarts in RESTART_WINDOW_MS (cli/restart-policy.ts), each logged.
     for (const name of ['ingest', 'normalize', 'index'] as const) {
       superviseChild(name, () => spawnChild(name, ['start', name], serviceEnv, logDir), children, { isStopping: () => stopped !== null, progress });
     }

@@ -4,6 +4,7 @@
  *   - Stopping: every process it started (simulator, control plane, ingest, normalize, index) is gone afterwards,
  *     whether a supervisor signals the command and its re-exec'd child (as `pkill`/systemd do) or Ctrl-C signals the
  *     whole process group.
+ *   - A pipeline service that dies (the normalizer, SIGKILL) is started again by the command after 1 s.
  *   - Starting again: the organizations connected by the first run (kept in Kafka) are pinned to tenants of a
  *     simulator that starts empty every time; the demo repairs them, so they are Active again and data flows.
  * The command runs as a child process with its own topics, groups, index prefix and cache folder.
@@ -53,6 +54,18 @@ async function descendants(root: number): Promise<number[]> {
   }
   below.delete(root);
   return [...below];
+}
+
+/** The one live process below `root` running `m365-siem start <service>`. */
+async function serviceProcess(root: number, service: string): Promise<number> {
+  const found: number[] = [];
+  for (const pid of await descendants(root)) {
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const at = args.indexOf('start');
+    if (at >= 0 && args[at + 1] === service) found.push(pid);
+  }
+  if (found.length !== 1) throw new Error(`expected one ${service} process, found ${found.length}`);
+  return found[0] as number;
 }
 
 const alive = (pid: number): boolean => {
@@ -187,7 +200,22 @@ describe('m365-siem start: stop everything, start again', () => {
     ).catch((error: Error) => {
       throw new Error(`${error.message}; last seen: ${last.join(', ')}`);
     });
+    // A pipeline service that dies is started again: kill the normalizer, see it announced and running anew.
+    const normalizer = await serviceProcess(child.pid!, 'normalize');
+    process.kill(normalizer, 'SIGKILL');
+    await waitUntil('the restart to be announced', () => stderr.some((l) => /normalize exited \(SIGKILL\); restarting it in 1 s/.test(l)), 30_000);
+    const restarted = await waitUntil(
+      'a new normalizer process',
+      async () => {
+        const pid = await serviceProcess(child.pid!, 'normalize').catch(() => null);
+        return pid !== null && pid !== normalizer ? pid : null;
+      },
+      30_000,
+    );
+    expect(alive(normalizer)).toBe(false);
+    expect(alive(restarted)).toBe(true);
     const started = await descendants(child.pid!);
+    expect(started).toContain(restarted);
     process.kill(-child.pid!, 'SIGINT'); // Ctrl-C in a terminal: the whole foreground process group
     await stopped(child, started, stderr);
   }, 420_000);
