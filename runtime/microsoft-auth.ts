@@ -8,7 +8,7 @@ import { ConfidentialClientApplication, type Configuration } from '@azure/msal-n
 import { z } from 'zod';
 import { CLOUDS, type Cloud, type CloudProfiles } from './clouds.ts';
 import type { Logger } from './logger.ts';
-import { PermanentError } from './retry.ts';
+import { ClassifiedError, PermanentError } from './retry.ts';
 import { ConfigError, parseSettings, setting } from './settings.ts';
 import type { StatusReason } from './contracts/source-status.ts';
 
@@ -159,7 +159,7 @@ export function decodeJwtClaims(token: string): Record<string, unknown> {
 }
 
 /** A classified token failure: the status reason of ARCHITECTURE.md guarantee 5 and whether retrying may help. */
-export class TokenError extends Error {
+export class TokenError extends ClassifiedError {
   constructor(
     message: string,
     readonly reason: StatusReason,

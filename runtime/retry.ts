@@ -2,7 +2,15 @@
  * Errors know whether they are retriable where they are created (STYLE.md practice 3).
  * `RetriableError` may pass later (throttling, 5xx, network); `PermanentError` will always fail for this input.
  */
-export class RetriableError extends Error {
+/**
+ * An error that says itself whether retrying may help. Only these are trusted: a foreign `retriable` field (kafkajs
+ * marks an error non-retriable once its own retries are spent) is not a classification of ours.
+ */
+export abstract class ClassifiedError extends Error {
+  abstract readonly retriable: boolean;
+}
+
+export class RetriableError extends ClassifiedError {
   readonly retriable = true as const;
   constructor(
     message: string,
@@ -16,7 +24,7 @@ export class RetriableError extends Error {
   }
 }
 
-export class PermanentError extends Error {
+export class PermanentError extends ClassifiedError {
   readonly retriable = false as const;
   constructor(
     message: string,
@@ -29,14 +37,11 @@ export class PermanentError extends Error {
 }
 
 /**
- * Whether retrying may help, as decided where the error was created: `RetriableError`, `PermanentError` and any
- * error carrying a boolean `retriable` (e.g. TokenError) say so themselves.
+ * Whether retrying may help, as decided where the error was created: a `ClassifiedError` (`RetriableError`,
+ * `PermanentError`, `TokenError`) says so itself.
  */
 export function isRetriable(error: unknown): boolean {
-  if (error instanceof PermanentError) return false;
-  if (error instanceof RetriableError) return true;
-  const flag = (error as { retriable?: unknown } | null)?.retriable;
-  if (typeof flag === 'boolean') return flag;
+  if (error instanceof ClassifiedError) return error.retriable;
   // Unclassified errors (network resets, timeouts) are treated as retriable, deliberately and boundedly.
   return true;
 }

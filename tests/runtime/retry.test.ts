@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError, RetriableError, RetryAbortedError, backoffDelay, isRetriable, waitWithHeartbeat, withRetry } from '../../runtime/index.ts';
+import { PermanentError, RetriableError, RetryAbortedError, TokenError, backoffDelay, isRetriable, waitWithHeartbeat, withRetry } from '../../runtime/index.ts';
 
 describe('backoff', () => {
   it('grows exponentially within the cap, with jitter, and honours a longer server delay', () => {
@@ -55,10 +55,12 @@ describe('withRetry', () => {
     expect(calls).toBe(3);
   });
 
-  it('takes the retriable flag from the error itself (a classified error that is not one of the runtime classes)', async () => {
-    const refused = Object.assign(new Error('consent revoked'), { retriable: false });
+  it('takes the retriable flag from a classified error, and retries an unclassified one whatever field it carries', async () => {
+    const refused = new TokenError('AADSTS7000222: secret expired', 'secret_expired', 7000222, false);
     expect(isRetriable(refused)).toBe(false);
-    expect(isRetriable(Object.assign(new Error('throttled'), { retriable: true }))).toBe(true);
+    expect(isRetriable(new TokenError('throttled', 'throttled', null, true))).toBe(true);
+    // kafkajs marks an error non-retriable once its own retries are spent: not our classification, retried boundedly.
+    expect(isRetriable(Object.assign(new Error('KafkaJSNumberOfRetriesExceeded'), { retriable: false }))).toBe(true);
     let calls = 0;
     await expect(
       withRetry(
