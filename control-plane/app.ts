@@ -1,6 +1,7 @@
 /**
  * The control plane's HTTP surface, built in a function (listen elsewhere) so tests run it in-process.
  */
+import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type Request, type Response, type Router } from 'express';
 import { healthRouter, isKafkaClientError, scrubSecrets, type Logger, type Readiness } from '../runtime/index.ts';
 import type { SchemaRegistryView } from '../schemas/index.ts';
@@ -234,8 +235,10 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
         .json({ error: { code: 'kafka_unavailable', message: 'the state store (Kafka) is unavailable; nothing was changed, retry later' } });
       return;
     }
-    logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
-    res.status(500).json({ error: { code: 'internal', message: 'internal error; see the control-plane log' } });
+    // Nobody classified this error (a bug included): say so, with the id under which the log has it.
+    const errorId = randomUUID();
+    logger.error({ err: error, errorId, method: req.method, path: req.path }, 'request failed with an internal error');
+    res.status(500).json({ error: { code: 'internal_error', message: `internal error ${errorId}; the control-plane log has it under this id` } });
   };
   app.use(onError);
   return app;

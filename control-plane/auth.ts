@@ -4,6 +4,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import type { ApiErrorCode } from './api-error-codes.ts';
 import { ORGANIZATION_ID_PATTERN as ORG_ID } from './organization-store.ts';
 
 export const API_ROLES = ['admin', 'viewer'] as const;
@@ -144,7 +145,7 @@ export function presentedToken(header: string | undefined): string | null {
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     /** The request field at fault (`body.cloud`, `params.id`), for 400s. */
     readonly field?: string,

@@ -3,10 +3,12 @@
  * verification), permission diff, auto-upgrade or pending upgrade, approval, repair, disconnect, periodic
  * re-verification. HTTP lives in app.ts; this module holds the rules.
  */
+import { randomUUID } from 'node:crypto';
 import {
   PERMANENT_REFUSALS,
   TokenError,
   missingRegistrationMessage,
+  scrubSecrets,
   sleep,
   type Cloud,
   type CloudProfiles,
@@ -572,7 +574,20 @@ export class ConnectionService {
   }
 
   private tokenFailure(error: unknown): VerificationOutcome {
-    const tokenError = error instanceof TokenError ? error : new TokenError(`internal error: ${(error as Error).message}`, 'internal_error', null, true);
+    let tokenError: TokenError;
+    if (error instanceof TokenError) tokenError = error;
+    else {
+      // Nobody classified this error (a bug included): internal_error with the id the log has it under, never an outage.
+      const errorId = randomUUID();
+      this.o.logger.error({ err: error, errorId }, 'verification failed with an internal error');
+      tokenError = new TokenError(
+        `internal error ${errorId}: ${scrubSecrets((error as Error).message ?? String(error))}`,
+        'internal_error',
+        null,
+        true,
+        errorId,
+      );
+    }
     this.o.metrics.verifications.inc({ outcome: tokenError.reason });
     return { ok: false, error: tokenError };
   }

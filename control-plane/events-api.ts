@@ -10,6 +10,7 @@
 import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
+import type { ApiErrorCode } from './api-error-codes.ts';
 import type { OpenSearchClient } from '../runtime/index.ts';
 
 export interface EventsRouterDeps {
@@ -180,7 +181,7 @@ export function summarizeHit(hit: { _id?: string; _source?: unknown }): EventSum
   };
 }
 
-function sendError(res: Response, status: number, code: string, message: string, field?: string): void {
+function sendError(res: Response, status: number, code: ApiErrorCode, message: string, field?: string): void {
   res.status(status).json({ error: { code, message, ...(field ? { field } : {}) } });
 }
 

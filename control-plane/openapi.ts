@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { CLOUDS, PIPELINE_STAGES, SOURCES } from '../runtime/index.ts';
+import { API_ERROR_CODE_NAMES } from './api-error-codes.ts';
 import { ApiError } from './auth.ts';
 import { eventsOpenApiPath } from './events-api.ts';
 import { ORGANIZATION_ID_PATTERN } from './organization-store.ts';
@@ -62,7 +63,7 @@ export const callbackQuery = z.object({
 // ------------------------------------------------------------------ responses
 
 const errorResponse = z.object({
-  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional().describe('the request field at fault, for 400') }),
+  error: z.object({ code: z.enum(API_ERROR_CODE_NAMES), message: z.string(), field: z.string().optional().describe('the request field at fault, for 400') }),
 });
 
 const organization = z.object({

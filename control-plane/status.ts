@@ -206,7 +206,8 @@ export function computeStatus(input: StatusInput): StatusView {
     return view('connecting', null, STATUS_TEXT.waitingForConsent);
   }
   const candidates: ConnectionReason[] = [...sourceReasons];
-  if (!verification.ok) candidates.push(asReason(verification.reason) ?? 'microsoft_unavailable');
+  // A reason this version does not know is shown as what it is, an unclassified error — never as a Microsoft outage.
+  if (!verification.ok) candidates.push(asReason(verification.reason) ?? 'internal_error');
   if (record.controlPlane.pendingUpgrade) candidates.push('upgrade_pending');
   // A stall is never Active: it holds up data whatever the sources report (also before the first events).
   if (stalls.length > 0) candidates.push('pipeline_stalled');

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import {
   PermanentError,
   RetriableError,
   TokenError,
+  isKafkaClientError,
   isSameOrigin,
   scrubSecrets,
   sleep,
@@ -29,6 +31,8 @@ export interface ApiFailure {
   retriable: boolean;
   retryAfterMs?: number;
   message: string;
+  /** For internal_error: the id under which the whole error is logged (the status shows it). */
+  errorId?: string;
 }
 
 export class ApiRetriableError extends RetriableError {
@@ -47,8 +51,13 @@ export function apiError(failure: ApiFailure): ApiRetriableError | ApiPermanentE
   return failure.retriable ? new ApiRetriableError(failure) : new ApiPermanentError(failure);
 }
 
-/** Normalizes any error (classified API error, token error, Kafka or programming error) into a failure. */
-export function failureOf(error: unknown): ApiFailure {
+/**
+ * Normalizes any error (classified API error, token error, Kafka or programming error) into a failure. Only what
+ * Microsoft answered (or failed to answer) is `microsoft_unavailable`; Kafka's failures are `kafka_unavailable`, a
+ * malformed token is `malformed_response`, and an error nobody classified — a bug included — is `internal_error`
+ * with an id the log carries (docs/error-codes.md).
+ */
+export function failureOf(error: unknown, errorId: () => string = randomUUID): ApiFailure {
   if (error instanceof ApiRetriableError || error instanceof ApiPermanentError) return error.failure;
   if (error instanceof TokenError) {
     return {
@@ -60,11 +69,27 @@ export function failureOf(error: unknown): ApiFailure {
     };
   }
   const message = scrubSecrets(error instanceof Error ? error.message : String(error));
-  if (error instanceof RetriableError)
-    return { reason: 'microsoft_unavailable', code: error.code, httpStatus: null, retriable: true, retryAfterMs: error.retryAfterMs, message };
-  if (error instanceof PermanentError) return { reason: 'microsoft_unavailable', code: error.code, httpStatus: null, retriable: false, message };
-  return { reason: 'microsoft_unavailable', code: 'unexpected', httpStatus: null, retriable: true, message };
+  if (error instanceof RetriableError || error instanceof PermanentError) {
+    const reason = OWN_FAILURE_REASONS[error.code] ?? (isKafkaClientError(error) ? 'kafka_unavailable' : undefined);
+    if (reason !== undefined) {
+      const retryAfter = error instanceof RetriableError && error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {};
+      return { reason, code: error.code, httpStatus: null, retriable: error.retriable, message, ...retryAfter };
+    }
+  } else if (isKafkaClientError(error)) {
+    return { reason: 'kafka_unavailable', code: 'kafka_unavailable', httpStatus: null, retriable: true, message };
+  }
+  const id = errorId();
+  const retriable = error instanceof RetriableError || error instanceof PermanentError ? error.retriable : true;
+  return { reason: 'internal_error', code: 'internal_error', httpStatus: null, retriable, message: `internal error ${id}: ${message}`, errorId: id };
 }
+
+/** Our own failure codes raised outside this module, each with its status reason (the rest are internal_error). */
+const OWN_FAILURE_REASONS: Readonly<Record<string, StatusReason>> = Object.assign(Object.create(null) as Record<string, StatusReason>, {
+  kafka_unavailable: 'kafka_unavailable',
+  // The partition's raw writer is gone (revoked, shutting down): the records were not written to Kafka.
+  writer_closed: 'kafka_unavailable',
+  malformed_token: 'malformed_response',
+});
 
 /** Retry-After as seconds or an HTTP date → milliseconds (bounded to an hour). */
 export function parseRetryAfter(value: string | null | undefined, nowMs = Date.now()): number | undefined {

@@ -99,7 +99,10 @@ export class SourceRunner {
         this.lastFailure = f;
         this.lastErrorAt = new Date(this.ctx.now()).toISOString();
         this.ctx.metrics.cycles.inc({ kind: this.kind, outcome: f.reason });
-        if (this.consecutiveFailures === 1 || this.consecutiveFailures % 20 === 0) {
+        if (f.errorId !== undefined) {
+          // Nobody classified this error: the whole error under the id the status shows (docs/error-codes.md).
+          this.ctx.logger.error({ err: error, errorId: f.errorId, orgId: this.ctx.orgId, source: this.ctx.source }, 'poll cycle failed with an internal error');
+        } else if (this.consecutiveFailures === 1 || this.consecutiveFailures % 20 === 0) {
           this.ctx.logger.warn(
             { orgId: this.ctx.orgId, source: this.ctx.source, reason: f.reason, code: f.code, failures: this.consecutiveFailures, detail: f.message },
             'poll cycle failed; retrying from the unchanged cursor',
@@ -188,12 +191,12 @@ export class SourceRunner {
     if (f.reason === 'licence_missing') {
       const licence = LICENCE_REQUIRED[this.ctx.source] ?? 'Microsoft Entra ID P1 or P2';
       status = { ...this.base('unavailable_licence', 'licence_missing', `${message} — this source needs ${licence}`.slice(0, 500)), licenceRequired: licence };
-    } else if (f.reason === 'throttled' || (f.code === 'kafka_unavailable' && this.consecutiveFailures < 5)) {
-      status = this.base('degraded', f.code === 'kafka_unavailable' ? 'kafka_unavailable' : 'throttled', message);
+    } else if (f.reason === 'throttled' || (f.reason === 'kafka_unavailable' && this.consecutiveFailures < 5)) {
+      status = this.base('degraded', f.reason, message);
     } else if (f.retriable && this.consecutiveFailures < 3) {
-      status = this.base('degraded', f.code === 'kafka_unavailable' ? 'kafka_unavailable' : f.reason, message);
+      status = this.base('degraded', f.reason, message);
     } else {
-      status = this.base('failing', f.code === 'kafka_unavailable' ? 'kafka_unavailable' : f.reason, message);
+      status = this.base('failing', f.reason, message);
     }
     if (this.kind === 'management' && cursor !== null) {
       const hours = hoursUntilDataLoss(cursor, now);

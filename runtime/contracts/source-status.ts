@@ -48,6 +48,37 @@ export const PERMANENT_REFUSALS: ReadonlySet<StatusReason> = new Set<StatusReaso
   'service_not_subscribed',
 ]);
 
+/**
+ * Whether each reason may clear by itself, without anybody's change (throttling, an outage, propagation), or needs
+ * an operator's or a tenant administrator's action (consent, credential, licence, configuration). Pollers retry
+ * with backoff either way, from an unchanged cursor, except the PERMANENT_REFUSALS, which wait for a change.
+ * docs/error-codes.md is generated from this table.
+ */
+export const STATUS_REASON_RETRIABLE: Readonly<Record<StatusReason, boolean>> = {
+  consent_revoked: false,
+  secret_invalid: false,
+  secret_expired: false,
+  tenant_not_found: false,
+  audit_logging_off: false,
+  subscription_disabled: false,
+  permission_missing: false,
+  licence_missing: false,
+  throttled: true,
+  lagging: true,
+  data_loss_risk: true,
+  microsoft_unavailable: true,
+  malformed_response: true,
+  tenant_mismatch: false,
+  kafka_unavailable: true,
+  certificate_invalid: false,
+  application_disabled: false,
+  conditional_access: false,
+  wrong_cloud: false,
+  service_not_subscribed: false,
+  consent_propagating: true,
+  internal_error: true,
+};
+
 export const SOURCE_STATES = ['ok', 'degraded', 'failing', 'unavailable_licence', 'paused'] as const;
 export type SourceState = (typeof SOURCE_STATES)[number];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TokenError } from '../../runtime/index.ts';
+import { PermanentError, RetriableError, TokenError } from '../../runtime/index.ts';
 import { classifyResponse, errorBodyOf, failureOf, parseRetryAfter } from '../../ingest/microsoft-http.ts';
 import { nextPageUri, withPublisher } from '../../ingest/management-activity-poller.ts';
 import { graphDedupKey, graphQueryUrl, GRAPH_SOURCE_SPECS } from '../../ingest/graph-poller.ts';
@@ -61,6 +61,17 @@ describe('response classification (fact sheet §1.7, §2.4)', () => {
     const f = failureOf(new TokenError('AADSTS7000229: missing service principal', 'consent_revoked', 7000229, false));
     expect(f).toMatchObject({ reason: 'consent_revoked', code: 'AADSTS7000229', retriable: false });
     expect(failureOf(new Error('Bearer eyJabcdefghij.abc.def failed')).message).not.toContain('eyJabcdefghij');
+  });
+
+  it('never calls a bug or a Kafka failure a Microsoft outage: internal_error with an id, kafka_unavailable', () => {
+    const bug = failureOf(new TypeError("Cannot read properties of undefined (reading 'value')"), () => 'err-7');
+    expect(bug).toMatchObject({ reason: 'internal_error', code: 'internal_error', errorId: 'err-7', retriable: true });
+    expect(bug.message).toBe("internal error err-7: Cannot read properties of undefined (reading 'value')");
+    const kafka = Object.assign(new Error('Connection timeout'), { name: 'KafkaJSConnectionError' });
+    expect(failureOf(kafka)).toMatchObject({ reason: 'kafka_unavailable', retriable: true });
+    expect(failureOf(new RetriableError('Kafka transaction failed: timeout', 'kafka_unavailable'))).toMatchObject({ reason: 'kafka_unavailable' });
+    expect(failureOf(new PermanentError('access token is not a JWT', 'malformed_token'))).toMatchObject({ reason: 'malformed_response', retriable: false });
+    expect(failureOf(new PermanentError('odd', 'no_such_code'), () => 'err-8')).toMatchObject({ reason: 'internal_error', errorId: 'err-8', retriable: false });
   });
 });
 
