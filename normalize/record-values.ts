@@ -103,3 +103,19 @@ export function firstStr(record: Json, ...keys: string[]): string | null {
   }
   return null;
 }
+
+/**
+ * Bounds of the fields the normalizer derives from a record for search (m365.parameters, m365.parameters_text,
+ * m365.modified_properties_text). The whole record always travels as event.original and is searchable as
+ * m365.record (decision 0120); a derived copy of a multi-megabyte value only doubles or triples the event until it
+ * no longer fits siem.events (decision 0091: a 3 MB cmdlet record became a 9.4 MB event and was dead-lettered).
+ */
+export const DERIVED_VALUE_MAX_CHARS = 4_096;
+export const DERIVED_TEXT_MAX_CHARS = 32_768;
+export const DERIVED_MAP_MAX_CHARS = 65_536;
+
+/** `text` cut to `max` characters, saying how much was left out and where the whole value is. */
+export function boundDerived(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}…[${text.length - max} more characters in event.original]`;
+}

@@ -4,7 +4,7 @@
  */
 import type { SiemEvent, SiemEventTargetResource } from '../../schemas/index.ts';
 import { EventDraft, outcomeFromResult, verbOf, crudActivity, type MapContext } from '../event-draft.ts';
-import { firstStr, int, isObject, lookup, maybeJson, nameValues, str, type Json } from '../record-values.ts';
+import { boundDerived, DERIVED_TEXT_MAX_CHARS, firstStr, int, isObject, lookup, maybeJson, nameValues, str, type Json } from '../record-values.ts';
 import { toMicros } from '../time.ts';
 import { isGuid } from '../user.ts';
 
@@ -183,7 +183,7 @@ export function managementBase(record: Json, ctx: MapContext): EventDraft {
   // Security & Compliance cmdlets (RecordType 18) write Parameters as the command line's text, not a Name/Value list.
   const parametersText = typeof record.Parameters === 'string' && !Array.isArray(maybeJson(record.Parameters)) ? record.Parameters.trim() : '';
   if (parametersText.length > 0) textParts.unshift(parametersText);
-  if (textParts.length > 0) m.parameters_text = textParts.join('; ');
+  if (textParts.length > 0) m.parameters_text = boundDerived(textParts.join('; '), DERIVED_TEXT_MAX_CHARS);
   const modified = modifiedPropertiesText(record.ModifiedProperties);
   if (modified) m.modified_properties_text = modified;
   // Email events (Defender for Office 365 / Exchange Online Protection) say where a message went and which way.
@@ -241,7 +241,7 @@ export function modifiedPropertiesText(value: unknown): string | null {
     if (!name) continue;
     parts.push(`${name}: ${shown(item.OldValue ?? item.oldValue)} -> ${shown(item.NewValue ?? item.newValue)}`);
   }
-  return parts.length > 0 ? parts.join('; ') : null;
+  return parts.length > 0 ? boundDerived(parts.join('; '), DERIVED_TEXT_MAX_CHARS) : null;
 }
 
 /** Generic verb-based classification for API-like operations (OCSF 6003 API Activity). */

@@ -4,7 +4,19 @@
  */
 import type { EventDraft, MapContext } from '../event-draft.ts';
 import { crudActivity, verbOf } from '../event-draft.ts';
-import { arr, bool, firstStr, int, isObject, nameValues, str, type Json } from '../record-values.ts';
+import {
+  arr,
+  bool,
+  boundDerived,
+  DERIVED_MAP_MAX_CHARS,
+  DERIVED_VALUE_MAX_CHARS,
+  firstStr,
+  int,
+  isObject,
+  nameValues,
+  str,
+  type Json,
+} from '../record-values.ts';
 import { emailOf } from '../user.ts';
 
 /** Parameters whose values say where mail goes: an inbox rule or mailbox forwarding outside shows up in email.to. */
@@ -18,8 +30,13 @@ export function mapExchangeAdmin(record: Json, draft: EventDraft, _ctx: MapConte
   if (params.length > 0) {
     const map: Record<string, string> = {};
     const forwardTo: string[] = [];
+    let mapChars = 0;
     for (const [k, v] of params) {
-      map[k] = v;
+      // Each value bounded, and the map as a whole: the full parameters stay in event.original (m365.record).
+      if (mapChars < DERIVED_MAP_MAX_CHARS) {
+        map[k] = boundDerived(v, DERIVED_VALUE_MAX_CHARS);
+        mapChars += k.length + (map[k] as string).length;
+      }
       if (FORWARDING_PARAMETERS.has(k.toLowerCase())) {
         for (const part of v.split(/[;,]/)) {
           const address = emailOf(part.trim().replace(/^smtp:/i, ''));

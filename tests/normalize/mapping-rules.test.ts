@@ -295,3 +295,43 @@ describe('every output fits the schema and the controlled vocabularies', () => {
     }
   });
 });
+
+describe('fields derived for search stay bounded, the whole record stays in event.original', () => {
+  // A 3 MB cmdlet record: 190 parameters of 16 KB each (the shape of the burst test's largest record).
+  const params = Array.from({ length: 190 }, (_, i) => ({ Name: `Param${i}`, Value: `AllowedSenders:${'a'.repeat(16 * 1024)}` }));
+  const record = {
+    Id: 'big-1',
+    RecordType: 1,
+    CreationTime: '2026-11-20T10:00:00',
+    Workload: 'Exchange',
+    Operation: 'Set-Mailbox',
+    UserId: 'admin@contoso.com',
+    ObjectId: 'megan@contoso.com',
+    Parameters: [{ Name: 'Identity', Value: 'megan@contoso.com' }, { Name: 'ForwardingSmtpAddress', Value: 'smtp:out@fabrikam.example' }, ...params],
+    ModifiedProperties: params.map((p) => ({ Name: p.Name, NewValue: p.Value, OldValue: '' })),
+  };
+
+  it('keeps a 3 MB record whole in event.original and bounds m365.parameters and the two text fields', () => {
+    const recordBytes = Buffer.byteLength(JSON.stringify(record));
+    expect(recordBytes).toBeGreaterThan(6_000_000);
+    const ev = map(envelope('management:Audit.Exchange', record));
+    expect(JSON.parse(ev.event.original ?? '{}')).toEqual(record);
+    const parameters = ev.m365?.parameters ?? {};
+    expect(parameters.Identity).toBe('megan@contoso.com');
+    expect(parameters.Param0).toMatch(/^AllowedSenders:a+…\[\d+ more characters in event\.original\]$/);
+    expect(Object.values(parameters).reduce((n, v) => n + v.length, 0)).toBeLessThan(80_000);
+    expect(ev.m365?.parameters_text?.length).toBeLessThan(33_000);
+    expect(ev.m365?.modified_properties_text?.length).toBeLessThan(33_000);
+    // Forwarding is read from the whole value, not the bounded copy.
+    expect(ev.email?.to?.address).toEqual(['out@fabrikam.example']);
+    // The encoded event is the record plus a bounded overhead, not two or three copies of it.
+    const encoded = encodeEvent(ev);
+    if (encoded.kind !== 'ok') throw new Error(`expected the event to encode: ${encoded.reason}`);
+    expect(encoded.value.length).toBeLessThan(recordBytes + 300_000);
+  });
+
+  it('leaves ordinary values as they are', () => {
+    const ev = map(envelope('management:Audit.Exchange', { ...record, Parameters: [{ Name: 'Identity', Value: 'x'.repeat(4_096) }], ModifiedProperties: [] }));
+    expect(ev.m365?.parameters?.Identity).toBe('x'.repeat(4_096));
+  });
+});
