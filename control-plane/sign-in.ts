@@ -7,7 +7,7 @@
  */
 import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import { z } from 'zod';
-import type { CloudProfile } from '../runtime/index.ts';
+import { parseRetryAfter, PermanentError, RetriableError, withRetry, type CloudProfile } from '../runtime/index.ts';
 import type { FetchLike } from './upgrades.ts';
 
 /** The directory role template id of Global Administrator, as it appears in the `wids` claim. */
@@ -99,11 +99,7 @@ export class AuthorityKeys {
   }
 
   private async load(authorityHost: string, tenantId: string) {
-    const get = async (url: string) => {
-      const res = await this.fetchImpl(url, { signal: AbortSignal.timeout(15_000), headers: { Accept: 'application/json' } });
-      if (!res.ok) throw new Error(`${url} answered ${res.status}`);
-      return (await res.json()) as unknown;
-    };
+    const get = (url: string) => fetchJsonPatiently(this.fetchImpl, url, {}, url);
     const metadata = metadataSchema.parse(await get(`${authorityHost}/${tenantId}/v2.0/.well-known/openid-configuration`));
     // The keys come from the authority we are configured with, whatever the metadata document says.
     if (new URL(metadata.jwks_uri).origin !== new URL(authorityHost).origin) throw new Error('the JWKS is not served by the authority');
@@ -183,9 +179,9 @@ const organizationSchema = z.object({
 
 export async function readTenantIdentity(graphHost: string, delegatedToken: string, fetchImpl: FetchLike): Promise<TenantIdentity> {
   const url = `${graphHost}/v1.0/organization?$select=id,displayName,verifiedDomains,partnerTenantType`;
-  const res = await fetchImpl(url, { signal: AbortSignal.timeout(15_000), headers: { Authorization: `Bearer ${delegatedToken}`, Accept: 'application/json' } });
-  if (!res.ok) throw new Error(`Graph answered ${res.status} for the signed-in tenant's organization`);
-  const body = organizationSchema.parse(await res.json());
+  const body = organizationSchema.parse(
+    await fetchJsonPatiently(fetchImpl, url, { Authorization: `Bearer ${delegatedToken}` }, "Graph, for the signed-in tenant's organization"),
+  );
   const org = body.value[0];
   if (!org) throw new Error('Graph returned no organization for the signed-in tenant');
   return {
@@ -195,3 +191,37 @@ export async function readTenantIdentity(graphHost: string, delegatedToken: stri
     partnerTenantType: org.partnerTenantType ?? null,
   };
 }
+
+/**
+ * GET of a JSON document during a sign-in, retried while Microsoft throttles (429, Retry-After honoured) or fails
+ * (5xx, network) — a few attempts within seconds, since an administrator waits in the pop-up. Any other answer is
+ * final. `what` names the call in the error; the URL's query and the token never appear in it.
+ */
+async function fetchJsonPatiently(fetchImpl: FetchLike, url: string, headers: Record<string, string>, what: string): Promise<unknown> {
+  return withRetry(
+    async () => {
+      let res: Awaited<ReturnType<FetchLike>>;
+      try {
+        res = await fetchImpl(url, { signal: AbortSignal.timeout(15_000), headers: { ...headers, Accept: 'application/json' } });
+      } catch (error) {
+        throw new RetriableError(`${what} could not be reached (${(error as Error).message})`, 'network', undefined, { cause: error });
+      }
+      if (res.ok) return (await res.json()) as unknown;
+      const message = `${what} answered ${res.status}`;
+      if (res.status === 429 || res.status >= 500) {
+        const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+        // Longer than a pop-up can wait: say so now rather than keep the administrator watching a spinner.
+        if (retryAfterMs !== undefined && retryAfterMs > SIGN_IN_MAX_WAIT_MS)
+          throw new PermanentError(`${message}, asking to wait ${Math.ceil(retryAfterMs / 1000)} s`, 'microsoft_unavailable');
+        throw new RetriableError(message, 'microsoft_unavailable', retryAfterMs);
+      }
+      throw new PermanentError(message, 'microsoft_refused');
+    },
+    { attempts: SIGN_IN_FETCH_ATTEMPTS, initialMs: 250, maxMs: 2_000 },
+  );
+}
+
+/** Attempts of one sign-in GET: with 250 ms doubling to 2 s, about 4 s of waiting (more when Retry-After says so). */
+const SIGN_IN_FETCH_ATTEMPTS = 5;
+/** The longest Retry-After a sign-in waits for. */
+const SIGN_IN_MAX_WAIT_MS = 5_000;

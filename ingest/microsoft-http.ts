@@ -6,6 +6,7 @@ import {
   TokenError,
   isKafkaClientError,
   isSameOrigin,
+  parseRetryAfter,
   scrubSecrets,
   sleep,
   type ApiResource,
@@ -90,16 +91,6 @@ const OWN_FAILURE_REASONS: Readonly<Record<string, StatusReason>> = Object.assig
   writer_closed: 'kafka_unavailable',
   malformed_token: 'malformed_response',
 });
-
-/** Retry-After as seconds or an HTTP date → milliseconds (bounded to an hour). */
-export function parseRetryAfter(value: string | null | undefined, nowMs = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.min(3_600_000, Math.round(Number(trimmed) * 1000));
-  const at = Date.parse(trimmed);
-  if (Number.isFinite(at)) return Math.min(3_600_000, Math.max(0, at - nowMs));
-  return undefined;
-}
 
 /** Extracts `{code, message}` from Microsoft error bodies of every shape seen (Graph/Management and Entra). */
 export function errorBodyOf(text: string): { code: string; message: string } {

@@ -52,6 +52,16 @@ function retryAfterOf(error: unknown): number | undefined {
   return typeof ms === 'number' ? ms : undefined;
 }
 
+/** Retry-After as seconds or an HTTP date → milliseconds (bounded to an hour). */
+export function parseRetryAfter(value: string | null | undefined, nowMs = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.min(3_600_000, Math.round(Number(trimmed) * 1000));
+  const at = Date.parse(trimmed);
+  if (Number.isFinite(at)) return Math.min(3_600_000, Math.max(0, at - nowMs));
+  return undefined;
+}
+
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;

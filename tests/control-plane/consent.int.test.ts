@@ -121,6 +121,23 @@ describe('admin consent', () => {
     expect(new URL(repair.body.consentUrl).pathname).toBe(`/${tenant.tenantId}/oauth2/v2.0/authorize`);
   });
 
+  it('rides out Graph throttling and a 5xx while it reads the signed-in tenant, instead of refusing the sign-in', async () => {
+    const tenant = await h.tenant();
+    const orgId = await h.createOrg('Throttled at sign-in');
+    const res = await connect(orgId, {});
+    // The next Graph answers for this tenant: a 429 (Retry-After 2 s), then a 503; the sign-in reads `organization`.
+    await h.control.injectFault({ tenantId: tenant.tenantId, target: 'graph', kind: 'throttle', count: 1 });
+    await h.control.injectFault({ tenantId: tenant.tenantId, target: 'graph', kind: 'server-error', count: 1 });
+    const pending = async () => (await h.control.listFaults()).filter((f) => f.tenantId === tenant.tenantId && (f.remaining ?? 1) > 0).length;
+    expect(await pending()).toBe(2);
+    const result = await h.consent(res.body.consentUrl, tenant.adminAccount);
+    expect(result.status, result.html.slice(0, 600)).toBe(200);
+    // Both were served (the first Graph call of the flow is the sign-in's), and the flow still went through.
+    expect(await pending()).toBe(0);
+    const view = await h.api('GET', `/organizations/${orgId}/applications/microsoft-manage`);
+    expect(view.body.tenantId).toBe(tenant.tenantId);
+  });
+
   it('refuses a forged tenant= with a valid state and writes nothing', async () => {
     const victimTenant = await h.tenant();
     const attacker = await h.tenant();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentError, RetriableError, TokenError } from '../../runtime/index.ts';
-import { classifyResponse, errorBodyOf, failureOf, parseRetryAfter } from '../../ingest/microsoft-http.ts';
+import { classifyResponse, errorBodyOf, failureOf } from '../../ingest/microsoft-http.ts';
+import { parseRetryAfter } from '../../runtime/index.ts';
 import { nextPageUri, withPublisher } from '../../ingest/management-activity-poller.ts';
 import { graphDedupKey, graphQueryUrl, GRAPH_SOURCE_SPECS } from '../../ingest/graph-poller.ts';
 
