@@ -7,6 +7,7 @@ import { type Command, Option } from 'commander';
 import { CLOUDS, ConfigError } from '../runtime/index.ts';
 import { hashToken } from './auth.ts';
 import { parseCliSettings } from './config.ts';
+import type { ConnectionResponse, ConsentUrlResponse, OrganizationListResponse, OrganizationResponse, PrincipalResponse } from './openapi.ts';
 
 export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
@@ -61,21 +62,9 @@ async function api(io: CliIo, method: string, path: string, body?: unknown): Pro
   return parsed;
 }
 
-type Org = { id: string; name: string; connection: { status: string; reason: string | null; tenantId: string | null; cloud: string } | null };
-type ConnectionView = {
-  status: string;
-  reason: string | null;
-  message: string | null;
-  remedy: string | null;
-  tenantId: string | null;
-  cloud: string | null;
-  autoUpgrade: boolean | null;
-  permissions: { missing: string[] };
-  pendingUpgrade: { missingRoles: string[]; consentUrl: string } | null;
-  sources: Array<{ name: string; state: string; reason: string | null; lastEventAt: string | null; events24h: number }>;
-  lastEventAt: string | null;
-  pipelineStalls?: Array<{ stage: string; topic: string; partition: number; since: string; lagRecords: number }>;
-};
+// The API's response types (decision 0196): the CLI reads what the OpenAPI document promises.
+type Org = OrganizationResponse;
+type ConnectionView = ConnectionResponse;
 
 function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length);
@@ -109,7 +98,7 @@ export function registerControlPlaneCommands(program: Command, ioOverride?: Part
     .option('--json', 'print JSON')
     .action(
       run(async (opts: { json?: boolean }) => {
-        const { items } = (await api(io, 'GET', '/organizations')) as { items: Org[] };
+        const { items } = (await api(io, 'GET', '/organizations')) as OrganizationListResponse;
         if (opts.json) return io.stdout(`${JSON.stringify(items, null, 2)}\n`);
         io.stdout(`${pad('ID', 18)} ${pad('NAME', 28)} ${pad('STATUS', 26)} TENANT\n`);
         for (const o of items) {
@@ -140,9 +129,7 @@ export function registerControlPlaneCommands(program: Command, ioOverride?: Part
     .action(
       run(async (id: string, opts: { cloud: string; tenant?: string; autoUpgrade: boolean }) => {
         const body = { autoUpgrade: opts.autoUpgrade, cloud: opts.cloud, ...(opts.tenant ? { tenant: opts.tenant } : {}) };
-        const { consentUrl } = (await api(io, 'POST', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage`, body)) as {
-          consentUrl: string;
-        };
+        const { consentUrl } = (await api(io, 'POST', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage`, body)) as ConsentUrlResponse;
         io.stdout(`${consentUrl}\n`);
       }),
     );
@@ -178,9 +165,11 @@ export function registerControlPlaneCommands(program: Command, ioOverride?: Part
     .argument('<id>', 'organization id')
     .action(
       run(async (id: string) => {
-        const { consentUrl } = (await api(io, 'POST', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage/upgrades/approve`)) as {
-          consentUrl: string;
-        };
+        const { consentUrl } = (await api(
+          io,
+          'POST',
+          `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage/upgrades/approve`,
+        )) as ConsentUrlResponse;
         io.stdout(`${consentUrl}\n`);
       }),
     );
@@ -191,9 +180,7 @@ export function registerControlPlaneCommands(program: Command, ioOverride?: Part
     .argument('<id>', 'organization id')
     .action(
       run(async (id: string) => {
-        const { consentUrl } = (await api(io, 'POST', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage/repair`)) as {
-          consentUrl: string;
-        };
+        const { consentUrl } = (await api(io, 'POST', `/organizations/${encodeURIComponent(id)}/applications/microsoft-manage/repair`)) as ConsentUrlResponse;
         io.stdout(`${consentUrl}\n`);
       }),
     );
@@ -204,12 +191,7 @@ export function registerControlPlaneCommands(program: Command, ioOverride?: Part
     .option('--json', 'print JSON')
     .action(
       run(async (opts: { json?: boolean }) => {
-        const me = (await api(io, 'GET', '/me')) as {
-          label: string;
-          allOrganizations: string | null;
-          organizations: Array<{ id: string; role: string }>;
-          canCreateOrganizations: boolean;
-        };
+        const me = (await api(io, 'GET', '/me')) as PrincipalResponse;
         if (opts.json) return io.stdout(`${JSON.stringify(me, null, 2)}\n`);
         io.stdout(`token:    ${me.label}\n`);
         if (me.allOrganizations) io.stdout(`scope:    every organization (${me.allOrganizations})\n`);

@@ -135,17 +135,25 @@ export function buildEventsSearch(orgId: string, q: EventsQuery): Record<string,
   };
 }
 
-export interface EventSummary {
-  id: string;
-  '@timestamp': string | null;
-  dataset: string | null;
-  action: string | null;
-  outcome: string | null;
-  category: string[] | null;
-  user: string | null;
-  sourceIp: string | null;
-  document: Record<string, unknown>;
-}
+/** One event of GET …/events: the fields a list shows, and the whole indexed document. */
+export const eventSummarySchema = z.object({
+  id: z.string(),
+  '@timestamp': z.string().nullable(),
+  dataset: z.string().nullable(),
+  action: z.string().nullable(),
+  outcome: z.string().nullable(),
+  category: z.array(z.string()).nullable(),
+  user: z.string().nullable().describe('e-mail, else name, else id'),
+  sourceIp: z.string().nullable(),
+  document: z.record(z.string(), z.unknown()),
+});
+export type EventSummary = z.output<typeof eventSummarySchema>;
+
+export const eventsPageSchema = z.object({
+  total: z.number().int().describe('matching events (the page holds at most `size`)'),
+  events: z.array(eventSummarySchema),
+});
+export type EventsPage = z.output<typeof eventsPageSchema>;
 
 function path(doc: Record<string, unknown>, dotted: string): unknown {
   // Documents may hold dotted keys flat ("event.action") or nested ({event: {action}}).
@@ -252,10 +260,18 @@ export const eventsOpenApiPath = {
       { name: 'size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: EVENTS_MAX_SIZE, default: EVENTS_DEFAULT_SIZE } },
     ],
     responses: {
-      '200': { description: '{ total, events: [{ id, @timestamp, dataset, action, outcome, category, user, sourceIp, document }] }' },
-      '400': { description: 'invalid filter (error.field names it)' },
-      '401': { description: 'missing or unknown token' },
-      '503': { description: 'OpenSearch unavailable' },
+      '200': { description: 'the events, newest first', content: { 'application/json': { schema: { $ref: '#/components/schemas/EventsPage' } } } },
+      '400': { description: 'invalid filter (error.field names it)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+      '401': { description: 'missing or unknown token', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+      '404': {
+        description: "no such organization, or one outside the token's scope",
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      },
+      '429': {
+        description: 'too many failed authentications from this address',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      },
+      '503': { description: 'OpenSearch unavailable', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
     },
   },
 } as const;

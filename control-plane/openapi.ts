@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { CLOUDS, PIPELINE_STAGES, SOURCES } from '../runtime/index.ts';
 import { API_ERROR_CODE_NAMES } from './api-error-codes.ts';
 import { ApiError } from './auth.ts';
-import { eventsOpenApiPath } from './events-api.ts';
+import { eventsOpenApiPath, eventsPageSchema } from './events-api.ts';
 import { ORGANIZATION_ID_PATTERN } from './organization-store.ts';
 import { refetchBody, refetchResponse } from './refetch.ts';
 import { CONNECTION_REASONS } from './status.ts';
@@ -148,6 +148,25 @@ const historyResponse = z.object({
   ),
 });
 
+/**
+ * The response types, inferred from the schemas above: the one API contract the UI (logic/api-types.ts, type-only
+ * imports), the CLI and the UI test stub use (decision 0196). The OpenAPI test checks real responses against them.
+ */
+export type ErrorResponse = z.output<typeof errorResponse>;
+export type OrganizationResponse = z.output<typeof organization>;
+export type OrganizationListResponse = { items: OrganizationResponse[] };
+export type ConsentUrlResponse = z.output<typeof consentUrlResponse>;
+export type SourceViewResponse = z.output<typeof sourceView>;
+export type PipelineStallResponse = z.output<typeof pipelineStall>;
+export type ConnectionResponse = z.output<typeof connectionResponse>;
+export type ConnectionStatusName = ConnectionResponse['status'];
+export type PendingUpgradeResponse = NonNullable<ConnectionResponse['pendingUpgrade']>;
+export type PrincipalResponse = z.output<typeof principalResponse>;
+export type HistoryResponse = z.output<typeof historyResponse>;
+export type HistoryEntryResponse = HistoryResponse['items'][number];
+export type { RefetchResponse } from './refetch.ts';
+export type { EventSummary, EventsPage } from './events-api.ts';
+
 // ------------------------------------------------------------------ validation
 
 type Part = 'params' | 'body' | 'query';
@@ -170,7 +189,21 @@ export function validate<T extends z.ZodType>(schema: T, part: Part, value: unkn
 // ------------------------------------------------------------------ document
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', target: 'openapi-3.0' });
-const out = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'output', target: 'openapi-3.0' });
+const out = (schema: z.ZodType) => nullableEnums(z.toJSONSchema(schema, { io: 'output', target: 'openapi-3.0' }));
+
+/**
+ * OpenAPI 3.0 validators check `enum` before `nullable`, so a nullable enum must list null among its values
+ * (OpenAPI 3.0.3 clarification of `nullable`); zod writes `nullable: true` only.
+ */
+function nullableEnums<T>(node: T): T {
+  if (Array.isArray(node)) for (const item of node) nullableEnums(item);
+  else if (node && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    if (o.nullable === true && Array.isArray(o.enum) && !o.enum.includes(null)) o.enum = [...o.enum, null];
+    for (const value of Object.values(o)) nullableEnums(value);
+  }
+  return node;
+}
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const body = (schema: z.ZodType) => ({ required: true, content: { 'application/json': { schema: json(schema) } } });
 const ok = (description: string, schemaName?: string) => ({
@@ -239,6 +272,7 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         History: out(historyResponse),
         Principal: out(principalResponse),
         Refetch: out(refetchResponse),
+        EventsPage: out(eventsPageSchema),
       },
     },
     paths: {

@@ -112,9 +112,10 @@ describe('sourceRow', () => {
     expect(r.label).toBe('Risky users (Graph)');
   });
 
-  it('prefers the licence the API names', () => {
-    const r = sourceRow({ name: 'graph:signIns', state: 'unavailable_licence', licenceRequired: 'Microsoft Entra ID P1' });
-    expect(r.detail).toContain('Microsoft Entra ID P1 licence');
+  it('prefers the licence the API names (in the source message, as ingest writes it) over the source default', () => {
+    const message = 'Authentication_RequestFromNonPremiumTenantOrB2CTenant: HTTP 403 — this source needs Microsoft Entra ID P2';
+    const r = sourceRow({ name: 'graph:signIns', state: 'unavailable_licence', reason: 'licence_missing', message });
+    expect(r.detail).toContain('Microsoft Entra ID P2 licence');
   });
 
   it('reads the licence from the control plane’s "needs …" message', () => {

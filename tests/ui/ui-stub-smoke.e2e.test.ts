@@ -137,7 +137,7 @@ describe('operator UI against the stub API (smoke)', () => {
     const auto = page.getByLabel('Enable Permissions Auto-Upgrade');
     await auto.uncheck();
     await page.getByText('Auto-upgrade is off').waitFor();
-    stub.requireNewRole('org-1', 'UserAuthenticationMethod.Read.All');
+    stub.requireNewRole('org_stub1', 'UserAuthenticationMethod.Read.All');
     const pending = page.locator('[data-testid="pending-upgrade"]');
     await pending.waitFor({ timeout: 15_000 });
     await expect(pending.textContent()).resolves.toContain('UserAuthenticationMethod.Read.All');
@@ -146,7 +146,7 @@ describe('operator UI against the stub API (smoke)', () => {
     await popup.locator('#accept').click();
     await pending.waitFor({ state: 'detached', timeout: 15_000 });
 
-    stub.revokeConsent('org-1');
+    stub.revokeConsent('org_stub1');
     const repair = page.getByRole('button', { name: 'Repair' });
     await repair.waitFor({ timeout: 15_000 });
     await expect(page.locator('[data-testid="application-status"]').textContent()).resolves.toMatch(/revoked/);
@@ -156,7 +156,7 @@ describe('operator UI against the stub API (smoke)', () => {
     await page.locator('[data-testid="application-status"][data-status="active"]').waitFor({ timeout: 15_000 });
 
     // A stalled stage: never Active, the stage and since when on the status card, Active again when it runs on.
-    stub.stallPipeline('org-1', { stage: 'normalize', since: '2026-12-02T04:31:10.000Z' });
+    stub.stallPipeline('org_stub1', { stage: 'normalize', since: '2026-12-02T04:31:10.000Z' });
     const stall = page.locator('[data-testid="pipeline-stalls"] li[data-stage="normalize"]');
     await stall.waitFor({ timeout: 15_000 });
     await expect(stall.textContent()).resolves.toMatch(
@@ -166,7 +166,7 @@ describe('operator UI against the stub API (smoke)', () => {
     await expect(page.locator('[data-testid="application-status"] .reason').textContent()).resolves.toMatch(/pipeline stage/);
     expect(await page.getByRole('button', { name: 'Repair' }).count()).toBe(0);
     await screenshot(page, 'stub-pipeline-stalled');
-    stub.stallPipeline('org-1', null);
+    stub.stallPipeline('org_stub1', null);
     await page.locator('[data-testid="application-status"][data-status="active"]').waitFor({ timeout: 15_000 });
     expect(await stall.count()).toBe(0);
     await page.close();

@@ -4,7 +4,7 @@
  * with a readable message; the bearer token lives in sessionStorage only (gone when the tab closes).
  */
 import { ApiError, errorMessageFromResponse } from './logic/error-message.ts';
-import type { EventsPage, HistoryEntry, MicrosoftManageApplication, Organization, Principal } from './logic/api-types.ts';
+import type { ConsentUrlResponse, EventsPage, HistoryEntry, MicrosoftManageApplication, Organization, Principal } from './logic/api-types.ts';
 
 const TOKEN_KEY = 'm365siem.operatorToken';
 const BASE = '/api/v1';
@@ -52,17 +52,6 @@ async function request<T>(method: string, path: string, body?: unknown, token: s
   }
 }
 
-function listOf<T>(value: unknown, ...keys: string[]): T[] {
-  if (Array.isArray(value)) return value as T[];
-  if (value && typeof value === 'object') {
-    for (const key of keys) {
-      const inner = (value as Record<string, unknown>)[key];
-      if (Array.isArray(inner)) return inner as T[];
-    }
-  }
-  return [];
-}
-
 const org = (id: string) => `/organizations/${encodeURIComponent(id)}`;
 const app = (id: string) => `${org(id)}/applications/microsoft-manage`;
 
@@ -71,7 +60,7 @@ export const api = {
   verifyToken: (token: string) => request<unknown>('GET', '/organizations', undefined, token),
   /** The token's label and scope (which organizations, which role, whether it may add organizations). */
   me: () => request<Principal>('GET', '/me'),
-  listOrganizations: async () => listOf<Organization>(await request<unknown>('GET', '/organizations'), 'organizations', 'items', 'data'),
+  listOrganizations: async (): Promise<Organization[]> => (await request<{ items: Organization[] }>('GET', '/organizations')).items,
   getOrganization: (id: string) => request<Organization>('GET', org(id)),
   addOrganization: (name: string) => request<Organization>('POST', '/organizations', { name }),
   /** The application, or null when the organization has none (404). */
@@ -83,11 +72,11 @@ export const api = {
       throw error;
     }
   },
-  connect: (id: string, body: { autoUpgrade: boolean; cloud: string; tenant?: string }) => request<{ consentUrl: string }>('POST', app(id), body),
+  connect: (id: string, body: { autoUpgrade: boolean; cloud: string; tenant?: string }) => request<ConsentUrlResponse>('POST', app(id), body),
   setAutoUpgrade: (id: string, autoUpgrade: boolean) => request<unknown>('PATCH', app(id), { autoUpgrade }),
-  approveUpgrade: (id: string) => request<{ consentUrl: string }>('POST', `${app(id)}/upgrades/approve`),
-  repair: (id: string) => request<{ consentUrl: string }>('POST', `${app(id)}/repair`),
+  approveUpgrade: (id: string) => request<ConsentUrlResponse>('POST', `${app(id)}/upgrades/approve`),
+  repair: (id: string) => request<ConsentUrlResponse>('POST', `${app(id)}/repair`),
   disconnect: (id: string) => request<unknown>('DELETE', app(id)),
-  history: async (id: string) => listOf<HistoryEntry>(await request<unknown>('GET', `${org(id)}/history`), 'history', 'entries', 'items', 'changes', 'data'),
+  history: async (id: string): Promise<HistoryEntry[]> => (await request<{ items: HistoryEntry[] }>('GET', `${org(id)}/history`)).items,
   events: (id: string, query: string) => request<EventsPage>('GET', `${org(id)}/events?${query}`),
 };

@@ -225,10 +225,8 @@ function renderOrganizations(main: HTMLElement): Dispose {
     try {
       const app =
         org.connection !== undefined
-          ? org.connection && { status: org.connection.status, reason: org.connection.reason ?? null }
-          : org.status
-            ? { status: org.status }
-            : await api.getApplication(org.id);
+          ? org.connection && { status: org.connection.status ?? 'not_connected', reason: org.connection.reason ?? null }
+          : await api.getApplication(org.id);
       if (disposed) return;
       const view = statusView(app);
       replaceChildren(

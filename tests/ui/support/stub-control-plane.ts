@@ -1,28 +1,36 @@
 /**
- * STUB — only for the early UI smoke test (tests/ui/ui-stub-smoke.e2e.test.ts). It imitates the documented shapes of
- * the control plane's REST API (issue 4) in memory, with a fake consent page (Accept / Cancel) on the same server.
- * It is not the control plane and proves nothing about it; the real end-to-end tests use startControlPlane.
+ * STUB — only for the early UI smoke test (tests/ui/ui-stub-smoke.e2e.test.ts). It imitates the control plane's REST
+ * API in memory, with a fake consent page (Accept / Cancel) on the same server. Its answers are typed with the API's
+ * own response types (control-plane/openapi.ts, decision 0196), so it cannot drift from the contract; it is not the
+ * control plane and proves nothing about it; the real end-to-end tests use startControlPlane.
  */
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Request, Response } from 'express';
+import type { ApiErrorCode } from '../../../control-plane/api-error-codes.ts';
+import type {
+  ConnectionResponse,
+  ConsentUrlResponse,
+  ErrorResponse,
+  EventsPage,
+  HistoryEntryResponse,
+  HistoryResponse,
+  OrganizationListResponse,
+  OrganizationResponse,
+  PipelineStallResponse,
+  SourceViewResponse,
+} from '../../../control-plane/openapi.ts';
 import { consentCallbackScriptTag, uiRouter } from '../../../control-plane/ui/index.ts';
+import type { Cloud } from '../../../runtime/index.ts';
 
-interface StubApp {
-  status: string;
-  reason: string | null;
-  remedy: string | null;
-  tenantId: string | null;
-  cloud: string;
-  autoUpgrade: boolean;
-  permissions: { required: string[]; granted: string[]; missing: string[] };
-  pendingUpgrade: { missing: string[]; consentUrl: string } | null;
-  sources: Array<{ name: string; state: string; reason: string | null; lastEventAt: string | null; events24h: number }>;
-  connectedAt: string | null;
-  firstEventAt: string | null;
-  lastEventAt: string | null;
-  pipelineStalls?: Array<{ stage: string; topic: string; partition: number; since: string; lagRecords: number }>;
-}
+type StubApp = ConnectionResponse;
+
+const source = (s: Pick<SourceViewResponse, 'name' | 'state' | 'reason' | 'lastEventAt' | 'events24h'>): SourceViewResponse => ({
+  message: null,
+  remedy: null,
+  lagSeconds: 0,
+  ...s,
+});
 
 const REQUIRED = ['ActivityFeed.Read', 'AuditLog.Read.All', 'IdentityRiskyUser.Read.All', 'IdentityRiskEvent.Read.All'];
 
@@ -32,22 +40,24 @@ export interface StubControlPlane {
   revokeConsent(orgId: string): void;
   requireNewRole(orgId: string, role: string): void;
   /** A pipeline stage stalls on the organization's partition (`since` ISO), or runs again (null). */
-  stallPipeline(orgId: string, stall: { stage: string; since: string } | null): void;
+  stallPipeline(orgId: string, stall: Pick<PipelineStallResponse, 'stage' | 'since'> | null): void;
   /** Render the callback page without the postMessage script (an older control plane). */
   setCallbackScript(enabled: boolean): void;
   close(): Promise<void>;
 }
 
 export async function startStubControlPlane(options: { adminToken: string; viewerToken?: string; activateAfterMs?: number }): Promise<StubControlPlane> {
-  const orgs = new Map<string, { id: string; name: string }>();
+  const orgs = new Map<string, OrganizationResponse>();
   const apps = new Map<string, StubApp>();
-  const history = new Map<string, Array<{ at: string; actor: string; action: string; details?: unknown }>>();
+  const history = new Map<string, HistoryEntryResponse[]>();
   let seq = 0;
   let url = '';
   let callbackScript = true;
-  const record = (orgId: string, action: string, details?: unknown) =>
-    history.get(orgId)?.push({ at: new Date().toISOString(), actor: 'admin', action, details });
-  const fail = (res: Response, status: number, code: string, message: string) => void res.status(status).json({ error: { code, message } });
+  const record = (orgId: string, action: string, detail: Record<string, unknown> = {}) =>
+    history.get(orgId)?.push({ at: new Date().toISOString(), actor: { role: 'admin', label: 'stub-operator' }, action, message: action, detail });
+  const fail = (res: Response, status: number, code: ApiErrorCode, message: string) =>
+    void res.status(status).json({ error: { code, message } } satisfies ErrorResponse);
+  const consentUrlAnswer = (consentUrl: string): ConsentUrlResponse => ({ consentUrl });
 
   const api = express.Router();
   api.use(express.json());
@@ -57,15 +67,16 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
       if (req.method !== 'GET') return fail(res, 403, 'forbidden', 'this token has the viewer role and may only read; changes need an admin token');
       return next();
     }
-    if (auth !== `Bearer ${options.adminToken}`) return fail(res, 401, 'unauthorized', 'Missing or unknown bearer token.');
+    if (auth !== `Bearer ${options.adminToken}`) return fail(res, 401, 'unauthenticated', 'Missing or unknown bearer token.');
     next();
   });
-  api.get('/organizations', (_req, res) => void res.json({ organizations: [...orgs.values()] }));
+  api.get('/organizations', (_req, res) => void res.json({ items: [...orgs.values()] } satisfies OrganizationListResponse));
   api.post('/organizations', (req, res) => {
     const name = typeof req.body?.name === 'string' ? req.body.name.trim() : '';
     if (!name) return fail(res, 400, 'invalid_request', 'name: required');
     seq += 1;
-    const org = { id: `org-${seq}`, name };
+    const now = new Date().toISOString();
+    const org: OrganizationResponse = { id: `org_stub${seq}`, name, createdAt: now, updatedAt: now, revision: 1, connection: null };
     orgs.set(org.id, org);
     history.set(org.id, []);
     record(org.id, 'organization.created', { name });
@@ -73,40 +84,45 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
   });
   api.get('/organizations/:id', (req, res) => {
     const org = orgs.get(String(req.params.id));
-    if (!org) return fail(res, 404, 'organization_not_found', `Organization ${req.params.id} does not exist.`);
+    if (!org) return fail(res, 404, 'not_found', `Organization ${req.params.id} does not exist.`);
     res.json(org);
   });
   const app = (req: Request) => apps.get(String(req.params.id));
   const consentUrl = (orgId: string, kind: string) => `${url}/stub-consent?org=${orgId}&kind=${kind}`;
   api.get('/organizations/:id/applications/microsoft-manage', (req, res) => {
     const a = app(req);
-    if (!a) return fail(res, 404, 'application_not_found', 'This organization has no Microsoft Manage application.');
+    if (!a) return fail(res, 404, 'not_found', 'This organization has no Microsoft Manage application.');
     res.json(a);
   });
   api.post('/organizations/:id/applications/microsoft-manage', (req, res) => {
     const id = String(req.params.id);
-    if (!orgs.has(id)) return fail(res, 404, 'organization_not_found', `Organization ${id} does not exist.`);
+    if (!orgs.has(id)) return fail(res, 404, 'not_found', `Organization ${id} does not exist.`);
     if (req.body?.tenant === 'bad.example') return fail(res, 400, 'invalid_request', 'tenant: no such tenant in the commercial cloud');
     apps.set(id, {
       status: 'connecting',
       reason: null,
+      message: null,
       remedy: null,
       tenantId: null,
-      cloud: req.body?.cloud ?? 'commercial',
+      requestedTenant: typeof req.body?.tenant === 'string' ? req.body.tenant : null,
+      cloud: (req.body?.cloud ?? 'commercial') as Cloud,
       autoUpgrade: req.body?.autoUpgrade !== false,
+      manifestVersion: 3,
       permissions: { required: REQUIRED, granted: [], missing: REQUIRED },
       pendingUpgrade: null,
       sources: [],
       connectedAt: null,
+      verifiedAt: null,
       firstEventAt: null,
       lastEventAt: null,
+      pipelineStalls: [],
     });
     record(id, 'connection.started', { autoUpgrade: req.body?.autoUpgrade });
-    res.status(201).json({ consentUrl: consentUrl(id, 'connect') });
+    res.status(201).json(consentUrlAnswer(consentUrl(id, 'connect')));
   });
   api.patch('/organizations/:id/applications/microsoft-manage', (req, res) => {
     const a = app(req);
-    if (!a) return fail(res, 404, 'application_not_found', 'No application.');
+    if (!a) return fail(res, 404, 'not_found', 'No application.');
     a.autoUpgrade = req.body?.autoUpgrade === true;
     record(String(req.params.id), 'auto_upgrade.changed', { autoUpgrade: a.autoUpgrade });
     res.json(a);
@@ -114,32 +130,33 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
   api.post('/organizations/:id/applications/microsoft-manage/upgrades/approve', (req, res) => {
     const a = app(req);
     if (!a?.pendingUpgrade) return fail(res, 409, 'no_pending_upgrade', 'There is no pending upgrade to approve.');
-    res.json({ consentUrl: consentUrl(String(req.params.id), 'approve') });
+    res.json(consentUrlAnswer(consentUrl(String(req.params.id), 'approve')));
   });
   api.post('/organizations/:id/applications/microsoft-manage/repair', (req, res) => {
-    if (!app(req)) return fail(res, 404, 'application_not_found', 'No application.');
-    res.json({ consentUrl: consentUrl(String(req.params.id), 'repair') });
+    if (!app(req)) return fail(res, 404, 'not_found', 'No application.');
+    res.json(consentUrlAnswer(consentUrl(String(req.params.id), 'repair')));
   });
   api.delete('/organizations/:id/applications/microsoft-manage', (req, res) => {
     const a = app(req);
-    if (!a) return fail(res, 404, 'application_not_found', 'No application.');
+    if (!a) return fail(res, 404, 'not_found', 'No application.');
     a.status = 'disconnected';
     a.reason = null;
     a.remedy = null;
     record(String(req.params.id), 'connection.disconnected');
-    res.status(204).end();
+    res.json(a);
   });
-  api.get('/organizations/:id/history', (req, res) => void res.json({ history: history.get(String(req.params.id)) ?? [] }));
+  api.get('/organizations/:id/history', (req, res) => void res.json({ items: history.get(String(req.params.id)) ?? [] } satisfies HistoryResponse));
   api.get('/organizations/:id/events', (req, res) => {
     const now = new Date().toISOString();
     const orgId = String(req.params.id);
-    const all = [
+    const all: EventsPage['events'] = [
       {
         id: `${orgId}-1`,
         '@timestamp': now,
         dataset: 'azure.signinlogs',
         action: 'Sign-in activity',
         outcome: 'success',
+        category: ['authentication'],
         user: 'alice@contoso.example',
         sourceIp: '203.0.113.7',
         document: { organization: { id: orgId }, event: { dataset: 'azure.signinlogs' } },
@@ -150,13 +167,14 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
         dataset: 'o365.audit',
         action: 'FileAccessed',
         outcome: 'success',
+        category: ['file'],
         user: 'bob@contoso.example',
         sourceIp: '203.0.113.8',
         document: { organization: { id: orgId }, event: { dataset: 'o365.audit', action: 'FileAccessed' } },
       },
     ];
     const events = all.filter((e) => !req.query.dataset || e.dataset === req.query.dataset);
-    res.json({ total: events.length, events });
+    res.json({ total: events.length, events } satisfies EventsPage);
   });
 
   const server = express();
@@ -189,9 +207,9 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
         a.firstEventAt = a.firstEventAt ?? now;
         a.lastEventAt = now;
         a.sources = [
-          { name: 'graph:signIns', state: 'ok', reason: null, lastEventAt: now, events24h: 12 },
-          { name: 'management:Audit.SharePoint', state: 'ok', reason: null, lastEventAt: now, events24h: 30 },
-          { name: 'graph:riskyUsers', state: 'unavailable_licence', reason: 'licence_missing', lastEventAt: null, events24h: 0 },
+          source({ name: 'graph:signIns', state: 'ok', reason: null, lastEventAt: now, events24h: 12 }),
+          source({ name: 'management:Audit.SharePoint', state: 'ok', reason: null, lastEventAt: now, events24h: 30 }),
+          source({ name: 'graph:riskyUsers', state: 'unavailable_licence', reason: 'licence_missing', lastEventAt: null, events24h: 0 }),
         ];
       }, options.activateAfterMs ?? 1500);
     } else record(orgId, `consent.${kind}.declined`);
@@ -225,7 +243,14 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
       const a = apps.get(orgId);
       if (!a) return;
       a.permissions = { required: [...a.permissions.required, role], granted: a.permissions.granted, missing: [role] };
-      a.pendingUpgrade = { missing: [role], consentUrl: consentUrl(orgId, 'approve') };
+      a.pendingUpgrade = {
+        missingRoles: [role],
+        manifestVersion: 4,
+        requestedAt: new Date().toISOString(),
+        why: 'a new report needs it',
+        consentUrl: consentUrl(orgId, 'approve'),
+        pausedSources: [],
+      };
     },
     stallPipeline(orgId, stall) {
       const a = apps.get(orgId);

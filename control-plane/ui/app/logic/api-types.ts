@@ -1,99 +1,72 @@
 /**
- * The shapes of the control plane's REST API (issue 4) as the UI reads them. Fields the UI does not strictly need
- * are optional so a newer control plane never breaks the screen.
+ * The shapes of the control plane's REST API as the UI reads them, derived from the zod schemas that generate the
+ * OpenAPI document (control-plane/openapi.ts): the UI, the CLI, the UI test stub and the server share one contract
+ * (decision 0196). Type-only imports: nothing of the server enters the bundle.
+ *
+ * The UI reads leniently (`Lenient`): every field optional and every closed list widened to its base type, so a
+ * control plane one version older or newer never breaks a screen; a field the API does not have is a type error.
  */
+import type {
+  ConnectionResponse,
+  ConnectionStatusName,
+  EventSummary as ApiEventSummary,
+  EventsPage as ApiEventsPage,
+  HistoryEntryResponse,
+  OrganizationResponse,
+  PendingUpgradeResponse,
+  PipelineStallResponse,
+  PrincipalResponse,
+  SourceViewResponse,
+} from '../../../openapi.ts';
 
-export type ConnectionStatus = 'not_connected' | 'connecting' | 'waiting_for_first_events' | 'active' | 'needs_attention' | 'disconnected';
+/** An API type as the UI reads it: fields optional, string/number unions widened, recursively. */
+export type Lenient<T> = T extends string
+  ? string
+  : T extends number
+    ? number
+    : T extends boolean
+      ? boolean
+      : T extends ReadonlyArray<infer U>
+        ? Array<Lenient<U>>
+        : T extends object
+          ? { [K in keyof T]?: Lenient<T[K]> }
+          : T;
 
-export type Cloud = 'commercial' | 'gcc' | 'gcc-high' | 'dod';
+export type ConnectionStatus = ConnectionStatusName;
+export type Cloud = NonNullable<ConnectionResponse['cloud']>;
 
-/** GET /api/v1/me: the signed-in token's label and scope. */
-export interface Principal {
-  label: string;
-  allOrganizations: 'admin' | 'viewer' | null;
-  organizations: Array<{ id: string; role: 'admin' | 'viewer' }>;
-  canCreateOrganizations: boolean;
-}
-
-export interface Organization {
-  id: string;
-  name: string;
-  /** The list carries a summary of the connection (null: none); without it the UI asks the application endpoint. */
-  connection?: { status: string; reason?: string | null; tenantId?: string | null; cloud?: string } | null;
-  status?: string;
-  createdAt?: string;
-}
-
-export interface SourceView {
-  name: string;
-  state: string;
-  reason?: string | null;
-  message?: string | null;
-  licenceRequired?: string | null;
-  lastEventAt?: string | null;
-  events24h?: number | null;
-}
-
-export interface PendingUpgrade {
-  missing?: string[];
-  roles?: string[];
-  consentUrl?: string;
-  requestedAt?: string;
-  manifestVersion?: number;
-  [key: string]: unknown;
-}
-
-export interface MicrosoftManageApplication {
-  status: ConnectionStatus | string;
-  reason?: string | null;
-  remedy?: string | null;
-  tenantId?: string | null;
-  cloud?: Cloud | string;
-  autoUpgrade?: boolean;
-  permissions?: { required?: string[]; granted?: string[]; missing?: string[] };
-  pendingUpgrade?: PendingUpgrade | null;
+/** GET /api/v1/me: the signed-in token's label and scope (read exactly: the UI decides what it may show). */
+export type Principal = PrincipalResponse;
+export type Organization = Lenient<OrganizationResponse> & Pick<OrganizationResponse, 'id' | 'name'>;
+export type SourceView = Lenient<SourceViewResponse> & { name: string; state: string };
+/** The index signature is only for `pendingRoles`' reading of older key names (`missing`, `roles`). */
+export type PendingUpgrade = Lenient<PendingUpgradeResponse> & Record<string, unknown>;
+export type MicrosoftManageApplication = Omit<Lenient<ConnectionResponse>, 'status' | 'sources' | 'pipelineStalls' | 'pendingUpgrade'> & {
+  status: string;
   sources?: SourceView[];
-  connectedAt?: string | null;
-  firstEventAt?: string | null;
-  lastEventAt?: string | null;
-  /** Stalled pipeline stages holding up this organization's data (reason pipeline_stalled). */
   pipelineStalls?: PipelineStallView[];
-}
+  pendingUpgrade?: PendingUpgrade | null;
+};
+/** A stalled pipeline stage holding up this organization's data (reason pipeline_stalled). */
+export type PipelineStallView = Lenient<PipelineStallResponse> & { stage: string; since: string };
+/**
+ * One history entry. The index signature is there only for the history view's guesses at other field names
+ * (`time`, `who`, …), which the API has never sent; it goes when that view reads the contract (h3's rewrite).
+ */
+export type HistoryEntry = Lenient<HistoryEntryResponse> & Record<string, unknown>;
+export type EventSummary = Lenient<ApiEventSummary> & { id: string; document: unknown };
+export type EventsPage = { total: number; events: EventSummary[] };
 
-export interface PipelineStallView {
-  stage: string;
-  topic?: string;
-  partition?: number;
-  since: string;
-  lagRecords?: number;
-}
-
-export interface HistoryEntry {
-  at?: string;
-  time?: string;
-  timestamp?: string;
-  actor?: string;
-  who?: string;
-  action?: string;
-  what?: string;
-  type?: string;
-  details?: unknown;
-  [key: string]: unknown;
-}
-
-export interface EventSummary {
-  id: string;
-  '@timestamp'?: string | null;
-  dataset?: string | null;
-  action?: string | null;
-  outcome?: string | null;
-  category?: string[] | string | null;
-  user?: string | null;
-  sourceIp?: string | null;
-  document: unknown;
-}
-
-export interface EventsPage {
-  total: number;
-  events: EventSummary[];
-}
+/** The exact response types, for code that builds responses (the UI test stub). */
+export type { ConsentUrlResponse } from '../../../openapi.ts';
+export type {
+  ApiEventsPage,
+  ApiEventSummary,
+  ConnectionResponse,
+  HistoryEntryResponse,
+  OrganizationResponse,
+  PendingUpgradeResponse,
+  PipelineStallResponse,
+  PrincipalResponse,
+  SourceViewResponse,
+};

@@ -191,10 +191,8 @@ const SOURCE_STATE: Record<string, { label: string; tone: Tone }> = {
 export function sourceRow(source: SourceView): SourceRow {
   const known = SOURCE_STATE[source.state];
   const licenceState = source.state === 'unavailable_licence' || source.reason === 'licence_missing';
-  const named =
-    source.licenceRequired ??
-    /\bneeds (Microsoft Entra ID [^.;,]+?|Entra ID [^.;,]+?|Azure AD [^.;,]+?)(?: licen[cs]e)?\s*$/i.exec(source.message ?? '')?.[1] ??
-    null;
+  // The API names the licence in the message ("… — this source needs Microsoft Entra ID P2", control-plane/status.ts).
+  const named = /\bneeds (Microsoft Entra ID [^.;,]+?|Entra ID [^.;,]+?|Azure AD [^.;,]+?)(?: licen[cs]e)?\s*$/i.exec(source.message ?? '')?.[1] ?? null;
   const licence = licenceState ? (named ?? LICENCE_BY_SOURCE[source.name] ?? 'a Microsoft Entra ID premium licence') : null;
   let detail = reasonText(source.message ?? null) ?? reasonText(source.reason ?? null);
   if (licence) {
