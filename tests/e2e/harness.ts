@@ -75,6 +75,8 @@ export interface DeadLetterOnTopic {
   bytes: number;
   /** The start of the letter (error text and the beginning of the input), enough to name the record. */
   head: string;
+  /** Every header of the message, as text. */
+  headers: Record<string, string>;
 }
 
 export interface Pipeline {
@@ -409,6 +411,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
           errorCode: headers[DEAD_LETTER_HEADERS.errorCode] ?? '',
           bytes: value.length,
           head: value.subarray(0, 600).toString('utf8'),
+          headers,
         }),
       );
     },
