@@ -38,6 +38,11 @@ const tenantPatch = z
     licenceRefusal: z.enum(LICENCE_REFUSAL_SHAPES),
     graphRetentionDays: z.number().int().min(1).max(365).nullable(),
     consentPropagationMs: delayRange,
+    auditSearch: z.object({
+      queuedMs: z.number().int().min(0),
+      runningMs: z.number().int().min(0),
+      outcome: z.enum(['succeeded', 'failed', 'cancelled']),
+    }),
   })
   .partial()
   .strict();

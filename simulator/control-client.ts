@@ -30,6 +30,8 @@ export interface TenantCreateRequest {
   graphRetentionDays?: number | null;
   /** [service principal known, roles in tokens] after a consent, in ms (consent propagation). */
   consentPropagationMs?: [number, number];
+  /** Audit Search API queries: ms notStarted, ms running, then this outcome (simulator/graph/audit-search.ts). */
+  auditSearch?: { queuedMs: number; runningMs: number; outcome: 'succeeded' | 'failed' | 'cancelled' };
 }
 
 export type TenantPatchRequest = Partial<Omit<TenantCreateRequest, 'domain' | 'tenantId' | 'users'>>;

@@ -53,6 +53,11 @@ export interface TenantSettings {
    * Microsoft documents no bound ("can take some time"); the default is a few seconds, tests set more or none.
    */
   consentPropagationMs: [number, number];
+  /**
+   * Audit Search API queries (Graph security/auditLog/queries): ms queued (notStarted), ms running, then the outcome.
+   * Microsoft documents no duration; real queries take minutes, tests keep them short.
+   */
+  auditSearch: { queuedMs: number; runningMs: number; outcome: 'succeeded' | 'failed' | 'cancelled' };
 }
 
 export interface ServicePrincipal {
@@ -120,6 +125,7 @@ export const DEFAULT_TENANT_SETTINGS: Omit<TenantSettings, 'name' | 'domain'> = 
   licenceRefusal: 'documented',
   graphRetentionDays: null,
   consentPropagationMs: [2000, 5000],
+  auditSearch: { queuedMs: 1000, runningMs: 2000, outcome: 'succeeded' },
 };
 
 const WORKLOAD_CODE: Record<string, string> = {

@@ -22,6 +22,7 @@ import {
 } from '../records/graph-records.ts';
 import type { RecordUpdate } from '../feeds.ts';
 import type { Tenant } from '../tenant-state.ts';
+import { AuditSearchApi } from './audit-search.ts';
 import { GraphError } from './graph-errors.ts';
 import { licenceRefusal, type LicenceGate } from './licence-refusals.ts';
 
@@ -266,7 +267,11 @@ interface SkipToken {
 }
 
 export class GraphApi {
-  constructor(private readonly ctx: SimContext) {}
+  private readonly auditSearch: AuditSearchApi;
+
+  constructor(private readonly ctx: SimContext) {
+    this.auditSearch = new AuditSearchApi(ctx.state.seed);
+  }
 
   private error(req: SimRequest, res: ServerResponse, e: GraphError): void {
     const clientRequestId = typeof req.headers['client-request-id'] === 'string' ? req.headers['client-request-id'] : randomUUID();
@@ -335,6 +340,8 @@ export class GraphApi {
     tenant.advance(now);
     tenant.countGraphRequest(version, path);
 
+    if (path.startsWith('security/auditLog/'))
+      return this.auditSearch.handle(req, res, tenant, roles, path.slice('security/auditLog/'.length), `${ctx.origin()}/${version}`, now);
     const spec = COLLECTIONS[path];
     if (spec && req.method === 'GET') return this.collection(req, res, tenant, roles, spec, now, version);
     if (path === 'users' && req.method === 'GET') return this.users(req, res, tenant, roles);
