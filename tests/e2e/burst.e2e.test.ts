@@ -6,10 +6,9 @@
  *   - every ledger record is searchable exactly once, the 3 MB one included (docs/decisions/0091), and no stage
  *     is left "not ready".
  */
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimTenant } from '../../simulator/index.ts';
-import { startPipeline, waitUntil, type ConnectedOrganization, type Pipeline } from './harness.ts';
+import { startWholePipeline, waitUntil, type ConnectedOrganization, type Pipeline } from './harness.ts';
 
 const SOURCE = 'management:Audit.Exchange' as const;
 const BURST = 50_000;
@@ -23,15 +22,7 @@ describe('a burst on one tenant while the normalizer is held (real Kafka and Ope
   let org: ConnectedOrganization;
 
   beforeAll(async () => {
-    const caFile = inject('simulatorCaFile');
-    if (!caFile) throw new Error('the global setup did not provide the simulator CA');
-    p = await startPipeline({
-      kafkaBrokers: inject('kafkaBrokers'),
-      opensearchUrl: inject('opensearchUrl'),
-      simulatorStateDir: path.dirname(caFile),
-      env: { INGEST_GRAPH_LAG_MS: '60000', INGEST_INITIAL_LOOKBACK_MS: '3600000' },
-    });
-    for (const name of ['control-plane', 'index', 'normalize', 'ingest'] as const) await p.start(name);
+    p = await startWholePipeline({ INGEST_GRAPH_LAG_MS: '60000', INGEST_INITIAL_LOOKBACK_MS: '3600000' });
     tenant = await p.control.createTenant({
       name: 'Burst Contoso',
       domain: `burst-${Date.now().toString(36)}.example`,

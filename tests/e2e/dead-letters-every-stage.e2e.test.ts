@@ -5,11 +5,10 @@
  * header set and within the one size rule: a letter always fits the dead-letter topic, its input cut to fit when
  * it would not (the raw and events inputs here are quote characters, which JSON escaping doubles past the limit).
  */
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RAW_HEADERS } from '../../runtime/index.ts';
 import { expectDeadLetterHeaders } from '../helpers/dead-letters.ts';
-import { startPipeline, waitUntil, type ConnectedOrganization, type DeadLetterOnTopic, type Pipeline } from './harness.ts';
+import { startWholePipeline, waitUntil, type ConnectedOrganization, type DeadLetterOnTopic, type Pipeline } from './harness.ts';
 
 const SOURCE = 'management:Audit.Exchange' as const;
 /** The smallest max.message.bytes the setting allows: small inputs make the size rule bite. */
@@ -20,15 +19,11 @@ describe('every stage dead-letters through the one builder (real Kafka, OpenSear
   let org: ConnectedOrganization;
 
   beforeAll(async () => {
-    const caFile = inject('simulatorCaFile');
-    if (!caFile) throw new Error('the global setup did not provide the simulator CA');
-    p = await startPipeline({
-      kafkaBrokers: inject('kafkaBrokers'),
-      opensearchUrl: inject('opensearchUrl'),
-      simulatorStateDir: path.dirname(caFile),
-      env: { TOPIC_DATA_MAX_MESSAGE_BYTES: String(TOPIC_MAX_BYTES), INGEST_GRAPH_LAG_MS: '60000', INGEST_INITIAL_LOOKBACK_MS: '3600000' },
+    p = await startWholePipeline({
+      TOPIC_DATA_MAX_MESSAGE_BYTES: String(TOPIC_MAX_BYTES),
+      INGEST_GRAPH_LAG_MS: '60000',
+      INGEST_INITIAL_LOOKBACK_MS: '3600000',
     });
-    for (const name of ['control-plane', 'index', 'normalize', 'ingest'] as const) await p.start(name);
     const tenant = await p.control.createTenant({ name: 'Dead letters Contoso', domain: `dlq-${Date.now().toString(36)}.example`, publicationDelayMs: [0, 0] });
     org = await p.connect(tenant);
   }, 180_000);

@@ -7,6 +7,8 @@
  * No vitest import here: the benchmark (a plain process) uses this file too; tests pass the endpoints in.
  */
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { inject } from 'vitest';
 import { restartablePort } from '../helpers/free-port.ts';
 import { startControlPlane, hashToken, type RunningControlPlane } from '../../control-plane/index.ts';
 import { startIndexer, listDailyIndices, deleteIndexTemplate, type RunningIndexer } from '../../index/index.ts';
@@ -138,6 +140,15 @@ export async function waitUntil<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** The pipeline on the global setup's Kafka, OpenSearch and simulator CA, with every service started. */
+export async function startWholePipeline(env: Record<string, string> = {}): Promise<Pipeline> {
+  const caFile = inject('simulatorCaFile');
+  if (!caFile) throw new Error('the global setup did not provide the simulator CA');
+  const p = await startPipeline({ kafkaBrokers: inject('kafkaBrokers'), opensearchUrl: inject('opensearchUrl'), simulatorStateDir: path.dirname(caFile), env });
+  for (const name of ['control-plane', 'index', 'normalize', 'ingest'] as const) await p.start(name);
+  return p;
 }
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
