@@ -1,4 +1,4 @@
-import type { Logger, Metrics, OpenSearchClient } from '../runtime/index.ts';
+import type { DeadLetterCode, Logger, Metrics, OpenSearchClient } from '../runtime/index.ts';
 import { backoffDelay, waitWithHeartbeat } from '../runtime/index.ts';
 import { classifyItem, classifyRequestFailure, type BulkItemError, type ItemVerdict } from './retry-policy.ts';
 
@@ -14,7 +14,7 @@ export interface BulkDocument {
 export type DocumentResult =
   | { readonly kind: 'indexed' }
   | { readonly kind: 'duplicate' }
-  | { readonly kind: 'dead-letter'; readonly code: string; readonly reason: string };
+  | { readonly kind: 'dead-letter'; readonly code: DeadLetterCode; readonly reason: string };
 
 export class WriteAbortedError extends Error {
   constructor() {
@@ -211,7 +211,7 @@ export class BulkWriter {
   ): Promise<
     | { kind: 'items'; verdicts: ItemVerdict[] }
     | { kind: 'retry'; reason: 'unavailable' | 'throttled' | 'server_error' }
-    | { kind: 'split'; code: string; reason: string }
+    | { kind: 'split'; code: DeadLetterCode; reason: string }
   > {
     // One buffer for the whole NDJSON body: sources that are already bytes are copied, never re-encoded.
     let size = 0;

@@ -16,6 +16,8 @@ import {
   type Logger,
   type Metrics,
   type OpenSearchClient,
+  isDeadLetterCode,
+  type DeadLetterCode,
 } from '../runtime/index.ts';
 import { decodeSiemEvent } from '../schemas/index.ts';
 import { BulkWriter, WriteAbortedError, createBulkWriterMetrics, type BulkDocument, type DocumentResult } from './bulk-writer.ts';
@@ -52,7 +54,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 /** One message's fate before OpenSearch: a document to write, or a dead letter already decided. */
 type Prepared =
   | { kind: 'doc'; message: KafkaMessage; doc: BulkDocument; orgId: string; index: string }
-  | { kind: 'dead-letter'; message: KafkaMessage; orgId: string | null; code: string; reason: string; input: Buffer | string | null };
+  | { kind: 'dead-letter'; message: KafkaMessage; orgId: string | null; code: DeadLetterCode; reason: string; input: Buffer | string | null };
 
 /**
  * Consumes `siem.events` (read_committed) in batches and writes each batch to OpenSearch with `_bulk`; a batch's
@@ -358,7 +360,7 @@ export class IndexerService {
           kind: 'dead-letter',
           message,
           orgId: key,
-          code: typeof code === 'string' && /^[a-z_]+$/.test(code) ? code : 'avro_invalid',
+          code: isDeadLetterCode(code) ? code : 'avro_invalid',
           reason: `cannot decode Avro: ${decodeError instanceof Error ? decodeError.message : String(decodeError)}`.slice(0, 2000),
           input: message.value,
         };
@@ -381,7 +383,7 @@ export class IndexerService {
     partition: number,
     message: KafkaMessage,
     orgId: string | null,
-    code: string,
+    code: DeadLetterCode,
     reason: string,
     input: Buffer | string | null,
   ): OutgoingMessage {

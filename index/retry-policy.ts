@@ -3,12 +3,13 @@
  * Vector elasticsearch sink's: retry 429 and 5xx, give up on other 4xx (dead letter), retry only the failed items.
  * One addition: a 409 on `create` means the document is already there, which is success (docs/decisions/0040).
  */
+import type { DeadLetterCode } from '../runtime/index.ts';
 
 export type ItemVerdict =
   | { readonly kind: 'indexed' }
   | { readonly kind: 'duplicate' }
   | { readonly kind: 'retry'; readonly reason: 'throttled' | 'server_error' }
-  | { readonly kind: 'dead-letter'; readonly code: string; readonly reason: string };
+  | { readonly kind: 'dead-letter'; readonly code: DeadLetterCode; readonly reason: string };
 
 export interface BulkItemError {
   type?: string;
@@ -58,7 +59,7 @@ export function describeError(status: number, error: BulkItemError | undefined):
  */
 export type RequestVerdict =
   | { readonly kind: 'retry'; readonly reason: 'unavailable' | 'throttled' | 'server_error' }
-  | { readonly kind: 'split'; readonly code: string; readonly reason: string };
+  | { readonly kind: 'split'; readonly code: DeadLetterCode; readonly reason: string };
 
 export function classifyRequestFailure(statusCode: number | undefined, message: string): RequestVerdict {
   if (statusCode === undefined || statusCode === 0) return { kind: 'retry', reason: 'unavailable' };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { managementContentType, type ManagementSource } from '../runtime/index.ts';
+import { managementContentType, type DeadLetterCode, type ManagementSource } from '../runtime/index.ts';
 import { idHash } from './checkpoint-store.ts';
 import { ApiPermanentError, failureOf, type RequestTarget } from './microsoft-http.ts';
 import { attempt, canonicalJson, countCommitted, emptyReport, guardPage, runPool, type CycleReport, type Poller, type PollerContext } from './poller.ts';
@@ -199,7 +199,7 @@ export class ManagementActivityPoller implements Poller {
   private async processBlob(item: ContentItem, window: TimeWindow, report: CycleReport, signal: AbortSignal): Promise<void> {
     const created = parseMicrosoftDate(item.contentCreated) ?? window.startMs;
     const uri = this.contentUriOf(item);
-    const doneWith = async (errorCode: string, errorMessage: string, input: unknown) => {
+    const doneWith = async (errorCode: DeadLetterCode, errorMessage: string, input: unknown) => {
       const r = await this.ctx.progress.commit({ deadLetters: [{ errorCode, errorMessage, input }], contentIdsDone: { [idHash(item.contentId)]: created } });
       report.deadLettered += r.deadLettered;
     };

@@ -80,7 +80,7 @@ export function guardPage(
     if (verdict.kind === 'tenant_mismatch') {
       report.tenantMismatches++;
       ctx.metrics.tenantMismatch.inc({ source: ctx.source });
-      const refusal = {
+      const refusal: RefusedRecord = {
         errorCode: 'tenant_mismatch',
         errorMessage: `record names tenant ${verdict.foundTenantId}, organization ${ctx.orgId} is pinned to ${ctx.tenantId}`,
         input: rec,

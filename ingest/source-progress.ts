@@ -1,4 +1,4 @@
-import { SendLimits, type Logger, type SourceName, type Topics } from '../runtime/index.ts';
+import { SendLimits, type DeadLetterCode, type Logger, type SourceName, type Topics } from '../runtime/index.ts';
 import { addHourly, idHash, serializeCheckpoint, type Checkpoint, type CheckpointMessage, type IdLedger } from './checkpoint-store.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { envelopeMessage, type OutMessage, type TransactionalWriter } from './raw-publisher.ts';
@@ -19,7 +19,7 @@ export interface ReadyRecord {
 export interface RefusedRecord {
   /** When set, a refused record is dead-lettered once per horizon, not on every re-read of an overlap. */
   dedupKey?: string;
-  errorCode: string;
+  errorCode: DeadLetterCode;
   errorMessage: string;
   input: unknown;
 }

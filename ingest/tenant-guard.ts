@@ -1,4 +1,4 @@
-import { buildDeadLetter, type SourceName } from '../runtime/index.ts';
+import { buildDeadLetter, type DeadLetterCode, type SourceName } from '../runtime/index.ts';
 import type { OutMessage } from './raw-publisher.ts';
 
 /**
@@ -32,7 +32,7 @@ export function guardRecord(record: unknown, tenantId: string, api: 'management'
 /** An ingest dead letter (refused record) through the runtime's one builder: one header set, one size rule. */
 export function deadLetterMessage(
   topic: string,
-  d: { orgId: string; source: SourceName; errorCode: string; errorMessage: string; input: unknown; nowMs: number },
+  d: { orgId: string; source: SourceName; errorCode: DeadLetterCode; errorMessage: string; input: unknown; nowMs: number },
   maxRecordBytes: number,
 ): OutMessage {
   const text = typeof d.input === 'string' ? d.input : (JSON.stringify(d.input) ?? 'undefined');

@@ -27,6 +27,7 @@ import {
   type OutgoingMessage,
   type SendLimits,
   type Topics,
+  type DeadLetterCode,
 } from '../runtime/index.ts';
 import { latestSiemEventSchema } from '../schemas/index.ts';
 import type { NormalizeConfig } from './config.ts';
@@ -212,7 +213,7 @@ export class NormalizerService {
     const seen = new Set<string>();
     for (const m of messages) {
       const parsed = normalizeParsed(m.value, { nowMicros: this.nowMicros, vendorFields: this.config.settings.vendorFields });
-      let failure: { code: string; reason: string } | null = null;
+      let failure: { code: DeadLetterCode; reason: string } | null = null;
       if (parsed.envelope) {
         const env = parsed.envelope;
         const mapped = parsed.event;
@@ -267,7 +268,7 @@ export class NormalizerService {
   private deadLetterMessage(
     orgId: string | null,
     source: string | null,
-    failure: { code: string; reason: string },
+    failure: { code: DeadLetterCode; reason: string },
     m: EachBatchPayload['batch']['messages'][number],
     topic: string,
     partition: number,

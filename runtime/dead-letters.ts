@@ -6,7 +6,7 @@
  * the record that stalls a partition.
  */
 import { headerText } from './contracts/siem-events.ts';
-import { deadLetterInput, type DeadLetter, type DeadLetterStage } from './contracts/dead-letter.ts';
+import { deadLetterInput, type DeadLetter, type DeadLetterCode, type DeadLetterStage } from './contracts/dead-letter.ts';
 import type { OutgoingMessage } from './kafka.ts';
 import { encodedRecordBytes } from './send-limits.ts';
 
@@ -20,7 +20,7 @@ export interface DeadLetterFacts {
   stage: DeadLetterStage;
   orgId: string | null;
   source: string | null;
-  errorCode: string;
+  errorCode: DeadLetterCode;
   errorMessage: string;
   /** The input as received (binary kept as base64). */
   input: Buffer | string | null;

@@ -114,7 +114,7 @@ describe('source progress (the only way a cursor moves)', () => {
   it('dead-letters a refused record once per horizon', async () => {
     const w = new FakeWriter();
     const p = progress(w);
-    const refused = { dedupKey: 'X', errorCode: 'tenant_mismatch', errorMessage: 'other tenant', input: { Id: 'X' } };
+    const refused = { dedupKey: 'X', errorCode: 'tenant_mismatch' as const, errorMessage: 'other tenant', input: { Id: 'X' } };
     expect((await p.commit({ deadLetters: [refused] })).deadLettered).toBe(1);
     expect((await p.commit({ deadLetters: [refused] })).deadLettered).toBe(0);
   });

@@ -59,7 +59,7 @@ describe('the one dead-letter builder', () => {
     stage: 'normalize' as const,
     orgId: 'org-a',
     source: 'management:Audit.Exchange',
-    errorCode: 'mapping_error',
+    errorCode: 'mapping_error' as const,
     errorMessage: 'no Id',
     origin: { topic: 'raw', partition: 1, offset: '7' },
   };
