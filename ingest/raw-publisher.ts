@@ -1,4 +1,5 @@
 import {
+  GroupCommitQueue,
   RAW_HEADERS,
   isProducerFenced,
   RetriableError,
@@ -59,19 +60,12 @@ export class FencedError extends PermanentError {
   }
 }
 
-interface Pending {
-  unit: Unit;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
 /**
  * Group commit: units submitted while a transaction is in flight are committed together in the next one.
  */
 export class TransactionalWriter {
   private producer: KafkaProducer | null = null;
-  private queue: Pending[] = [];
-  private running = false;
+  private readonly queue: GroupCommitQueue<Unit, undefined>;
   private closed = false;
   private fenced: string | null = null;
 
@@ -83,8 +77,14 @@ export class TransactionalWriter {
     /** What each topic accepts per send (read at start by the service), and where oversized records go. */
     private readonly limits: SendLimits,
     private readonly deadLetterTopic: string,
-    private readonly maxUnitsPerTransaction = 500,
-  ) {}
+    maxUnitsPerTransaction = 500,
+  ) {
+    this.queue = new GroupCommitQueue((units) => this.commitUnits(units), {
+      maxBatch: maxUnitsPerTransaction,
+      // After a fencing nothing more is sent: what waits fails with the fencing, never with a retry.
+      halted: () => (this.fenced ? new FencedError(this.fenced) : null),
+    });
+  }
 
   /** Connects and initialises the transactional id, fencing any previous holder. */
   async start(): Promise<void> {
@@ -111,40 +111,28 @@ export class TransactionalWriter {
   submit(unit: Unit): Promise<void> {
     if (this.closed) return Promise.reject(new RetriableError('writer closed (partition revoked or shutting down)', 'writer_closed'));
     if (this.fenced) return Promise.reject(new FencedError(this.fenced));
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ unit, resolve, reject });
-      if (!this.running) void this.drain();
-    });
+    return this.queue.submit(unit);
   }
 
-  private async drain(): Promise<void> {
-    this.running = true;
+  /** One transaction for a batch of units; a failure is classified once for all of them (fenced or retriable). */
+  private async commitUnits(units: Unit[]): Promise<undefined[]> {
     try {
-      while (this.queue.length > 0 && !this.fenced) {
-        const batch = this.queue.splice(0, this.maxUnitsPerTransaction);
-        try {
-          await this.commit(batch.map((p) => p.unit));
-          this.metrics.transactions.inc({ outcome: 'committed' });
-          for (const p of batch) p.resolve();
-        } catch (error) {
-          this.metrics.transactions.inc({ outcome: 'failed' });
-          const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
-          const fenced = isProducerFenced(error);
-          if (fenced) {
-            this.fenced = `transactional id ${this.transactionalId} was taken over by another instance`;
-            this.logger.warn({ transactionalId: this.transactionalId }, 'producer fenced: partition moved to another instance');
-          } else {
-            this.logger.error({ err: error, transactionalId: this.transactionalId }, 'Kafka transaction failed; units will be retried by their pollers');
-          }
-          await this.resetProducer();
-          const failure = fenced ? new FencedError(this.fenced ?? 'fenced') : new RetriableError(`Kafka transaction failed: ${text}`, 'kafka_unavailable');
-          for (const p of batch) p.reject(failure);
-        }
+      await this.commit(units);
+    } catch (error) {
+      this.metrics.transactions.inc({ outcome: 'failed' });
+      const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
+      const fenced = isProducerFenced(error);
+      if (fenced) {
+        this.fenced = `transactional id ${this.transactionalId} was taken over by another instance`;
+        this.logger.warn({ transactionalId: this.transactionalId }, 'producer fenced: partition moved to another instance');
+      } else {
+        this.logger.error({ err: error, transactionalId: this.transactionalId }, 'Kafka transaction failed; units will be retried by their pollers');
       }
-      if (this.fenced) for (const p of this.queue.splice(0)) p.reject(new FencedError(this.fenced));
-    } finally {
-      this.running = false;
+      await this.resetProducer();
+      throw fenced ? new FencedError(this.fenced ?? 'fenced') : new RetriableError(`Kafka transaction failed: ${text}`, 'kafka_unavailable');
     }
+    this.metrics.transactions.inc({ outcome: 'committed' });
+    return units.map(() => undefined);
   }
 
   private async commit(units: Unit[]): Promise<void> {
@@ -201,8 +189,8 @@ export class TransactionalWriter {
   /** Waits for queued units (bounded by the caller's timeout), then disconnects. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.running) await new Promise((r) => setTimeout(r, 10));
-    for (const p of this.queue.splice(0)) p.reject(new RetriableError('writer closed', 'writer_closed'));
+    await this.queue.idle();
+    this.queue.rejectWaiting(new RetriableError('writer closed', 'writer_closed'));
     await this.resetProducer();
   }
 }

@@ -1,4 +1,4 @@
-import { SendLimits, type DeadLetterCode, type Logger, type SourceName, type Topics } from '../runtime/index.ts';
+import { GroupCommitQueue, SendLimits, type DeadLetterCode, type Logger, type SourceName, type Topics } from '../runtime/index.ts';
 import { addHourly, idHash, serializeCheckpoint, type Checkpoint, type CheckpointMessage, type IdLedger } from './checkpoint-store.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { envelopeMessage, type OutMessage, type TransactionalWriter } from './raw-publisher.ts';
@@ -49,20 +49,13 @@ export interface CommitResult {
   deadLettered: number;
 }
 
-interface Waiting {
-  change: Change;
-  resolve: (r: CommitResult) => void;
-  reject: (e: unknown) => void;
-}
-
 /**
  * The committed progress of one (organization, source) and the only way to move it. Changes submitted while a
  * commit is in flight are merged into the next transaction (source-level group commit); the in-memory state is
  * updated only after Kafka committed.
  */
 export class SourceProgress {
-  private waiting: Waiting[] = [];
-  private committing = false;
+  private readonly commits = new GroupCommitQueue<Change, CommitResult>((changes) => this.commitBatch(changes));
 
   constructor(
     readonly orgId: string,
@@ -122,27 +115,7 @@ export class SourceProgress {
   }
 
   commit(change: Change): Promise<CommitResult> {
-    return new Promise<CommitResult>((resolve, reject) => {
-      this.waiting.push({ change, resolve, reject });
-      if (!this.committing) void this.loop();
-    });
-  }
-
-  private async loop(): Promise<void> {
-    this.committing = true;
-    try {
-      while (this.waiting.length > 0) {
-        const batch = this.waiting.splice(0);
-        try {
-          const results = await this.commitBatch(batch.map((w) => w.change));
-          for (const [i, w] of batch.entries()) w.resolve(results[i] as CommitResult);
-        } catch (error) {
-          for (const w of batch) w.reject(error);
-        }
-      }
-    } finally {
-      this.committing = false;
-    }
+    return this.commits.submit(change);
   }
 
   private async commitBatch(changes: Change[]): Promise<CommitResult[]> {

@@ -10,6 +10,7 @@ export * from './topics.ts';
 export * from './kafka.ts';
 export * from './send-limits.ts';
 export * from './dead-letters.ts';
+export * from './group-commit.ts';
 export * from './consumer-supervisor.ts';
 export * from './opensearch.ts';
 export * from './metrics.ts';
