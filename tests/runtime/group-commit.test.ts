@@ -20,7 +20,10 @@ function gatedCommits() {
     while (gates.length === 0) await new Promise((r) => setImmediate(r));
     gates.shift()?.();
   };
-  return { batches, commit, release, failOnce: (e: Error) => void (failNext = e) };
+  const failOnce = (error: Error) => {
+    failNext = error;
+  };
+  return { batches, commit, release, failOnce };
 }
 
 describe('GroupCommitQueue', () => {
