@@ -4,7 +4,7 @@
  * (docs/decisions/0022).
  */
 import { z } from 'zod';
-import { CLOUDS, PIPELINE_STAGES, SOURCES } from '../runtime/index.ts';
+import { backfillStatusSchema, CLOUDS, PIPELINE_STAGES, SOURCES } from '../runtime/index.ts';
 import { API_ERROR_CODE_NAMES } from './api-error-codes.ts';
 import { ApiError } from './auth.ts';
 import { eventsOpenApiPath, eventsPageSchema } from './events-api.ts';
@@ -86,6 +86,9 @@ const sourceView = z.object({
   lastEventAt: z.string().nullable(),
   events24h: z.number().int(),
   lagSeconds: z.number().nullable(),
+  backfill: backfillStatusSchema
+    .optional()
+    .describe('Management sources: the Audit Search back-fill of history before the connection (docs/replay.md § Back-fill)'),
 });
 
 const pipelineStall = z

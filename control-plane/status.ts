@@ -3,7 +3,7 @@
  * permission diff and the pollers' reports on `m365.status`. Every reason maps to a message and a remedy through
  * one closed table.
  */
-import { SOURCES, STATUS_REASONS, type PipelineStage, type SourceName, type SourceStatus } from '../runtime/index.ts';
+import { SOURCES, STATUS_REASONS, type BackfillStatus, type PipelineStage, type SourceName, type SourceStatus } from '../runtime/index.ts';
 import type { OrganizationRecord } from './organization-store.ts';
 import { manifestFor, reducedSources } from './permission-manifest.ts';
 import { REASONS, STATUS_TEXT } from './messages.ts';
@@ -52,6 +52,8 @@ export interface SourceView {
   lastEventAt: string | null;
   events24h: number;
   lagSeconds: number | null;
+  /** Management sources: the Audit Search back-fill's progress and outcome (docs/decisions/0155). */
+  backfill?: BackfillStatus;
 }
 
 /** A stage that stopped committing on the input partition an organization's records are keyed to. */
@@ -150,7 +152,13 @@ export function computeStatus(input: StatusInput): StatusView {
         : undefined;
     events.first = minIso(events.first, report?.firstEventAt ?? report?.lastEventAt ?? null);
     events.last = maxIso(events.last, report?.lastEventAt ?? null);
-    const base = { name, lastEventAt: report?.lastEventAt ?? null, events24h: report?.counts.events24h ?? 0, lagSeconds: report?.lagSeconds ?? null };
+    const base = {
+      name,
+      lastEventAt: report?.lastEventAt ?? null,
+      events24h: report?.counts.events24h ?? 0,
+      lagSeconds: report?.lagSeconds ?? null,
+      ...(report?.backfill ? { backfill: report.backfill } : {}),
+    };
     const paused = pausedBy.get(name);
     if (paused) {
       return {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { SOURCES, type SourceName } from '../runtime/index.ts';
+import { BACKFILL_STATES, SOURCES, type BackfillStatus, type SourceName } from '../runtime/index.ts';
 import { CompactIdSet } from './compact-id-set.ts';
 
 /**
@@ -24,6 +24,23 @@ const countsSchema = z.object({
   duplicatesSkipped: z.number().int().nonnegative().default(0),
   deadLettered: z.number().int().nonnegative().default(0),
 });
+
+/** The Audit Search back-fill of this organization (docs/decisions/0155), kept on each Management source it feeds. */
+export const backfillSchema = z.object({
+  generation: z.number().int().nonnegative(),
+  state: z.enum(BACKFILL_STATES),
+  queryId: z.string().nullable(),
+  queryStatus: z.string().nullable(),
+  fromMs: z.number(),
+  toMs: z.number(),
+  recordsFetched: z.number().int().nonnegative(),
+  published: z.number().int().nonnegative(),
+  duplicates: z.number().int().nonnegative(),
+  message: z.string().nullable(),
+  startedMs: z.number(),
+  finishedMs: z.number().nullable(),
+});
+export type Backfill = z.infer<typeof backfillSchema>;
 
 export const checkpointSchema = z.object({
   v: z.literal(1),
@@ -51,6 +68,7 @@ export const checkpointSchema = z.object({
     .object({ generation: z.number().int().nonnegative(), atMs: z.number().nullable(), buckets: z.number().int().positive() })
     .nullable()
     .default(null),
+  backfill: backfillSchema.nullable().default(null),
   updatedAt: z.string().optional(),
 });
 export type Checkpoint = z.infer<typeof checkpointSchema>;
@@ -89,6 +107,26 @@ export function emptyCheckpoint(orgId: string, source: SourceName, tenantId: str
     lastEventMs: null,
     lastSuccessMs: null,
     snapshot: null,
+    backfill: null,
+  };
+}
+
+/** The status view of a back-fill (times as ISO strings, the query id left out: it names nothing the operator needs). */
+export function backfillStatusOf(b: Backfill | null): BackfillStatus | null {
+  if (!b) return null;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    generation: b.generation,
+    state: b.state,
+    queryStatus: b.queryStatus,
+    from: iso(b.fromMs),
+    to: iso(b.toMs),
+    recordsFetched: b.recordsFetched,
+    published: b.published,
+    duplicates: b.duplicates,
+    message: b.message,
+    startedAt: iso(b.startedMs),
+    finishedAt: b.finishedMs === null ? null : iso(b.finishedMs),
   };
 }
 

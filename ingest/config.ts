@@ -40,6 +40,12 @@ export const ingestSettingsSpec = {
       .uuid({ message: 'expected a tenant GUID' }),
     'PublisherIdentifier sent on every Management Activity API call: the vendor tenant GUID, selects the throttling quota',
   ),
+  backfillMaxDays: setting(
+    'INGEST_BACKFILL_MAX_DAYS',
+    envInt(30, 0, 180),
+    "days of a newly connected organization's unified audit log fetched through the Audit Search API (0: none; Audit Standard keeps 180)",
+  ),
+  backfillPollMs: setting('INGEST_BACKFILL_POLL_MS', envInt(30_000, 100, HOUR), 'pause between two status checks of a back-fill audit log query'),
   pollIntervalMs: setting('INGEST_POLL_INTERVAL_MS', envInt(60_000, 100, DAY), 'pause between two poll cycles of one (organization, source)'),
   initialLookbackMs: setting('INGEST_INITIAL_LOOKBACK_MS', envInt(DAY, 0, 7 * DAY), 'how far back the first poll of a new (organization, source) starts'),
   managementWindowMs: setting('INGEST_MANAGEMENT_WINDOW_MS', envInt(6 * HOUR, 1_000, DAY), 'largest /subscriptions/content window (Microsoft allows 24 h)'),

@@ -4,7 +4,9 @@ import {
   MANAGEMENT_SOURCES,
   createKafkaClient,
   createLogger,
+  sleep,
   withRetry,
+  type ManagementSource,
   type CloudProfile,
   type KafkaClient,
   type Logger,
@@ -14,7 +16,8 @@ import {
   type SendLimits,
   type Topics,
 } from '../runtime/index.ts';
-import { CheckpointSnapshot, type IdLedger } from './checkpoint-store.ts';
+import { runBackfill } from './audit-search-backfill.ts';
+import { backfillStatusOf, CheckpointSnapshot, type Backfill, type IdLedger } from './checkpoint-store.ts';
 import { TenantQuota } from './tenant-quota.ts';
 import type { IngestConfig } from './config.ts';
 import { GraphPoller } from './graph-poller.ts';
@@ -51,7 +54,12 @@ interface OrgEntry {
   cloud: CloudProfile['cloud'];
   runners: Map<SourceName, SourceRunner>;
   quota: TenantQuota;
+  /** The Audit Search back-fill running for this organization, if any. */
+  backfill: { generation: number; abort: AbortController } | null;
 }
+
+/** Back-fill outcomes that end a generation; any other state found in a checkpoint is an interrupted run, run again. */
+const BACKFILL_FINISHED = new Set<Backfill['state']>(['succeeded', 'failed', 'not_offered', 'not_permitted']);
 
 /** Committed progress of one (org, source) while its partition is ours: survives runners stopping and restarting. */
 interface ProgressEntry {
@@ -210,6 +218,8 @@ export class IngestService {
   private async stopOrg(orgId: string, forget: boolean): Promise<void> {
     const org = this.orgs.get(orgId);
     if (!org) return;
+    org.backfill?.abort.abort();
+    org.backfill = null;
     await Promise.all([...org.runners.values()].map((r) => r.stop()));
     org.runners.clear();
     this.orgs.delete(orgId);
@@ -252,6 +262,7 @@ export class IngestService {
         cloud: c.cloud,
         runners: new Map(),
         quota: new TenantQuota(this.config.settings.tenantRecordsPerHour, this.now),
+        backfill: null,
       };
       this.orgs.set(orgId, org);
       part.orgs.add(orgId);
@@ -271,6 +282,12 @@ export class IngestService {
     for (const [source, p] of paused) {
       this.status.report(this.pausedStatus(org, source, `${p.reason}${p.missingRoles.length ? `; missing roles: ${p.missingRoles.join(', ')}` : ''}`));
     }
+    const collected = MANAGEMENT_SOURCES.filter((s) => wanted.has(s) && !paused.has(s));
+    // A new organization: no Management source has a cursor or a back-fill yet (decided before its runners start).
+    const fresh = collected.every((s) => {
+      const cp = this.progressOf(org, s).progress.checkpoint;
+      return cp.cursorMs === null && cp.backfill === null;
+    });
     for (const source of wanted) {
       if (paused.has(source) || org.runners.has(source)) continue;
       const runner = this.createRunner(org, source);
@@ -279,6 +296,47 @@ export class IngestService {
     }
     this.metrics.assignedTenants.set(this.orgs.size);
     this.updateRunningGauge();
+    this.maybeBackfill(org, collected, fresh);
+  }
+
+  /**
+   * History before the connection (docs/decisions/0155): generation 0 for a new organization (up to
+   * INGEST_BACKFILL_MAX_DAYS), then one per operator request (replay --backfill). The state lives on the checkpoint of
+   * every Management source collected, so a restart resumes an interrupted generation (the shared ledger drops what
+   * was published already) and never repeats a finished one.
+   */
+  private maybeBackfill(org: OrgEntry, collected: ManagementSource[], fresh: boolean): void {
+    const anchor = collected[0];
+    const plan = org.connection.connection?.polling;
+    if (!anchor || !plan) return;
+    const wanted = plan.backfillGeneration ?? 0;
+    const done = this.progressOf(org, anchor).progress.checkpoint.backfill;
+    const due = done
+      ? done.generation < wanted || (done.generation === wanted && !BACKFILL_FINISHED.has(done.state))
+      : wanted > 0 || (fresh && this.config.settings.backfillMaxDays > 0);
+    if (!due || (org.backfill && org.backfill.generation >= wanted)) return;
+    org.backfill?.abort.abort();
+    const abort = new AbortController();
+    org.backfill = { generation: wanted, abort };
+    const from = wanted > 0 && plan.backfillFrom ? Date.parse(plan.backfillFrom) : NaN;
+    const progressOf = (source: ManagementSource) => (collected.includes(source) ? this.progressOf(org, source).progress : undefined);
+    const update = async (backfill: Backfill) => {
+      await Promise.all(collected.map((s) => this.progressOf(org, s).progress.commit({ mutate: (cp) => ({ ...cp, backfill }) })));
+      for (const s of collected) {
+        const prev = this.status.get(org.orgId, s);
+        if (prev) this.status.report({ ...prev, backfill: backfillStatusOf(backfill), updatedAt: new Date(this.now()).toISOString() });
+      }
+    };
+    const ctx = this.pollerContext(org, anchor);
+    runBackfill({ ctx, progressOf, update, sleep }, wanted, Number.isFinite(from) ? from : null, abort.signal)
+      .then((outcome) => this.logger.info({ orgId: org.orgId, generation: wanted, state: outcome.state, published: outcome.published }, 'back-fill finished'))
+      .catch((error: unknown) => {
+        if (!abort.signal.aborted)
+          this.logger.error({ err: error, orgId: org.orgId, generation: wanted }, 'back-fill stopped; it runs again on the next connection change');
+      })
+      .finally(() => {
+        if (org.backfill?.abort === abort) org.backfill = null;
+      });
   }
 
   private pausedStatus(org: OrgEntry, source: SourceName, message: string): SourceStatus {
@@ -330,21 +388,25 @@ export class IngestService {
     return entry;
   }
 
-  private createRunner(org: OrgEntry, source: SourceName): SourceRunner {
-    const { progress, registration } = this.progressOf(org, source);
-    const ctx: PollerContext = {
+  private pollerContext(org: OrgEntry, source: SourceName): PollerContext {
+    return {
       orgId: org.orgId,
       tenantId: org.tenantId,
       profile: this.config.clouds[org.cloud],
       source,
       http: this.http,
-      progress,
+      progress: this.progressOf(org, source).progress,
       settings: this.config.settings,
       metrics: this.metrics,
       logger: this.logger,
       now: this.now,
       quota: org.quota,
     };
+  }
+
+  private createRunner(org: OrgEntry, source: SourceName): SourceRunner {
+    const { progress, registration } = this.progressOf(org, source);
+    const ctx = this.pollerContext(org, source);
     let inner: Poller;
     if (source.startsWith('management:')) inner = new ManagementActivityPoller(ctx);
     else if (source === 'graph:userRegistrationDetails') inner = new RegistrationSnapshotPoller(ctx, registration);

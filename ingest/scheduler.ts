@@ -2,7 +2,7 @@ import { backoffDelay, PERMANENT_REFUSALS, sleep, type SourceStatus, type Source
 
 /** How long a permanently refused source waits if nothing wakes it (a day: the periodic status still reports it). */
 const PARKED_MS = 24 * 3_600_000;
-import { events24h } from './checkpoint-store.ts';
+import { backfillStatusOf, events24h } from './checkpoint-store.ts';
 import { LICENCE_REQUIRED } from './licence-refusals.ts';
 import { failureOf, type ApiFailure } from './microsoft-http.ts';
 import type { CycleReport, Poller, PollerContext } from './poller.ts';
@@ -152,6 +152,7 @@ export class SourceRunner {
       hoursUntilDataLoss: null,
       counts: { ...cp.counts, errors: this.errors, events24h: events24h(cp.hourly, now) },
       updatedAt: new Date(now).toISOString(),
+      ...(cp.backfill ? { backfill: backfillStatusOf(cp.backfill) } : {}),
     };
   }
 

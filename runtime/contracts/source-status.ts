@@ -82,6 +82,28 @@ export const STATUS_REASON_RETRIABLE: Readonly<Record<StatusReason, boolean>> = 
 export const SOURCE_STATES = ['ok', 'degraded', 'failing', 'unavailable_licence', 'paused'] as const;
 export type SourceState = (typeof SOURCE_STATES)[number];
 
+export const BACKFILL_STATES = ['querying', 'fetching', 'succeeded', 'failed', 'not_offered', 'not_permitted'] as const;
+
+/**
+ * History before the connection (Management sources): the Audit Search API back-fill's query state, what it fetched
+ * and published (records the Management API had already delivered count as duplicates), and its outcome.
+ */
+export const backfillStatusSchema = z.object({
+  generation: z.number().int().nonnegative(),
+  state: z.enum(BACKFILL_STATES),
+  /** Microsoft's status of the audit log query: notStarted, running, succeeded, failed, cancelled. */
+  queryStatus: z.string().nullable(),
+  from: z.string(),
+  to: z.string(),
+  recordsFetched: z.number().int().nonnegative(),
+  published: z.number().int().nonnegative(),
+  duplicates: z.number().int().nonnegative(),
+  message: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+export type BackfillStatus = z.infer<typeof backfillStatusSchema>;
+
 export const sourceStatusSchema = z.object({
   schemaVersion: z.literal(1),
   orgId: z.string().min(1),
@@ -111,6 +133,8 @@ export const sourceStatusSchema = z.object({
     events24h: z.number().int().nonnegative(),
   }),
   updatedAt: z.string(),
+  /** Management sources of an organization that was back-filled; absent elsewhere. */
+  backfill: backfillStatusSchema.nullable().optional(),
 });
 export type SourceStatus = z.infer<typeof sourceStatusSchema>;
 

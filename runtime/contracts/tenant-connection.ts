@@ -25,6 +25,12 @@ export const pollingPlanSchema = z.object({
    */
   refetchGeneration: z.number().int().nonnegative().default(0),
   refetchFrom: z.string().nullable().default(null),
+  /**
+   * Bumped when the operator asks for the history of a period (replay --backfill): ingest runs one Audit Search API
+   * back-fill from `backfillFrom` per generation (absent: 0, the back-fill a new organization gets on connection).
+   */
+  backfillGeneration: z.number().int().nonnegative().optional(),
+  backfillFrom: z.string().nullable().optional(),
 });
 export type PollingPlan = z.infer<typeof pollingPlanSchema>;
 
