@@ -189,11 +189,11 @@ export function summarizeHit(hit: { _id?: string; _source?: unknown }): EventSum
   };
 }
 
-function sendError(res: Response, status: number, code: ApiErrorCode, message: string, field?: string): void {
+export function sendApiError(res: Response, status: number, code: ApiErrorCode, message: string, field?: string): void {
   res.status(status).json({ error: { code, message, ...(field ? { field } : {}) } });
 }
 
-function isUnavailable(error: unknown): boolean {
+export function isOpenSearchUnavailable(error: unknown): boolean {
   const name = (error as { name?: string } | null)?.name ?? '';
   const status = (error as { meta?: { statusCode?: number } } | null)?.meta?.statusCode;
   return ['ConnectionError', 'TimeoutError', 'NoLivingConnectionsError'].includes(name) || status === 429 || (typeof status === 'number' && status >= 500);
@@ -204,7 +204,7 @@ export function eventsRouter(deps: EventsRouterDeps): express.Router {
   router.get('/api/v1/organizations/:id/events', deps.requireViewer, async (req: Request, res: Response, next: NextFunction) => {
     const orgId = String(req.params.id ?? '');
     if (!orgId || orgId.length > 200) {
-      sendError(res, 400, 'invalid_request', 'organization id: expected 1 to 200 characters', 'id');
+      sendApiError(res, 400, 'invalid_request', 'organization id: expected 1 to 200 characters', 'id');
       return;
     }
     const parsed = eventsQuerySchema.safeParse(withoutEmpty({ ...(req.query as Record<string, unknown>) }));
@@ -213,7 +213,7 @@ export function eventsRouter(deps: EventsRouterDeps): express.Router {
       const unknown = issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
       const field = unknown ?? (issue?.path.join('.') || 'query');
       const message = unknown ? 'unknown query parameter' : (issue?.message ?? 'invalid value');
-      sendError(res, 400, 'invalid_request', `${field}: ${message}`, field);
+      sendApiError(res, 400, 'invalid_request', `${field}: ${message}`, field);
       return;
     }
     try {
@@ -228,8 +228,8 @@ export function eventsRouter(deps: EventsRouterDeps): express.Router {
       res.setHeader('Cache-Control', 'no-store');
       res.json({ total, events: (hits?.hits ?? []).map(summarizeHit) });
     } catch (error) {
-      if (isUnavailable(error)) {
-        sendError(res, 503, 'opensearch_unavailable', 'OpenSearch is not reachable or overloaded right now; try again in a moment.');
+      if (isOpenSearchUnavailable(error)) {
+        sendApiError(res, 503, 'opensearch_unavailable', 'OpenSearch is not reachable or overloaded right now; try again in a moment.');
         return;
       }
       const type = (error as { meta?: { body?: { error?: { type?: string } } } })?.meta?.body?.error?.type;

@@ -3,6 +3,7 @@
  * express app for in-process tests, and register its CLI commands.
  */
 import { createServer, type Server } from 'node:http';
+import type { RequestHandler } from 'express';
 import {
   AppTokenProvider,
   createKafkaClient,
@@ -18,7 +19,8 @@ import {
 } from '../runtime/index.ts';
 import type { SchemaRegistryView } from '../schemas/index.ts';
 import { buildControlPlaneApp } from './app.ts';
-import { requireOrganizationRole, requireToken } from './auth.ts';
+import { requireOrganizationRole, requireToken, roleFor } from './auth.ts';
+import { activityRouter } from './events-activity.ts';
 import { eventsRouter } from './events-api.ts';
 import { parseControlPlaneConfig, type ControlPlaneConfig } from './config.ts';
 import { ConsentStateSigner } from './consent-state.ts';
@@ -142,12 +144,24 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
     closers.push(() => openSearch.close());
     const token = requireToken(config.tokens);
     const orgViewer = requireOrganizationRole('viewer');
+    // Authenticated, and viewer (or more) on this very organization: an MSP analyst never searches another customer.
+    const requireViewer: RequestHandler = (req, res, next) => token(req, res, (error?: unknown) => (error ? next(error) : orgViewer(req, res, next)));
     extraRouters.push(
       eventsRouter({
         openSearch,
         indexAlias: config.eventsIndex,
-        // Authenticated, and viewer (or more) on this very organization: an MSP analyst never searches another customer.
-        requireViewer: (req, res, next) => token(req, res, (error?: unknown) => (error ? next(error) : orgViewer(req, res, next))),
+        requireViewer,
+      }),
+      activityRouter({
+        openSearch,
+        indexAlias: config.eventsIndex,
+        requireViewer,
+        requireToken: token,
+        visibleOrganizationIds: (req) =>
+          store
+            .list()
+            .filter((o) => roleFor(req.principal!, o.orgId) !== null)
+            .map((o) => o.orgId),
       }),
     );
   }

@@ -8,6 +8,7 @@ import { backfillStatusSchema, CLOUDS, PIPELINE_STAGES, SOURCES } from '../runti
 import { API_ERROR_CODE_NAMES } from './api-error-codes.ts';
 import { ApiError } from './auth.ts';
 import { eventsOpenApiPath, eventsPageSchema } from './events-api.ts';
+import { fleetActivityOpenApiPath, fleetActivitySchema, hourlyActivityOpenApiPath, hourlyActivitySchema } from './events-activity.ts';
 import { ORGANIZATION_ID_PATTERN } from './organization-store.ts';
 import { refetchBody, refetchResponse } from './refetch.ts';
 import { CONNECTION_REASONS } from './status.ts';
@@ -169,6 +170,7 @@ export type HistoryResponse = z.output<typeof historyResponse>;
 export type HistoryEntryResponse = HistoryResponse['items'][number];
 export type { RefetchResponse } from './refetch.ts';
 export type { EventSummary, EventsPage } from './events-api.ts';
+export type { FleetActivity, HourlyActivity, OrganizationActivity } from './events-activity.ts';
 
 // ------------------------------------------------------------------ validation
 
@@ -276,6 +278,8 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         Principal: out(principalResponse),
         Refetch: out(refetchResponse),
         EventsPage: out(eventsPageSchema),
+        HourlyActivity: out(hourlyActivitySchema),
+        FleetActivity: out(fleetActivitySchema),
       },
     },
     paths: {
@@ -353,6 +357,8 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         }),
       },
       '/organizations/{id}/events': eventsOpenApiPath,
+      '/organizations/{id}/events/hourly': hourlyActivityOpenApiPath,
+      '/fleet/activity': fleetActivityOpenApiPath,
       '/schema-registry/subjects': { get: op('Confluent Schema Registry API (read side): subjects', read, { responses: { 200: ok('subject names') } }) },
       '/schema-registry/subjects/{subject}/versions': {
         parameters: [pathParam('subject')],
