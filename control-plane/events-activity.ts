@@ -11,7 +11,7 @@ import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { OpenSearchClient } from '../runtime/index.ts';
-import { isOpenSearchUnavailable, sendApiError } from './events-api.ts';
+import { isOpenSearchUnavailable, sendApiError, wholeNumberParam } from './events-api.ts';
 
 const HOUR_MS = 3_600_000;
 export const ACTIVITY_WINDOW_DAYS = 7;
@@ -21,18 +21,7 @@ export const QUIET_FLOOR_MS = 2 * HOUR_MS;
 
 export const hourlyQuerySchema = z
   .object({
-    days: z
-      .string()
-      .regex(/^\d$/, `expected a whole number from 1 to ${ACTIVITY_WINDOW_DAYS}`)
-      .transform(Number)
-      .pipe(
-        z
-          .number()
-          .int()
-          .min(1, `expected a whole number from 1 to ${ACTIVITY_WINDOW_DAYS}`)
-          .max(ACTIVITY_WINDOW_DAYS, `expected a whole number from 1 to ${ACTIVITY_WINDOW_DAYS}`),
-      )
-      .default(ACTIVITY_WINDOW_DAYS),
+    days: wholeNumberParam(ACTIVITY_WINDOW_DAYS, ACTIVITY_WINDOW_DAYS),
   })
   .strict();
 

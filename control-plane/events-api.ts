@@ -66,6 +66,17 @@ const instant = (endOfDay: boolean) =>
     })
     .optional();
 
+/** A query-string whole number from 1 to `max` (digits only, so `1e3` or `+5` are refused), `fallback` when absent. */
+export function wholeNumberParam(max: number, fallback: number) {
+  const message = `expected a whole number from 1 to ${max}`;
+  return z
+    .string()
+    .regex(new RegExp(`^\\d{1,${String(max).length}}$`), message)
+    .transform(Number)
+    .pipe(z.number().int().min(1, message).max(max, message))
+    .default(fallback);
+}
+
 export const eventsQuerySchema = z
   .object({
     dataset: text(100),
@@ -75,18 +86,7 @@ export const eventsQuerySchema = z
     category: text(100),
     from: instant(false),
     to: instant(true),
-    size: z
-      .string()
-      .regex(/^\d{1,4}$/, `expected a whole number from 1 to ${EVENTS_MAX_SIZE}`)
-      .transform(Number)
-      .pipe(
-        z
-          .number()
-          .int()
-          .min(1, `expected a whole number from 1 to ${EVENTS_MAX_SIZE}`)
-          .max(EVENTS_MAX_SIZE, `expected a whole number from 1 to ${EVENTS_MAX_SIZE}`),
-      )
-      .default(EVENTS_DEFAULT_SIZE),
+    size: wholeNumberParam(EVENTS_MAX_SIZE, EVENTS_DEFAULT_SIZE),
   })
   // A misspelt filter (`?usr=alice`) must not silently widen the search to every event.
   .strict()
