@@ -10,10 +10,7 @@ import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createKafkaClient, createLogger, parseKafkaSettings } from '../runtime/index.ts';
-import { loadStackConfig } from '../stack/index.ts';
-import { pathExists } from '../stack/path-exists.ts';
-import { findJavaInstalls, pickKafkaJava } from '../stack/requirements.ts';
-import { runOrThrow } from '../stack/run-command.ts';
+import { findJavaInstalls, loadStackConfig, pathExists, pickKafkaJava, runOrThrow } from '../stack/index.ts';
 import type { BenchContext, BenchResult } from './types.ts';
 
 const RECORDS = 100_000;

@@ -10,7 +10,7 @@
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { emptyCheckpoint, idHash, IdLedger, type Checkpoint } from '../ingest/checkpoint-store.ts';
+import { emptyCheckpoint, idHash, IdLedger, type Checkpoint } from '../ingest/index.ts';
 import type { BenchResult } from './types.ts';
 
 const DAY = 24 * 3_600_000;

@@ -4,7 +4,7 @@
  * JSON.stringify of the same values. Goal: ratio >= 0.33 with the default settings. A second, informational result
  * shows the cost of NORMALIZE_VENDOR_FIELDS=true (docs/decisions/0035).
  */
-import { encodeEvent, normalizeValue } from '../normalize/mapper.ts';
+import { encodeEvent, normalizeValue } from '../normalize/index.ts';
 import { simulatedEnvelopes } from '../tests/normalize/simulated-envelopes.ts';
 import type { BenchResult } from './types.ts';
 

@@ -12,8 +12,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { SimulatorControl, startSimulator } from '../simulator/index.ts';
-import { ensureServerCertificate } from '../simulator/certificate-authority.ts';
+import { ensureServerCertificate, SimulatorControl, startSimulator } from '../simulator/index.ts';
 import type { BenchResult } from './types.ts';
 
 const TENANTS = 1000;

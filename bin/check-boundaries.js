@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Import-boundary check: services depend on the shared runtime (and schemas), never on each other; only the
-// runtime's kafka module touches kafkajs. Exits 1 listing every violation. Usage: check-boundaries.js [rootDir]
+// runtime's kafka module touches kafkajs; the composition roots (cli/, bench/) reach a module only through its public
+// entry point (its index.ts), never its internals. Exits 1 listing every violation. Usage: check-boundaries.js [rootDir]
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname, sep } from 'node:path';
 
@@ -18,6 +19,9 @@ const RULES = {
   stack: ['runtime'],
   detections: ['runtime'],
 };
+/** Folders that wire modules together: they may import runtime/ and schemas/ anywhere, other modules only at index.ts. */
+const ENTRY_POINT_ONLY_CALLERS = ['cli', 'bench'];
+const FREELY_IMPORTED = ['runtime', 'schemas'];
 const KAFKA_CLIENT_OWNER = 'runtime/kafka.ts';
 const KAFKA_PACKAGES = ['kafkajs'];
 
@@ -38,26 +42,42 @@ function* sourceFiles(dir) {
 
 const IMPORT = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]/g;
 
-const violations = [];
-for (const folder of Object.keys(RULES)) {
+/** Every import in folder/: the importing file, the specifier and, for a relative one, its path and top folder. */
+function* importsOf(folder) {
   for (const file of sourceFiles(join(root, folder))) {
     const rel = relative(root, file).split(sep).join('/');
     const text = readFileSync(file, 'utf8');
     for (const match of text.matchAll(IMPORT)) {
       const spec = match[1] ?? match[2] ?? match[3];
       if (!spec) continue;
-      if (spec.startsWith('.')) {
-        const target = relative(root, resolve(dirname(file), spec))
-          .split(sep)
-          .join('/');
-        const targetTop = target.split('/')[0];
-        if (targetTop === folder) continue;
-        if (!RULES[folder].includes(targetTop)) {
-          violations.push(`${rel}: imports ${spec} (${targetTop}/), but ${folder}/ may import only ${[folder, ...RULES[folder]].join(', ')}`);
-        }
-      } else if (KAFKA_PACKAGES.includes(spec.split('/')[0]) && rel !== KAFKA_CLIENT_OWNER) {
-        violations.push(`${rel}: imports ${spec}; only ${KAFKA_CLIENT_OWNER} may use the Kafka client`);
+      const target = spec.startsWith('.')
+        ? relative(root, resolve(dirname(file), spec))
+            .split(sep)
+            .join('/')
+        : null;
+      yield { rel, spec, target, targetTop: target?.split('/')[0] };
+    }
+  }
+}
+
+const violations = [];
+for (const folder of Object.keys(RULES)) {
+  for (const { rel, spec, target, targetTop } of importsOf(folder)) {
+    if (target !== null) {
+      if (targetTop === folder) continue;
+      if (!RULES[folder].includes(targetTop)) {
+        violations.push(`${rel}: imports ${spec} (${targetTop}/), but ${folder}/ may import only ${[folder, ...RULES[folder]].join(', ')}`);
       }
+    } else if (KAFKA_PACKAGES.includes(spec.split('/')[0]) && rel !== KAFKA_CLIENT_OWNER) {
+      violations.push(`${rel}: imports ${spec}; only ${KAFKA_CLIENT_OWNER} may use the Kafka client`);
+    }
+  }
+}
+for (const folder of ENTRY_POINT_ONLY_CALLERS) {
+  for (const { rel, spec, target, targetTop } of importsOf(folder)) {
+    if (target === null || !(targetTop in RULES) || FREELY_IMPORTED.includes(targetTop)) continue;
+    if (target !== `${targetTop}/index.ts`) {
+      violations.push(`${rel}: imports ${spec}, an internal of ${targetTop}/; ${folder}/ may import ${targetTop}/ only through ${targetTop}/index.ts`);
     }
   }
 }

@@ -18,7 +18,7 @@ export { classifyResponse, failureOf } from './microsoft-http.ts';
 export type { ApiFailure, FetchFn, TokenSource } from './microsoft-http.ts';
 export { diffRegistration, stateOf, TRACKED_CAPABILITIES } from './registration-snapshot.ts';
 export type { RegistrationChange, RegistrationState } from './registration-snapshot.ts';
-export { checkpointKey, checkpointSchema } from './checkpoint-store.ts';
+export { checkpointKey, checkpointSchema, emptyCheckpoint, idHash, IdLedger } from './checkpoint-store.ts';
 export type { Checkpoint } from './checkpoint-store.ts';
 
 export interface RunningIngest {

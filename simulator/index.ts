@@ -1,7 +1,7 @@
 /** Public surface of the Microsoft 365 simulator. */
 export { startSimulator } from './server.ts';
 export type { RunningSimulator, StartSimulatorOptions } from './server.ts';
-export { ensureCertificateAuthority } from './certificate-authority.ts';
+export { ensureCertificateAuthority, ensureServerCertificate } from './certificate-authority.ts';
 export type { CertificateAuthorityFiles } from './certificate-authority.ts';
 export { registerSimulatorCommands } from './cli.ts';
 export { SimulatorControl, SimulatorControlError } from './control-client.ts';

@@ -21,7 +21,9 @@ export {
 export { registerStackCommands } from './cli.ts';
 export { choosePort, ephemeralPort } from './processes.ts';
 export { loadStackConfig, stackSettingsSpec, DEFAULT_KAFKA_VERSION, DEFAULT_OPENSEARCH_VERSION, type StackConfig } from './config.ts';
-export { StackRequirementError } from './requirements.ts';
+export { StackRequirementError, findJavaInstalls, pickKafkaJava } from './requirements.ts';
+export { pathExists } from './path-exists.ts';
+export { runOrThrow } from './run-command.ts';
 export { probeKafka, type KafkaProbeResult } from './kafka-probe.ts';
 export { probeOpenSearch, type OpenSearchProbeResult } from './opensearch-probe.ts';
 export { recordedStack, withRecordedStack, type RecordedStack } from './recorded-stack.ts';

@@ -53,6 +53,28 @@ describe('import boundary check', () => {
     expect(output).toContain('only runtime/kafka.ts may use the Kafka client');
   });
 
+  it.each(['cli', 'bench'])('fails when %s/ imports a service internal instead of its index.ts', (caller) => {
+    const root = tree({
+      'ingest/index.ts': "export { IdLedger } from './checkpoint-store.ts';",
+      'ingest/checkpoint-store.ts': 'export class IdLedger {}',
+      [`${caller}/tool.ts`]: "import { IdLedger } from '../ingest/checkpoint-store.ts';",
+    });
+    const { code, output } = run(root);
+    expect(code).toBe(1);
+    expect(output).toContain(
+      `${caller}/tool.ts: imports ../ingest/checkpoint-store.ts, an internal of ingest/; ${caller}/ may import ingest/ only through ingest/index.ts`,
+    );
+  });
+
+  it.each(['cli', 'bench'])('allows %s/ to import a service through index.ts and runtime/ anywhere', (caller) => {
+    const root = tree({
+      'ingest/index.ts': 'export const startIngest = 1;',
+      'runtime/config.ts': 'export const c = 1;',
+      [`${caller}/tool.ts`]: "import { startIngest } from '../ingest/index.ts';\nimport { c } from '../runtime/config.ts';",
+    });
+    expect(run(root).code).toBe(0);
+  });
+
   it('allows runtime and schemas imports from services', () => {
     const root = tree({
       'runtime/kafka.ts': "import { Kafka } from 'kafkajs';",
