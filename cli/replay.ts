@@ -1,5 +1,5 @@
 /**
- * `m365-siem replay --org ID [--from T] [--to T] [--refetch]`.
+ * `m365-siem replay --org ID [--from T] [--to T] [--refetch | --backfill]`.
  *
  * Without --refetch: re-normalizes one organization's records from m365.raw into siem.events (and so the index). It
  * reads only the m365.raw partition that holds the organization's key, from the offset of --from (or the start of
@@ -10,6 +10,9 @@
  *
  * With --refetch: asks the control plane to make ingest re-poll Microsoft for the organization from --from (within
  * Microsoft's 7-day window); ingest rewinds that organization's cursors once.
+ *
+ * With --backfill: asks the control plane to make ingest fetch the organization's unified audit log from --from (up
+ * to 180 days back) through the Audit Search API, deduplicated against the Management API (docs/decisions/0155).
  *
  * This is an entry point: it may import services (normalize) and wires the concrete clients itself.
  */
@@ -275,10 +278,26 @@ export interface RefetchResult {
 }
 
 /** Asks the control plane to make ingest re-poll Microsoft for one organization from `from`. */
-export async function requestRefetch(env: Env, orgId: string, from: Date, fetchImpl: typeof fetch = fetch): Promise<RefetchResult> {
+export function requestRefetch(env: Env, orgId: string, from: Date, fetchImpl: typeof fetch = fetch): Promise<RefetchResult> {
+  return askIngest<RefetchResult>(env, orgId, 'refetch', from, fetchImpl);
+}
+
+export interface BackfillResult {
+  orgId: string;
+  backfillGeneration: number;
+  backfillFrom: string;
+}
+
+/** Asks the control plane to make ingest back-fill one organization's audit log from `from` (Audit Search API). */
+export function requestBackfill(env: Env, orgId: string, from: Date, fetchImpl: typeof fetch = fetch): Promise<BackfillResult> {
+  return askIngest<BackfillResult>(env, orgId, 'backfill', from, fetchImpl);
+}
+
+/** POSTs an operator request for ingest (re-fetch, back-fill) to the control plane, which records it in the connection. */
+async function askIngest<T>(env: Env, orgId: string, action: 'refetch' | 'backfill', from: Date, fetchImpl: typeof fetch): Promise<T> {
   const s = parseSettings(cliSettingsSpec, env);
   if (!s.token) throw new ConfigError(['M365_SIEM_TOKEN: required (an admin API token of the control plane)']);
-  const url = `${s.url}/api/v1/organizations/${encodeURIComponent(orgId)}/applications/microsoft-manage/refetch`;
+  const url = `${s.url}/api/v1/organizations/${encodeURIComponent(orgId)}/applications/microsoft-manage/${action}`;
   let res: Response;
   try {
     res = await fetchImpl(url, {
@@ -298,9 +317,9 @@ export async function requestRefetch(env: Env, orgId: string, from: Date, fetchI
   }
   if (!res.ok) {
     const err = (body as { error?: { code?: string; message?: string } } | null)?.error;
-    throw new Error(`refetch answered ${res.status} ${err?.code ?? ''}: ${err?.message ?? text.slice(0, 300)}`);
+    throw new Error(`${action} answered ${res.status} ${err?.code ?? ''}: ${err?.message ?? text.slice(0, 300)}`);
   }
-  return body as RefetchResult;
+  return body as T;
 }
 
 /** Parses a time given on the command line: ISO 8601, or a duration back from now such as 30m, 6h, 2d. */
@@ -328,12 +347,15 @@ export function replaySnapshot(p: ReplayProgress): ProgressSnapshot {
 export function registerReplayCommand(program: Command): void {
   program
     .command('replay')
-    .description("re-normalize one organization's records from m365.raw into siem.events (idempotent), or with --refetch re-poll Microsoft for it")
+    .description(
+      "re-normalize one organization's records from m365.raw into siem.events (idempotent), or with --refetch re-poll Microsoft for it, or with --backfill fetch its audit history",
+    )
     .requiredOption('--org <id>', 'organization id')
     .option('--from <time>', 'start: ISO 8601 time or a duration back from now (30m, 6h, 2d); default the oldest retained record (with --refetch: 7 days back)')
     .option('--to <time>', 'end: ISO 8601 time or a duration back from now; default the end of m365.raw when the replay starts (not with --refetch)')
     .option('--refetch', "instead re-poll Microsoft for the organization from --from, within Microsoft's 7-day window")
-    .action(async (opts: { org: string; from?: string; to?: string; refetch?: boolean }) => {
+    .option('--backfill', "instead fetch the organization's unified audit log from --from (up to 180 days back) through the Audit Search API")
+    .action(async (opts: { org: string; from?: string; to?: string; refetch?: boolean; backfill?: boolean }) => {
       let from: Date | undefined;
       let to: Date | undefined;
       try {
@@ -341,6 +363,17 @@ export function registerReplayCommand(program: Command): void {
         to = opts.to === undefined ? undefined : parseTimeArgument(opts.to);
       } catch (error) {
         program.error((error as Error).message);
+      }
+      if (opts.backfill) {
+        if (opts.refetch) program.error('--backfill and --refetch are two different requests: give one');
+        if (to !== undefined) program.error('--to cannot be used with --backfill: the audit log is back-filled up to now');
+        if (from === undefined) program.error('--backfill needs --from (how far back, at most 180 days)');
+        const answer = await requestBackfill(process.env, opts.org, from);
+        process.stdout.write(`${JSON.stringify(answer)}\n`);
+        process.stderr.write(
+          `[replay] back-fill requested for ${opts.org} from ${answer.backfillFrom} (generation ${answer.backfillGeneration}); its progress shows in the Management sources' status (backfill)\n`,
+        );
+        return;
       }
       if (opts.refetch) {
         if (to !== undefined) program.error('--to cannot be used with --refetch: Microsoft is re-polled up to now');

@@ -18,6 +18,7 @@ import {
   patchOrganizationBody,
   validate,
 } from './openapi.ts';
+import { backfillBody, type BackfillResponse } from './backfill.ts';
 import { refetchBody, type RefetchResponse } from './refetch.ts';
 import { schemaRegistryRouter } from './schema-registry.ts';
 import { consentCallbackScriptTag } from './ui/consent-callback-script.ts';
@@ -42,6 +43,8 @@ export interface ControlPlaneAppOptions {
   schemaRegistry?: SchemaRegistryView;
   /** Records an operator's re-fetch request (replay --refetch); the route answers 501 without it. */
   refetch?: (actor: Actor, orgId: string, from: string | undefined) => Promise<RefetchResponse>;
+  /** Records an operator's back-fill request (replay --backfill); the route answers 501 without it. */
+  backfill?: (actor: Actor, orgId: string, from: string) => Promise<BackfillResponse>;
 }
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
@@ -191,6 +194,12 @@ export function buildControlPlaneApp(options: ControlPlaneAppOptions): Express {
     const body = validate(refetchBody, 'body', req.body ?? {});
     if (!options.refetch) throw new ApiError(501, 'not_implemented', 're-fetch is not wired in this control plane');
     res.json(await options.refetch(actorOf(req), id, body.from));
+  });
+  api.post(`${m365}/backfill`, admin, async (req, res) => {
+    const { id } = validate(orgIdParams, 'params', req.params);
+    const body = validate(backfillBody, 'body', req.body ?? {});
+    if (!options.backfill) throw new ApiError(501, 'not_implemented', 'back-fill is not wired in this control plane');
+    res.json(await options.backfill(actorOf(req), id, body.from));
   });
   api.post(`${m365}/verify`, admin, async (req, res) => {
     const { id } = validate(orgIdParams, 'params', req.params);

@@ -28,6 +28,7 @@ import { ConnectionService, type TokenSource } from './connection-service.ts';
 import { createControlPlaneMetrics } from './metrics.ts';
 import { OrganizationStore } from './organization-store.ts';
 import { PipelineHealth } from './pipeline-health.ts';
+import { requestBackfill } from './backfill.ts';
 import { requestRefetch } from './refetch.ts';
 import { SourceStatusView } from './source-status-view.ts';
 import type { FetchLike } from './upgrades.ts';
@@ -178,6 +179,7 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
     rateLimits: config.rateLimits,
     trustProxy: config.trustProxy,
     refetch: (actor, orgId, from) => requestRefetch(store, actor, orgId, from, (deps.now ?? Date.now)()),
+    backfill: (actor, orgId, from) => requestBackfill(store, actor, orgId, from, (deps.now ?? Date.now)()),
     readiness,
     ...(deps.schemaRegistry ? { schemaRegistry: deps.schemaRegistry } : {}),
   });

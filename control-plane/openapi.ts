@@ -10,6 +10,7 @@ import { ApiError } from './auth.ts';
 import { eventsOpenApiPath, eventsPageSchema } from './events-api.ts';
 import { fleetActivityOpenApiPath, fleetActivitySchema, hourlyActivityOpenApiPath, hourlyActivitySchema } from './events-activity.ts';
 import { ORGANIZATION_ID_PATTERN } from './organization-store.ts';
+import { backfillBody, backfillResponse } from './backfill.ts';
 import { refetchBody, refetchResponse } from './refetch.ts';
 import { CONNECTION_REASONS } from './status.ts';
 import { TENANT_INPUT } from './tenant-resolver.ts';
@@ -277,6 +278,7 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
         History: out(historyResponse),
         Principal: out(principalResponse),
         Refetch: out(refetchResponse),
+        Backfill: out(backfillResponse),
         EventsPage: out(eventsPageSchema),
         HourlyActivity: out(hourlyActivitySchema),
         FleetActivity: out(fleetActivitySchema),
@@ -347,6 +349,17 @@ export function openApiDocument(publicUrl: string): Record<string, unknown> {
           {
             requestBody: body(refetchBody),
             responses: { 200: ok('the recorded request', 'Refetch'), ...errors(400, 401, 403, 404, 409) },
+          },
+        ),
+      },
+      [`${m365}/backfill`]: {
+        parameters: idParam,
+        post: op(
+          "back-fill history through the Audit Search API (replay --backfill): ingest fetches this organization's unified audit log from `from` once (oldest: 180 days back), deduplicated against the Management API",
+          write,
+          {
+            requestBody: body(backfillBody),
+            responses: { 200: ok('the recorded request', 'Backfill'), ...errors(400, 401, 403, 404, 409) },
           },
         ),
       },

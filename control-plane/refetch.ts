@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { ApiError, type Actor } from './auth.ts';
 import type { OrganizationStore } from './organization-store.ts';
+import type { PollingPlan } from '../runtime/index.ts';
 
 /** How long Microsoft keeps content retrievable (Management Activity API; the Graph reports keep at least as long). */
 export const MICROSOFT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -42,25 +43,38 @@ export async function requestRefetch(store: OrganizationStore, actor: Actor, org
     );
   if (fromMs > now) throw new ApiError(400, 'invalid_request', 'body.from: in the future', 'body.from');
   const refetchFrom = new Date(fromMs).toISOString();
+  return recordPollingRequest(store, actor, orgId, 're-fetch', (polling) => {
+    const refetchGeneration = polling.refetchGeneration + 1;
+    return {
+      polling: { ...polling, refetchGeneration, refetchFrom },
+      action: 'connection.refetch_requested',
+      message: `re-fetch from Microsoft requested from ${refetchFrom} (generation ${refetchGeneration})`,
+      detail: { refetchFrom, refetchGeneration },
+      result: { orgId, refetchGeneration, refetchFrom },
+    };
+  });
+}
+
+/**
+ * Records an operator's request to ingest in a polled organization's connection (re-fetch, back-fill): `plan` changes
+ * the polling plan, and the change is one history entry. Refused for an organization that is not connected or polled.
+ */
+export async function recordPollingRequest<R>(
+  store: OrganizationStore,
+  actor: Actor,
+  orgId: string,
+  what: string,
+  plan: (polling: PollingPlan) => { polling: PollingPlan; action: string; message: string; detail: Record<string, unknown>; result: R },
+): Promise<R> {
   return store.mutate(orgId, actor, (current) => {
     if (!current) throw new ApiError(404, 'not_found', `organization ${orgId} does not exist`);
     const connection = current.connection;
     if (!connection?.tenantId || !connection.connectedAt) throw new ApiError(409, 'not_connected', `organization ${orgId} is not connected`);
     if (connection.status === 'disconnected' || !connection.polling.enabled) {
-      throw new ApiError(409, 'not_polling', `organization ${orgId} is not being polled (status ${connection.status}); nothing would re-fetch`);
+      throw new ApiError(409, 'not_polling', `organization ${orgId} is not being polled (status ${connection.status}); nothing would ${what}`);
     }
-    const refetchGeneration = connection.polling.refetchGeneration + 1;
-    connection.polling = { ...connection.polling, refetchGeneration, refetchFrom };
-    return {
-      record: current,
-      history: [
-        {
-          action: 'connection.refetch_requested',
-          message: `re-fetch from Microsoft requested from ${refetchFrom} (generation ${refetchGeneration})`,
-          detail: { refetchFrom, refetchGeneration },
-        },
-      ],
-      result: { orgId, refetchGeneration, refetchFrom },
-    };
+    const change = plan(connection.polling);
+    connection.polling = change.polling;
+    return { record: current, history: [{ action: change.action, message: change.message, detail: change.detail }], result: change.result };
   });
 }

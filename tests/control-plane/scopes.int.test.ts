@@ -71,6 +71,7 @@ describe('operator scopes', () => {
       ['POST', (id) => `/organizations/${id}/applications/microsoft-manage/repair`, undefined],
       ['POST', (id) => `/organizations/${id}/applications/microsoft-manage/verify`, undefined],
       ['POST', (id) => `/organizations/${id}/applications/microsoft-manage/refetch`, {}],
+      ['POST', (id) => `/organizations/${id}/applications/microsoft-manage/backfill`, { from: new Date(Date.now() - 86_400_000).toISOString() }],
     ];
     for (const [method, path, body] of routes) {
       const denied = await as(method, path(outside), body);

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { requestBackfill } from '../../cli/replay.ts';
 import type { BackfillStatus } from '../../runtime/index.ts';
 import { startPipeline, waitUntil, type Pipeline } from './harness.ts';
 
@@ -111,7 +112,49 @@ describe('back-fill of history before the connection', () => {
     const after = (await p.readRaw()).filter((e) => e.orgId === org.orgId).map((e) => e.eventId);
     expect(after).toHaveLength(51);
     expect(new Set(after).size).toBe(51);
+
+    // The operator asks again (replay --backfill --from 2d): a second generation fetches it all, publishes nothing new.
+    const cli = { M365_SIEM_URL: p.controlPlaneUrl, M365_SIEM_TOKEN: p.operatorToken };
+    const asked = await requestBackfill(cli, org.orgId, new Date(Date.now() - 2 * DAY));
+    expect(asked.backfillGeneration).toBe(1);
+    const again = await waitUntil(
+      'the second back-fill to succeed',
+      async () => {
+        const b = await backfillOf(org.orgId);
+        return b?.generation === 1 && b.state === 'succeeded' ? b : null;
+      },
+      120_000,
+    );
+    expect(Date.parse(again.from)).toBe(Date.parse(asked.backfillFrom));
+    expect(again.recordsFetched).toBe(51);
+    expect(again.published).toBe(0);
+    expect(again.duplicates).toBe(51);
+    const final = (await p.readRaw()).filter((e) => e.orgId === org.orgId);
+    expect(final).toHaveLength(51);
+    await expect(requestBackfill(cli, org.orgId, new Date(Date.now() - 200 * DAY))).rejects.toThrow(/400 invalid_request.*180 days/);
   }, 420_000);
+
+  it('a query Microsoft ends failed shows as a failed back-fill, and the Management sources keep flowing', async () => {
+    const tenant = await p.control.createTenant({
+      name: 'E2E Backfill failed',
+      domain: `backfill-failed-${Date.now().toString(36)}.example`,
+      users: 5,
+      publicationDelayMs: [0, 0],
+      auditSearch: { queuedMs: 500, runningMs: 1_000, outcome: 'failed' },
+    });
+    const org = await p.connect(tenant);
+    const b = await waitUntil(
+      'the failed back-fill in the status',
+      async () => {
+        const got = await backfillOf(org.orgId);
+        return got?.state === 'failed' ? got : null;
+      },
+      90_000,
+    );
+    expect(b.queryStatus).toBe('failed');
+    expect(b.message).toMatch(/ended failed.*replay --backfill/);
+    expect((await statusOf(org.orgId))?.sources.find((s) => s.name === SOURCE)?.state).toBe('ok');
+  }, 180_000);
 
   it('a GCC High organization’s status says the back-fill is not offered there', async () => {
     const tenant = await p.control.createTenant({
