@@ -28,6 +28,8 @@ export default defineConfig({
           name: 'unit',
           include: ['tests/**/*.test.ts'],
           exclude: [...EXCLUDED, ...STACK_TESTS],
+          // A unit test that runs no expect fails (decision 0191).
+          expect: { requireAssertions: true },
         },
       },
       {

@@ -157,11 +157,12 @@ describe('control API', () => {
     expect(app.certificate.certPem).toContain('BEGIN CERTIFICATE');
   });
 
-  it('answers only loopback clients', async () => {
-    const external = Object.values(networkInterfaces())
-      .flat()
-      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
-    if (!external) return;
+  // A non-loopback peer needs an address of this machine that is not loopback; without one the test is reported as
+  // skipped (never passed silently). The decision itself is covered either way by tests/simulator/loopback.test.ts.
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  it.skipIf(external === undefined)('answers only loopback clients', async () => {
     const sim = await startSimulator({ port: 0, host: '0.0.0.0', stateDir: path.dirname(inject('simulatorCaFile')), seed: 'loopback' });
     try {
       const status = await new Promise<number>((resolve, reject) => {
