@@ -175,4 +175,25 @@ describe('back-fill of history before the connection', () => {
     expect(b.message).toMatch(/not offered in gcc-high/);
     expect(b.queryStatus).toBeNull();
   }, 180_000);
+
+  it('without the AuditLogsQuery role the status says the back-fill is not permitted, and the Management sources keep flowing', async () => {
+    const app = await p.control.getApp();
+    await p.control.patchApp({ requiredRoles: app.requiredRoles.filter((r) => r !== 'AuditLogsQuery.Read.All') });
+    try {
+      const tenant = await p.control.createTenant({ name: 'E2E Backfill no role', domain: `backfill-norole-${Date.now().toString(36)}.example`, users: 5 });
+      const org = await p.connect(tenant);
+      const b = await waitUntil(
+        'the refused back-fill in the status',
+        async () => {
+          const got = await backfillOf(org.orgId);
+          return got?.state === 'not_permitted' ? got : null;
+        },
+        90_000,
+      );
+      expect(b.message).toMatch(/AuditLogsQuery\.Read\.All/);
+      await waitUntil('the Exchange source ok', async () => (await statusOf(org.orgId))?.sources.find((s) => s.name === SOURCE)?.state === 'ok', 90_000);
+    } finally {
+      await p.control.patchApp({ requiredRoles: app.requiredRoles });
+    }
+  }, 180_000);
 });
