@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { BACKFILL_STATES, SOURCES, type BackfillStatus, type SourceName } from '../runtime/index.ts';
+import { BACKFILL_STATES, DATA_LOSS_CAUSES, SOURCES, type BackfillStatus, type SourceName } from '../runtime/index.ts';
 import { CompactIdSet } from './compact-id-set.ts';
 
 /**
@@ -69,6 +69,10 @@ export const checkpointSchema = z.object({
     .nullable()
     .default(null),
   backfill: backfillSchema.nullable().default(null),
+  /** Data-loss markers: intervals Microsoft will never serve (ingest/data-loss.ts), newest last. */
+  gaps: z.array(z.object({ fromMs: z.number(), toMs: z.number(), cause: z.enum(DATA_LOSS_CAUSES), recordedAtMs: z.number() })).default([]),
+  /** Management: the last /subscriptions/start asked (Microsoft wants 15 minutes between them) and the last that started one. */
+  subscription: z.object({ lastStartRequestMs: z.number().nullable(), startedAtMs: z.number().nullable() }).nullable().default(null),
   updatedAt: z.string().optional(),
 });
 export type Checkpoint = z.infer<typeof checkpointSchema>;
@@ -108,6 +112,8 @@ export function emptyCheckpoint(orgId: string, source: SourceName, tenantId: str
     lastSuccessMs: null,
     snapshot: null,
     backfill: null,
+    gaps: [],
+    subscription: null,
   };
 }
 

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { SIGN_IN_ENDPOINTS, SIGN_IN_SOURCES, isSignInSource, type Cloud, type GraphApiVersion, type GraphSource } from '../runtime/index.ts';
 import type { BudgetKind } from './rate-budget.ts';
 import { ApiPermanentError, type RequestTarget } from './microsoft-http.ts';
-import { attempt, canonicalJson, commitPage, emptyReport, guardPage, type CycleReport, type Poller, type PollerContext } from './poller.ts';
+import { passedRetention, retentionFor } from './data-loss.ts';
+import { attempt, canonicalJson, commitPage, emptyReport, guardPage, recordGap, type CycleReport, type Poller, type PollerContext } from './poller.ts';
 import type { IngestSettings } from './config.ts';
 import { floorSecond, formatGraphTime, parseMicrosoftDate } from './windows.ts';
 
@@ -207,6 +208,7 @@ export class GraphPoller implements Poller {
     const s = this.ctx.settings;
     const startedAt = this.ctx.now();
     const cursor = this.ctx.progress.effectiveCursorMs;
+    await this.markRetentionPassed(cursor, startedAt, signal, report);
     const { fromMs: from, deep } = graphQueryStart(cursor, startedAt, this.lastDeepAtMs, s);
     // What is at risk of passing Microsoft's retention is what follows the cursor, not the deeper re-query.
     const oldestPending = cursor === null ? from : cursor - s.graphLagMs;
@@ -227,6 +229,22 @@ export class GraphPoller implements Poller {
     }
     report.oldestPendingMs = null;
     return report;
+  }
+
+  /**
+   * The retention clock (decision 0151): what followed the cursor and is now older than the tenant's licence keeps
+   * is recorded as lost, once. The query still asks from the cursor: Graph serves whatever it still has, and a tier
+   * read wrong must never cost a record.
+   */
+  private async markRetentionPassed(cursor: number | null, nowMs: number, signal: AbortSignal, report: CycleReport): Promise<void> {
+    if (cursor === null) return;
+    const { warnMs } = retentionFor(this.ctx.source, null);
+    if (warnMs === null || cursor >= nowMs - warnMs) return; // within every tier's retention: no need to ask the tier
+    const tier = (await this.ctx.licence?.tier(signal)) ?? null;
+    const lost = passedRetention(cursor, nowMs, retentionFor(this.ctx.source, tier).markMs);
+    if (lost === null) return;
+    report.lostMs = lost.toMs - lost.fromMs;
+    await recordGap(this.ctx, { ...lost, cause: 'retention_passed', recordedAtMs: nowMs });
   }
 
   /**

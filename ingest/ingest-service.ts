@@ -23,6 +23,7 @@ import type { IngestConfig } from './config.ts';
 import { GraphPoller } from './graph-poller.ts';
 import { ManagementActivityPoller } from './management-activity-poller.ts';
 import { createIngestMetrics, type IngestMetrics } from './metrics.ts';
+import { TenantLicence } from './licence-tier.ts';
 import { MicrosoftHttp, type FetchFn, type TokenSource } from './microsoft-http.ts';
 import type { Poller, PollerContext } from './poller.ts';
 import { RateBudgets, Semaphore } from './rate-budget.ts';
@@ -56,6 +57,7 @@ interface OrgEntry {
   quota: TenantQuota;
   /** The Audit Search back-fill running for this organization, if any. */
   backfill: { generation: number; abort: AbortController } | null;
+  licence: TenantLicence;
 }
 
 /** Back-fill outcomes that end a generation; any other state found in a checkpoint is an interrupted run, run again. */
@@ -263,6 +265,13 @@ export class IngestService {
         runners: new Map(),
         quota: new TenantQuota(this.config.settings.tenantRecordsPerHour, this.now),
         backfill: null,
+        licence: new TenantLicence(
+          this.http,
+          { tenantId: c.tenantId, cloud: c.cloud, resource: 'graph', base: this.config.clouds[c.cloud].graphHost, budget: 'graph-other' },
+          this.now,
+          this.logger,
+          orgId,
+        ),
       };
       this.orgs.set(orgId, org);
       part.orgs.add(orgId);
@@ -356,6 +365,7 @@ export class IngestService {
       firstEventAt: prev?.firstEventAt ?? null,
       lagSeconds: prev?.lagSeconds ?? null,
       hoursUntilDataLoss: null,
+      gaps: prev?.gaps ?? [],
       counts: prev?.counts ?? { recordsPublished: 0, duplicatesSkipped: 0, deadLettered: 0, errors: 0, events24h: 0 },
       updatedAt: new Date(this.now()).toISOString(),
     };
@@ -401,6 +411,7 @@ export class IngestService {
       logger: this.logger,
       now: this.now,
       quota: org.quota,
+      licence: org.licence,
     };
   }
 

@@ -1,8 +1,20 @@
 import { z } from 'zod';
 import { managementContentType, type DeadLetterCode, type ManagementSource } from '../runtime/index.ts';
 import { idHash } from './checkpoint-store.ts';
-import { ApiPermanentError, failureOf, type RequestTarget } from './microsoft-http.ts';
-import { attempt, canonicalJson, countCommitted, emptyReport, guardPage, runPool, type CycleReport, type Poller, type PollerContext } from './poller.ts';
+import type { DataLossCause } from '../runtime/index.ts';
+import { ApiPermanentError, ApiRetriableError, failureOf, type RequestTarget } from './microsoft-http.ts';
+import {
+  attempt,
+  canonicalJson,
+  countCommitted,
+  emptyReport,
+  guardPage,
+  recordGap,
+  runPool,
+  type CycleReport,
+  type Poller,
+  type PollerContext,
+} from './poller.ts';
 import type { RefusedRecord } from './source-progress.ts';
 import { formatManagementTime, parseMicrosoftDate, planWindows, type TimeWindow } from './windows.ts';
 
@@ -26,6 +38,22 @@ const contentItemSchema = z.looseObject({
 const contentListSchema = z.array(z.unknown()).nullable();
 const blobSchema = z.array(z.unknown());
 const subscriptionListSchema = z.array(z.looseObject({ contentType: z.string().optional(), status: z.string().optional() })).nullable();
+
+/**
+ * "Once you submit a subscription request, a waiting period of 15 minutes is required before another request can be
+ * made" (Activity API reference, "Working with the Office 365 Management Activity API"); stop is not throttled.
+ */
+export const SUBSCRIPTION_START_INTERVAL_MS = 15 * 60_000;
+
+/**
+ * The wait a start refusal names ("Too many frequent subscription start requests. Please retry again after 14m 56s",
+ * reported by peers, elastic/integrations#15476), or undefined.
+ */
+export function startRetryAfterMs(message: string): number | undefined {
+  const m = /after\s+(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?/i.exec(message);
+  if (!m || (m[1] === undefined && m[2] === undefined)) return undefined;
+  return (Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 1_000;
+}
 
 /** Blobs that stay malformed for this many cycles are dead-lettered so one bad blob cannot block a tenant for 7 days. */
 const MALFORMED_CYCLES_BEFORE_DEAD_LETTER = 5;
@@ -78,13 +106,10 @@ export class ManagementActivityPoller implements Poller {
       maxWindowMs: s.managementWindowMs,
       initialLookbackMs: s.initialLookbackMs,
     });
-    if (plan.lostMs > 0) {
+    const cursor = this.ctx.progress.effectiveCursorMs;
+    if (plan.lostMs > 0 && cursor !== null) {
       report.lostMs = plan.lostMs;
-      this.ctx.metrics.dataLost.inc({ source: this.ctx.source });
-      this.ctx.logger.error(
-        { orgId: this.ctx.orgId, source: this.ctx.source, lostHours: Math.round(plan.lostMs / 360_000) / 10 },
-        "cursor is older than Microsoft's 7-day retention: content in between can no longer be fetched",
-      );
+      await recordGap(this.ctx, { fromMs: cursor, toMs: cursor + plan.lostMs, cause: 'retention_passed', recordedAtMs: now });
     }
     for (const window of plan.windows) {
       report.oldestPendingMs = Math.max(window.startMs, this.ctx.progress.effectiveCursorMs ?? window.startMs);
@@ -117,23 +142,50 @@ export class ManagementActivityPoller implements Poller {
     this.subscriptionReady = true;
   }
 
+  /**
+   * Starts (or re-enables) the subscription, at most once per 15 minutes per content type — the last request is kept
+   * in the checkpoint, so a restart of ingest does not ask again early. A start that took effect records a data-loss
+   * marker: Microsoft serves only content published after it (Activity API reference, "Stop a subscription"), so
+   * [cursor, start) — or, on a first start, the initial look-back — is never served.
+   */
   private async startSubscription(signal: AbortSignal): Promise<void> {
-    try {
-      await attempt(
-        () =>
-          this.ctx.http.json(
-            this.target,
-            `${this.root}/subscriptions/start?contentType=${this.contentType}&PublisherIdentifier=${this.publisher}`,
-            z.unknown(),
-            { api: 'management', method: 'POST', signal },
-          ),
-        signal,
-      );
-      this.ctx.logger.info({ orgId: this.ctx.orgId, contentType: this.contentType }, 'subscription started');
-    } catch (error) {
-      // AF20024 "already enabled" is success (undocumented, HTTP 400).
-      if (failureOf(error).code !== 'AF20024') throw error;
+    const now = this.ctx.now();
+    const cp = this.ctx.progress.checkpoint;
+    const last = cp.subscription?.lastStartRequestMs ?? null;
+    if (last !== null && now - last < SUBSCRIPTION_START_INTERVAL_MS) {
+      const waitMs = SUBSCRIPTION_START_INTERVAL_MS - (now - last);
+      // No Retry-After: the source backs off as usual and each cycle re-checks this, which costs one listing, no start.
+      throw new ApiRetriableError({
+        reason: 'subscription_disabled',
+        code: 'subscription_start_wait',
+        httpStatus: null,
+        retriable: true,
+        message: `the ${this.contentType} subscription is not enabled; Microsoft allows one start request per 15 minutes: asking again in ${Math.ceil(waitMs / 1000)} s`,
+      });
     }
+    // The request is recorded before it is sent: a crash right after it must not lead to a second one within 15 minutes.
+    await this.ctx.progress.commit({ mutate: (c) => ({ ...c, subscription: { lastStartRequestMs: now, startedAtMs: c.subscription?.startedAtMs ?? null } }) });
+    try {
+      await this.ctx.http.json(
+        this.target,
+        `${this.root}/subscriptions/start?contentType=${this.contentType}&PublisherIdentifier=${this.publisher}`,
+        z.unknown(),
+        { api: 'management', method: 'POST', signal },
+      );
+    } catch (error) {
+      const f = failureOf(error);
+      // AF20024 "already enabled" (undocumented, HTTP 400): nothing stopped, nothing lost.
+      if (f.code === 'AF20024') return;
+      const named = f.reason === 'throttled' ? startRetryAfterMs(f.message) : undefined;
+      if (named !== undefined) throw new ApiRetriableError({ ...f, retryAfterMs: Math.max(f.retryAfterMs ?? 0, named) });
+      throw error;
+    }
+    const first = cp.cursorMs === null && (cp.subscription?.startedAtMs ?? null) === null;
+    const cause: DataLossCause = first ? 'subscription_started' : 'subscription_restarted';
+    const from = first ? now - this.ctx.settings.initialLookbackMs : (this.ctx.progress.effectiveCursorMs ?? now - this.ctx.settings.initialLookbackMs);
+    await recordGap(this.ctx, { fromMs: from, toMs: now, cause, recordedAtMs: now });
+    await this.ctx.progress.commit({ mutate: (c) => ({ ...c, subscription: { lastStartRequestMs: now, startedAtMs: now } }) });
+    this.ctx.logger.info({ orgId: this.ctx.orgId, contentType: this.contentType, cause }, 'subscription started');
   }
 
   /** Lists one window page by page, handling each page's blobs before asking for the next. */
@@ -158,8 +210,9 @@ export class ManagementActivityPoller implements Poller {
       try {
         page = await attempt(() => this.ctx.http.json(this.target, pageUrl, contentListSchema, { api: 'management', signal }), signal);
       } catch (error) {
-        // AF20022: no subscription (stopped by someone, or never started): start it and list again, once.
-        if (failureOf(error).code === 'AF20022' && !retriedSubscription) {
+        // AF20022 (no subscription) or AF20023 (stopped, or disabled by an admin): start it and list again, once.
+        const code = failureOf(error).code;
+        if ((code === 'AF20022' || code === 'AF20023') && !retriedSubscription) {
           retriedSubscription = true;
           seen.delete(pageUrl);
           await this.startSubscription(signal);

@@ -17,7 +17,11 @@ export function createIngestMetrics(withDefaults = true) {
     cycles: m.counter('cycles', 'poll cycles by source kind and outcome', ['kind', 'outcome']),
     transactions: m.counter('transactions', 'Kafka transactions by outcome', ['outcome']),
     windowsCompleted: m.counter('windows_completed', 'Management API windows completed (cursor advanced)', ['source']),
-    dataLost: m.counter('content_past_retention', "ALARM: cursors found older than Microsoft's 7-day limit (content lost)", ['source']),
+    dataLost: m.counter(
+      'content_past_retention',
+      'ALARM: data-loss markers recorded: intervals Microsoft will never serve (retention passed, subscription started or restarted)',
+      ['source'],
+    ),
     assignedTenants: m.gauge('assigned_tenants', 'count', 'organizations this instance polls'),
     runningSources: m.gauge('running_sources', 'count', '(organization, source) loops running'),
     httpInFlight: m.gauge('http_in_flight', 'count', 'Microsoft requests in flight'),

@@ -1,10 +1,12 @@
 import type { CloudProfile, Logger, SourceName } from '../runtime/index.ts';
 import { withRetry } from '../runtime/index.ts';
+import { addGap, gapMessage, type GapMs } from './data-loss.ts';
 import type { IngestSettings } from './config.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { MicrosoftHttp } from './microsoft-http.ts';
 import type { CommitResult, ReadyRecord, RefusedRecord, SourceProgress } from './source-progress.ts';
 import { guardRecord } from './tenant-guard.ts';
+import type { TenantLicence } from './licence-tier.ts';
 import type { TenantQuota } from './tenant-quota.ts';
 
 /** What every poller gets: one (organization, source), its committed progress and the shared clients. */
@@ -21,6 +23,8 @@ export interface PollerContext {
   now: () => number;
   /** The organization's record quota, shared by its sources (absent in unit tests of one poller). */
   quota?: TenantQuota;
+  /** The organization's Entra ID licence tier, shared by its sources (absent in unit tests of one poller). */
+  licence?: TenantLicence;
 }
 
 export interface CycleReport {
@@ -42,6 +46,19 @@ export interface Poller {
 }
 
 export const emptyReport = (): CycleReport => ({ published: 0, duplicates: 0, deadLettered: 0, oldestPendingMs: null, lostMs: 0, tenantMismatches: 0 });
+
+/** Records a data-loss marker in the checkpoint, durably (one transaction), and logs it once. */
+export async function recordGap(ctx: PollerContext, gap: GapMs): Promise<void> {
+  const before = ctx.progress.checkpoint.gaps;
+  const after = addGap(before, gap);
+  if (after.length === before.length && after.every((g, i) => g === before[i])) return;
+  await ctx.progress.commit({ mutate: (cp) => ({ ...cp, gaps: addGap(cp.gaps, gap) }) });
+  ctx.metrics.dataLost.inc({ source: ctx.source });
+  ctx.logger.error(
+    { orgId: ctx.orgId, source: ctx.source, cause: gap.cause, from: new Date(gap.fromMs).toISOString(), to: new Date(gap.toMs).toISOString() },
+    gapMessage(gap),
+  );
+}
 
 /** Adds what one committed change did to the cycle's report. */
 export function countCommitted(report: CycleReport, committed: CommitResult): void {

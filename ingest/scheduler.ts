@@ -1,8 +1,11 @@
 import { backoffDelay, PERMANENT_REFUSALS, sleep, type SourceStatus, type SourceState, type StatusReason } from '../runtime/index.ts';
 
+/** How long a source stays degraded after a data-loss marker was recorded. */
+const RECENT_GAP_MS = 24 * 3_600_000;
 /** How long a permanently refused source waits if nothing wakes it (a day: the periodic status still reports it). */
 const PARKED_MS = 24 * 3_600_000;
 import { backfillStatusOf, events24h } from './checkpoint-store.ts';
+import { gapMessage, gapView, retentionFor } from './data-loss.ts';
 import { LICENCE_REQUIRED } from './licence-refusals.ts';
 import { failureOf, type ApiFailure } from './microsoft-http.ts';
 import type { CycleReport, Poller, PollerContext } from './poller.ts';
@@ -73,6 +76,7 @@ export class SourceRunner {
         this.lastFailure = null;
         this.ctx.metrics.cycles.inc({ kind: this.kind, outcome: 'ok' });
         this.ctx.quota?.charge(report.published);
+        this.ctx.licence?.learn(this.ctx.source, 'served');
         const quotaWaitMs = this.ctx.quota?.waitMs() ?? 0;
         this.reportSuccess(report, quotaWaitMs);
         if (report.nextRunInMs !== undefined) delay = Math.max(0, report.nextRunInMs);
@@ -150,6 +154,7 @@ export class SourceRunner {
       firstEventAt: cp.firstEventMs !== null ? new Date(cp.firstEventMs).toISOString() : null,
       lagSeconds: cursor !== null ? Math.max(0, Math.round((now - cursor) / 1000)) : null,
       hoursUntilDataLoss: null,
+      gaps: cp.gaps.map(gapView),
       counts: { ...cp.counts, errors: this.errors, events24h: events24h(cp.hourly, now) },
       updatedAt: new Date(now).toISOString(),
       ...(cp.backfill ? { backfill: backfillStatusOf(cp.backfill) } : {}),
@@ -160,15 +165,11 @@ export class SourceRunner {
     const now = this.ctx.now();
     if (report.tenantMismatches > 0) this.mismatchUntilMs = now + 3_600_000;
     let status = this.base('ok', null, null);
-    if (report.lostMs > 0) {
-      status = {
-        ...this.base(
-          'degraded',
-          'data_loss_risk',
-          `the cursor was ${Math.round(report.lostMs / 360_000) / 10} h past Microsoft's 7-day limit: that content could not be fetched`,
-        ),
-        hoursUntilDataLoss: 0,
-      };
+    // A marker recorded lately (not the first start's: nothing was collected before it) degrades the source for a
+    // day, so the loss is seen; the marker itself stays in `gaps` and in the organization's history.
+    const recent = this.ctx.progress.checkpoint.gaps.filter((g) => g.cause !== 'subscription_started' && now - g.recordedAtMs < RECENT_GAP_MS).at(-1);
+    if (recent !== undefined) {
+      status = { ...this.base('degraded', 'data_loss_risk', gapMessage(recent).slice(0, 500)), hoursUntilDataLoss: 0 };
     } else if (quotaWaitMs > 0) {
       const perHour = this.ctx.quota?.recordsPerHour ?? 0;
       status = this.base(
@@ -190,6 +191,7 @@ export class SourceRunner {
     const message = `${f.code}: ${f.message}`.slice(0, 500);
     let status: SourceStatus;
     if (f.reason === 'licence_missing') {
+      this.ctx.licence?.learn(this.ctx.source, 'licence_refused');
       const licence = LICENCE_REQUIRED[this.ctx.source] ?? 'Microsoft Entra ID P1 or P2';
       status = { ...this.base('unavailable_licence', 'licence_missing', `${message} — this source needs ${licence}`.slice(0, 500)), licenceRequired: licence };
     } else if (f.reason === 'throttled' || (f.reason === 'kafka_unavailable' && this.consecutiveFailures < 5)) {
@@ -199,15 +201,18 @@ export class SourceRunner {
     } else {
       status = this.base('failing', f.reason, message);
     }
-    if (this.kind === 'management' && cursor !== null) {
-      const hours = hoursUntilDataLoss(cursor, now);
+    // One retention clock for every source: Management's 7 days, Graph's by the tenant's licence (decision 0151).
+    const { warnMs } = retentionFor(this.ctx.source, this.ctx.licence?.known() ?? null);
+    if (warnMs !== null && cursor !== null) {
+      const hours = hoursUntilDataLoss(cursor, now, warnMs);
+      const days = Math.round(warnMs / 86_400_000);
       status = { ...status, hoursUntilDataLoss: hours };
       if (hours <= this.ctx.settings.dataLossWarnHours) {
         status = {
           ...status,
           state: 'failing',
           reason: 'data_loss_risk',
-          message: `${Math.max(0, hours)} h left before unfetched content passes Microsoft's 7-day limit; cause: ${message}`.slice(0, 500),
+          message: `${Math.max(0, hours)} h left before unfetched content passes Microsoft's ${days}-day limit; cause: ${message}`.slice(0, 500),
         };
       }
     }

@@ -1,5 +1,8 @@
 import { statusKey, type KafkaClient, type KafkaProducer, type Logger, type SourceStatus } from '../runtime/index.ts';
 
+/** What makes a status go out at once when it changes (a new data-loss marker included). */
+const fingerprintOf = (s: SourceStatus): string => `${s.state}|${s.reason}|${s.message}|${s.hoursUntilDataLoss}|${s.gaps.length}`;
+
 /**
  * Publishes per-(organization, source) status to the compacted topic m365.status (key `${orgId}|${source}`).
  * A change of state, reason or message goes out at once; an unchanged status is refreshed at most every
@@ -40,7 +43,7 @@ export class StatusReporter {
   report(status: SourceStatus): void {
     const key = statusKey(status.orgId, status.source);
     this.latest.set(key, status);
-    const fingerprint = `${status.state}|${status.reason}|${status.message}|${status.hoursUntilDataLoss}`;
+    const fingerprint = fingerprintOf(status);
     const prev = this.published.get(key);
     if (!prev || prev.fingerprint !== fingerprint) {
       this.dirty.add(key);
@@ -78,7 +81,7 @@ export class StatusReporter {
         const now = Date.now();
         for (const key of keys) {
           const s = this.latest.get(key);
-          if (s) this.published.set(key, { fingerprint: `${s.state}|${s.reason}|${s.message}|${s.hoursUntilDataLoss}`, atMs: now });
+          if (s) this.published.set(key, { fingerprint: fingerprintOf(s), atMs: now });
         }
       } catch (error) {
         for (const key of keys) this.dirty.add(key);

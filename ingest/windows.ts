@@ -72,7 +72,7 @@ export function planWindows(input: { cursorMs: number | null; nowMs: number; ove
   return { windows, lostMs };
 }
 
-/** Hours left before content at `oldestPendingMs` passes Microsoft's 7-day limit (may be negative). */
-export function hoursUntilDataLoss(oldestPendingMs: number, nowMs: number): number {
-  return Math.round(((oldestPendingMs + RETENTION_MS - nowMs) / HOUR) * 10) / 10;
+/** Hours left before content at `oldestPendingMs` passes Microsoft's retention (7 days unless given; may be negative). */
+export function hoursUntilDataLoss(oldestPendingMs: number, nowMs: number, retentionMs = RETENTION_MS): number {
+  return Math.round(((oldestPendingMs + retentionMs - nowMs) / HOUR) * 10) / 10;
 }

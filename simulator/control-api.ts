@@ -144,6 +144,7 @@ export function tenantView(ctx: SimContext, t: Tenant): Record<string, unknown> 
       : null,
     consentRevoked: t.revokedConsent,
     subscriptions: [...t.subscriptions.values()].map((s) => ({ contentType: s.contentType, status: s.status, webhook: s.webhook })),
+    startRequests: Object.fromEntries([...t.startRequests].map(([ct, r]) => [ct, { answered: r.answered, refused: r.refused }])),
     endpoints: {
       authority: `${ctx.origin()}/${t.tenantId}`,
       management: `${ctx.origin()}/api/v1.0/${t.tenantId}/activity/feed`,

@@ -45,6 +45,8 @@ export interface SimTenant extends TenantSettings {
   servicePrincipal: { id: string; roles: string[]; consentedBy: string | null; createdAt: string } | null;
   consentRevoked: boolean;
   subscriptions: Array<{ contentType: string; status: string; webhook: unknown }>;
+  /** /subscriptions/start requests per content type: answered, and refused for coming within 15 minutes of the last. */
+  startRequests: Record<string, { answered: number; refused: number }>;
   endpoints: { authority: string; management: string; graph: string };
 }
 

@@ -140,6 +140,8 @@ export class Tenant {
   readonly users: SimUser[];
   readonly feeds = new Map<SourceName, Feed>();
   readonly subscriptions = new Map<string, Subscription>();
+  /** /subscriptions/start requests per content type: answered, refused for asking within 15 minutes, and the last answered. */
+  readonly startRequests = new Map<string, { answered: number; refused: number; lastMs: number | null }>();
   servicePrincipal: ServicePrincipal | null = null;
   /** Set when a service principal existed and was removed (consent revoked / enterprise app deleted). */
   revokedConsent = false;

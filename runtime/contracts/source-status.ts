@@ -104,6 +104,19 @@ export const backfillStatusSchema = z.object({
 });
 export type BackfillStatus = z.infer<typeof backfillStatusSchema>;
 
+/** Why Microsoft will never serve an interval (docs/ingest.md, "Gaps"). */
+export const DATA_LOSS_CAUSES = ['subscription_started', 'subscription_restarted', 'retention_passed'] as const;
+export type DataLossCause = (typeof DATA_LOSS_CAUSES)[number];
+
+/** A data-loss marker: content of [from, to) that Microsoft will never serve, recorded durably by ingest. */
+export const dataLossGapSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  cause: z.enum(DATA_LOSS_CAUSES),
+  recordedAt: z.string(),
+});
+export type DataLossGap = z.infer<typeof dataLossGapSchema>;
+
 export const sourceStatusSchema = z.object({
   schemaVersion: z.literal(1),
   orgId: z.string().min(1),
@@ -124,6 +137,8 @@ export const sourceStatusSchema = z.object({
   lagSeconds: z.number().nullable(),
   /** Hours left before the oldest unfetched window passes Microsoft's 7-day limit; null when nothing is failing. */
   hoursUntilDataLoss: z.number().nullable().default(null),
+  /** Data-loss markers of this source, newest last (bounded): intervals Microsoft will never serve. */
+  gaps: z.array(dataLossGapSchema).default([]),
   counts: z.object({
     recordsPublished: z.number().int().nonnegative(),
     duplicatesSkipped: z.number().int().nonnegative(),

@@ -26,6 +26,9 @@ function afError(res: ServerResponse, status: number, code: string, message: str
   sendJson(res, status, { error: { code, message } }, { 'request-id': randomUUID(), ...headers });
 }
 
+/** Between two /subscriptions/start requests of a content type (Activity API reference). */
+const START_INTERVAL_MS = 15 * 60_000;
+
 const WINDOW_MESSAGE =
   'Start time and end time must both be specified (or both omitted) and must be less than or equal to 24 hours apart, with the start time no more than 7 days in the past.';
 
@@ -217,10 +220,12 @@ export class ManagementApi {
         afError(res, 400, 'AF20024', 'The subscription is already enabled. No property change.');
         return;
       }
+      if (this.startTooSoon(res, tenant, contentType, now)) return;
       existing.webhook = webhook;
       sendJson(res, 200, subscriptionView(existing));
       return;
     }
+    if (this.startTooSoon(res, tenant, contentType, now)) return;
     const sub: Subscription = existing ?? { contentType, status: 'enabled', webhook, enabledSinceMs: now, intervals: [], lastStartMs: now };
     sub.status = 'enabled';
     sub.webhook = webhook;
@@ -229,6 +234,29 @@ export class ManagementApi {
     sub.intervals.push({ fromMs: now, toMs: null });
     tenant.subscriptions.set(contentType, sub);
     sendJson(res, 200, subscriptionView(sub));
+  }
+
+  /**
+   * "Once you submit a subscription request, a waiting period of 15 minutes is required before another request can be
+   * made. This throttling policy doesn't apply to stop a subscription" (Activity API reference, "Working with the Office
+   * 365 Management Activity API"). Counted per content type, the unit a subscription is: peers start all five content
+   * types in a row. Microsoft documents no answer; peers report HTTP 429 "Too many frequent subscription start requests.
+   * Please retry again after 14m 56s" (elastic/integrations#15476), under the documented throttling code AF429. A refused
+   * request does not restart the wait; a request that changes nothing is answered AF20024 first (it starts nothing).
+   */
+  private startTooSoon(res: ServerResponse, tenant: Tenant, contentType: string, now: number): boolean {
+    const counts = tenant.startRequests.get(contentType) ?? { answered: 0, refused: 0, lastMs: null };
+    tenant.startRequests.set(contentType, counts);
+    const waitMs = counts.lastMs === null ? 0 : START_INTERVAL_MS - (now - counts.lastMs);
+    if (waitMs > 0) {
+      counts.refused++;
+      const s = Math.ceil(waitMs / 1000);
+      afError(res, 429, 'AF429', `Too many frequent subscription start requests. Please retry again after ${Math.floor(s / 60)}m ${s % 60}s`);
+      return true;
+    }
+    counts.answered++;
+    counts.lastMs = now;
+    return false;
   }
 
   private stop(req: SimRequest, res: ServerResponse, tenant: Tenant, publisher: string): void {

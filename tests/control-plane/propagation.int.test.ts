@@ -51,6 +51,7 @@ describe('after consent', () => {
       firstEventAt: new Date().toISOString(),
       lagSeconds: 5,
       hoursUntilDataLoss: null,
+      gaps: [],
       counts: { recordsPublished: 3, duplicatesSkipped: 0, deadLettered: 0, errors: 0, events24h: 3 },
       updatedAt: new Date().toISOString(),
     });

@@ -70,6 +70,7 @@ function report(source: SourceName, over: Partial<SourceStatus> = {}): SourceSta
     firstEventAt: new Date(NOW - 3_600_000).toISOString(),
     lagSeconds: 300,
     hoursUntilDataLoss: null,
+    gaps: [],
     counts: { recordsPublished: 10, duplicatesSkipped: 0, deadLettered: 0, errors: 0, events24h: 10 },
     updatedAt: new Date(NOW - 30_000).toISOString(),
     ...over,

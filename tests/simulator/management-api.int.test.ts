@@ -314,6 +314,31 @@ describe('content blobs', () => {
     expect(((await getJson(`${base}/audit/${fake}`, token)).body as AfError).error.code).toBe('AF20050');
   });
 
+  it('refuses a start within 15 minutes of the last (429 AF429 naming the wait), never a stop, and counts both', async () => {
+    const own = await startFixture('management-start-interval');
+    try {
+      const t = await own.tenant();
+      const token = await own.token(t.tenantId, MANAGE);
+      const base = own.management(t.tenantId);
+      const start = () => getJson(`${base}/subscriptions/start?contentType=Audit.General`, token, { method: 'POST' });
+      expect((await start()).status).toBe(200);
+      const stop = await fetch(`${base}/subscriptions/stop?contentType=Audit.General`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+      expect(stop.status).toBe(200);
+      await own.control.advanceClock(60_000);
+      const early = await start();
+      expect(early.status).toBe(429);
+      expect((early.body as AfError).error.code).toBe('AF429');
+      expect((early.body as AfError).error.message).toMatch(/^Too many frequent subscription start requests\. Please retry again after 14m 0s$/);
+      await own.control.advanceClock(14 * 60_000);
+      const fresh = await own.token(t.tenantId, MANAGE);
+      const later = await getJson(`${base}/subscriptions/start?contentType=Audit.General`, fresh, { method: 'POST' });
+      expect(later.status).toBe(200);
+      expect((await own.control.getTenant(t.tenantId)).startRequests['Audit.General']).toEqual({ answered: 2, refused: 1 });
+    } finally {
+      await own.close();
+    }
+  });
+
   it('answers AF20051 for content older than 7 days', async () => {
     const own = await startFixture('management-expiry');
     try {

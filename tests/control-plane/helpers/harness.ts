@@ -209,6 +209,7 @@ export function statusReport(orgId: string, tenantId: string, source: SourceStat
     firstEventAt: now,
     lagSeconds: 120,
     hoursUntilDataLoss: null,
+    gaps: [],
     counts: { recordsPublished: 5, duplicatesSkipped: 0, deadLettered: 0, errors: 0, events24h: 5 },
     updatedAt: now,
     ...over,
