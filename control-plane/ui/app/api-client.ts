@@ -4,7 +4,16 @@
  * with a readable message; the bearer token lives in sessionStorage only (gone when the tab closes).
  */
 import { ApiError, errorMessageFromResponse } from './logic/error-message.ts';
-import type { ConsentUrlResponse, EventsPage, HistoryEntry, MicrosoftManageApplication, Organization, Principal } from './logic/api-types.ts';
+import type {
+  ConsentUrlResponse,
+  EventsPage,
+  FleetActivity,
+  HistoryEntry,
+  HourlyActivity,
+  MicrosoftManageApplication,
+  Organization,
+  Principal,
+} from './logic/api-types.ts';
 
 const TOKEN_KEY = 'm365siem.operatorToken';
 const BASE = '/api/v1';
@@ -79,4 +88,6 @@ export const api = {
   disconnect: (id: string) => request<unknown>('DELETE', app(id)),
   history: async (id: string): Promise<HistoryEntry[]> => (await request<{ items: HistoryEntry[] }>('GET', `${org(id)}/history`)).items,
   events: (id: string, query: string) => request<EventsPage>('GET', `${org(id)}/events?${query}`),
+  hourlyActivity: (id: string) => request<HourlyActivity>('GET', `${org(id)}/events/hourly`),
+  fleetActivity: () => request<FleetActivity>('GET', '/fleet/activity'),
 };

@@ -4,14 +4,16 @@
  * organizations list. Views render into <main> and return a disposer that stops their timers.
  */
 import { api, getToken, onUnauthorized, setToken } from './api-client.ts';
-import { badge, errorBanner, h, replaceChildren, uid } from './dom.ts';
+import { errorBanner, h, replaceChildren, uid } from './dom.ts';
 import { describeError } from './logic/error-message.ts';
 import { parseRoute, type Route } from './logic/routes.ts';
 import { scopeText } from './logic/principal.ts';
-import { statusView } from './logic/status-view.ts';
 import type { Organization, Principal } from './logic/api-types.ts';
 import { link, navigate, setRenderer, type Dispose } from './navigation.ts';
 import { renderOrganization } from './views/organization-view.ts';
+import { FleetList } from './components/fleet-list.ts';
+import { html, render as renderComponent } from './components/html.ts';
+import { fleetRows } from './logic/fleet.ts';
 
 let disposeView: Dispose = () => {};
 /** The signed-in token's scope; null until GET /me answered (the API enforces the scope either way). */
@@ -121,7 +123,11 @@ export function render(): void {
 function renderOrganizations(main: HTMLElement): Dispose {
   let disposed = false;
   const nameId = uid('org-name');
-  const listBox = h('div', { 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading organizations…'));
+  const listMessage = h('div', { 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading organizations…'));
+  // Preact owns fleetRoot; the plain DOM code only touches listMessage.
+  const fleetRoot = h('div');
+  const listBox = h('div', { 'aria-busy': 'true' }, listMessage, fleetRoot);
+  let highlighted: string | undefined;
   const formMessage = h('div', { 'aria-live': 'polite' });
   const nameInput = h('input', { id: nameId, name: 'name', type: 'text', required: true, maxlength: '200', autocomplete: 'off' });
   const addButton = h('button', { type: 'submit', class: 'primary' }, 'Add organization');
@@ -157,86 +163,29 @@ function renderOrganizations(main: HTMLElement): Dispose {
     try {
       orgs = await api.listOrganizations();
     } catch (error) {
-      if (!disposed) replaceChildren(listBox, errorBanner(describeError(error)));
+      if (!disposed) replaceChildren(listMessage, errorBanner(describeError(error)));
       return;
     }
     if (disposed) return;
     listBox.setAttribute('aria-busy', 'false');
     if (orgs.length === 0) {
       const scoped = principal !== null && !principal.canCreateOrganizations;
+      renderComponent(null, fleetRoot);
       replaceChildren(
-        listBox,
+        listMessage,
         h('p', { class: 'empty' }, scoped ? "No organizations in this token's scope yet." : 'No organizations yet. Add the first one above.'),
       );
       return;
     }
-    const rows = orgs
-      .slice()
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map((org) => {
-        const statusCell = h('td', { 'data-label': 'Connection' }, h('span', { class: 'muted' }, '…'));
-        void fillStatus(org, statusCell);
-        return h(
-          'tr',
-          { 'data-org-id': org.id, class: org.id === highlight ? 'highlight' : null },
-          h('td', { 'data-label': 'Name' }, link({ view: 'organization', orgId: org.id, tab: 'applications' }, org.name)),
-          h('td', { 'data-label': 'Id' }, h('code', null, org.id)),
-          statusCell,
-          h(
-            'td',
-            { class: 'actions-cell' },
-            h(
-              'button',
-              {
-                type: 'button',
-                class: 'icon-button',
-                'aria-label': `Edit ${org.name}`,
-                title: `Edit ${org.name}`,
-                onclick: () => navigate({ view: 'organization', orgId: org.id, tab: 'applications' }),
-              },
-              h('span', { 'aria-hidden': 'true' }, '✎'),
-            ),
-          ),
-        );
-      });
-    replaceChildren(
-      listBox,
-      h(
-        'table',
-        { class: 'data-table responsive', 'aria-label': 'Organizations' },
-        h(
-          'thead',
-          null,
-          h(
-            'tr',
-            null,
-            h('th', { scope: 'col' }, 'Name'),
-            h('th', { scope: 'col' }, 'Id'),
-            h('th', { scope: 'col' }, 'Connection'),
-            h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
-          ),
-        ),
-        h('tbody', null, rows),
-      ),
+    replaceChildren(listMessage);
+    // Activity is extra: without OpenSearch the list still shows every organization and its status.
+    const activity = await api.fleetActivity().then(
+      (a) => a.items,
+      () => [],
     );
-  }
-
-  async function fillStatus(org: Organization, cell: HTMLElement): Promise<void> {
-    try {
-      const app =
-        org.connection !== undefined
-          ? org.connection && { status: org.connection.status ?? 'not_connected', reason: org.connection.reason ?? null }
-          : await api.getApplication(org.id);
-      if (disposed) return;
-      const view = statusView(app);
-      replaceChildren(
-        cell,
-        badge(view.label, view.tone),
-        view.reason && view.status === 'needs_attention' ? h('div', { class: 'muted small' }, view.reason) : null,
-      );
-    } catch (error) {
-      if (!disposed) replaceChildren(cell, h('span', { class: 'muted' }, describeError(error)));
-    }
+    if (disposed) return;
+    if (highlight) highlighted = highlight;
+    renderComponent(html`<${FleetList} rows=${fleetRows(orgs, activity)} highlight=${highlighted} />`, fleetRoot);
   }
 
   const addSection = h('section', { class: 'card', 'aria-labelledby': `${nameId}-h` }, h('h2', { id: `${nameId}-h` }, 'Add organization'), form, formMessage);
@@ -266,6 +215,7 @@ function renderOrganizations(main: HTMLElement): Dispose {
   return () => {
     disposed = true;
     clearInterval(timer);
+    renderComponent(null, fleetRoot);
   };
 }
 

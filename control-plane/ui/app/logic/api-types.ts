@@ -11,6 +11,8 @@ import type {
   ConnectionStatusName,
   EventSummary as ApiEventSummary,
   EventsPage as ApiEventsPage,
+  FleetActivity as ApiFleetActivity,
+  HourlyActivity as ApiHourlyActivity,
   HistoryEntryResponse,
   OrganizationResponse,
   PendingUpgradeResponse,
@@ -56,12 +58,17 @@ export type PipelineStallView = Lenient<PipelineStallResponse> & { stage: string
 export type HistoryEntry = Lenient<HistoryEntryResponse> & Record<string, unknown>;
 export type EventSummary = Lenient<ApiEventSummary> & { id: string; document: unknown };
 export type EventsPage = { total: number; events: EventSummary[] };
+export type OrganizationActivity = Lenient<ApiFleetActivity['items'][number]> & { orgId: string };
+export type FleetActivity = { now?: string; items: OrganizationActivity[] };
+export type HourlyActivity = { from: string; hours: number; sources: Array<{ dataset: string; total: number; counts: number[] }> };
 
 /** The exact response types, for code that builds responses (the UI test stub). */
 export type { ConsentUrlResponse } from '../../../openapi.ts';
 export type {
   ApiEventsPage,
   ApiEventSummary,
+  ApiFleetActivity,
+  ApiHourlyActivity,
   ConnectionResponse,
   HistoryEntryResponse,
   OrganizationResponse,

@@ -10,6 +10,8 @@ import { describeError } from '../logic/error-message.ts';
 import { DATASETS, DEFAULT_FILTERS, OUTCOMES, eventsQueryString, validateFilters, type EventFilters } from '../logic/events-filter.ts';
 import { formatTime, formatTimeShort } from '../logic/format.ts';
 import type { Dispose } from '../navigation.ts';
+import { ActivityChart } from '../components/activity-chart.ts';
+import { html, render as renderComponent } from '../components/html.ts';
 
 const SIZES = [25, 50, 100, 200];
 
@@ -134,8 +136,11 @@ export function renderAnalysis(container: HTMLElement, orgId: string): Dispose {
     }
   }
 
+  const chartRoot = h('div');
+  renderComponent(html`<${ActivityChart} orgId=${orgId} />`, chartRoot);
   replaceChildren(
     container,
+    h('section', { class: 'card', 'aria-labelledby': 'activity-h' }, h('h2', { id: 'activity-h' }, 'Events per hour, last 7 days'), chartRoot),
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'analysis-h' },
@@ -152,6 +157,7 @@ export function renderAnalysis(container: HTMLElement, orgId: string): Dispose {
   void load();
   return () => {
     disposed = true;
+    renderComponent(null, chartRoot);
   };
 }
 
