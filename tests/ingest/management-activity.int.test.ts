@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RAW_HEADERS, type SourceName } from '../../runtime/index.ts';
-import { duplicatesOf, publishedIds, useIngestFixture, waitUntil } from './helpers/ingest-fixture.ts';
+import { duplicatesOf, publishedIds, useIngestFixture, waitForPollCycles, waitUntil } from './helpers/ingest-fixture.ts';
 
 /**
  * Management Activity API end to end against the simulator and real Kafka: m365.raw is compared with the
@@ -25,7 +25,8 @@ describe('Management Activity API poller', () => {
     await fx().waitForSubscriptions(tenant.tenantId, ['Audit.Exchange', 'Audit.AzureActiveDirectory']);
     for (let i = 0; i < 3; i++) {
       for (const s of sources) await fx().sim.control.addRecords(tenant.tenantId, s, 60);
-      await new Promise((r) => setTimeout(r, 700));
+      // Each batch lands after a cycle of its own, so later cycles re-list earlier content.
+      await waitForPollCycles(ingest, orgId, sources, 1);
     }
     for (const s of sources) {
       await waitUntil(
@@ -37,8 +38,8 @@ describe('Management Activity API poller', () => {
         `all records of ${s}`,
       );
     }
-    // Let a few more cycles re-list the overlap: nothing new may appear.
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Let two more cycles re-list the overlap, and read what they committed: nothing new may appear.
+    await fx().settle(ingest, orgId, sources);
     for (const s of sources) {
       const expected = await fx().ledgerIds(tenant.tenantId, s);
       const got = publishedIds(fx().raw.values(), orgId, s);
@@ -87,7 +88,7 @@ describe('Management Activity API poller', () => {
     }
     await fx().sim.control.addRecords(tenant.tenantId, source, 60);
     await waitUntil(async () => new Set(publishedIds(fx().raw.values(), orgId, source)).size >= 90, 30_000, 'every record despite the faults');
-    await new Promise((r) => setTimeout(r, 1_500));
+    await fx().settle(ingest, orgId, [source]);
     const got = publishedIds(fx().raw.values(), orgId, source);
     expect(duplicatesOf(got)).toEqual([]);
     expect(new Set(got)).toEqual(new Set(await fx().ledgerIds(tenant.tenantId, source)));
@@ -115,7 +116,7 @@ describe('Management Activity API poller', () => {
     await fx().sim.control.clearFault(fault.id);
     const second = await fx().startIngest();
     await waitUntil(() => new Set(publishedIds(fx().raw.values(), orgId, source)).size >= 400, 40_000, 'the rest of the window after restart');
-    await new Promise((r) => setTimeout(r, 1_500));
+    await fx().settle(second, orgId, [source]);
     const got = publishedIds(fx().raw.values(), orgId, source);
     expect(duplicatesOf(got)).toEqual([]);
     expect(new Set(got)).toEqual(new Set(await fx().ledgerIds(tenant.tenantId, source)));

@@ -47,14 +47,24 @@ export interface IngestFixture {
   ledgerIds(tenantId: string, source: SourceName): Promise<string[]>;
   /** Waits until the pollers started the tenant's subscriptions to these content types (any, when none given). */
   waitForSubscriptions(tenantId: string, contentTypes?: string[]): Promise<void>;
+  /**
+   * The positive signal for "nothing more appears": waits until each source of the organization completed `cycles`
+   * more successful poll cycles on `ingest` (each had its chance to publish again), then until the raw, status and
+   * dead-letter collectors hold everything committed for the organization so far (a marker read back on each).
+   */
+  settle(ingest: RunningIngest, orgId: string, sources: readonly SourceName[], cycles?: number): Promise<void>;
   /** Closes every ingest instance started so far (afterEach: a failed test must not leave pollers behind). */
   stopInstances(): Promise<void>;
   close(): Promise<void>;
 }
 
+/** Header of a test's own marker record: the collector notes it instead of parsing it as the topic's data. */
+const MARKER_HEADER = 'x-test-marker';
+
 export class Collector<T> {
   readonly items: Array<{ key: string; value: T; partition: number; offset: string; headers: Record<string, string> }> = [];
   private consumer: KafkaConsumer | null = null;
+  private readonly markersSeen = new Set<string>();
 
   constructor(
     private readonly kafka: KafkaClient,
@@ -73,6 +83,11 @@ export class Collector<T> {
       eachMessage: async ({ partition, message }) => {
         if (!message.value) return;
         const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+        const marker = headers[MARKER_HEADER];
+        if (marker !== undefined) {
+          this.markersSeen.add(marker);
+          return;
+        }
         this.items.push({
           key: message.key?.toString() ?? '',
           value: this.parse(JSON.parse(message.value.toString())),
@@ -94,6 +109,18 @@ export class Collector<T> {
       if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} on ${this.topic} (${this.items.length} items)`);
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+
+  /**
+   * Returns once this collector holds everything committed to `key`'s partition before the call: it writes a marker
+   * record with that key (same partition) and waits until the marker is read. read_committed delivers a partition in
+   * offset order, so every record committed earlier has been collected by then — the positive signal a "nothing
+   * more arrived" assertion needs instead of a fixed sleep.
+   */
+  async drain(producer: ReturnType<KafkaClient['producer']>, key: string, timeoutMs = 30_000): Promise<void> {
+    const marker = randomUUID();
+    await producer.send({ topic: this.topic, messages: [{ key, value: '{}', headers: { [MARKER_HEADER]: marker } }] });
+    await waitUntil(() => this.markersSeen.has(marker), timeoutMs, `marker ${marker} on ${this.topic}`);
   }
 
   async stop(): Promise<void> {
@@ -172,6 +199,10 @@ export async function startIngestFixture(options: { tenantPartitions?: number; s
     raw,
     status,
     dlq,
+    settle: async (ingest, orgId, sources, cycles = 2) => {
+      await waitForPollCycles(ingest, orgId, sources, cycles);
+      for (const collector of [raw, status, dlq] as Array<Collector<unknown>>) await collector.drain(producer, orgId);
+    },
     startIngest: async (extraEnv = {}, deps = {}) => {
       const running = await startIngest(
         { ...env, ...extraEnv },
@@ -280,4 +311,36 @@ export async function waitUntil(predicate: () => boolean | Promise<boolean>, tim
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * Waits until each source of the organization reported `cycles` more successful poll cycles on this instance: the
+ * scheduler reports a fresh status (new updatedAt) after every cycle, state `ok` after a successful one.
+ */
+export async function waitForPollCycles(
+  ingest: RunningIngest,
+  orgId: string,
+  sources: readonly SourceName[],
+  cycles: number,
+  timeoutMs = 45_000,
+): Promise<void> {
+  const lastSuccess = (source: SourceName) => {
+    const status = ingest.service.statusOf(orgId, source);
+    return status?.state === 'ok' ? status.updatedAt : null;
+  };
+  const seen = new Map(sources.map((source) => [source, { last: lastSuccess(source), advanced: 0 }]));
+  await waitUntil(
+    () => {
+      for (const [source, entry] of seen) {
+        const now = lastSuccess(source);
+        if (now !== null && now !== entry.last) {
+          entry.last = now;
+          entry.advanced++;
+        }
+      }
+      return [...seen.values()].every((e) => e.advanced >= cycles);
+    },
+    timeoutMs,
+    `${cycles} more poll cycles of ${sources.join(', ')} for ${orgId}`,
+  );
 }
