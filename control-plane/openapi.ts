@@ -4,7 +4,7 @@
  * (docs/decisions/0022).
  */
 import { z } from 'zod';
-import { backfillStatusSchema, CLOUDS, PIPELINE_STAGES, SOURCES } from '../runtime/index.ts';
+import { backfillStatusSchema, CLOUDS, dataLossGapSchema, PIPELINE_STAGES, SOURCES } from '../runtime/index.ts';
 import { API_ERROR_CODE_NAMES } from './api-error-codes.ts';
 import { ApiError } from './auth.ts';
 import { eventsOpenApiPath, eventsPageSchema } from './events-api.ts';
@@ -91,6 +91,10 @@ const sourceView = z.object({
   backfill: backfillStatusSchema
     .optional()
     .describe('Management sources: the Audit Search back-fill of history before the connection (docs/replay.md § Back-fill)'),
+  gaps: z
+    .array(dataLossGapSchema)
+    .optional()
+    .describe('data-loss markers: intervals [from, to) Microsoft will never serve, with why (docs/ingest.md § Gaps); absent when none'),
 });
 
 const pipelineStall = z

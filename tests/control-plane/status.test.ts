@@ -125,6 +125,24 @@ describe('status computation', () => {
     });
   });
 
+  it("shows a source's data-loss markers with their interval, and none where there are none", () => {
+    const gap = {
+      from: '2026-11-20T10:00:00.000Z',
+      to: '2026-11-20T12:30:00.000Z',
+      cause: 'subscription_restarted' as const,
+      recordedAt: '2026-11-20T12:30:00.000Z',
+    };
+    const view = compute(
+      record(),
+      statuses(
+        report('management:Audit.Exchange', { state: 'degraded', reason: 'data_loss_risk', message: 'data lost: Microsoft will never serve …', gaps: [gap] }),
+        report('graph:signIns'),
+      ),
+    );
+    expect(view.sources.find((s) => s.name === 'management:Audit.Exchange')).toMatchObject({ state: 'degraded', reason: 'data_loss_risk', gaps: [gap] });
+    expect(view.sources.find((s) => s.name === 'graph:signIns')?.gaps).toBeUndefined();
+  });
+
   it.each(['audit_logging_off', 'subscription_disabled', 'throttled'] as const)(
     'a failing source reported as %s makes the connection need attention',
     (reason) => {

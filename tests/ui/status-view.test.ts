@@ -105,6 +105,23 @@ describe('permissionRows', () => {
 });
 
 describe('sourceRow', () => {
+  it('lists the intervals Microsoft will never serve, newest first, with why', () => {
+    const r = sourceRow({
+      name: 'management:Audit.Exchange',
+      state: 'degraded',
+      reason: 'data_loss_risk',
+      gaps: [
+        { from: '2026-11-01T00:00:00Z', to: '2026-11-02T00:00:00Z', cause: 'subscription_started', recordedAt: '2026-11-02T00:00:00Z' },
+        { from: '2026-11-20T10:00:00Z', to: '2026-11-20T12:30:00Z', cause: 'subscription_restarted', recordedAt: '2026-11-20T12:30:00Z' },
+      ],
+    });
+    expect(r.gaps).toEqual([
+      'Not served by Microsoft: 2026-11-20T10:00:00Z – 2026-11-20T12:30:00Z (subscription was stopped, then restarted)',
+      'Not served by Microsoft: 2026-11-01T00:00:00Z – 2026-11-02T00:00:00Z (before the subscription started)',
+    ]);
+    expect(sourceRow({ name: 'graph:signIns', state: 'ok' }).gaps).toEqual([]);
+  });
+
   it('says which report is empty for lack of which licence', () => {
     const r = sourceRow({ name: 'graph:riskyUsers', state: 'unavailable_licence', reason: 'licence_missing' });
     expect(r.licenceMissing).toBe('Microsoft Entra ID P2');

@@ -175,6 +175,20 @@ export interface SourceRow {
   licenceMissing: string | null;
   lastEventAt: string | null;
   events24h: number | null;
+  /** Intervals Microsoft will never serve, as sentences, newest first. */
+  gaps: string[];
+}
+
+const GAP_CAUSE: Record<string, string> = {
+  subscription_started: 'before the subscription started',
+  subscription_restarted: 'subscription was stopped, then restarted',
+  retention_passed: "past Microsoft's retention",
+};
+
+/** One data-loss marker as the operator reads it. */
+export function gapText(gap: { from?: string; to?: string; cause?: string }, formatTime: (iso: string) => string = (iso) => iso): string {
+  const cause = gap.cause ?? 'unknown';
+  return `Not served by Microsoft: ${formatTime(gap.from ?? '?')} – ${formatTime(gap.to ?? '?')} (${GAP_CAUSE[cause] ?? humanize(cause)})`;
 }
 
 const SOURCE_STATE: Record<string, { label: string; tone: Tone }> = {
@@ -208,6 +222,7 @@ export function sourceRow(source: SourceView): SourceRow {
     licenceMissing: licence,
     lastEventAt: source.lastEventAt ?? null,
     events24h: typeof source.events24h === 'number' ? source.events24h : null,
+    gaps: (Array.isArray(source.gaps) ? source.gaps : []).map((g) => gapText(g)).reverse(),
   };
 }
 

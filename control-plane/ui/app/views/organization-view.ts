@@ -679,7 +679,18 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
                     { 'data-source': r.name },
                     h('th', { scope: 'row', 'data-label': 'Source' }, r.label, h('div', { class: 'muted small' }, h('code', null, r.name))),
                     h('td', { 'data-label': 'State' }, badge(r.stateLabel, r.tone)),
-                    h('td', { 'data-label': 'Details', title: r.detail && r.detail.length > 180 ? r.detail : null }, r.detail ? shorten(r.detail) : '—'),
+                    h(
+                      'td',
+                      { 'data-label': 'Details', title: r.detail && r.detail.length > 180 ? r.detail : null },
+                      r.detail ? shorten(r.detail) : '—',
+                      r.gaps.length > 0
+                        ? h(
+                            'ul',
+                            { class: 'gaps small', 'aria-label': 'Data not served by Microsoft' },
+                            r.gaps.slice(0, 3).map((g) => h('li', null, g)),
+                          )
+                        : null,
+                    ),
                     h('td', { 'data-label': 'Last event', class: 'nowrap', title: formatTime(r.lastEventAt) }, formatTimeShort(r.lastEventAt)),
                     h('td', { 'data-label': 'Events (24 h)', class: 'num' }, formatCount(r.events24h)),
                   ),
