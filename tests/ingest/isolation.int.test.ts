@@ -55,7 +55,7 @@ describe('tenant isolation', () => {
       }
       return new Response(body, { status: res.status, headers: res.headers });
     };
-    await fx().startIngest({}, { fetch: tamper });
+    const ingest = await fx().startIngest({}, { fetch: tamper });
     await fx().connect(orgId, tenant.tenantId, [mgmt, 'graph:signIns']);
     await fx().waitForSubscriptions(tenant.tenantId);
     await fx().sim.control.addRecords(tenant.tenantId, mgmt, 50);
@@ -80,7 +80,7 @@ describe('tenant isolation', () => {
     expect(mismatches.every((d) => d.stage === 'ingest' && d.orgId === orgId)).toBe(true);
     expect(new Set(mismatches.map((d) => String(JSON.parse(String(d.input)).Id ?? JSON.parse(String(d.input)).id)))).toEqual(tampered);
     // Re-read every cycle inside the Graph lag window, the refused sign-in is still dead-lettered only once.
-    await new Promise((r) => setTimeout(r, 2_000));
+    await fx().settle(ingest, orgId, ['graph:signIns']);
     const victimLetters = fx()
       .dlq.values()
       .filter((d) => d.errorCode === 'tenant_mismatch' && String(JSON.parse(String(d.input)).id) === signInVictim);

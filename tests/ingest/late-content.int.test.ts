@@ -39,7 +39,7 @@ describe('late and at-risk content', () => {
     expect(Date.now()).toBeLessThan(hideUntil);
     expect(publishedIds(fx().raw.values(), orgId, source)).toHaveLength(30);
     await waitUntil(async () => publishedIds(fx().raw.values(), orgId, source).length >= 40, 20_000, 'the late blob');
-    await new Promise((r) => setTimeout(r, 1_000));
+    await fx().settle(ingest, orgId, [source]);
     const got = publishedIds(fx().raw.values(), orgId, source);
     expect(duplicatesOf(got)).toEqual([]);
     expect(new Set(got)).toEqual(new Set(await fx().ledgerIds(tenant.tenantId, source)));

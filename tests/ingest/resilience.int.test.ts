@@ -105,7 +105,7 @@ describe('errors become status; repair fills the gap', () => {
     await new Promise((r) => setTimeout(r, 500));
     await fx().connect(orgId, tenant.tenantId, [source]);
     await waitComplete(orgId, tenant.tenantId, source);
-    await new Promise((r) => setTimeout(r, 1_500));
+    await fx().settle(ingest, orgId, [source]);
     const got = publishedIds(fx().raw.values(), orgId, source);
     expect(duplicatesOf(got)).toEqual([]);
     expect(got).toHaveLength(30);
@@ -121,13 +121,14 @@ describe('errors become status; repair fills the gap', () => {
     await fx().connect(orgId, tenant.tenantId, [source]);
     await fx().sim.control.addRecords(tenant.tenantId, source, 12);
     await waitComplete(orgId, tenant.tenantId, source);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await fx().settle(ingest, orgId, [source]);
     expect(publishedIds(fx().raw.values(), orgId, source)).toHaveLength(12);
     await fx().connect(orgId, tenant.tenantId, [source], {
       polling: { enabled: true, sources: [source], paused: [], refetchGeneration: 1, refetchFrom: from },
     });
     await waitUntil(() => publishedIds(fx().raw.values(), orgId, source).length >= 24, 20_000, 'the re-fetched span');
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Two more cycles after the re-fetch: it must not rewind again on each.
+    await fx().settle(ingest, orgId, [source]);
     const got = publishedIds(fx().raw.values(), orgId, source);
     expect(got).toHaveLength(24); // once more, not on every cycle
     expect(new Set(got)).toEqual(new Set(await fx().ledgerIds(tenant.tenantId, source)));

@@ -315,7 +315,7 @@ export async function waitUntil(predicate: () => boolean | Promise<boolean>, tim
 
 /**
  * Waits until each source of the organization reported `cycles` more successful poll cycles on this instance: the
- * scheduler reports a fresh status (new updatedAt) after every cycle, state `ok` after a successful one.
+ * scheduler reports a fresh status (new updatedAt) after every cycle; a failed one also moves lastErrorAt.
  */
 export async function waitForPollCycles(
   ingest: RunningIngest,
@@ -324,23 +324,21 @@ export async function waitForPollCycles(
   cycles: number,
   timeoutMs = 45_000,
 ): Promise<void> {
-  const lastSuccess = (source: SourceName) => {
+  const reportOf = (source: SourceName) => {
     const status = ingest.service.statusOf(orgId, source);
-    return status?.state === 'ok' ? status.updatedAt : null;
+    return { updatedAt: status?.updatedAt ?? null, lastErrorAt: status?.lastErrorAt ?? null };
   };
-  const seen = new Map(sources.map((source) => [source, { last: lastSuccess(source), advanced: 0 }]));
+  const seen = new Map(sources.map((source) => [source, { last: reportOf(source), succeeded: 0 }]));
   await waitUntil(
     () => {
       for (const [source, entry] of seen) {
-        const now = lastSuccess(source);
-        if (now !== null && now !== entry.last) {
-          entry.last = now;
-          entry.advanced++;
-        }
+        const now = reportOf(source);
+        if (now.updatedAt !== null && now.updatedAt !== entry.last.updatedAt && now.lastErrorAt === entry.last.lastErrorAt) entry.succeeded++;
+        entry.last = now;
       }
-      return [...seen.values()].every((e) => e.advanced >= cycles);
+      return [...seen.values()].every((e) => e.succeeded >= cycles);
     },
     timeoutMs,
-    `${cycles} more poll cycles of ${sources.join(', ')} for ${orgId}`,
+    `${cycles} more successful poll cycles of ${sources.join(', ')} for ${orgId}`,
   );
 }
