@@ -37,7 +37,9 @@ export function ActivityChartView({ activity }: { activity: HourlyActivity }) {
       ${dayTicks.map((d) => {
         const hour = Math.min(activity.hours - 1, d * 24);
         const day = new Date(from + hour * 3_600_000).toISOString().slice(5, 10);
-        return html`<text x=${x(hour)} y=${HEIGHT - 6} text-anchor="middle" class="tick">${day}</text>`;
+        // The end labels anchor inwards so the SVG's edge never cuts them.
+        const anchor = d === 0 ? 'start' : d === days ? 'end' : 'middle';
+        return html`<text x=${x(hour)} y=${HEIGHT - 6} text-anchor=${anchor} class="tick">${day}</text>`;
       })}
       ${activity.sources.map(
         (s, i) =>
