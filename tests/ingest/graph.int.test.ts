@@ -73,7 +73,8 @@ describe('Graph pollers', () => {
     ).toEqual([]);
     for (let i = 0; i < 4; i++) await fx().sim.control.addRecords(tenant.tenantId, source, 6);
     await fx().raw.waitFor((all) => all.some((e) => e.orgId === orgId), 20_000, 'registration change events');
-    await new Promise((r) => setTimeout(r, 3_500));
+    // Every change made has been snapshotted (two more cycles) and read back before the events are checked.
+    await fx().settle(ingest, orgId, [source]);
     const events = fx()
       .raw.values()
       .filter((e) => e.orgId === orgId)
