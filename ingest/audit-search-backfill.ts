@@ -126,7 +126,10 @@ export async function runBackfill(deps: BackfillDeps, generation: number, reques
     if (signal.aborted) throw error;
     const f = failureOf(error);
     const outcome = f.reason === 'permission_missing' || f.reason === 'consent_revoked' ? 'not_permitted' : 'failed';
-    const hint = outcome === 'not_permitted' ? ' — the application needs the Graph role AuditLogsQuery.Read.All (not yet in the permission manifest: grant it to back-fill)' : '';
+    const hint =
+      outcome === 'not_permitted'
+        ? ' — the application needs the Graph role AuditLogsQuery.Read.All (not yet in the permission manifest: grant it to back-fill)'
+        : '';
     return set({ state: outcome, message: `${f.code}: ${f.message}${hint}`.slice(0, 500), finishedMs: ctx.now() });
   }
 }
