@@ -178,6 +178,13 @@ export class ManagementActivityPoller implements Poller {
       if (f.code === 'AF20024') return;
       const named = f.reason === 'throttled' ? startRetryAfterMs(f.message) : undefined;
       if (named !== undefined) throw new ApiRetriableError({ ...f, retryAfterMs: Math.max(f.retryAfterMs ?? 0, named) });
+      // Any other answer (a 5xx, a plain 429, a refusal) means the start did not take: it does not count towards
+      // the 15 minutes, and the source retries with its usual backoff. Without an answer (a network error) the
+      // request may have reached Microsoft, so it still counts.
+      if (f.httpStatus !== null)
+        await this.ctx.progress.commit({
+          mutate: (c) => ({ ...c, subscription: { lastStartRequestMs: last, startedAtMs: c.subscription?.startedAtMs ?? null } }),
+        });
       throw error;
     }
     const first = cp.cursorMs === null && (cp.subscription?.startedAtMs ?? null) === null;

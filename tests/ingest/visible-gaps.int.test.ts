@@ -99,6 +99,39 @@ describe('visible gaps', () => {
     await again.close();
   });
 
+  it('a start request answered with a 5xx or a plain 429 did not take: the poller asks again at once, not in 15 minutes', async () => {
+    const tenant = await fx().sim.tenant({ recordsPerBlob: 5 });
+    const orgId = 'org-start-fails';
+    const source: SourceName = 'management:Audit.SharePoint';
+    // The first two start requests are answered 503 and then a plain 429 (no named wait) on the way to the simulator.
+    const answers = [503, 429];
+    let starts = 0;
+    const failingStarts: FetchFn = async (url, init) => {
+      if (!url.includes('/subscriptions/start')) return fetch(url, init);
+      starts++;
+      const status = answers.shift();
+      if (status === undefined) return fetch(url, init);
+      const code = status === 503 ? 'AF50000' : 'AF429';
+      return new Response(JSON.stringify({ error: { code, message: 'An internal server error occurred. Retry the request.' } }), {
+        status,
+        headers: { 'content-type': 'application/json' },
+      });
+    };
+    // Ingest follows the simulator's clock, which earlier tests of this file may have moved on.
+    const offset = Date.parse((await fx().sim.control.advanceClock(0)).now) - Date.now();
+    const now = () => Date.now() + offset;
+    const ingest = await fx().startIngest(
+      { INGEST_POLL_INTERVAL_MS: '300', INGEST_MAX_BACKOFF_MS: '1000', INGEST_CHECKPOINT_INTERVAL_MS: '0' },
+      { now, fetch: failingStarts },
+    );
+    await fx().connect(orgId, tenant.tenantId, [source]);
+    await fx().waitForSubscriptions(tenant.tenantId, ['Audit.SharePoint']);
+    expect(starts).toBe(3);
+    await fx().sim.control.addRecords(tenant.tenantId, source, 5);
+    await waitUntil(async () => publishedIds(fx().raw.values(), orgId, source).length >= 5, 20_000, 'records after the failed starts');
+    await ingest.close();
+  });
+
   it("a Free tenant's Graph source warns before its 7th day of failure, then marks the 3 days lost after 10 days", async () => {
     let offset = 0;
     const now = () => Date.now() + offset;
