@@ -1,8 +1,10 @@
 /**
  * Normalizer throughput on one core: raw m365.raw value → envelope check → mapping → Avro encoding (Confluent framing)
  * for realistic records of all ten sources from the simulator's generators. Baseline in the same run: JSON.parse +
- * JSON.stringify of the same values. Goal: ratio >= 0.33 with the default settings. A second, informational result
- * shows the cost of NORMALIZE_VENDOR_FIELDS=true (docs/decisions/0035).
+ * JSON.stringify of the same values. Goal: ratio >= 0.45 with the default settings, in which Microsoft's record is
+ * searchable (issue 15; the indexer splices it, decision 0120). The earlier goal of 0.33 (decision 0035) is reported
+ * beside it so a regression below the old floor shows too. A second, informational result shows the cost of
+ * NORMALIZE_VENDOR_FIELDS=true (docs/decisions/0035).
  */
 import { encodeEvent, normalizeValue } from '../normalize/index.ts';
 import { simulatedEnvelopes } from '../tests/normalize/simulated-envelopes.ts';
@@ -70,8 +72,8 @@ export default async function run(): Promise<BenchResult[]> {
       baseline: baselineText,
       baselineValue: Math.round(baselineValue),
       ratio: Number((value / baselineValue).toFixed(3)),
-      goal: 'ratio >= 0.33',
-      met: value / baselineValue >= 0.33,
+      goal: 'ratio >= 0.45 (issue 15, vendor record searchable by default); earlier floor 0.33 (decision 0035)',
+      met: value / baselineValue >= 0.45,
       notes: `${RECORDS} simulator records over all ten sources; envelope check + mapping + Avro encode; records per CPU-second of one core, best of ${ROUNDS} interleaved rounds; default settings (NORMALIZE_VENDOR_FIELDS=false)`,
     },
     {
