@@ -67,6 +67,18 @@ export interface LocalKafkaOptions {
   readonly javaBin: string;
   readonly port: number;
   readonly controllerPort: number;
+  /** A second client listener with TLS and SASL/PLAIN (the TLS proof's broker); the PLAINTEXT one stays for the broker itself. */
+  readonly secureListener?: SecureListener;
+}
+
+/**
+ * A SASL_SSL client listener: the broker's certificate chain and unencrypted PKCS#8 key in one PEM file (Kafka's
+ * PEM keystore, KIP-651) and the SASL/PLAIN users it accepts.
+ */
+export interface SecureListener {
+  readonly port: number;
+  readonly keystorePemFile: string;
+  readonly users: Readonly<Record<string, string>>;
 }
 
 /** One member of a local Kafka cluster: node.id and its two ports. */
@@ -94,19 +106,22 @@ export function kafkaServerProperties(
   port: number,
   controllerPort: number,
   cluster?: { nodeId: number; members: readonly KafkaMember[] },
+  secure?: SecureListener,
 ): string {
   const members = cluster?.members ?? [{ id: 1, port, controllerPort }];
   const { replicationFactor, minIsr } = internalReplication(members.length);
   const internalPartitions = members.length > 1 ? 3 : 1;
+  const secureListener = secure ? `,SASL_SSL://127.0.0.1:${secure.port}` : '';
   return [
     'process.roles=broker,controller',
     `node.id=${cluster?.nodeId ?? 1}`,
     `controller.quorum.voters=${members.map((m) => `${m.id}@127.0.0.1:${m.controllerPort}`).join(',')}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${secureListener}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${secureListener}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${secure ? ',SASL_SSL:SASL_SSL' : ''}`,
+    ...(secure ? secureListenerProperties(secure) : []),
     `log.dirs=${dataDir}`,
     'num.partitions=1',
     `offsets.topic.replication.factor=${replicationFactor}`,
@@ -131,6 +146,23 @@ export function kafkaServerProperties(
       : []),
     '',
   ].join('\n');
+}
+
+function secureListenerProperties(secure: SecureListener): string[] {
+  // JAAS option values are quoted strings: a quote or backslash in a test password would end them early.
+  const users = Object.entries(secure.users).map(([user, password]) => {
+    if (!/^[A-Za-z0-9_-]+$/.test(user) || /["\\]/.test(password))
+      throw new Error(`SASL user ${user}: use letters, digits, - and _ in names and no quote or backslash in passwords`);
+    return `user_${user}="${password}"`;
+  });
+  return [
+    'sasl.enabled.mechanisms=PLAIN',
+    `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${users.join(' ')};`,
+    'listener.name.sasl_ssl.ssl.keystore.type=PEM',
+    `listener.name.sasl_ssl.ssl.keystore.location=${secure.keystorePemFile}`,
+    // Clients are authenticated by SASL, not by certificates.
+    'listener.name.sasl_ssl.ssl.client.auth=none',
+  ];
 }
 
 function log4jProperties(logFile: string): string {
@@ -165,7 +197,7 @@ function log4jProperties(logFile: string): string {
 export async function startLocalKafka(o: LocalKafkaOptions): Promise<ServiceRecord> {
   const workDir = path.join(o.stackDir, 'kafka');
   const dataDir = path.join(workDir, 'data');
-  const node = await startKafkaProcess(o, workDir, kafkaServerProperties(dataDir, o.port, o.controllerPort), dataDir);
+  const node = await startKafkaProcess(o, workDir, kafkaServerProperties(dataDir, o.port, o.controllerPort, undefined, o.secureListener), dataDir);
   return {
     provider: 'local',
     version: o.version,
