@@ -16,8 +16,9 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { createKafkaClient, createLogger, parseKafkaSettings, parseTopicSettings, topicSpecs, type TenantConnection } from '../runtime/index.ts';
+import { createKafkaClient, createLogger, parseKafkaSettings, parseTopicSettings, topicSpecs } from '../runtime/index.ts';
 import { SimulatorControl, startSimulator } from '../simulator/index.ts';
+import { activeConnection } from '../tests/helpers/tenant-connections.ts';
 import type { BenchContext, BenchResult } from './types.ts';
 
 const TENANTS = Number(process.env.INGEST_BENCH_TENANTS ?? 1_000);
@@ -109,26 +110,8 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
     }
     const producer = kafka.producer();
     await producer.connect();
-    const now = new Date().toISOString();
-    const connections = tenants.map((t, i): { key: string; value: string } => {
-      const value: TenantConnection = {
-        schemaVersion: 1,
-        orgId: `bench-org-${i}`,
-        orgName: `Bench ${i}`,
-        revision: 1,
-        updatedAt: now,
-        connection: {
-          cloud: 'commercial',
-          tenantId: t.tenantId,
-          status: 'active',
-          autoUpgrade: true,
-          manifestVersion: 1,
-          requiredRoles: [],
-          grantedRoles: [],
-          polling: { enabled: true, sources: [`management:${CONTENT_TYPE}`], paused: [], refetchGeneration: 0, refetchFrom: null },
-          connectedAt: now,
-        },
-      };
+    const connections = tenants.map((t, i) => {
+      const value = activeConnection({ orgId: `bench-org-${i}`, orgName: `Bench ${i}`, tenantId: t.tenantId, sources: [`management:${CONTENT_TYPE}`] });
       return { key: value.orgId, value: JSON.stringify(value) };
     });
     for (let i = 0; i < connections.length; i += 200) await producer.send({ topic: topics.tenants.name, acks: -1, messages: connections.slice(i, i + 200) });

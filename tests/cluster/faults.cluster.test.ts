@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKafkaClient, createLogger, parseKafkaSettings } from '../../runtime/index.ts';
 import type { SimTenant } from '../../simulator/index.ts';
 import { startPipeline, waitUntil, type ConnectedOrganization, type Pipeline } from '../e2e/harness.ts';
+import { activeConnection } from '../helpers/tenant-connections.ts';
 import { ClusterStack } from './cluster-stack.ts';
 import './provided-context.ts';
 
@@ -298,4 +299,137 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
       await p.start('normalize');
     }
   });
+
+  it('three ingest processes over 300 tenants, one killed (SIGKILL) mid-window: its tenants move, the survivors keep their pace, nothing lost or duplicated', async () => {
+    const TENANTS = 300;
+    const PER_TENANT = 4;
+    await p.stop('ingest');
+    // 300 consent flows would take minutes and are proven elsewhere (tests/e2e): the tenants are consented in the
+    // simulator and their connections written to m365.tenants as the control plane writes them, one source each.
+    const tenants: SimTenant[] = [];
+    for (let i = 0; i < TENANTS; i += 20) {
+      const chunk = await Promise.all(
+        Array.from({ length: Math.min(20, TENANTS - i) }, async (_, j) => {
+          const t = await p.control.createTenant({
+            name: `Shard ${i + j}`,
+            domain: `shard-${i + j}-${Date.now().toString(36)}.example`,
+            users: 2,
+            graphThrottling: false,
+            consentPropagationMs: [0, 0],
+          });
+          await p.control.grantConsent(t.tenantId);
+          return t;
+        }),
+      );
+      tenants.push(...chunk);
+    }
+    const orgOf = (i: number): string => `org-shard-${i}-${process.pid}`;
+    const producer = p.kafka.producer();
+    await producer.connect();
+    try {
+      const connections = tenants.map((t, i) => activeConnection({ orgId: orgOf(i), orgName: `Shard ${i}`, tenantId: t.tenantId, sources: [SOURCE] }));
+      await producer.send({ topic: p.topics.tenants.name, acks: -1, messages: connections.map((c) => ({ key: c.orgId, value: JSON.stringify(c) })) });
+    } finally {
+      await producer.disconnect();
+    }
+    const groupId = p.env.INGEST_GROUP_ID!;
+    // A 3 s cycle per tenant keeps 300 tenants' requests within what the 2-core machine serves next to the cluster.
+    const instances = [0, 1, 2].map(() => startInstance('ingest', { INGEST_POLL_INTERVAL_MS: '3000' }));
+    const batches: string[][][] = [];
+    /** Runs `fn` for every tenant, 20 at a time (the simulator's control API is one process). */
+    const eachTenant = async <T>(fn: (t: SimTenant) => Promise<T>): Promise<T[]> => {
+      const out: T[] = [];
+      for (let i = 0; i < TENANTS; i += 20) out.push(...(await Promise.all(tenants.slice(i, i + 20).map(fn))));
+      return out;
+    };
+    const seen = tenants.map(() => new Set<string>());
+    /**
+     * Adds PER_TENANT records to every tenant and returns their ids per tenant once the simulator published them
+     * (its ledger lists a record only after its publication delay of a few seconds).
+     */
+    const addBatch = async (): Promise<string[][]> => {
+      await eachTenant((t) => p.control.addRecords(t.tenantId, SOURCE, PER_TENANT));
+      const expected = (batches.length + 1) * PER_TENANT;
+      let fresh: string[][] = [];
+      await waitUntil(
+        `batch ${batches.length + 1} published by the simulator`,
+        async () => {
+          const ledgers = await eachTenant((t) => p.control.ledger(t.tenantId, SOURCE));
+          if (!ledgers.every((l) => l.records.length === expected)) return false;
+          fresh = ledgers.map((l, i) => l.records.map((r) => r.id).filter((id) => !seen[i]!.has(id)));
+          return true;
+        },
+        120_000,
+        1_000,
+      );
+      fresh.forEach((ids, i) => {
+        for (const id of ids) seen[i]!.add(id);
+      });
+      return fresh;
+    };
+    /** Tenants whose ids of this batch are all searchable. */
+    const completeTenants = async (batch: string[][]): Promise<number> => {
+      const found = await p.searchIds(batch.flat());
+      return batch.filter((ids) => ids.every((id) => found.has(id))).length;
+    };
+    try {
+      await waitUntil('three ingest processes in the group', async () => (await groupMembers(groupId)) === 3, 120_000, 1_000);
+      const first = await addBatch();
+      batches.push(first);
+      // Mid-window: the first batch is partly searchable when the instance dies.
+      await waitUntil('a first share of tenants searchable', async () => (await completeTenants(first)) >= TENANTS / 10, 240_000, 1_000);
+      const killedAt = Date.now();
+      instances[0]!.kill('SIGKILL');
+      const second = await addBatch();
+      batches.push(second);
+      // Survivors keep their pace: most tenants (the survivors' two thirds) have the batch added after the kill
+      // searchable before the group has even replaced the dead member (its session timeout is 30 s).
+      let survivorsDoneAt = 0;
+      let rebalancedAt = 0;
+      await waitUntil(
+        'the batch after the kill searchable for the survivors’ tenants, and the group down to two',
+        async () => {
+          if (survivorsDoneAt === 0 && (await completeTenants(second)) >= TENANTS / 2) survivorsDoneAt = Date.now();
+          if (rebalancedAt === 0 && (await groupMembers(groupId)) === 2) rebalancedAt = Date.now();
+          return survivorsDoneAt > 0 && rebalancedAt > 0;
+        },
+        240_000,
+        1_000,
+      );
+      process.stdout.write(
+        `[cluster] ingest-killed: half the tenants' post-kill batch searchable after ${((survivorsDoneAt - killedAt) / 1000).toFixed(1)} s; group rebalanced after ${((rebalancedAt - killedAt) / 1000).toFixed(1)} s\n`,
+      );
+      expect(survivorsDoneAt).toBeLessThan(rebalancedAt);
+      batches.push(await addBatch());
+      const all = batches.flat().flat();
+      await waitUntil('every record of the 300 tenants searchable', async () => (await p.searchIds(all)).size === all.length, 300_000, 2_000);
+      await p.waitForIndexerCaughtUp(120_000);
+      const docs = await p.documents();
+      const perId = new Map<string, { count: number; orgs: Set<string> }>();
+      for (const d of docs) {
+        const e = perId.get(d.eventId) ?? { count: 0, orgs: new Set<string>() };
+        e.count++;
+        e.orgs.add(d.orgId);
+        perId.set(d.eventId, e);
+      }
+      const expectedOrg = new Map(batches.flatMap((b) => b.flatMap((ids, i) => ids.map((id) => [id, orgOf(i)] as const))));
+      const t: Tally = {
+        ledger: all.length,
+        documents: all.filter((id) => perId.has(id)).reduce((n, id) => n + perId.get(id)!.count, 0),
+        duplicates: all.filter((id) => (perId.get(id)?.count ?? 0) > 1).length,
+        wrongOrganization: all.filter((id) => [...(perId.get(id)?.orgs ?? [])].some((o) => o !== expectedOrg.get(id))).length,
+        missing: all.filter((id) => !perId.has(id)).length,
+      };
+      tally['ingest-killed'] = t;
+      process.stdout.write(
+        `[cluster] ingest-killed: ledger ${t.ledger} / documents ${t.documents} / duplicates ${t.duplicates} / wrong organization ${t.wrongOrganization} / missing ${t.missing}\n`,
+      );
+      expectExact(t, TENANTS * PER_TENANT * 3);
+    } finally {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+      await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+      children.length = 0;
+      await p.start('ingest');
+    }
+  }, 900_000);
 });

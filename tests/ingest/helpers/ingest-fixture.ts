@@ -15,6 +15,7 @@ import {
 } from '../../../runtime/index.ts';
 import { createIngestMetrics, startIngest, type IngestDeps, type RunningIngest } from '../../../ingest/index.ts';
 import { testKafkaClient } from '../../helpers/clients.ts';
+import { activeConnection } from '../../helpers/tenant-connections.ts';
 import { deleteTestGroups, deleteTestTopics, testTopicEnv, uniqueName } from '../../helpers/resources.ts';
 import { startFixture, type SimFixture } from '../../simulator/fixtures/simulator-fixture.ts';
 
@@ -214,24 +215,14 @@ export async function startIngestFixture(options: { tenantPartitions?: number; s
     connect: async (orgId, tenantId, sources, o = {}) => {
       const revision = o.revision ?? (revisions.get(orgId) ?? 0) + 1;
       revisions.set(orgId, revision);
-      const value: TenantConnection = {
-        schemaVersion: 1,
+      const value = activeConnection({
         orgId,
-        orgName: `Org ${orgId}`,
+        tenantId,
+        sources,
         revision,
-        updatedAt: new Date().toISOString(),
-        connection: {
-          cloud: o.cloud ?? 'commercial',
-          tenantId,
-          status: 'active',
-          autoUpgrade: true,
-          manifestVersion: 1,
-          requiredRoles: [],
-          grantedRoles: [],
-          polling: { enabled: true, sources, paused: o.paused ?? [], refetchGeneration: 0, refetchFrom: null, ...(o.polling ?? {}) },
-          connectedAt: new Date().toISOString(),
-        },
-      };
+        cloud: o.cloud ?? 'commercial',
+        polling: { paused: o.paused ?? [], ...(o.polling ?? {}) },
+      });
       await producer.send({ topic: topics.tenants.name, acks: -1, messages: [{ key: orgId, value: JSON.stringify(value) }] });
     },
     ledgerIds: async (tenantId, source) => (await sim.control.ledger(tenantId, source)).records.map((r) => r.id),
