@@ -64,6 +64,8 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
     TOPIC_RAW: `${prefix}.raw`,
     TOPIC_DLQ: `${prefix}.dlq`,
     TOPIC_EVENTS: `${prefix}.events`,
+    // On the cluster variant (bench/run.ts) the topics are replicated like a production deployment's.
+    ...(process.env.TOPIC_REPLICATION_FACTOR ? { TOPIC_REPLICATION_FACTOR: process.env.TOPIC_REPLICATION_FACTOR } : {}),
   };
   const topics = topicSpecs(parseTopicSettings(topicEnv));
   const created = [topics.tenants, topics.checkpoints, topics.status, topics.raw, topics.deadLetter];
@@ -241,8 +243,8 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
         baseline: `the simulator's serving rate: a bare HTTPS client listing every tenant and downloading the same blobs with ${HTTP_CONCURRENCY} requests in flight (mean of before and after the poller run)`,
         baselineValue: Math.round(baselineRate),
         ratio: Math.round(ratio * 1000) / 1000,
-        goal: 'ratio >= 0.3 (listing, de-duplication, Kafka transactions and checkpoints included)',
-        met: ratio >= 0.3,
+        goal: 'ratio >= 0.5 (issue 16; listing, de-duplication, Kafka transactions and checkpoints included; earlier floor 0.3)',
+        met: ratio >= 0.5,
         notes: `steady state: ${tenants.length} tenants each publishing ${RECORDS_PER_TENANT} records at once, all ${seen - total} committed on m365.raw in ${steadySeconds.toFixed(1)} s (poll interval 5 s included); cold start (first tokens, subscription checks) took ${coldSeconds.toFixed(1)} s for the first ${total}`,
       },
       {

@@ -69,7 +69,15 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
       opensearchUrl: ctx?.opensearchUrl || process.env.OPENSEARCH_URL || '',
       simulatorStateDir: path.dirname(caFile),
       logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
-      env: { TOPIC_DATA_PARTITIONS: '6', INGEST_GRAPH_LAG_MS: '60000', INGEST_INITIAL_LOOKBACK_MS: '60000', INDEX_REFRESH_INTERVAL: '5s' },
+      env: {
+        TOPIC_DATA_PARTITIONS: '6',
+        INGEST_GRAPH_LAG_MS: '60000',
+        INGEST_INITIAL_LOOKBACK_MS: '60000',
+        INDEX_REFRESH_INTERVAL: '5s',
+        // On the cluster variant (bench/run.ts): replicated topics and one replica per index, as in production.
+        ...(process.env.TOPIC_REPLICATION_FACTOR ? { TOPIC_REPLICATION_FACTOR: process.env.TOPIC_REPLICATION_FACTOR } : {}),
+        ...(process.env.INDEX_REPLICAS ? { INDEX_REPLICAS: process.env.INDEX_REPLICAS } : {}),
+      },
     });
     const pipeline = p;
     await pipeline.start('control-plane');
@@ -202,8 +210,8 @@ export default async function run(ctx?: BenchContext): Promise<BenchResult[]> {
         baseline: `bare _bulk replay of ${baseline.docs} of the same documents (1,000 per request, 2 in flight) into the same node`,
         baselineValue: Math.round(baseline.rate),
         ratio: throughput / baseline.rate,
-        goal: `sustained ${minutes} min end to end (simulator → ingest → normalize → index) with no stage stalled`,
-        met: maxLagSeconds < STALL_SECONDS,
+        goal: `ratio >= 0.8 (issue 16), sustained ${minutes} min end to end (simulator → ingest → normalize → index) with no stage stalled`,
+        met: throughput / baseline.rate >= 0.8 && maxLagSeconds < STALL_SECONDS,
         notes: `${TENANTS} tenants, ${added} records fed, ${last.docs} documents indexed; throughput counted after ${Math.round(WARMUP_MS / 1000)} s of warm-up; lag samples in "series"`,
         series: samples,
       },

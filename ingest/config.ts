@@ -129,6 +129,12 @@ export const ingestSettingsSpec = {
   lagWarnSeconds: setting('INGEST_LAG_WARN_SECONDS', envInt(3_600, 1, 7 * 24 * 3_600), 'a source whose cursor is further behind than this reports lagging'),
   statusIntervalMs: setting('INGEST_STATUS_INTERVAL_MS', envInt(30_000, 100, HOUR), 'an unchanged status is re-published at most this often'),
   shutdownTimeoutMs: setting('INGEST_SHUTDOWN_TIMEOUT_MS', envInt(20_000, 100, 600_000), 'how long close() waits for running cycles before abandoning them'),
+  sessionTimeoutMs: setting(
+    'INGEST_SESSION_TIMEOUT_MS',
+    // Kafka's broker-side bounds by default (group.min/max.session.timeout.ms): 6 s to 30 min.
+    envInt(30_000, 6_000, 1_800_000),
+    'how long a silent instance keeps its tenants before the group hands them to the others (shorter: faster failover; longer: a paused process keeps its tenants)',
+  ),
 } as const;
 
 export type IngestSettings = SettingsOf<typeof ingestSettingsSpec>;

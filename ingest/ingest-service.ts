@@ -128,7 +128,7 @@ export class IngestService {
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
     });
     this.status = new StatusReporter(this.kafka, this.topics.status.name, this.logger, s.statusIntervalMs);
-    this.assignment = new TenantAssignment(this.kafka, this.topics.tenants.name, s.groupId, deps.sessionTimeoutMs ?? 30_000, this.logger, {
+    this.assignment = new TenantAssignment(this.kafka, this.topics.tenants.name, s.groupId, deps.sessionTimeoutMs ?? s.sessionTimeoutMs, this.logger, {
       onAssignment: (c) => this.onAssignment(c),
       onConnection: (orgId, partition, connection) => this.onConnection(orgId, partition, connection),
       onInvalid: (orgId, partition, problem) => this.logger.error({ orgId, partition, problem }, 'tenant connection value does not parse; ignored'),

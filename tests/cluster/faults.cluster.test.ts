@@ -334,7 +334,8 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
     }
     const groupId = p.env.INGEST_GROUP_ID!;
     // A 3 s cycle per tenant keeps 300 tenants' requests within what the 2-core machine serves next to the cluster.
-    const instances = [0, 1, 2].map(() => startInstance('ingest', { INGEST_POLL_INTERVAL_MS: '3000' }));
+    // The 60 s session leaves the survivors' pace a clear margin over the time the group takes to notice the loss.
+    const instances = [0, 1, 2].map(() => startInstance('ingest', { INGEST_POLL_INTERVAL_MS: '3000', INGEST_SESSION_TIMEOUT_MS: '60000' }));
     const batches: string[][][] = [];
     /** Runs `fn` for every tenant, 20 at a time (the simulator's control API is one process). */
     const eachTenant = async <T>(fn: (t: SimTenant) => Promise<T>): Promise<T[]> => {
@@ -383,7 +384,7 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
       const second = await addBatch();
       batches.push(second);
       // Survivors keep their pace: most tenants (the survivors' two thirds) have the batch added after the kill
-      // searchable before the group has even replaced the dead member (its session timeout is 30 s).
+      // searchable before the group has even replaced the dead member (its session timeout is 60 s here).
       let survivorsDoneAt = 0;
       let rebalancedAt = 0;
       await waitUntil(
