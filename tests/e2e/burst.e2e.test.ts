@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimTenant } from '../../simulator/index.ts';
-import { startWholePipeline, waitUntil, type ConnectedOrganization, type Pipeline } from './harness.ts';
+import { organizationDocumentCount, startWholePipeline, waitUntil, type ConnectedOrganization, type Pipeline } from './harness.ts';
 
 const SOURCE = 'management:Audit.Exchange' as const;
 const BURST = 50_000;
@@ -104,15 +104,7 @@ describe('a burst on one tenant while the normalizer is held (real Kafka and Ope
     const collectedAt = Date.now();
     await p.start('normalize');
 
-    const count = async () => {
-      const r = await p.opensearch.count({
-        index: `${p.indexPrefix}-*`,
-        ignore_unavailable: true,
-        allow_no_indices: true,
-        body: { query: { term: { 'organization.id': org.orgId } } },
-      } as never);
-      return (r as { body: { count: number } }).body.count;
-    };
+    const count = () => organizationDocumentCount(p, org.orgId);
     let searchable = 0;
     try {
       // Generous: a loaded 2-core machine moves a few hundred of these records per second through three services.

@@ -564,3 +564,14 @@ async function readTopic<T>(
   }
   return out;
 }
+
+/** Documents of one organization in the pipeline's indices now (counted across every daily index). */
+export async function organizationDocumentCount(p: Pick<Pipeline, 'opensearch' | 'indexPrefix'>, orgId: string): Promise<number> {
+  const r = await p.opensearch.count({
+    index: `${p.indexPrefix}-*`,
+    ignore_unavailable: true,
+    allow_no_indices: true,
+    body: { query: { term: { 'organization.id': orgId } } },
+  } as never);
+  return (r as { body: { count: number } }).body.count;
+}

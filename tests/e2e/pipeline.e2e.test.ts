@@ -14,7 +14,15 @@ import { fileURLToPath } from 'node:url';
 import { replayOrganization, requestRefetch } from '../../cli/replay.ts';
 import { MANAGEMENT_SOURCES as MANAGEMENT, managementContentType, sourceStatusSchema, type SourceName } from '../../runtime/index.ts';
 import type { SimTenant } from '../../simulator/index.ts';
-import { startPipeline, waitUntil, type ConnectedOrganization, type EventOnTopic, type IndexedDoc, type Pipeline } from './harness.ts';
+import {
+  organizationDocumentCount,
+  startPipeline,
+  waitUntil,
+  type ConnectedOrganization,
+  type EventOnTopic,
+  type IndexedDoc,
+  type Pipeline,
+} from './harness.ts';
 
 const MANAGEMENT_SOURCES: SourceName[] = [...MANAGEMENT];
 const MANAGEMENT_CONTENT_TYPES = MANAGEMENT.map((s) => managementContentType(s));
@@ -100,15 +108,7 @@ describe('the whole pipeline on simulated tenants with faults (real Kafka and Op
     await p.control.addRecords(tenant.tenantId, 'graph:signIns', PER_SIGN_INS);
     const firstSeenAt = await waitUntil(
       'the first event of the new organization in OpenSearch',
-      async () => {
-        const r = await p.opensearch.count({
-          index: `${p.indexPrefix}-*`,
-          ignore_unavailable: true,
-          allow_no_indices: true,
-          body: { query: { term: { 'organization.id': org.orgId } } },
-        } as never);
-        return (r as { body: { count: number } }).body.count > 0 ? Date.now() : null;
-      },
+      async () => ((await organizationDocumentCount(p, org.orgId)) > 0 ? Date.now() : null),
       60_000,
       1_000,
     );
