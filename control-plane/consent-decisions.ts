@@ -343,6 +343,7 @@ function applyPermissions(draft: OrganizationRecord, v: Extract<VerificationOutc
     enabled: ctx.enablePolling ? true : connection.polling.enabled,
     sources: diff.pollable,
     paused: diff.paused.map((p) => ({ source: p.source, reason: 'upgrade_pending', missingRoles: p.missingRoles })),
+    backfillMissingRoles: diff.backfillMissing,
   };
   if (ctx.enablePolling && !connection.connectedAt) connection.connectedAt = ctx.at;
 }

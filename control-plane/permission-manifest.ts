@@ -29,6 +29,12 @@ export interface PermissionManifest {
   sources: Readonly<Partial<Record<SourceName, readonly RoleRequirement[]>>>;
   /** Roles that enrich a source without being needed for it (issue 13: least privilege). */
   optionalRoles?: Readonly<Partial<Record<SourceName, readonly OptionalRole[]>>>;
+  /**
+   * Roles the Audit Search back-fill (history before the connection, docs/decisions/0155) needs. Requested like a
+   * source's roles, but missing them pauses no source: only the back-fill is "not permitted" and the connection stays
+   * Active (docs/decisions/0201). Absent: the version does not request the back-fill.
+   */
+  backfillRoles?: readonly RoleRequirement[];
 }
 
 const mgmt = (role: string): RoleRequirement => ({ resource: 'management', role });
@@ -102,7 +108,20 @@ const V3: PermissionManifest = {
   },
 };
 
-const MANIFESTS: readonly PermissionManifest[] = [V1, V2, V3];
+/**
+ * Version 4 (docs/decisions/0201): the Audit Search back-fill's AuditLogsQuery.Read.All (Microsoft Graph "Create
+ * auditLogQuery": the application role for all audit logs; the per-service AuditLogsQuery-<service>.Read.All roles
+ * would each see one workload only). Without it every source still flows; the back-fill says "not permitted".
+ */
+const V4: PermissionManifest = {
+  version: 4,
+  note: 'the Audit Search back-fill of history before the connection needs AuditLogsQuery.Read.All; without it no source pauses, the back-fill is not permitted',
+  sources: { ...V3.sources },
+  ...(V3.optionalRoles ? { optionalRoles: V3.optionalRoles } : {}),
+  backfillRoles: [graph('AuditLogsQuery.Read.All')],
+};
+
+const MANIFESTS: readonly PermissionManifest[] = [V1, V2, V3, V4];
 export const MANIFEST_VERSIONS: readonly number[] = MANIFESTS.map((m) => m.version);
 export const LATEST_MANIFEST_VERSION = Math.max(...MANIFEST_VERSIONS);
 
@@ -122,13 +141,14 @@ export function manifestSources(manifest: PermissionManifest): SourceName[] {
 /** Every role a connection needs under a manifest, with the auto-upgrade roles only when auto-upgrade is on. */
 export function requiredRoles(manifest: PermissionManifest, autoUpgrade: boolean): string[] {
   const roles = SOURCES.flatMap((s) => (manifest.sources[s] ?? []).map((r) => r.role));
+  roles.push(...(manifest.backfillRoles ?? []).map((r) => r.role));
   if (autoUpgrade) roles.push(...AUTO_UPGRADE_ROLES.map((r) => r.role));
   return uniqueSorted(roles);
 }
 
 export function resourceOfRole(role: string): ManifestResource {
   for (const manifest of MANIFESTS) {
-    for (const reqs of [...Object.values(manifest.sources), ...Object.values(manifest.optionalRoles ?? {})]) {
+    for (const reqs of [...Object.values(manifest.sources), ...Object.values(manifest.optionalRoles ?? {}), manifest.backfillRoles]) {
       const found = reqs?.find((r) => r.role === role);
       if (found) return found.resource;
     }
@@ -149,6 +169,8 @@ export interface PermissionDiff {
   reduced: Array<{ source: SourceName; missingRoles: string[]; without: string }>;
   /** True when the control plane may assign missing roles itself. */
   canAutoUpgrade: boolean;
+  /** The back-fill's missing roles: empty when it may run (or when this version does not request it). */
+  backfillMissing: string[];
 }
 
 /** Compares granted roles (from fresh tokens of both resources) with what the manifest requires. */
@@ -170,6 +192,7 @@ export function diffPermissions(manifest: PermissionManifest, autoUpgrade: boole
     paused,
     reduced: reducedSources(manifest, pollable, granted),
     canAutoUpgrade: autoUpgrade && AUTO_UPGRADE_ROLES.every((r) => granted.has(r.role)),
+    backfillMissing: uniqueSorted((manifest.backfillRoles ?? []).map((r) => r.role).filter((r) => !granted.has(r))),
   };
 }
 
@@ -181,4 +204,14 @@ export function reducedSources(manifest: PermissionManifest, pollable: readonly 
     if (missing.length > 0) reduced.push({ source, missingRoles: uniqueSorted(missing.map((r) => r.role)), without: missing.map((r) => r.adds).join('; ') });
   }
   return reduced;
+}
+
+/**
+ * The missing roles that hold up collection: every one except those only the back-fill needs. A pending upgrade of
+ * back-fill roles alone is shown, but leaves the connection Active (docs/decisions/0201).
+ */
+export function blockingRoles(manifest: PermissionManifest, missing: readonly string[]): string[] {
+  const needed = new Set(SOURCES.flatMap((s) => (manifest.sources[s] ?? []).map((r) => r.role)));
+  const backfillOnly = new Set((manifest.backfillRoles ?? []).map((r) => r.role).filter((r) => !needed.has(r)));
+  return missing.filter((r) => !backfillOnly.has(r));
 }

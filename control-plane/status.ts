@@ -5,7 +5,7 @@
  */
 import { SOURCES, STATUS_REASONS, type BackfillStatus, type DataLossGap, type PipelineStage, type SourceName, type SourceStatus } from '../runtime/index.ts';
 import type { OrganizationRecord } from './organization-store.ts';
-import { manifestFor, reducedSources } from './permission-manifest.ts';
+import { blockingRoles, manifestFor, reducedSources } from './permission-manifest.ts';
 import { REASONS, STATUS_TEXT } from './messages.ts';
 
 /** The pollers' reasons (the runtime's `m365.status` contract) plus the control plane's own. */
@@ -120,6 +120,14 @@ function reducedNotes(manifestVersion: number, pollable: readonly SourceName[], 
   );
 }
 
+function holdsUpCollection(pending: { manifestVersion: number; missingRoles: string[] }): boolean {
+  try {
+    return blockingRoles(manifestFor(pending.manifestVersion), pending.missingRoles).length > 0;
+  } catch {
+    return true;
+  }
+}
+
 const withNote = (message: string | null, note: string | undefined): string | null =>
   note === undefined ? message : message === null ? note : `${message}; ${note}`;
 
@@ -219,7 +227,8 @@ export function computeStatus(input: StatusInput): StatusView {
   const candidates: ConnectionReason[] = [...sourceReasons];
   // A reason this version does not know is shown as what it is, an unclassified error — never as a Microsoft outage.
   if (!verification.ok) candidates.push(asReason(verification.reason) ?? 'internal_error');
-  if (record.controlPlane.pendingUpgrade) candidates.push('upgrade_pending');
+  // An upgrade whose missing roles only the back-fill needs is shown (pendingUpgrade) but pauses nothing: still Active.
+  if (record.controlPlane.pendingUpgrade && holdsUpCollection(record.controlPlane.pendingUpgrade)) candidates.push('upgrade_pending');
   // A stall is never Active: it holds up data whatever the sources report (also before the first events).
   if (stalls.length > 0) candidates.push('pipeline_stalled');
   const winner = PRIORITY.find((r) => candidates.includes(r));

@@ -62,7 +62,18 @@ export interface BackfillDeps {
 }
 
 /** Runs one back-fill generation to its outcome; every step is persisted through `update`. */
-export async function runBackfill(deps: BackfillDeps, generation: number, requestedFromMs: number | null, signal: AbortSignal): Promise<Backfill> {
+/** What the back-fill status says when the tenant has not granted its role, with the remedy. */
+export function notPermittedMessage(missingRoles: readonly string[]): string {
+  return `not permitted: the application lacks the Graph role ${missingRoles.join(', ')} (permission manifest version 4); approve the pending permission upgrade (a new admin consent, or auto-upgrade), then run replay --backfill`;
+}
+
+export async function runBackfill(
+  deps: BackfillDeps,
+  generation: number,
+  requestedFromMs: number | null,
+  signal: AbortSignal,
+  missingRoles: readonly string[] = [],
+): Promise<Backfill> {
   const { ctx } = deps;
   const { fromMs, toMs } = backfillPeriod(ctx.now(), requestedFromMs, ctx.settings.backfillMaxDays);
   let state: Backfill = {
@@ -90,6 +101,8 @@ export async function runBackfill(deps: BackfillDeps, generation: number, reques
       message: `the Audit Search API is not offered in ${ctx.profile.cloud} (Microsoft: global service only); history before the connection is not back-filled`,
       finishedMs: ctx.now(),
     });
+  // The control plane knows the granted roles: without the back-fill's role no query is made (Microsoft answers 403).
+  if (missingRoles.length > 0) return set({ state: 'not_permitted', message: notPermittedMessage(missingRoles), finishedMs: ctx.now() });
   await set({});
   const target: RequestTarget = { tenantId: ctx.tenantId, cloud: ctx.profile.cloud, resource: 'graph', base: ctx.profile.graphHost, budget: 'graph-other' };
   const queries = `${ctx.profile.graphHost}/v1.0/security/auditLog/queries`;
@@ -126,10 +139,7 @@ export async function runBackfill(deps: BackfillDeps, generation: number, reques
     if (signal.aborted) throw error;
     const f = failureOf(error);
     const outcome = f.reason === 'permission_missing' || f.reason === 'consent_revoked' ? 'not_permitted' : 'failed';
-    const hint =
-      outcome === 'not_permitted'
-        ? ' — the application needs the Graph role AuditLogsQuery.Read.All (not yet in the permission manifest: grant it to back-fill)'
-        : '';
+    const hint = outcome === 'not_permitted' ? ` — ${notPermittedMessage(['AuditLogsQuery.Read.All'])}` : '';
     return set({ state: outcome, message: `${f.code}: ${f.message}${hint}`.slice(0, 500), finishedMs: ctx.now() });
   }
 }

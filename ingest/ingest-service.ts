@@ -56,7 +56,7 @@ interface OrgEntry {
   runners: Map<SourceName, SourceRunner>;
   quota: TenantQuota;
   /** The Audit Search back-fill running for this organization, if any. */
-  backfill: { generation: number; abort: AbortController } | null;
+  backfill: { generation: number; abort: AbortController; refused: boolean } | null;
   licence: TenantLicence;
 }
 
@@ -320,13 +320,16 @@ export class IngestService {
     if (!anchor || !plan) return;
     const wanted = plan.backfillGeneration ?? 0;
     const done = this.progressOf(org, anchor).progress.checkpoint.backfill;
+    const missingRoles = plan.backfillMissingRoles ?? [];
+    // A back-fill refused for a role runs again once the role is granted (the upgrade approved): same generation.
+    const nowPermitted = done?.state === 'not_permitted' && missingRoles.length === 0 && plan.backfillMissingRoles !== undefined;
     const due = done
-      ? done.generation < wanted || (done.generation === wanted && !BACKFILL_FINISHED.has(done.state))
+      ? done.generation < wanted || (done.generation === wanted && (!BACKFILL_FINISHED.has(done.state) || nowPermitted))
       : wanted > 0 || (fresh && this.config.settings.backfillMaxDays > 0);
-    if (!due || (org.backfill && org.backfill.generation >= wanted)) return;
+    if (!due || (org.backfill && org.backfill.generation >= wanted && !(nowPermitted && org.backfill.refused))) return;
     org.backfill?.abort.abort();
     const abort = new AbortController();
-    org.backfill = { generation: wanted, abort };
+    org.backfill = { generation: wanted, abort, refused: missingRoles.length > 0 };
     const from = wanted > 0 && plan.backfillFrom ? Date.parse(plan.backfillFrom) : NaN;
     const progressOf = (source: ManagementSource) => (collected.includes(source) ? this.progressOf(org, source).progress : undefined);
     const update = async (backfill: Backfill) => {
@@ -337,7 +340,7 @@ export class IngestService {
       }
     };
     const ctx = this.pollerContext(org, anchor);
-    runBackfill({ ctx, progressOf, update, sleep }, wanted, Number.isFinite(from) ? from : null, abort.signal)
+    runBackfill({ ctx, progressOf, update, sleep }, wanted, Number.isFinite(from) ? from : null, abort.signal, missingRoles)
       .then((outcome) => this.logger.info({ orgId: org.orgId, generation: wanted, state: outcome.state, published: outcome.published }, 'back-fill finished'))
       .catch((error: unknown) => {
         if (!abort.signal.aborted)

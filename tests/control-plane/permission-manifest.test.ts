@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SOURCES } from '../../runtime/index.ts';
 import {
   AUTO_UPGRADE_ROLES,
+  blockingRoles,
   diffPermissions,
   LATEST_MANIFEST_VERSION,
   manifestFor,
@@ -90,5 +91,27 @@ describe('permission manifest', () => {
     expect(diff.paused.map((p) => p.source)).toContain('graph:userRegistrationDetails');
     expect(diff.canAutoUpgrade).toBe(true);
     expect(diffPermissions(manifestFor(2), false, v1Roles).canAutoUpgrade).toBe(false);
+  });
+});
+
+describe('permission manifest version 4: the Audit Search back-fill', () => {
+  it('requests AuditLogsQuery.Read.All; without it no source pauses, only the back-fill is missing a role', () => {
+    const m = manifestFor(4);
+    expect(m.backfillRoles).toEqual([{ resource: 'graph', role: 'AuditLogsQuery.Read.All' }]);
+    expect(requiredRoles(m, false)).toContain('AuditLogsQuery.Read.All');
+    expect(resourceOfRole('AuditLogsQuery.Read.All')).toBe('graph');
+    const v3Granted = requiredRoles(manifestFor(3), false);
+    const diff = diffPermissions(m, false, v3Granted);
+    expect(diff.missing).toEqual(['AuditLogsQuery.Read.All']);
+    expect(diff.paused).toEqual([]);
+    expect(diff.pollable).toEqual([...SOURCES]);
+    expect(diff.backfillMissing).toEqual(['AuditLogsQuery.Read.All']);
+    expect(blockingRoles(m, diff.missing)).toEqual([]);
+    // A role a source needs still holds up collection next to it.
+    expect(blockingRoles(m, ['AuditLogsQuery.Read.All', 'SecurityAlert.Read.All'])).toEqual(['SecurityAlert.Read.All']);
+    expect(diffPermissions(m, false, [...v3Granted, 'AuditLogsQuery.Read.All']).backfillMissing).toEqual([]);
+    // Earlier versions do not request the back-fill role.
+    expect(requiredRoles(manifestFor(3), false)).not.toContain('AuditLogsQuery.Read.All');
+    expect(diffPermissions(manifestFor(3), false, v3Granted).backfillMissing).toEqual([]);
   });
 });

@@ -173,4 +173,34 @@ describe('permission upgrades', () => {
     expect(s.sources.find((x: { name: string }) => x.name === 'graph:userRegistrationDetails').state).not.toBe('paused');
     expect((await h.tenantsValue(orgId))?.connection?.polling.sources).toHaveLength(SOURCES.length);
   });
+  it('version 4: auto-upgrade gets the back-fill role; a tenant without it sees the upgrade pending, every source flowing, still not held up', async () => {
+    const v3Roles = [...V1_MANIFEST_ROLES.filter((r) => r !== 'ActivityFeed.ReadDlp'), ...V3_NEW_ROLES];
+    await h.control.patchApp({ requiredRoles: v3Roles });
+    const t = await h.tenant();
+    const declined = await h.connectOrg(t, { autoUpgrade: false });
+    // The release declares the back-fill role on the app registration; the organization consented before it.
+    await h.control.patchApp({ requiredRoles: [...v3Roles, ...UPGRADE_ROLES, 'AuditLogsQuery.Read.All'] });
+    await h.restart({ PERMISSION_MANIFEST_VERSION: '4' });
+    await h.cp.verifyNow();
+
+    const s = await status(declined);
+    expect(s).toMatchObject({ manifestVersion: 4 });
+    expect(s.pendingUpgrade.missingRoles).toEqual(['AuditLogsQuery.Read.All']);
+    expect(s.pendingUpgrade.pausedSources).toEqual([]);
+    // The pending back-fill role alone never makes the connection need attention.
+    expect(s.status).not.toBe('needs_attention');
+    expect(s.reason).toBeNull();
+    const value = await h.tenantsValue(declined);
+    expect(value?.connection?.polling.paused).toEqual([]);
+    expect(value?.connection?.polling.sources).toHaveLength(SOURCES.length);
+    expect(value?.connection?.polling.backfillMissingRoles).toEqual(['AuditLogsQuery.Read.All']);
+    expect(await actions(declined)).toContain('upgrade.pending');
+
+    // `manual` has auto-upgrade on since the earlier test: the control plane assigns the role itself.
+    const upgraded = await status(manual.orgId);
+    expect(upgraded).toMatchObject({ manifestVersion: 4, pendingUpgrade: null });
+    expect(upgraded.permissions.granted).toContain('AuditLogsQuery.Read.All');
+    expect((await h.control.getTenant(manual.tenantId)).servicePrincipal?.roles).toContain('AuditLogsQuery.Read.All');
+    expect((await h.tenantsValue(manual.orgId))?.connection?.polling.backfillMissingRoles).toEqual([]);
+  });
 });

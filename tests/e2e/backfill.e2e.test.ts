@@ -12,6 +12,8 @@ import { startPipeline, waitUntil, type Pipeline } from './harness.ts';
 
 interface AppStatus {
   status: string;
+  reason: string | null;
+  pendingUpgrade: { missingRoles: string[]; pausedSources: string[] } | null;
   sources: Array<{ name: string; state: string; lastEventAt: string | null; backfill?: BackfillStatus }>;
 }
 
@@ -181,7 +183,8 @@ describe('back-fill of history before the connection', () => {
     await p.control.patchApp({ requiredRoles: app.requiredRoles.filter((r) => r !== 'AuditLogsQuery.Read.All') });
     try {
       const tenant = await p.control.createTenant({ name: 'E2E Backfill no role', domain: `backfill-norole-${Date.now().toString(36)}.example`, users: 5 });
-      const org = await p.connect(tenant);
+      // Without auto-upgrade (with it, the control plane would assign the role itself): the upgrade waits for approval.
+      const org = await p.connect(tenant, undefined, 'commercial', false);
       const b = await waitUntil(
         'the refused back-fill in the status',
         async () => {
@@ -191,7 +194,16 @@ describe('back-fill of history before the connection', () => {
         90_000,
       );
       expect(b.message).toMatch(/AuditLogsQuery\.Read\.All/);
+      // Manifest version 4 knows the role is missing: no query is made, and the status names the remedy.
+      expect(b.message).toMatch(/not permitted.*approve the pending permission upgrade/);
+      expect(b.queryStatus).toBeNull();
       await waitUntil('the Exchange source ok', async () => (await statusOf(org.orgId))?.sources.find((s) => s.name === SOURCE)?.state === 'ok', 90_000);
+      // The upgrade is pending, yet it pauses nothing and never holds the connection up (Active once events flow).
+      const s = await statusOf(org.orgId);
+      expect(s?.status).not.toBe('needs_attention');
+      expect(s?.reason).toBeNull();
+      expect(s?.pendingUpgrade?.missingRoles).toEqual(['AuditLogsQuery.Read.All']);
+      expect(s?.pendingUpgrade?.pausedSources).toEqual([]);
     } finally {
       await p.control.patchApp({ requiredRoles: app.requiredRoles });
     }

@@ -102,7 +102,7 @@ export interface Pipeline {
   restart(name: ServiceName): Promise<void>;
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** Creates an organization and connects it to the tenant through the real admin-consent flow. */
-  connect(tenant: SimTenant, name?: string, cloud?: 'commercial' | 'gcc' | 'gcc-high' | 'dod'): Promise<ConnectedOrganization>;
+  connect(tenant: SimTenant, name?: string, cloud?: 'commercial' | 'gcc' | 'gcc-high' | 'dod', autoUpgrade?: boolean): Promise<ConnectedOrganization>;
   /** Every document under the index prefix (refreshes first). */
   documents(): Promise<IndexedDoc[]>;
   /** Documents of one organization whose event.id is one of `ids` (no refresh; for polling). */
@@ -319,12 +319,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await start(name);
     },
     api,
-    async connect(tenant, name, cloud = 'commercial') {
+    async connect(tenant, name, cloud = 'commercial', autoUpgrade = true) {
       const created = await api<{ id: string }>('POST', '/organizations', { name: name ?? tenant.name });
       if (created.status !== 201) throw new Error(`create organization answered ${created.status}: ${JSON.stringify(created.body)}`);
       const orgId = created.body.id;
       const connect = await api<{ consentUrl: string }>('POST', `/organizations/${orgId}/applications/microsoft-manage`, {
-        autoUpgrade: true,
+        autoUpgrade,
         cloud,
         tenant: tenant.tenantId,
       });
