@@ -40,8 +40,12 @@ export function retentionMs(source: SourceName, tier: LicenceTier): number | nul
  * The retention a warning counts down from (the shortest the tier allows: an unknown tier warns as Free does) and the
  * one a marker claims loss against (the longest: an unknown tier never marks what a premium tenant still keeps).
  */
-export function retentionFor(source: SourceName, tier: LicenceTier | null): { warnMs: number | null; markMs: number | null } {
-  return { warnMs: retentionMs(source, tier ?? 'free'), markMs: retentionMs(source, tier ?? 'p2') };
+export function retentionFor(source: SourceName, tier: LicenceTier | null): { warnMs: number | null; markMs: number | null; note: string | null } {
+  const warnMs = retentionMs(source, tier ?? 'free');
+  const markMs = retentionMs(source, tier ?? 'p2');
+  // Said in the status whenever the unknown tier changes the clock: the warning may come early, never late.
+  const note = tier === null && warnMs !== markMs ? "licence tier unknown: counting Entra ID Free's 7 days" : null;
+  return { warnMs, markMs, note };
 }
 
 /** The part of [cursor, now − retention) Microsoft no longer keeps, or null when nothing passed retention. */

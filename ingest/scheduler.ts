@@ -202,7 +202,7 @@ export class SourceRunner {
       status = this.base('failing', f.reason, message);
     }
     // One retention clock for every source: Management's 7 days, Graph's by the tenant's licence (decision 0151).
-    const { warnMs } = retentionFor(this.ctx.source, this.ctx.licence?.known() ?? null);
+    const { warnMs, note } = retentionFor(this.ctx.source, this.ctx.licence?.known() ?? null);
     if (warnMs !== null && cursor !== null) {
       const hours = hoursUntilDataLoss(cursor, now, warnMs);
       const days = Math.round(warnMs / 86_400_000);
@@ -212,7 +212,11 @@ export class SourceRunner {
           ...status,
           state: 'failing',
           reason: 'data_loss_risk',
-          message: `${Math.max(0, hours)} h left before unfetched content passes Microsoft's ${days}-day limit; cause: ${message}`.slice(0, 500),
+          message:
+            `${Math.max(0, hours)} h left before unfetched content passes Microsoft's ${days}-day limit${note ? ` (${note})` : ''}; cause: ${message}`.slice(
+              0,
+              500,
+            ),
         };
       }
     }

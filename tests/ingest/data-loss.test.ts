@@ -24,12 +24,19 @@ describe('data-loss markers', () => {
 
 describe('retention clock', () => {
   it('is 7 days for Management, and by licence for Graph logs: an unknown tier warns as Free and marks as premium', () => {
-    expect(retentionFor('management:Audit.General', null)).toEqual({ warnMs: 7 * DAY, markMs: 7 * DAY });
-    expect(retentionFor('graph:directoryAudits', 'free')).toEqual({ warnMs: 7 * DAY, markMs: 7 * DAY });
-    expect(retentionFor('graph:signIns', 'p1')).toEqual({ warnMs: 30 * DAY, markMs: 30 * DAY });
-    expect(retentionFor('graph:directoryAudits', null)).toEqual({ warnMs: 7 * DAY, markMs: 30 * DAY });
+    expect(retentionFor('management:Audit.General', null)).toEqual({ warnMs: 7 * DAY, markMs: 7 * DAY, note: null });
+    expect(retentionFor('graph:directoryAudits', 'free')).toEqual({ warnMs: 7 * DAY, markMs: 7 * DAY, note: null });
+    expect(retentionFor('graph:signIns', 'p1')).toEqual({ warnMs: 30 * DAY, markMs: 30 * DAY, note: null });
+    // A Free tenant whose tier could not be read is warned on Free's 7 days, and the status says why.
+    expect(retentionFor('graph:directoryAudits', null)).toEqual({
+      warnMs: 7 * DAY,
+      markMs: 30 * DAY,
+      note: "licence tier unknown: counting Entra ID Free's 7 days",
+    });
+    expect(retentionFor('graph:signIns', null).note).toMatch(/licence tier unknown/);
     expect(retentionFor('graph:riskDetections', 'p2').markMs).toBe(90 * DAY);
-    expect(retentionFor('graph:riskyUsers', 'free')).toEqual({ warnMs: null, markMs: null });
+    expect(retentionFor('graph:riskyUsers', 'free')).toEqual({ warnMs: null, markMs: null, note: null });
+    expect(retentionFor('graph:riskyUsers', null).note).toBeNull();
   });
 
   it('marks from the cursor to now − retention', () => {
