@@ -32,7 +32,7 @@ export interface PermissionManifest {
   /**
    * Roles the Audit Search back-fill (history before the connection, docs/decisions/0155) needs. Requested like a
    * source's roles, but missing them pauses no source: only the back-fill is "not permitted" and the connection stays
-   * Active (docs/decisions/0201). Absent: the version does not request the back-fill.
+   * Active (docs/decisions/0202). Absent: the version does not request the back-fill.
    */
   backfillRoles?: readonly RoleRequirement[];
 }
@@ -109,7 +109,7 @@ const V3: PermissionManifest = {
 };
 
 /**
- * Version 4 (docs/decisions/0201): the Audit Search back-fill's AuditLogsQuery.Read.All (Microsoft Graph "Create
+ * Version 4 (docs/decisions/0202): the Audit Search back-fill's AuditLogsQuery.Read.All (Microsoft Graph "Create
  * auditLogQuery": the application role for all audit logs; the per-service AuditLogsQuery-<service>.Read.All roles
  * would each see one workload only). Without it every source still flows; the back-fill says "not permitted".
  */
@@ -208,7 +208,7 @@ export function reducedSources(manifest: PermissionManifest, pollable: readonly 
 
 /**
  * The missing roles that hold up collection: every one except those only the back-fill needs. A pending upgrade of
- * back-fill roles alone is shown, but leaves the connection Active (docs/decisions/0201).
+ * back-fill roles alone is shown, but leaves the connection Active (docs/decisions/0202).
  */
 export function blockingRoles(manifest: PermissionManifest, missing: readonly string[]): string[] {
   const needed = new Set(SOURCES.flatMap((s) => (manifest.sources[s] ?? []).map((r) => r.role)));

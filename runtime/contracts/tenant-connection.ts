@@ -32,7 +32,7 @@ export const pollingPlanSchema = z.object({
   backfillGeneration: z.number().int().nonnegative().optional(),
   backfillFrom: z.string().nullable().optional(),
   /**
-   * Roles the back-fill needs and the tenant has not granted (permission manifest version 4 on; docs/decisions/0201):
+   * Roles the back-fill needs and the tenant has not granted (permission manifest version 4 on; docs/decisions/0202):
    * non-empty means ingest does not query and shows the back-fill "not permitted". Absent on older plans.
    */
   backfillMissingRoles: z.array(z.string()).optional(),
