@@ -9,20 +9,11 @@
  *     simulator that starts empty every time; the demo repairs them, so they are Active again and data flows.
  * The command runs as a child process with its own topics, groups, index prefix and cache folder.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { ephemeralPort } from '../../stack/index.ts';
-import { testKafkaClient, testOpenSearchClient } from '../helpers/clients.ts';
-import { deleteTestGroups, deleteTestIndices, deleteTestTopics, testTopicEnv, uniqueName } from '../helpers/resources.ts';
+import type { ChildProcess } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { afterAll, describe, expect, it } from 'vitest';
 import { waitUntil } from './harness.ts';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = path.join(repoRoot, 'bin', 'm365-siem.js');
+import { alive, startCommandFixture, type Announcement } from './start-command.ts';
 
 /** Parent pid of a live process, or null when it is gone. */
 async function parentOf(pid: number): Promise<number | null> {
@@ -68,87 +59,11 @@ async function serviceProcess(root: number, service: string): Promise<number> {
   return found[0] as number;
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-interface Announcement {
-  controlPlane: string;
-  organizations: Array<{ id: string; name: string }>;
-}
-
 describe('m365-siem start: stop everything, start again', () => {
-  const prefix = uniqueName('start');
-  const indexPrefix = uniqueName('start-events');
-  const token = `start-test-${Date.now().toString(36)}`;
-  const groups = [`${prefix}-ingest`, `${prefix}-normalize`, `${prefix}-index`];
-  const topicEnv = testTopicEnv(prefix);
-  // The control plane's history topic is named after the tenants topic (decision 0110).
-  const topics = [...Object.values(topicEnv), `${topicEnv.TOPIC_TENANTS}.history`];
-  let cacheDir = '';
-  const running: ChildProcess[] = [];
-
-  afterAll(async () => {
-    for (const child of running) if (child.pid && alive(child.pid)) process.kill(-child.pid, 'SIGKILL');
-    const admin = testKafkaClient('start-cleanup').admin();
-    await admin.connect();
-    await deleteTestTopics(admin, topics).catch(() => undefined);
-    await deleteTestGroups(admin, groups).catch(() => undefined);
-    await admin.disconnect();
-    const client = testOpenSearchClient();
-    const indices = Object.keys((await client.indices.get({ index: `${indexPrefix}-*` }).catch(() => ({ body: {} }))).body as object);
-    await deleteTestIndices(client, indices).catch(() => undefined);
-    await client.close();
-    if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
-  });
-
-  async function start(): Promise<{ child: ChildProcess; announced: Announcement; stderr: string[] }> {
-    cacheDir ||= await mkdtemp(path.join(os.tmpdir(), 'm365-siem-start-'));
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      KAFKA_BROKERS: inject('kafkaBrokers'),
-      OPENSEARCH_URL: inject('opensearchUrl'),
-      M365_SIEM_CACHE_DIR: cacheDir,
-      M365_SIEM_TOKEN: token,
-      CONTROL_PLANE_PORT: String(await ephemeralPort()),
-      CONTROL_PLANE_UI: 'false',
-      LOG_LEVEL: 'warn',
-      ...topicEnv,
-      INGEST_GROUP_ID: groups[0],
-      NORMALIZE_GROUP_ID: groups[1],
-      NORMALIZE_TRANSACTIONAL_ID: `${prefix}-normalize`,
-      INDEX_GROUP_ID: groups[2],
-      INDEX_PREFIX: indexPrefix,
-      INDEX_RETENTION_DAYS: '0',
-    };
-    // Without a Microsoft application the command starts the simulator (the embedded default).
-    for (const key of Object.keys(env)) if (key.startsWith('M365_CLIENT_') || key.startsWith('M365_ALL_HOSTS')) delete env[key];
-    // Its own process group, so a Ctrl-C can be sent to the command and everything it started at once.
-    const child = spawn(process.execPath, [bin, 'start', '--json', '--poll-interval', '2000'], {
-      cwd: repoRoot,
-      env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    running.push(child);
-    const stderr: string[] = [];
-    createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
-    const announced = await new Promise<Announcement>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no announcement within 180 s:\n${stderr.join('\n')}`)), 180_000);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        if (!line.startsWith('{')) return;
-        clearTimeout(timer);
-        resolve(JSON.parse(line) as Announcement);
-      });
-      child.once('exit', (code) => reject(new Error(`start exited with ${code} before it was ready:\n${stderr.join('\n')}`)));
-    });
-    return { child, announced, stderr };
-  }
+  // The UI is not under test here.
+  const fixture = startCommandFixture('start', { CONTROL_PLANE_UI: 'false' });
+  const { start, token } = fixture;
+  afterAll(() => fixture.cleanup());
 
   const statuses = async (a: Announcement): Promise<string[]> =>
     Promise.all(
