@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { restartablePort } from '../helpers/free-port.ts';
+import { readTopicAs as readTopicRange, topicEndOffsets, type TopicRecordDecoder } from '../helpers/read-topic.ts';
+import { waitUntil } from '../helpers/wait.ts';
 import { startControlPlane, hashToken, type RunningControlPlane } from '../../control-plane/index.ts';
 import { startIndexer, listDailyIndices, deleteIndexTemplate, type RunningIndexer } from '../../index/index.ts';
 import { createIngestMetrics, startIngest, type RunningIngest } from '../../ingest/index.ts';
@@ -122,25 +124,7 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export async function waitUntil<T>(
-  what: string,
-  check: () => Promise<T | null | undefined | false> | T | null | undefined | false,
-  timeoutMs: number,
-  everyMs = 500,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitUntil };
 
 /** The pipeline on the global setup's Kafka, OpenSearch and simulator CA, with every service started. */
 export async function startWholePipeline(env: Record<string, string> = {}): Promise<Pipeline> {
@@ -285,6 +269,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   const allIndices = `${indexPrefix}-*`;
 
+  // The one way the harness reads a topic: from `from` (default the beginning) to the end offsets seen now.
+  const readTopicAs = <T>(topic: string, decode: TopicRecordDecoder<T>, from?: Map<number, bigint>): Promise<T[]> =>
+    readTopicRange(kafka, topic, decode, { groupId: `${prefix}-reader-${randomBytes(4).toString('hex')}`, from });
   const pipeline: Pipeline = {
     sim,
     control,
@@ -381,50 +368,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     eventsEndOffsets() {
       return pipeline.endOffsets(topics.events.name);
     },
-    async readRaw(from) {
-      return readRawTopic(
-        kafka,
-        topics.raw.name,
-        await pipeline.endOffsets(topics.raw.name),
-        from ?? new Map(),
-        `${prefix}-reader-${randomBytes(4).toString('hex')}`,
-      );
+    readRaw(from) {
+      return readTopicAs(topics.raw.name, decodeRawRecord, from);
     },
-    async endOffsets(topic) {
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        const offsets = await admin.fetchTopicOffsets(topic);
-        return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-      } finally {
-        await admin.disconnect();
-      }
+    endOffsets(topic) {
+      return topicEndOffsets(kafka, topic);
     },
-    async readEvents(from) {
-      return readEventsTopic(
-        kafka,
-        topics.events.name,
-        await pipeline.eventsEndOffsets(),
-        from ?? new Map(),
-        `${prefix}-reader-${randomBytes(4).toString('hex')}`,
-      );
+    readEvents(from) {
+      return readTopicAs(topics.events.name, decodeEventRecord, from);
     },
-    async readDeadLetters() {
-      return readTopic(
-        kafka,
-        topics.deadLetter.name,
-        await pipeline.endOffsets(topics.deadLetter.name),
-        new Map(),
-        `${prefix}-reader-${randomBytes(4).toString('hex')}`,
-        (value, key, _partition, _offset, headers) => ({
-          orgKey: key,
-          stage: headers[DEAD_LETTER_HEADERS.stage] ?? '',
-          errorCode: headers[DEAD_LETTER_HEADERS.errorCode] ?? '',
-          bytes: value.length,
-          head: value.subarray(0, 600).toString('utf8'),
-          headers,
-        }),
-      );
+    readDeadLetters() {
+      return readTopicAs(topics.deadLetter.name, decodeDeadLetterRecord);
     },
     async waitForIndexerCaughtUp(timeoutMs) {
       // The offset the indexer must have committed per partition: one past the last data message. A transaction's
@@ -474,96 +428,27 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   return pipeline;
 }
 
-/**
- * Reads a topic of SIEM events with a read-committed consumer from `from` (per partition; default the beginning) up
- * to `ends`, decoding each value. Transaction markers and aborted records are never handed to eachBatch, so the end
- * of a partition is detected from the consumer's batch instrumentation, which sees them.
- */
-export async function readEventsTopic(
-  kafka: KafkaClient,
-  topic: string,
-  ends: Map<number, bigint>,
-  from: Map<number, bigint>,
-  groupId: string,
-): Promise<EventOnTopic[]> {
-  return readTopic(kafka, topic, ends, from, groupId, (value, key, partition, offset) => {
-    const event = decodeSiemEvent(value);
-    return { orgKey: key, orgId: event.organization.id, eventId: event.event.id, partition, offset };
-  });
-}
+/** Decodes a SIEM event record of the events topic: organization key and id, event id, position. */
+export const decodeEventRecord: TopicRecordDecoder<EventOnTopic> = (value, key, partition, offset) => {
+  const event = decodeSiemEvent(value);
+  return { orgKey: key, orgId: event.organization.id, eventId: event.event.id, partition, offset };
+};
 
-/** Reads m365.raw envelopes (read committed) between offsets: organization key and envelope, record id. */
-export async function readRawTopic(
-  kafka: KafkaClient,
-  topic: string,
-  ends: Map<number, bigint>,
-  from: Map<number, bigint>,
-  groupId: string,
-): Promise<EventOnTopic[]> {
-  return readTopic(kafka, topic, ends, from, groupId, (value, key, partition, offset) => {
-    const envelope = JSON.parse(value.toString('utf8')) as { orgId: string; record: Record<string, unknown> };
-    return { orgKey: key, orgId: envelope.orgId, eventId: String(envelope.record.Id ?? envelope.record.id ?? ''), partition, offset };
-  });
-}
+/** Decodes an m365.raw envelope record: organization key and envelope, record id. */
+export const decodeRawRecord: TopicRecordDecoder<EventOnTopic> = (value, key, partition, offset) => {
+  const envelope = JSON.parse(value.toString('utf8')) as { orgId: string; record: Record<string, unknown> };
+  return { orgKey: key, orgId: envelope.orgId, eventId: String(envelope.record.Id ?? envelope.record.id ?? ''), partition, offset };
+};
 
-async function readTopic<T>(
-  kafka: KafkaClient,
-  topic: string,
-  ends: Map<number, bigint>,
-  from: Map<number, bigint>,
-  groupId: string,
-  decode: (value: Buffer, key: string, partition: number, offset: string, headers: Record<string, string>) => T,
-): Promise<T[]> {
-  const pending = new Set([...ends].filter(([p, end]) => end > (from.get(p) ?? 0n)).map(([p]) => p));
-  const out: T[] = [];
-  if (pending.size === 0) return out;
-  const consumer = kafka.consumer({ groupId, readCommitted: true, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000 });
-  const reached = (partition: number, lastOffset: string) => {
-    const end = ends.get(partition) ?? 0n;
-    if (BigInt(lastOffset) + 1n >= end) pending.delete(partition);
-  };
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let done: () => void = () => undefined;
-    const finished = new Promise<void>((resolve) => {
-      done = resolve;
-    });
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      reached(e.payload.partition, e.payload.lastOffset);
-      if (pending.size === 0) done();
-    });
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      for (const partition of e.payload.memberAssignment[topic] ?? []) {
-        const start = from.get(partition);
-        if (start !== undefined && start > 0n) consumer.seek({ topic, partition, offset: start.toString() });
-      }
-    });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          const end = ends.get(batch.partition) ?? 0n;
-          if (BigInt(m.offset) >= end) break;
-          if (BigInt(m.offset) < (from.get(batch.partition) ?? 0n) || !m.value) continue;
-          const headers = Object.fromEntries(Object.entries(m.headers ?? {}).map(([name, v]) => [name, String(Array.isArray(v) ? v[0] : (v ?? ''))]));
-          out.push(decode(m.value, m.key?.toString('utf8') ?? '', batch.partition, m.offset, headers));
-        }
-      },
-    });
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`reading ${topic} did not reach its end offsets within 60 s`)), 60_000).unref(),
-    );
-    await Promise.race([finished, timeout]);
-  } finally {
-    await consumer.disconnect().catch(() => undefined);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.disconnect();
-  }
-  return out;
-}
+/** Decodes a dead letter: organization key, stage, error code and the letter's size. */
+export const decodeDeadLetterRecord: TopicRecordDecoder<DeadLetterOnTopic> = (value, key, _partition, _offset, headers) => ({
+  orgKey: key,
+  stage: headers[DEAD_LETTER_HEADERS.stage] ?? '',
+  errorCode: headers[DEAD_LETTER_HEADERS.errorCode] ?? '',
+  bytes: value.length,
+  head: value.subarray(0, 600).toString('utf8'),
+  headers,
+});
 
 /** Documents of one organization in the pipeline's indices now (counted across every daily index). */
 export async function organizationDocumentCount(p: Pick<Pipeline, 'opensearch' | 'indexPrefix'>, orgId: string): Promise<number> {

@@ -44,7 +44,12 @@ describe('normalizer under a backlog on one partition (real Kafka)', () => {
         return mapped.kind === 'ok' ? [`${e.orgId}|${mapped.value.event.id}`] : [];
       }),
     );
-    const events = await readTopic(kafka, t.events, { readCommitted: true, enough: (m) => m.length >= ids.size, timeoutMs: 120_000 });
+    const events = await readTopic(kafka, t.events, {
+      readCommitted: true,
+      enough: (m) => m.length >= ids.size,
+      producedBy: { groupId: t.group, input: t.raw },
+      timeoutMs: 120_000,
+    });
     const seen = events.map((m) => `${m.key?.toString()}|${m.headers?.['m365-event-id']?.toString() ?? ''}`);
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen.length).toBe(ids.size);

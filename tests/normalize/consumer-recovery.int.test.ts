@@ -62,7 +62,12 @@ describe('normalizer consumer stopped by a non-retriable error (real Kafka)', ()
         return mapped.kind === 'ok' ? [mapped.value.event.id] : [];
       }),
     );
-    const events = await readTopic(kafka, t.events, { readCommitted: true, enough: (m) => m.length >= expected.size, timeoutMs: 60_000 });
+    const events = await readTopic(kafka, t.events, {
+      readCommitted: true,
+      enough: (m) => m.length >= expected.size,
+      producedBy: { groupId: t.group, input: t.raw },
+      timeoutMs: 60_000,
+    });
     const ids = events.map((m) => m.headers?.['m365-event-id']?.toString() ?? '');
     expect(new Set(ids).size).toBe(ids.length);
     expect(new Set(ids)).toEqual(expected);

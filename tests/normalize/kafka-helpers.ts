@@ -1,7 +1,9 @@
 /** Kafka helpers for the normalize integration tests. */
 import { inject } from 'vitest';
 import type { KafkaClient, KafkaMessage, RawEnvelope } from '../../runtime/index.ts';
+import { topicEndOffsets, waitForGroupCommitted } from '../helpers/read-topic.ts';
 import { uniqueName, deleteTestGroups, deleteTestTopics } from '../helpers/resources.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 export interface TestTopics {
   raw: string;
@@ -51,20 +53,33 @@ export function envelopeMessages(envelopes: RawEnvelope[]): Array<{ key: string;
 }
 
 /**
- * Reads a topic from the beginning with the given isolation level until `enough(messages)` holds, then keeps reading
- * for `settleMs` more so anything extra (a duplicate) would show up too; or until `timeoutMs`.
- * Transaction markers make "high watermark reached" unreliable, hence the count-and-settle approach.
+ * Reads a topic from the beginning with the given isolation level until `enough(messages)` holds, then until the
+ * reader has reached the topic's end offsets — taken after `producedBy`'s group (the stage writing the topic) has
+ * committed its whole input, when given — so anything extra (a duplicate) written by then shows up too. Fails with a
+ * clear message after `timeoutMs` (default 45 s). No fixed settle time: the end offsets are the condition.
  */
 export async function readTopic(
   kafka: KafkaClient,
   topic: string,
-  options: { readCommitted: boolean; enough: (messages: KafkaMessage[]) => boolean; settleMs?: number; timeoutMs?: number },
+  options: {
+    readCommitted: boolean;
+    enough: (messages: KafkaMessage[]) => boolean;
+    producedBy?: { groupId: string; input: string };
+    timeoutMs?: number;
+  },
 ): Promise<KafkaMessage[]> {
   const out: KafkaMessage[] = [];
+  // One past the last offset each partition's batches covered; transaction markers and aborted records included.
+  const reached = new Map<number, bigint>();
   const groupId = uniqueName('reader');
+  const timeoutMs = options.timeoutMs ?? 45_000;
   const consumer = kafka.consumer({ groupId, readCommitted: options.readCommitted });
   await consumer.connect();
   try {
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      const next = BigInt(e.payload.lastOffset) + 1n;
+      if (next > (reached.get(e.payload.partition) ?? 0n)) reached.set(e.payload.partition, next);
+    });
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
@@ -72,9 +87,10 @@ export async function readTopic(
         for (const m of batch.messages) out.push(m);
       },
     });
-    const deadline = Date.now() + (options.timeoutMs ?? 45_000);
-    while (!options.enough(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    await new Promise((r) => setTimeout(r, options.settleMs ?? 2_000));
+    await waitUntil(`enough messages on ${topic} (${out.length} so far)`, () => options.enough(out), timeoutMs, 200);
+    if (options.producedBy) await waitForGroupCommitted(kafka, options.producedBy.groupId, options.producedBy.input, timeoutMs);
+    const ends = await topicEndOffsets(kafka, topic);
+    await waitUntil(`the reader of ${topic} to reach its end offsets`, () => [...ends].every(([p, end]) => (reached.get(p) ?? 0n) >= end), timeoutMs, 100);
   } finally {
     await consumer.disconnect();
     const cleanup = kafka.admin();

@@ -81,7 +81,7 @@ describe('normalizer exactly once across a crash mid-transaction', () => {
     const committed = await readTopic(kafka, t.events, {
       readCommitted: true,
       enough: (m) => m.length >= expectedIds.size,
-      settleMs: 3_000,
+      producedBy: { groupId: t.group, input: t.raw },
       timeoutMs: 60_000,
     });
     second.child.kill('SIGTERM');
@@ -109,12 +109,11 @@ describe('normalizer exactly once across a crash mid-transaction', () => {
     const uncommitted = await readTopic(kafka, t.events, {
       readCommitted: false,
       enough: (m) => m.length > committed.length,
-      settleMs: 1_000,
       timeoutMs: 20_000,
     });
     expect(uncommitted.length).toBeGreaterThan(committed.length);
 
-    const dead = await readTopic(kafka, t.dlq, { readCommitted: true, enough: (m) => m.length >= poison.length, settleMs: 1_000 });
+    const dead = await readTopic(kafka, t.dlq, { readCommitted: true, enough: (m) => m.length >= poison.length });
     expect(dead).toHaveLength(poison.length);
     const letters = dead.map((m) => deadLetterSchema.parse(JSON.parse(m.value?.toString() ?? '')));
     for (const [i, m] of dead.entries()) expectDeadLetterHeaders(m.headers, letters[i]!);

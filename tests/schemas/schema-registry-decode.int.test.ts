@@ -43,7 +43,11 @@ describe('siem.events decoded by a Confluent Schema Registry client', () => {
     normalizers.push(normalizer);
     await normalizer.ready();
     await produceRaw(kafka, t.raw, [...envelopeMessages(envelopes), ...extraMessages]);
-    const messages = await readTopic(kafka, t.events, { readCommitted: true, enough: (m) => m.length >= envelopes.length, settleMs: 2_000 });
+    const messages = await readTopic(kafka, t.events, {
+      readCommitted: true,
+      enough: (m) => m.length >= envelopes.length,
+      producedBy: { groupId: t.group, input: t.raw },
+    });
     return { messages, normalizer, topics: t };
   }
 
@@ -115,7 +119,7 @@ describe('siem.events decoded by a Confluent Schema Registry client', () => {
     expect(replay.produced).toBe(envelopes.length);
     expect(registered).toHaveLength(2);
     expect(registered[1]).toEqual(registered[0]);
-    const all = await readTopic(kafka, topics.events, { readCommitted: true, enough: (m) => m.length >= 2 * envelopes.length, settleMs: 1_000 });
+    const all = await readTopic(kafka, topics.events, { readCommitted: true, enough: (m) => m.length >= 2 * envelopes.length });
     const replayed = all.slice(envelopes.length);
     expect(replayed).toHaveLength(envelopes.length);
     for (const m of replayed) {

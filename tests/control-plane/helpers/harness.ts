@@ -16,6 +16,7 @@ import {
 import { freePort } from '../../helpers/free-port.ts';
 import { jsonOrText } from '../../helpers/json-body.ts';
 import { deleteTestTopics, uniqueName } from '../../helpers/resources.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const VIEWER_TOKEN = 'test-viewer-token-0123456789';
@@ -178,18 +179,7 @@ export async function startHarness(options: { env?: Record<string, string>; appR
 
 /** Polls until `check` returns a truthy value (status reports travel through Kafka). */
 export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return waitUntil(what, check, timeoutMs, 200);
 }
 
 export function statusReport(orgId: string, tenantId: string, source: SourceStatus['source'], over: Partial<SourceStatus> = {}): SourceStatus {

@@ -18,6 +18,7 @@ import { testKafkaClient } from '../../helpers/clients.ts';
 import { activeConnection } from '../../helpers/tenant-connections.ts';
 import { deleteTestGroups, deleteTestTopics, testTopicEnv, uniqueName } from '../../helpers/resources.ts';
 import { startFixture, type SimFixture } from '../../simulator/fixtures/simulator-fixture.ts';
+import { waitUntil as waitForCondition } from '../../helpers/wait.ts';
 
 /**
  * Everything an ingest integration test needs: a simulator, its own topics (test-prefixed), a way to publish
@@ -296,12 +297,9 @@ export function duplicatesOf(ids: string[]): string[] {
   return dups;
 }
 
+/** Polls until `predicate` holds (the suite's one poll-until, tests/helpers/wait.ts). */
 export async function waitUntil(predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitForCondition(what, predicate, timeoutMs, 200);
 }
 
 /**
