@@ -24,7 +24,7 @@ import { activityRouter } from './events-activity.ts';
 import { eventsRouter } from './events-api.ts';
 import { parseControlPlaneConfig, type ControlPlaneConfig } from './config.ts';
 import { ConsentStateSigner } from './consent-state.ts';
-import { ConnectionService, type TokenSource } from './connection-service.ts';
+import { ConnectionService, SYSTEM_ACTOR, type TokenSource } from './connection-service.ts';
 import { createControlPlaneMetrics } from './metrics.ts';
 import { OrganizationStore } from './organization-store.ts';
 import { PipelineHealth } from './pipeline-health.ts';
@@ -94,6 +94,36 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
     ...(deps.now ? { now: deps.now } : {}),
   });
   const statuses = new SourceStatusView(kafka, topics.status.name, logger);
+  // A data-loss marker enters the organization's history once (issue 18): keyed by source and interval, checked
+  // against the history kept (so a restart replaying m365.status adds nothing) and against markers being written.
+  const gapsWriting = new Set<string>();
+  statuses.onNewGaps = (orgId, source, gaps) => {
+    if (!store.get(orgId)) return;
+    const keyOf = (g: { from: string; to: string; cause: string }) => `${orgId}|${source}|${g.from}|${g.to}|${g.cause}`;
+    const known = new Set(
+      store
+        .history(orgId)
+        .filter((e) => e.action === 'data_loss.recorded')
+        .map((e) => keyOf(e.detail as { from: string; to: string; cause: string })),
+    );
+    const fresh = gaps.filter((g) => !known.has(keyOf(g)) && !gapsWriting.has(keyOf(g)));
+    if (fresh.length === 0) return;
+    for (const g of fresh) gapsWriting.add(keyOf(g));
+    void store
+      .mutate(orgId, SYSTEM_ACTOR, () => ({
+        record: undefined,
+        result: undefined,
+        history: fresh.map((g) => ({
+          action: 'data_loss.recorded',
+          message: `data lost on ${source}: Microsoft will never serve ${g.from} – ${g.to} (${g.cause})`,
+          detail: { source, from: g.from, to: g.to, cause: g.cause },
+        })),
+      }))
+      .catch((error: unknown) => logger.error({ err: error, orgId }, 'data-loss history entry not written'))
+      .finally(() => {
+        for (const g of fresh) gapsWriting.delete(keyOf(g));
+      });
+  };
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'error while closing'));

@@ -3,7 +3,9 @@
  * beginning by a throwaway consumer group on every start.
  */
 import { randomBytes } from 'node:crypto';
-import { sourceStatusSchema, type KafkaClient, type KafkaConsumer, type Logger, type SourceStatus } from '../runtime/index.ts';
+import { sourceStatusSchema, type DataLossGap, type KafkaClient, type KafkaConsumer, type Logger, type SourceStatus } from '../runtime/index.ts';
+
+const gapKey = (g: DataLossGap) => `${g.from}|${g.to}|${g.cause}`;
 
 export class SourceStatusView {
   private readonly byOrg = new Map<string, Map<string, SourceStatus>>();
@@ -11,6 +13,11 @@ export class SourceStatusView {
   private groupId = '';
   private running = false;
   invalidMessages = 0;
+  /**
+   * Called with the data-loss markers a report carries that the previous report of its source did not (issue 18:
+   * the organization's history shows each marker once; the listener dedupes against the history across restarts).
+   */
+  onNewGaps: ((orgId: string, source: string, gaps: DataLossGap[]) => void) | null = null;
 
   constructor(
     private readonly kafka: KafkaClient,
@@ -58,7 +65,12 @@ export class SourceStatusView {
       this.byOrg.set(orgId, map);
     }
     const previous = map.get(source);
-    if (!previous || previous.updatedAt <= result.data.updatedAt) map.set(source, result.data);
+    if (!previous || previous.updatedAt <= result.data.updatedAt) {
+      map.set(source, result.data);
+      const before = new Set((previous?.gaps ?? []).map(gapKey));
+      const added = result.data.gaps.filter((g) => !before.has(gapKey(g)));
+      if (added.length > 0) this.onNewGaps?.(orgId, source, added);
+    }
   }
 
   async start(): Promise<void> {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { SOURCES, type SourceName, type SourceStatus } from '../../runtime/index.ts';
+import { SOURCES, type KafkaClient, type Logger, type SourceName, type SourceStatus } from '../../runtime/index.ts';
 import type { OrganizationRecord } from '../../control-plane/organization-store.ts';
 import { computeStatus, REASONS, CONNECTION_REASONS } from '../../control-plane/status.ts';
+import { SourceStatusView } from '../../control-plane/source-status-view.ts';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const NOW = Date.parse('2026-01-10T12:00:00Z');
@@ -196,5 +197,31 @@ describe('status computation', () => {
   it('ignores reports about another tenant', () => {
     const view = compute(record(), statuses(report('graph:signIns', { tenantId: '99999999-2222-3333-4444-555555555555' })));
     expect(view.status).toBe('waiting_for_first_events');
+  });
+});
+
+describe('status view: new data-loss markers (the history entry, issue 18)', () => {
+  it('tells each marker once, when the first report carrying it arrives, not on every later report', () => {
+    const view = new SourceStatusView(null as unknown as KafkaClient, 'm365.status', null as unknown as Logger);
+    const told: Array<{ orgId: string; source: string; from: string }> = [];
+    view.onNewGaps = (orgId, source, gaps) => told.push(...gaps.map((g) => ({ orgId, source, from: g.from })));
+    const gap = {
+      from: '2026-12-01T00:00:00.000Z',
+      to: '2026-12-01T03:00:00.000Z',
+      cause: 'subscription_restarted' as const,
+      recordedAt: '2026-12-01T03:00:00.000Z',
+    };
+    const send = (over: Partial<SourceStatus>) => {
+      const r = report('management:Audit.Exchange', over);
+      view.apply(`${r.orgId}|${r.source}`, Buffer.from(JSON.stringify(r)));
+    };
+    send({ updatedAt: new Date(NOW - 30_000).toISOString() });
+    expect(told).toEqual([]);
+    send({ gaps: [gap], updatedAt: new Date(NOW - 20_000).toISOString() });
+    send({ gaps: [gap], updatedAt: new Date(NOW - 10_000).toISOString() });
+    expect(told).toEqual([{ orgId: 'org_test1', source: 'management:Audit.Exchange', from: gap.from }]);
+    const later = { ...gap, from: '2026-12-02T00:00:00.000Z', to: '2026-12-02T01:00:00.000Z' };
+    send({ gaps: [gap, later], updatedAt: new Date(NOW).toISOString() });
+    expect(told.map((t) => t.from)).toEqual([gap.from, later.from]);
   });
 });
