@@ -12,21 +12,24 @@ describe('Graph pollers', () => {
     const sources: SourceName[] = ['graph:signIns', 'graph:directoryAudits', 'graph:riskDetections', 'graph:riskyUsers'];
     const ingest = await fx().startIngest();
     await fx().connect(orgId, tenant.tenantId, sources);
-    for (let i = 0; i < 2; i++) {
-      for (const s of sources) await fx().sim.control.addRecords(tenant.tenantId, s, 40);
-      await new Promise((r) => setTimeout(r, 1_500));
-    }
-    for (const s of ['graph:signIns', 'graph:directoryAudits', 'graph:riskDetections'] as SourceName[]) {
-      // Both batches must be available in the ledger (publication delay up to 2 s) before "all published" means all 80.
-      await waitUntil(
-        async () => {
-          const ledger = await fx().ledgerIds(tenant.tenantId, s);
-          return ledger.length === 80 && new Set(publishedIds(fx().raw.values(), orgId, s)).size >= ledger.length;
-        },
-        40_000,
-        `all records of ${s}`,
-      );
-    }
+    // A batch must be available in the ledger (publication delay up to 2 s) before "all published" means all of it.
+    const allPublished = async (expected: number) => {
+      for (const s of ['graph:signIns', 'graph:directoryAudits', 'graph:riskDetections'] as SourceName[]) {
+        await waitUntil(
+          async () => {
+            const ledger = await fx().ledgerIds(tenant.tenantId, s);
+            return ledger.length === expected && new Set(publishedIds(fx().raw.values(), orgId, s)).size >= ledger.length;
+          },
+          40_000,
+          `all ${expected} records of ${s}`,
+        );
+      }
+    };
+    // Two rounds: the second batch is added once the pollers have published the first, so it arrives in a later cycle.
+    for (const s of sources) await fx().sim.control.addRecords(tenant.tenantId, s, 40);
+    await allPublished(40);
+    for (const s of sources) await fx().sim.control.addRecords(tenant.tenantId, s, 40);
+    await allPublished(80);
     await waitUntil(
       async () => {
         const users = new Set(await fx().ledgerIds(tenant.tenantId, 'graph:riskyUsers'));
@@ -62,7 +65,8 @@ describe('Graph pollers', () => {
     const orgId = 'org-registration';
     const source: SourceName = 'graph:userRegistrationDetails';
     await fx().sim.control.addRecords(tenant.tenantId, source, 6);
-    await new Promise((r) => setTimeout(r, 300));
+    // The baseline must see all six: start ingest once the simulator publishes them.
+    await waitUntil(async () => (await fx().ledgerIds(tenant.tenantId, source)).length === 6, 10_000, 'the six registration records published');
     const ingest = await fx().startIngest({ INGEST_REGISTRATION_INTERVAL_MS: '1500' });
     await fx().connect(orgId, tenant.tenantId, [source]);
     await fx().status.waitFor((all) => all.some((s) => s.orgId === orgId && s.source === source && s.lastSuccessAt !== null), 20_000, 'baseline snapshot');

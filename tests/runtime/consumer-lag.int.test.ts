@@ -7,13 +7,10 @@ import { ConsumerLagMonitor, Metrics, consumerLagGauges, createLogger, readGroup
 import { testKafkaClient } from '../helpers/clients.ts';
 import { offsetsFixture, type OffsetsFixture } from '../helpers/offsets-fixture.ts';
 import { uniqueName } from '../helpers/resources.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntil(what, check, timeoutMs, 100);
 };
 
 describe('consumer lag on real Kafka', () => {
