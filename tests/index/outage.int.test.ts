@@ -47,6 +47,8 @@ describe('indexer across an OpenSearch outage (TCP proxy cut and restored)', () 
     await os.close();
   });
 
+  const backpressured = async () => (await metrics.registry.getSingleMetric('m365siem_index_backpressure_active')?.get())?.values[0]?.value === 1;
+
   it('waits while OpenSearch is unreachable, commits nothing it has not written, and resumes without loss or duplicates', async () => {
     const env = indexerEnv({ prefix, groupId, opensearchUrl: proxy.url, extra: { INDEX_BULK_MAX_DOCS: '50' } });
     indexer = await startIndexer(env, { topics, logger: quietLogger(), metrics, opsServer: false });
@@ -57,7 +59,8 @@ describe('indexer across an OpenSearch outage (TCP proxy cut and restored)', () 
     await produce(100, 50);
     proxy.cut();
     for (let i = 150; i < 400; i += 50) await produce(i, 50);
-    await new Promise((r) => setTimeout(r, 3000));
+    // The positive signal that the outage reached the indexer: a batch waits for OpenSearch (backpressure gauge 1).
+    await waitFor('the indexer backpressured by the outage', backpressured);
 
     const during = await durable();
     const docsDuring = await countDocs(os, prefix);
@@ -77,7 +80,7 @@ describe('indexer across an OpenSearch outage (TCP proxy cut and restored)', () 
   it('stops promptly during an outage without committing, and a new instance finishes the work', async () => {
     proxy.cut();
     await produce(400, 100);
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitFor('the indexer backpressured by the outage', backpressured);
     const closing = Date.now();
     await indexer!.close();
     indexer = null;

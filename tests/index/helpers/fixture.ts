@@ -3,6 +3,7 @@ import { createLogger, createOpenSearchClient, parseOpenSearchSettings, type Ope
 import { deleteIndexTemplate, listDailyIndices } from '../../../index/index.ts';
 import { deleteTestIndices, deleteTestTopics, deleteTestGroups, uniqueName } from '../../helpers/resources.ts';
 import { testKafkaClient } from '../../helpers/clients.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 export const quietLogger = () => createLogger('index-test', { level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent' });
 
@@ -59,13 +60,9 @@ export function indexerEnv(o: { prefix: string; groupId: string; opensearchUrl?:
   };
 }
 
+/** Polls until `check` holds (the suite's one poll-until, tests/helpers/wait.ts). */
 export const waitFor = async (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000, everyMs = 200): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  await waitUntil(what, check, timeoutMs, everyMs);
 };
 
 /** Sum of committed offsets of a group on a topic, and the topic's end offsets (for "everything durable" waits). */
