@@ -92,6 +92,7 @@ export async function runBackfill(
   };
   const set = async (patch: Partial<Backfill>) => {
     state = { ...state, ...patch };
+    if (patch.finishedMs !== undefined && patch.finishedMs !== null) ctx.metrics.backfillQueries.inc({ outcome: state.state });
     await deps.update(state);
     return state;
   };
@@ -166,6 +167,7 @@ async function publishPage(deps: BackfillDeps, page: unknown[], set: (patch: Par
     published += committed.published;
     duplicates += committed.duplicates;
   }
+  deps.ctx.metrics.backfillRecords.inc(page.length);
   const s = current();
   await set({ recordsFetched: s.recordsFetched + page.length, published: s.published + published, duplicates: s.duplicates + duplicates });
 }

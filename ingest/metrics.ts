@@ -6,6 +6,8 @@ export function createIngestMetrics(withDefaults = true) {
   return {
     registry: m.registry,
     requests: m.counter('microsoft_requests', 'Microsoft API requests by API and outcome', ['api', 'outcome']),
+    backfillRecords: m.counter('backfill_records_fetched', 'Audit Search back-fill records fetched from Microsoft (published or found in the ledger)'),
+    backfillQueries: m.counter('backfill_queries', 'Audit Search back-fills by outcome (succeeded, failed, not_offered, not_permitted)', ['outcome']),
     throttled: m.counter('throttled', 'throttling answers from Microsoft (429, AF429)', ['api']),
     recordsPublished: m.counter('records_published', 'records published to m365.raw', ['source']),
     duplicatesSkipped: m.counter('duplicates_skipped', 'records skipped because their id was already published within the horizon', ['source']),
