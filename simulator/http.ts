@@ -84,8 +84,10 @@ export function graphDate(now: number): string {
   return new Date(now).toISOString().slice(0, 19);
 }
 
+/** Whether a peer address is loopback: ::1, 127.0.0.0/8, and 127.0.0.0/8 as IPv4-mapped IPv6 (::ffff:127.x.y.z). */
 export function isLoopback(address: string): boolean {
-  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1' || address.startsWith('127.');
+  const v4 = address.toLowerCase().startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }
 
 export function bearerToken(req: SimRequest): string | undefined {
