@@ -73,8 +73,14 @@ describe('errors become status; repair fills the gap', () => {
     await fx().sim.control.revokeConsent(tenant.tenantId);
     for (const s of sources) await fx().status.waitFor(() => latest(orgId, s)?.reason === 'consent_revoked', 20_000, `consent_revoked on ${s}`);
     // Records keep arriving at Microsoft while we cannot read them.
+    const errorsBefore = new Map(sources.map((s) => [s, ingest.service.statusOf(orgId, s)?.lastErrorAt ?? null]));
     for (const s of sources) await fx().sim.control.addRecords(tenant.tenantId, s, 25);
-    await new Promise((r) => setTimeout(r, 1_500));
+    // The gap is real: each source failed another cycle after those records arrived, before consent is repaired.
+    await waitUntil(
+      () => sources.every((s) => (ingest.service.statusOf(orgId, s)?.lastErrorAt ?? null) !== errorsBefore.get(s)),
+      30_000,
+      'a failed cycle of each source while consent is revoked',
+    );
     await fx().sim.control.grantConsent(tenant.tenantId);
     for (const s of sources) {
       await waitComplete(orgId, tenant.tenantId, s, 40_000);
@@ -97,8 +103,9 @@ describe('errors become status; repair fills the gap', () => {
     await fx().connect(orgId, tenant.tenantId, [source], { paused: [{ source, reason: 'upgrade pending', missingRoles: ['AuditLog.Read.All'] }] });
     await fx().status.waitFor(() => latest(orgId, source)?.state === 'paused', 10_000, 'paused status');
     expect(latest(orgId, source)?.message).toContain('AuditLog.Read.All');
+    // Paused means no poller: the source's runner is gone, so nothing more can be published for it.
+    await waitUntil(() => !ingest.service.polledOrgs.includes(orgId), 10_000, 'the paused source no longer polled');
     await fx().sim.control.addRecords(tenant.tenantId, source, 15);
-    await new Promise((r) => setTimeout(r, 1_500));
     expect(publishedIds(fx().raw.values(), orgId, source)).toHaveLength(15);
     // Disconnected for a while (polling disabled), then connected again: the cursor and ledger are kept.
     await fx().connect(orgId, tenant.tenantId, [source], { polling: { enabled: false } as never });
