@@ -306,23 +306,26 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
     await p.stop('ingest');
     // 300 consent flows would take minutes and are proven elsewhere (tests/e2e): the tenants are consented in the
     // simulator and their connections written to m365.tenants as the control plane writes them, one source each.
-    const tenants: SimTenant[] = [];
-    for (let i = 0; i < TENANTS; i += 20) {
-      const chunk = await Promise.all(
-        Array.from({ length: Math.min(20, TENANTS - i) }, async (_, j) => {
-          const t = await p.control.createTenant({
-            name: `Shard ${i + j}`,
-            domain: `shard-${i + j}-${Date.now().toString(36)}.example`,
-            users: 2,
-            graphThrottling: false,
-            consentPropagationMs: [0, 0],
-          });
-          await p.control.grantConsent(t.tenantId);
-          return t;
-        }),
-      );
-      tenants.push(...chunk);
-    }
+    /** Runs `fn` over `items`, 20 at a time (the simulator's control API is one process). */
+    const twentyAtATime = async <I, T>(items: readonly I[], fn: (item: I) => Promise<T>): Promise<T[]> => {
+      const out: T[] = [];
+      for (let i = 0; i < items.length; i += 20) out.push(...(await Promise.all(items.slice(i, i + 20).map(fn))));
+      return out;
+    };
+    const tenants = await twentyAtATime(
+      Array.from({ length: TENANTS }, (_, i) => i),
+      async (i) => {
+        const t = await p.control.createTenant({
+          name: `Shard ${i}`,
+          domain: `shard-${i}-${Date.now().toString(36)}.example`,
+          users: 2,
+          graphThrottling: false,
+          consentPropagationMs: [0, 0],
+        });
+        await p.control.grantConsent(t.tenantId);
+        return t;
+      },
+    );
     const orgOf = (i: number): string => `org-shard-${i}-${process.pid}`;
     const producer = p.kafka.producer();
     await producer.connect();
@@ -337,12 +340,7 @@ describe('the pipeline on a 3-broker Kafka and 2-node OpenSearch cluster, member
     // The 60 s session leaves the survivors' pace a clear margin over the time the group takes to notice the loss.
     const instances = [0, 1, 2].map(() => startInstance('ingest', { INGEST_POLL_INTERVAL_MS: '3000', INGEST_SESSION_TIMEOUT_MS: '60000' }));
     const batches: string[][][] = [];
-    /** Runs `fn` for every tenant, 20 at a time (the simulator's control API is one process). */
-    const eachTenant = async <T>(fn: (t: SimTenant) => Promise<T>): Promise<T[]> => {
-      const out: T[] = [];
-      for (let i = 0; i < TENANTS; i += 20) out.push(...(await Promise.all(tenants.slice(i, i + 20).map(fn))));
-      return out;
-    };
+    const eachTenant = <T>(fn: (t: SimTenant) => Promise<T>): Promise<T[]> => twentyAtATime(tenants, fn);
     const seen = tenants.map(() => new Set<string>());
     /**
      * Adds PER_TENANT records to every tenant and returns their ids per tenant once the simulator published them

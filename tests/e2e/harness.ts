@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { restartablePort } from '../helpers/free-port.ts';
-import { readTopicAs as readTopicRange, topicEndOffsets, type TopicRecordDecoder } from '../helpers/read-topic.ts';
+import { readTopicAs as readTopicRange, topicEndOffsets, waitForGroupCommitted, type TopicRecordDecoder } from '../helpers/read-topic.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { startControlPlane, hashToken, type RunningControlPlane } from '../../control-plane/index.ts';
 import { startIndexer, listDailyIndices, deleteIndexTemplate, type RunningIndexer } from '../../index/index.ts';
@@ -389,22 +389,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       const lastData = new Map<number, bigint>();
       for (const e of tail) if (BigInt(e.offset) + 1n > (lastData.get(e.partition) ?? 0n)) lastData.set(e.partition, BigInt(e.offset) + 1n);
       const required = new Map([...ends].map(([p, end]) => [p, lastData.get(p) ?? (end === 0n ? 0n : end - 1n)]));
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        await waitUntil(
-          'the indexer to commit every siem.events offset',
-          async () => {
-            const committed = await admin.fetchOffsets({ groupId: groups.index, topics: [topics.events.name] });
-            const byPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-            return [...required].every(([p, needed]) => needed === 0n || (byPartition.get(p) ?? -1n) >= needed);
-          },
-          timeoutMs,
-          500,
-        );
-      } finally {
-        await admin.disconnect();
-      }
+      await waitForGroupCommitted(kafka, groups.index, topics.events.name, timeoutMs, required);
     },
     async close() {
       for (const name of ['control-plane', 'ingest', 'normalize', 'index'] as const) await stop(name).catch(() => undefined);

@@ -18,12 +18,18 @@ export async function topicEndOffsets(kafka: KafkaClient, topic: string): Promis
 }
 
 /**
- * Waits until `groupId` has committed `topic` up to the end offsets it has now: the group's consumer has processed
- * (and, for a transactional stage, committed the output of) everything written to it so far — the positive signal
- * that the stage will add nothing more for it.
+ * Waits until `groupId` has committed `topic` up to `required` per partition (default: the end offsets it has now):
+ * the group's consumer has processed (and, for a transactional stage, committed the output of) everything written to
+ * it so far — the positive signal that the stage will add nothing more for it.
  */
-export async function waitForGroupCommitted(kafka: KafkaClient, groupId: string, topic: string, timeoutMs: number): Promise<void> {
-  const ends = await topicEndOffsets(kafka, topic);
+export async function waitForGroupCommitted(
+  kafka: KafkaClient,
+  groupId: string,
+  topic: string,
+  timeoutMs: number,
+  required?: Map<number, bigint>,
+): Promise<void> {
+  const needed = required ?? (await topicEndOffsets(kafka, topic));
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -32,7 +38,7 @@ export async function waitForGroupCommitted(kafka: KafkaClient, groupId: string,
       async () => {
         const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
         const byPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-        return [...ends].every(([p, end]) => end === 0n || (byPartition.get(p) ?? -1n) >= end);
+        return [...needed].every(([p, end]) => end === 0n || (byPartition.get(p) ?? -1n) >= end);
       },
       timeoutMs,
       200,

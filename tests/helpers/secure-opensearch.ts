@@ -4,9 +4,9 @@
  * with a password. The stack launcher's bare node has no security plugin; this one is for the TLS and basic-auth
  * proof of the services' OpenSearch settings (OPENSEARCH_URL https, OPENSEARCH_CA_FILE, OPENSEARCH_USERNAME/PASSWORD).
  */
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { findJavaInstalls, loadStackConfig, runOrThrow } from '../../stack/index.ts';
+import { findJavaInstalls, loadStackConfig, pathExists, runOrThrow } from '../../stack/index.ts';
 import { ensureOpenSearchZip, ensureServiceUser, prepareOpenSearchHome, startLocalOpenSearch } from '../../stack/local-opensearch.ts';
 import { stopOurProcess } from '../../stack/processes.ts';
 import { pickOpenSearchJava, which } from '../../stack/requirements.ts';
@@ -22,6 +22,10 @@ async function ensureSecurityPluginZip(cacheDir: string, version: string, mvn: s
   const pluginVersion = `${version}.0`;
   const dir = path.join(cacheDir, `opensearch-security-${pluginVersion}`);
   const zip = path.join(dir, `opensearch-security-${pluginVersion}.zip`);
+  if (await pathExists(zip)) return zip;
+  // Into a temporary folder first, renamed when complete: an interrupted download is never taken for the plugin.
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
   await runOrThrow(
     'Maven download of the OpenSearch Security plugin',
     mvn,
@@ -30,10 +34,12 @@ async function ensureSecurityPluginZip(cacheDir: string, version: string, mvn: s
       '-q',
       'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy',
       `-Dartifact=org.opensearch.plugin:opensearch-security:${pluginVersion}:zip`,
-      `-DoutputDirectory=${dir}`,
+      `-DoutputDirectory=${tmp}`,
     ],
     { timeoutMs: 600_000 },
   );
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
   return zip;
 }
 
