@@ -19,7 +19,7 @@ import {
 } from '../runtime/index.ts';
 import type { SchemaRegistryView } from '../schemas/index.ts';
 import { buildControlPlaneApp } from './app.ts';
-import { requireOrganizationRole, requireToken, roleFor } from './auth.ts';
+import { ApiError, requireOrganizationRole, requireToken, roleFor } from './auth.ts';
 import { activityRouter } from './events-activity.ts';
 import { eventsRouter } from './events-api.ts';
 import { parseControlPlaneConfig, type ControlPlaneConfig } from './config.ts';
@@ -176,7 +176,16 @@ export async function startControlPlane(env: Readonly<Record<string, string | un
     const token = requireToken(config.tokens);
     const orgViewer = requireOrganizationRole('viewer');
     // Authenticated, and viewer (or more) on this very organization: an MSP analyst never searches another customer.
-    const requireViewer: RequestHandler = (req, res, next) => token(req, res, (error?: unknown) => (error ? next(error) : orgViewer(req, res, next)));
+    // A token on every organization passes the role check for any id; an organization that does not exist is still
+    // 404, as the contract says, not an empty answer that looks like a quiet customer.
+    const existing: RequestHandler = (req, _res, next) =>
+      store.get(String(req.params.id ?? ''))
+        ? next()
+        : next(new ApiError(404, 'not_found', `organization ${String(req.params.id ?? '').slice(0, 64)} does not exist`));
+    const requireViewer: RequestHandler = (req, res, next) =>
+      token(req, res, (error?: unknown) =>
+        error ? next(error) : orgViewer(req, res, (denied?: unknown) => (denied ? next(denied) : existing(req, res, next))),
+      );
     extraRouters.push(
       eventsRouter({
         openSearch,

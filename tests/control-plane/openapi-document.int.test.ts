@@ -142,6 +142,19 @@ describe('OpenAPI document and the real responses', () => {
     await expectStatus(call('POST', `/organizations/${connected}/applications/microsoft-manage/refetch`, { from: '2001-01-01T00:00:00Z' }), 400);
     await expectStatus(call('GET', `/organizations/${connected}/events?size=5`), 200);
     await expectStatus(call('GET', `/organizations/${connected}/events?colour=red`), 400);
+    await expectStatus(call('GET', `/organizations/${connected}/events/hourly?days=2`), 200);
+    await expectStatus(call('GET', `/organizations/${connected}/events/hourly?days=8`), 400);
+    await expectStatus(call('GET', '/organizations/org_doesnotexist0/events/hourly'), 404);
+    await expectStatus(call('GET', `/organizations/${connected}/events/hourly`, undefined, null), 401);
+    const fleet = await expectStatus(call('GET', '/fleet/activity'), 200);
+    expect((fleet.items as Array<{ orgId: string }>).map((i) => i.orgId)).toContain(connected);
+    await expectStatus(call('GET', '/fleet/activity?colour=red'), 400);
+    await expectStatus(call('GET', '/fleet/activity', undefined, null), 401);
+    await expectStatus(
+      call('POST', `/organizations/${connected}/applications/microsoft-manage/backfill`, { from: new Date(Date.now() - 86_400_000).toISOString() }),
+      200,
+    );
+    await expectStatus(call('POST', `/organizations/${connected}/applications/microsoft-manage/backfill`, { from: '2001-01-01T00:00:00Z' }), 400);
     await expectStatus(call('DELETE', `/organizations/${connected}/applications/microsoft-manage`), 200);
     await expectStatus(call('DELETE', `/organizations/${id}`), 204);
 

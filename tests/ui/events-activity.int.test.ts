@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activityOf, activityRouter, hourlyWindow } from '../../control-plane/events-activity.ts';
+import type { FleetActivity, HourlyActivity } from '../../control-plane/openapi.ts';
 import { indexProperties } from '../../schemas/opensearch/index.ts';
 import { testOpenSearchClient } from '../helpers/clients.ts';
 
@@ -73,7 +74,7 @@ describe('activityRouter on real OpenSearch', () => {
   it('counts events per hour per source of the one organization', async () => {
     const res = await get('/api/v1/organizations/org-a/events/hourly');
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { from: string; hours: number; sources: Array<{ dataset: string; total: number; counts: number[] }> };
+    const body = (await res.json()) as HourlyActivity;
     expect(body.hours).toBe(168);
     const signins = body.sources.find((s) => s.dataset === 'azure.signinlogs');
     const audit = body.sources.find((s) => s.dataset === 'o365.audit');
@@ -94,9 +95,7 @@ describe('activityRouter on real OpenSearch', () => {
   });
 
   it('gives the fleet activity in one answer, limited to the scope', async () => {
-    const all = (await (await get('/api/v1/fleet/activity')).json()) as {
-      items: Array<{ orgId: string; events7d: number; quiet: boolean; lastEventAt: string | null }>;
-    };
+    const all = (await (await get('/api/v1/fleet/activity')).json()) as FleetActivity;
     const byId = Object.fromEntries(all.items.map((i) => [i.orgId, i]));
     expect(byId['org-a']).toMatchObject({ events7d: 3, quiet: false, lastEventAt: new Date(NOW - 10 * 60_000).toISOString() });
     // Two events in 7 days: a usual gap of 3.5 days; 30 h of silence is not yet quiet.
@@ -104,7 +103,7 @@ describe('activityRouter on real OpenSearch', () => {
     // One event in 7 days is a gap of 7 days: not quiet after an hour.
     expect(byId['org-c']).toMatchObject({ events7d: 1, quiet: false });
     expect(byId['org-d']).toMatchObject({ events7d: 0, lastEventAt: null, quiet: false });
-    const scoped = (await (await get('/api/v1/fleet/activity', 'scoped')).json()) as { items: Array<{ orgId: string }> };
+    const scoped = (await (await get('/api/v1/fleet/activity', 'scoped')).json()) as FleetActivity;
     expect(scoped.items.map((i) => i.orgId)).toEqual(['org-a', 'org-b']);
   });
 });

@@ -13,13 +13,16 @@ import type {
   ConsentUrlResponse,
   ErrorResponse,
   EventsPage,
+  FleetActivity,
   HistoryEntryResponse,
+  HourlyActivity,
   HistoryResponse,
   OrganizationListResponse,
   OrganizationResponse,
   PipelineStallResponse,
   SourceViewResponse,
 } from '../../../control-plane/openapi.ts';
+import { LATEST_MANIFEST_VERSION, manifestFor, requiredRoles } from '../../../control-plane/permission-manifest.ts';
 import { consentCallbackScriptTag, uiRouter } from '../../../control-plane/ui/index.ts';
 import type { Cloud } from '../../../runtime/index.ts';
 
@@ -32,7 +35,9 @@ const source = (s: Pick<SourceViewResponse, 'name' | 'state' | 'reason' | 'lastE
   ...s,
 });
 
-const REQUIRED = ['ActivityFeed.Read', 'AuditLog.Read.All', 'IdentityRiskyUser.Read.All', 'IdentityRiskEvent.Read.All'];
+/** The stub connects under the manifest version the control plane ships, with that version's roles (not a copy of them). */
+const MANIFEST_VERSION = LATEST_MANIFEST_VERSION;
+const requiredFor = (autoUpgrade: boolean) => requiredRoles(manifestFor(MANIFEST_VERSION), autoUpgrade);
 
 export interface StubControlPlane {
   url: string;
@@ -98,6 +103,8 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
     const id = String(req.params.id);
     if (!orgs.has(id)) return fail(res, 404, 'not_found', `Organization ${id} does not exist.`);
     if (req.body?.tenant === 'bad.example') return fail(res, 400, 'invalid_request', 'tenant: no such tenant in the commercial cloud');
+    const autoUpgrade = req.body?.autoUpgrade !== false;
+    const required = requiredFor(autoUpgrade);
     apps.set(id, {
       status: 'connecting',
       reason: null,
@@ -106,9 +113,9 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
       tenantId: null,
       requestedTenant: typeof req.body?.tenant === 'string' ? req.body.tenant : null,
       cloud: (req.body?.cloud ?? 'commercial') as Cloud,
-      autoUpgrade: req.body?.autoUpgrade !== false,
-      manifestVersion: 3,
-      permissions: { required: REQUIRED, granted: [], missing: REQUIRED },
+      autoUpgrade,
+      manifestVersion: MANIFEST_VERSION,
+      permissions: { required, granted: [], missing: required },
       pendingUpgrade: null,
       sources: [],
       connectedAt: null,
@@ -177,6 +184,41 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
     res.json({ total: events.length, events } satisfies EventsPage);
   });
 
+  // Activity the stub makes up from its own state: the sources' 24-hour counts, spread over the last hour.
+  api.get('/fleet/activity', (_req, res) => {
+    const now = Date.now();
+    const items: FleetActivity['items'] = [...orgs.keys()].map((orgId) => {
+      const a = apps.get(orgId);
+      const events7d = (a?.sources ?? []).reduce((sum, s) => sum + s.events24h, 0);
+      return {
+        orgId,
+        lastEventAt: a?.lastEventAt ?? null,
+        events7d,
+        usualGapMs: events7d > 0 ? Math.round((7 * 24 * 3_600_000) / events7d) : null,
+        quiet: false,
+      };
+    });
+    res.json({ now: new Date(now).toISOString(), items } satisfies FleetActivity);
+  });
+  api.get('/organizations/:id/events/hourly', (req, res) => {
+    const id = String(req.params.id);
+    if (!orgs.has(id)) return fail(res, 404, 'not_found', `Organization ${id} does not exist.`);
+    const hours = 7 * 24;
+    const from = Math.floor(Date.now() / 3_600_000) * 3_600_000 - (hours - 1) * 3_600_000;
+    // The datasets the stub's events carry (a Graph source's sign-ins, a Management source's audit records).
+    const byDataset = new Map<string, number>();
+    for (const s of apps.get(id)?.sources ?? []) {
+      const dataset = s.name.startsWith('graph:') ? 'azure.signinlogs' : 'o365.audit';
+      if (s.events24h > 0) byDataset.set(dataset, (byDataset.get(dataset) ?? 0) + s.events24h);
+    }
+    const sources: HourlyActivity['sources'] = [...byDataset].map(([dataset, total]) => ({
+      dataset,
+      total,
+      counts: Array.from({ length: hours }, (_, i) => (i === hours - 1 ? total : 0)),
+    }));
+    res.json({ from: new Date(from).toISOString(), hours, sources } satisfies HourlyActivity);
+  });
+
   const server = express();
   server.use('/api/v1', api);
   server.use(express.urlencoded({ extended: false }));
@@ -192,7 +234,8 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
     const ok = req.body?.action === 'accept';
     const a = apps.get(orgId);
     if (ok && a) {
-      a.permissions = { required: REQUIRED, granted: REQUIRED, missing: [] };
+      const required = requiredFor(a.autoUpgrade !== false);
+      a.permissions = { required, granted: required, missing: [] };
       a.pendingUpgrade = null;
       a.tenantId = a.tenantId ?? '7d3f2a10-0000-4000-8000-000000000001';
       a.connectedAt = a.connectedAt ?? new Date().toISOString();
@@ -245,7 +288,8 @@ export async function startStubControlPlane(options: { adminToken: string; viewe
       a.permissions = { required: [...a.permissions.required, role], granted: a.permissions.granted, missing: [role] };
       a.pendingUpgrade = {
         missingRoles: [role],
-        manifestVersion: 4,
+        // A release after the one the stub ships asks for the role.
+        manifestVersion: MANIFEST_VERSION + 1,
         requestedAt: new Date().toISOString(),
         why: 'a new report needs it',
         consentUrl: consentUrl(orgId, 'approve'),

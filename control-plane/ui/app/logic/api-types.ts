@@ -58,9 +58,10 @@ export type PipelineStallView = Lenient<PipelineStallResponse> & { stage: string
 export type HistoryEntry = Lenient<HistoryEntryResponse> & Record<string, unknown>;
 export type EventSummary = Lenient<ApiEventSummary> & { id: string; document: unknown };
 export type EventsPage = { total: number; events: EventSummary[] };
-export type OrganizationActivity = Lenient<ApiFleetActivity['items'][number]> & { orgId: string };
-export type FleetActivity = { now?: string; items: OrganizationActivity[] };
-export type HourlyActivity = { from: string; hours: number; sources: Array<{ dataset: string; total: number; counts: number[] }> };
+export type OrganizationActivity = Lenient<ApiFleetActivity['items'][number]> & Pick<ApiFleetActivity['items'][number], 'orgId'>;
+export type FleetActivity = Lenient<Omit<ApiFleetActivity, 'items'>> & { items: OrganizationActivity[] };
+/** Read exactly: the chart's geometry needs every field (a missing `hours` would draw nothing sensible). */
+export type HourlyActivity = ApiHourlyActivity;
 
 /** The exact response types, for code that builds responses (the UI test stub). */
 export type { ConsentUrlResponse } from '../../../openapi.ts';
