@@ -238,6 +238,9 @@ export async function runPipeline(env: Env, options: DemoOptions): Promise<void>
         M365_ALL_HOSTS: simulatorUrl,
         M365_CLIENT_ID: String(ready.clientId),
         M365_CLIENT_SECRET: String(ready.clientSecret),
+        // The simulator, like Microsoft, has a separate registration in Entra ID Government for GCC High and DoD.
+        M365_GCC_HIGH_CLIENT_ID: String(ready.usGovClientId),
+        M365_GCC_HIGH_CLIENT_SECRET: String(ready.usGovClientSecret),
         NODE_EXTRA_CA_CERTS: simulatorCaFile,
       });
     }

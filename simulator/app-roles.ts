@@ -6,6 +6,16 @@
 export type Cloud = 'commercial' | 'gcc' | 'gcc-high' | 'dod';
 export const CLOUDS: readonly Cloud[] = ['commercial', 'gcc', 'gcc-high', 'dod'];
 
+/**
+ * The Entra ID instance a tenant's directory lives in. Microsoft's "National clouds" page: each cloud instance is
+ * separate, with its own endpoints, and an application must be registered separately in each; the MSAL national
+ * cloud guide puts GCC High and DoD tenants in Entra ID Government (login.microsoftonline.us) and GCC in the global
+ * service (login.microsoftonline.com).
+ */
+export type EntraInstance = 'global' | 'usgov';
+export const ENTRA_INSTANCES: readonly EntraInstance[] = ['global', 'usgov'];
+export const ENTRA_INSTANCE_OF: Readonly<Record<Cloud, EntraInstance>> = { commercial: 'global', gcc: 'global', 'gcc-high': 'usgov', dod: 'usgov' };
+
 export type ResourceKind = 'management' | 'graph';
 
 export interface AppRole {

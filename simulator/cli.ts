@@ -24,7 +24,9 @@ export function registerSimulatorCommands(program: Command): void {
         seed: opts.seed ?? settings.seed,
         host: opts.host ?? settings.host,
       });
-      process.stdout.write(`${JSON.stringify({ url: sim.url, caFile: sim.caFile, clientId: sim.clientId, clientSecret: sim.clientSecret })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ url: sim.url, caFile: sim.caFile, clientId: sim.clientId, clientSecret: sim.clientSecret, usGovClientId: sim.usGovClientId, usGovClientSecret: sim.usGovClientSecret })}\n`,
+      );
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { SOURCES } from '../runtime/sources.ts';
 import { LICENCE_REFUSAL_SHAPES } from './graph/licence-refusals.ts';
 import type { SourceName } from '../runtime/sources.ts';
-import { ALL_ROLE_VALUES, CLOUDS } from './app-roles.ts';
+import type { EntraInstance } from './app-roles.ts';
+import { ALL_ROLE_VALUES, CLOUDS, ENTRA_INSTANCES } from './app-roles.ts';
 import type { SimContext } from './context.ts';
 import type { SimRequest } from './http.ts';
 import { isLoopback, send, sendJson } from './http.ts';
@@ -153,9 +154,10 @@ export function tenantView(ctx: SimContext, t: Tenant): Record<string, unknown> 
   };
 }
 
-export function appView(ctx: SimContext): Record<string, unknown> {
-  const app = ctx.state.app;
+export function appView(ctx: SimContext, instance: EntraInstance): Record<string, unknown> {
+  const app = ctx.state.registrations[instance];
   return {
+    instance: app.instance,
     clientId: app.clientId,
     clientSecret: app.clientSecret,
     secretExpired: app.secretExpired,
@@ -262,7 +264,7 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
       const input = await parsedBody(req, res, consentBody);
       if (input === undefined) return;
       tenant.revokedConsent = false;
-      tenant.grantRoles(input.roles ?? state.app.requiredRoles, now);
+      tenant.grantRoles(input.roles ?? state.registrationFor(tenant.settings.cloud).requiredRoles, now);
       const sp = tenant.servicePrincipal;
       if (sp) sp.consentedBy = tenant.adminAccount.userPrincipalName;
       return sendJson(res, 200, tenantView(ctx, tenant));
@@ -344,19 +346,30 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
   }
 
   if (a === 'app') {
-    if (b === undefined && req.method === 'GET') return sendJson(res, 200, appView(ctx));
+    // `?instance=global|usgov` names one Entra instance's registration (default global); a PATCH without it
+    // changes every registration, as a vendor updating its manifest in each cloud's portal would.
+    const named = req.url.searchParams.get('instance');
+    if (named !== null && !ENTRA_INSTANCES.includes(named as EntraInstance))
+      return sendJson(res, 400, {
+        error: { code: 'BadRequest', field: 'instance', message: `invalid field 'instance': expected one of ${ENTRA_INSTANCES.join(', ')}` },
+      });
+    const instance = (named ?? 'global') as EntraInstance;
+    if (b === undefined && req.method === 'GET') return sendJson(res, 200, appView(ctx, instance));
     if (b === undefined && req.method === 'PATCH') {
       const input = await parsedBody(req, res, appPatch);
       if (input === undefined) return;
-      if (input.requiredRoles) state.app.requiredRoles = [...input.requiredRoles];
-      if (input.redirectUris) state.app.redirectUris = [...input.redirectUris];
-      return sendJson(res, 200, appView(ctx));
+      for (const app of named === null ? Object.values(state.registrations) : [state.registrations[instance]]) {
+        if (input.requiredRoles) app.requiredRoles = [...input.requiredRoles];
+        if (input.redirectUris) app.redirectUris = [...input.redirectUris];
+      }
+      return sendJson(res, 200, appView(ctx, instance));
     }
     if (b === 'secret' && req.method === 'POST') {
       const input = await parsedBody(req, res, secretBody);
       if (input === undefined) return;
-      state.app.secretExpired = input.expired;
-      return sendJson(res, 200, { clientId: state.app.clientId, clientSecret: state.app.clientSecret, expired: state.app.secretExpired });
+      const app = state.registrations[instance];
+      app.secretExpired = input.expired;
+      return sendJson(res, 200, { clientId: app.clientId, clientSecret: app.clientSecret, expired: app.secretExpired });
     }
     return notFound();
   }

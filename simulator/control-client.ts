@@ -3,6 +3,7 @@ import { Agent, request } from 'node:https';
 import type { SourceName } from '../runtime/sources.ts';
 import type { Fault, FaultSpec } from './faults.ts';
 import type { TenantSettings } from './tenant-state.ts';
+import type { EntraInstance } from './app-roles.ts';
 
 /** A small typed client for the simulator's `/_sim/` control API (tests, demo). */
 
@@ -64,6 +65,7 @@ export interface LedgerResponse {
 }
 
 export interface AppInfo {
+  instance: EntraInstance;
   clientId: string;
   clientSecret: string;
   secretExpired: boolean;
@@ -173,14 +175,16 @@ export class SimulatorControl {
   clearFault(id: string): Promise<void> {
     return this.call('DELETE', `/faults/${id}`);
   }
-  setSecretExpired(expired: boolean): Promise<{ clientId: string; clientSecret: string; expired: boolean }> {
-    return this.call('POST', '/app/secret', { expired });
+  /** Expires (or renews) the client secret of one Entra instance's registration (default: the global one). */
+  setSecretExpired(expired: boolean, instance?: EntraInstance): Promise<{ clientId: string; clientSecret: string; expired: boolean }> {
+    return this.call('POST', `/app/secret${instanceQuery(instance)}`, { expired });
   }
-  getApp(): Promise<AppInfo> {
-    return this.call('GET', '/app');
+  getApp(instance?: EntraInstance): Promise<AppInfo> {
+    return this.call('GET', `/app${instanceQuery(instance)}`);
   }
-  patchApp(patch: { requiredRoles?: string[]; redirectUris?: string[] }): Promise<AppInfo> {
-    return this.call('PATCH', '/app', patch);
+  /** Changes one instance's registration, or every registration when no instance is named. */
+  patchApp(patch: { requiredRoles?: string[]; redirectUris?: string[] }, instance?: EntraInstance): Promise<AppInfo> {
+    return this.call('PATCH', `/app${instanceQuery(instance)}`, patch);
   }
   /** Moves the simulator clock forward (it never goes back). */
   advanceClock(advanceMs: number): Promise<{ now: string }> {
@@ -196,4 +200,8 @@ export class SimulatorControl {
   close(): void {
     this.agent.destroy();
   }
+}
+
+function instanceQuery(instance: EntraInstance | undefined): string {
+  return instance ? `?instance=${instance}` : '';
 }

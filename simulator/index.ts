@@ -8,6 +8,7 @@ export { SimulatorControl, SimulatorControlError } from './control-client.ts';
 export type { AppInfo, FaultRequest, LedgerResponse, SimTenant, TenantCreateRequest, TenantPatchRequest } from './control-client.ts';
 export type { FaultKind, FaultTarget } from './faults.ts';
 export type { Cloud } from './app-roles.ts';
-export { AUDIENCES, GRAPH_RESOURCE, MANAGEMENT_RESOURCE } from './app-roles.ts';
+export { AUDIENCES, ENTRA_INSTANCE_OF, GRAPH_RESOURCE, MANAGEMENT_RESOURCE } from './app-roles.ts';
+export type { EntraInstance } from './app-roles.ts';
 export { simulatorSettingsSpec } from './config.ts';
 export { answerConsent, type ConsentOutcome } from './consent-driver.ts';

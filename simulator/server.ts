@@ -32,9 +32,13 @@ export interface RunningSimulator {
   url: string;
   port: number;
   caFile: string;
+  /** The connector's registration in the global Entra instance (commercial and GCC tenants). */
   clientId: string;
   clientSecret: string;
-  /** The app's certificate credential (for `clientCertificate` in msal-node). */
+  /** Its separate registration in Entra ID Government (GCC High and DoD tenants consent only to this one). */
+  usGovClientId: string;
+  usGovClientSecret: string;
+  /** The certificate credential both registrations carry credential (for `clientCertificate` in msal-node). */
   clientCertificate: { certPem: string; privateKeyPem: string; thumbprint: string; thumbprintSha256: string };
   close(): Promise<void>;
 }
@@ -108,8 +112,10 @@ export async function startSimulator(options: StartSimulatorOptions): Promise<Ru
     url: ctx.origin(),
     port,
     caFile: serverCert.caFile,
-    clientId: ctx.state.app.clientId,
-    clientSecret: ctx.state.app.clientSecret,
+    clientId: ctx.state.registrations.global.clientId,
+    clientSecret: ctx.state.registrations.global.clientSecret,
+    usGovClientId: ctx.state.registrations.usgov.clientId,
+    usGovClientSecret: ctx.state.registrations.usgov.clientSecret,
     clientCertificate: {
       certPem: appCert.certPem,
       privateKeyPem: appCert.privateKeyPem,

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { MANAGEMENT_SOURCES, SOURCES } from '../runtime/sources.ts';
 import type { SourceName } from '../runtime/sources.ts';
-import type { Cloud, ResourceKind } from './app-roles.ts';
-import { DEFAULT_REQUIRED_ROLES, resourceOfRole } from './app-roles.ts';
+import type { Cloud, EntraInstance, ResourceKind } from './app-roles.ts';
+import { DEFAULT_REQUIRED_ROLES, ENTRA_INSTANCE_OF, ENTRA_INSTANCES, resourceOfRole } from './app-roles.ts';
 import type { AppCertificate } from './certificate-authority.ts';
 import { Rng, uuidFor } from './deterministic.ts';
 import { Feed } from './feeds.ts';
@@ -97,6 +97,8 @@ export interface Subscription {
 }
 
 export interface AppRegistration {
+  /** The Entra instance the application is registered in; only that instance's tenants can consent to it. */
+  instance: EntraInstance;
   clientId: string;
   clientSecret: string;
   secretId: string;
@@ -355,7 +357,8 @@ export class Tenant {
 
 export class SimulatorState {
   readonly tenants = new Map<string, Tenant>();
-  readonly app: AppRegistration;
+  /** The connector's registration in each Entra instance (registered separately in each, as Microsoft requires). */
+  readonly registrations: Readonly<Record<EntraInstance, AppRegistration>>;
   /** Authorization codes of OpenID Connect sign-ins. */
   readonly signIns = new Map<string, SignInGrant>();
   /** Browser sessions of the sign-in pages (the ESTSAUTH cookie's role): session id → account. */
@@ -366,17 +369,40 @@ export class SimulatorState {
     certificate: AppCertificate,
     readonly now: () => number = Date.now,
   ) {
-    const rng = new Rng(`${seed}|app-secret`);
-    this.app = {
-      clientId: uuidFor(`${seed}|app`),
-      clientSecret: `Sim8Q~${rng.hex(34)}`,
-      secretId: rng.uuid(),
-      secretExpired: false,
-      certificate,
-      displayName: 'm365-siem connector',
-      requiredRoles: [...DEFAULT_REQUIRED_ROLES],
-      redirectUris: [],
+    const register = (instance: EntraInstance): AppRegistration => {
+      // The global registration keeps the seed names it always had, so existing client ids stay stable.
+      const suffix = instance === 'global' ? '' : `|${instance}`;
+      const rng = new Rng(`${seed}|app-secret${suffix}`);
+      return {
+        instance,
+        clientId: uuidFor(`${seed}|app${suffix}`),
+        clientSecret: `Sim8Q~${rng.hex(34)}`,
+        secretId: rng.uuid(),
+        secretExpired: false,
+        // One certificate uploaded to both registrations, as an ISV may do.
+        certificate,
+        displayName: 'm365-siem connector',
+        requiredRoles: [...DEFAULT_REQUIRED_ROLES],
+        redirectUris: [],
+      };
     };
+    this.registrations = Object.fromEntries(ENTRA_INSTANCES.map((i) => [i, register(i)])) as Record<EntraInstance, AppRegistration>;
+  }
+
+  /** The registration a tenant of `cloud` knows: the one in its own Entra instance. */
+  registrationFor(cloud: Cloud): AppRegistration {
+    return this.registrations[ENTRA_INSTANCE_OF[cloud]];
+  }
+
+  /**
+   * The registration `clientId` names, as the directory of `tenant` sees it: only a registration of the tenant's own
+   * Entra instance exists there. Without a tenant (`/organizations`, a code redemption) any instance's.
+   */
+  findRegistration(clientId: string, tenant?: Tenant): AppRegistration | undefined {
+    const key = clientId.toLowerCase();
+    const app = Object.values(this.registrations).find((r) => r.clientId === key);
+    if (!app || (tenant && app.instance !== ENTRA_INSTANCE_OF[tenant.settings.cloud])) return undefined;
+    return app;
   }
 
   createTenant(settings: TenantSettings, tenantId?: string): Tenant {

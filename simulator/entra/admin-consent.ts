@@ -5,7 +5,7 @@ import type { SimRequest } from '../http.ts';
 import { send } from '../http.ts';
 import type { Tenant } from '../tenant-state.ts';
 import { sessionAccount } from './authorize.ts';
-import { errorPage, escapeHtml, hiddenFields, sendAccountPicker, simPage } from './pages.ts';
+import { applicationNotFound, errorPage, escapeHtml, hiddenFields, sendAccountPicker, simPage } from './pages.ts';
 
 /**
  * Admin consent: `/{tenant}/adminconsent` (v1) and `/{tenant}/v2.0/adminconsent`. An HTML page lets the
@@ -23,7 +23,6 @@ export async function handleAdminConsent(ctx: SimContext, req: SimRequest, res: 
   if (req.method === 'POST') {
     for (const [k, v] of new URLSearchParams((await req.body()).toString('utf8'))) params.set(k, v);
   }
-  const app = ctx.state.app;
   const clientId = params.get('client_id') ?? '';
   const redirectUri = params.get('redirect_uri') ?? '';
   const state = params.get('state');
@@ -43,8 +42,9 @@ export async function handleAdminConsent(ctx: SimContext, req: SimRequest, res: 
     errorPage(res, 900144, "The request body must contain the following parameter: 'client_id'.");
     return;
   }
-  if (clientId.toLowerCase() !== app.clientId) {
-    errorPage(res, 700016, `Application with identifier '${clientId}' was not found in the directory '${urlTenant?.settings.name ?? tenantSegment}'.`);
+  const app = ctx.state.findRegistration(clientId, urlTenant);
+  if (!app) {
+    applicationNotFound(res, clientId, urlTenant?.settings.name ?? tenantSegment);
     return;
   }
   let redirect: URL;
@@ -107,6 +107,11 @@ export async function handleAdminConsent(ctx: SimContext, req: SimRequest, res: 
     return;
   }
   const target: Tenant = account.tenant;
+  // Through /organizations the account's own directory decides: a registration of another Entra instance is unknown there.
+  if (!ctx.state.findRegistration(clientId, target)) {
+    applicationNotFound(res, clientId, target.settings.name);
+    return;
+  }
   const action = params.get('action');
 
   if (req.method !== 'POST' || (action !== 'accept' && action !== 'cancel')) {

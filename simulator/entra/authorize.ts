@@ -4,7 +4,7 @@ import type { SimContext } from '../context.ts';
 import type { SimRequest } from '../http.ts';
 import { send } from '../http.ts';
 import type { Tenant } from '../tenant-state.ts';
-import { errorPage, sendAccountPicker } from './pages.ts';
+import { applicationNotFound, errorPage, sendAccountPicker } from './pages.ts';
 
 /**
  * The OpenID Connect sign-in: `/{tenant}/oauth2/v2.0/authorize` with `response_type=code` (the authorization code
@@ -39,7 +39,6 @@ function redirectWithError(res: ServerResponse, redirect: URL, state: string | n
 export async function handleAuthorize(ctx: SimContext, req: SimRequest, res: ServerResponse, tenantSegment: string): Promise<void> {
   const params = new URLSearchParams(req.url.search);
   if (req.method === 'POST') for (const [k, v] of new URLSearchParams((await req.body()).toString('utf8'))) params.set(k, v);
-  const app = ctx.state.app;
   const clientId = params.get('client_id') ?? '';
   const redirectUri = params.get('redirect_uri') ?? '';
   const state = params.get('state');
@@ -52,8 +51,8 @@ export async function handleAuthorize(ctx: SimContext, req: SimRequest, res: Ser
       `Tenant '${tenantSegment}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
     );
   if (!clientId) return errorPage(res, 900144, "The request body must contain the following parameter: 'client_id'.");
-  if (clientId.toLowerCase() !== app.clientId)
-    return errorPage(res, 700016, `Application with identifier '${clientId}' was not found in the directory '${urlTenant?.settings.name ?? tenantSegment}'.`);
+  const app = ctx.state.findRegistration(clientId, urlTenant);
+  if (!app) return applicationNotFound(res, clientId, urlTenant?.settings.name ?? tenantSegment);
   let redirect: URL;
   try {
     redirect = new URL(redirectUri);
@@ -119,6 +118,8 @@ export async function handleAuthorize(ctx: SimContext, req: SimRequest, res: Ser
     }
     signedInTo = urlTenant;
   }
+  // Through /organizations the account's own directory decides: a registration of another Entra instance is unknown there.
+  if (!ctx.state.findRegistration(clientId, signedInTo)) return applicationNotFound(res, clientId, signedInTo.settings.name);
   const code = `1.sim.${randomBytes(32).toString('base64url')}`;
   ctx.state.signIns.set(code, {
     clientId: app.clientId,

@@ -23,6 +23,15 @@ export function errorPage(res: ServerResponse, code: number, message: string): v
   );
 }
 
+/** AADSTS700016, as the sign-in pages show it: the application is not registered in (or not consented to by) the directory. */
+export function applicationNotFound(res: ServerResponse, clientId: string, directory: string): void {
+  errorPage(
+    res,
+    700016,
+    `Application with identifier '${clientId}' was not found in the directory '${directory}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+  );
+}
+
 export function hiddenFields(params: Record<string, string>): string {
   return Object.entries(params)
     .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)

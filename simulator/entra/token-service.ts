@@ -6,7 +6,7 @@ import type { SimContext } from '../context.ts';
 import { applyTransportFault } from '../context.ts';
 import type { SimRequest } from '../http.ts';
 import { sendJson } from '../http.ts';
-import type { Tenant } from '../tenant-state.ts';
+import type { AppRegistration, Tenant } from '../tenant-state.ts';
 import { sendAadError, tenantNotFound } from './errors.ts';
 import { decodeJwt, verifyAssertionSignature } from './jwt.ts';
 import { uuidFor } from '../deterministic.ts';
@@ -64,7 +64,8 @@ export async function handleToken(ctx: SimContext, req: SimRequest, res: ServerR
       return;
     }
     if (fault.kind === 'aadsts') {
-      const refusal = aadstsRefusal(fault.aadsts ?? 0, ctx.state.app.clientId, tenant?.settings.name ?? tenantSegment, tenant?.tenantId ?? tenantSegment);
+      const clientId = ctx.state.registrationFor(tenant?.settings.cloud ?? 'commercial').clientId;
+      const refusal = aadstsRefusal(fault.aadsts ?? 0, clientId, tenant?.settings.name ?? tenantSegment, tenant?.tenantId ?? tenantSegment);
       err(refusal.status, refusal.error, fault.aadsts ?? 0, refusal.description);
       return;
     }
@@ -98,8 +99,10 @@ export async function handleToken(ctx: SimContext, req: SimRequest, res: ServerR
     err(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
     return;
   }
-  const app = ctx.state.app;
-  if (clientId.toLowerCase() !== app.clientId) {
+  // Only the registration in the tenant's own Entra instance exists there: a commercial registration's client id
+  // is unknown in a US Government tenant (AADSTS700016), and the other way round.
+  const app = ctx.state.findRegistration(clientId, tenant);
+  if (!app) {
     err(
       400,
       'unauthorized_client',
@@ -168,7 +171,7 @@ export async function handleToken(ctx: SimContext, req: SimRequest, res: ServerR
   }
 
   // credentials
-  const credential = checkCredentials(ctx, form, secret, [tenantSegment, tenant.tenantId]);
+  const credential = checkCredentials(ctx, app, form, secret, [tenantSegment, tenant.tenantId]);
   if (!credential.ok) {
     err(credential.status, credential.error, credential.code, credential.message);
     return;
@@ -191,8 +194,13 @@ export async function handleToken(ctx: SimContext, req: SimRequest, res: ServerR
   sendJson(res, 200, body, { 'Cache-Control': 'no-store, no-cache', Pragma: 'no-cache', 'x-ms-request-id': randomUUID() });
 }
 
-function checkAssertion(ctx: SimContext, assertion: string, tenantSegments: string[], now: number): { code: number; message: string } | undefined {
-  const app = ctx.state.app;
+function checkAssertion(
+  ctx: SimContext,
+  app: AppRegistration,
+  assertion: string,
+  tenantSegments: string[],
+  now: number,
+): { code: number; message: string } | undefined {
   const decoded = decodeJwt(assertion);
   if (!decoded) return { code: 50027, message: 'JWT token is invalid or malformed.' };
   const { header, payload } = decoded;
@@ -240,6 +248,7 @@ export function issueAccessToken(ctx: SimContext, tenant: Tenant, kind: Resource
   const sp = tenant.servicePrincipal;
   const iat = Math.floor(now / 1000);
   const roles = tenant.tokenRoles(kind, now);
+  const app = ctx.state.registrationFor(tenant.settings.cloud);
   const claims: AccessTokenClaims = {
     aud: audience,
     iss: `https://sts.windows.net/${tenant.tenantId}/`,
@@ -247,8 +256,8 @@ export function issueAccessToken(ctx: SimContext, tenant: Tenant, kind: Resource
     nbf: iat,
     exp: iat + TOKEN_LIFETIME_S,
     aio: randomUUID().replace(/-/g, ''),
-    app_displayname: ctx.state.app.displayName,
-    appid: ctx.state.app.clientId,
+    app_displayname: app.displayName,
+    appid: app.clientId,
     appidacr,
     idp: `https://sts.windows.net/${tenant.tenantId}/`,
     idtyp: 'app',
@@ -297,8 +306,7 @@ export function checkAccessToken(ctx: SimContext, token: string | undefined, kin
 type CredentialCheck = { ok: true; appidacr: string } | { ok: false; status: number; error: string; code: number; message: string };
 
 /** The client's secret or certificate assertion, checked as the token endpoint does for every confidential grant. */
-function checkCredentials(ctx: SimContext, form: URLSearchParams, secret: string | null, tenantSegments: string[]): CredentialCheck {
-  const app = ctx.state.app;
+function checkCredentials(ctx: SimContext, app: AppRegistration, form: URLSearchParams, secret: string | null, tenantSegments: string[]): CredentialCheck {
   const assertion = form.get('client_assertion');
   if (assertion) {
     if (form.get('client_assertion_type') !== JWT_BEARER) {
@@ -311,7 +319,7 @@ function checkCredentials(ctx: SimContext, form: URLSearchParams, secret: string
       };
     }
     // The assertion carries the client's wall clock, not the simulator's (possibly advanced) clock.
-    const problem = checkAssertion(ctx, assertion, tenantSegments, Date.now());
+    const problem = checkAssertion(ctx, app, assertion, tenantSegments, Date.now());
     if (problem) return { ok: false, status: 401, error: 'invalid_client', code: problem.code, message: problem.message };
     return { ok: true, appidacr: '2' };
   }
@@ -398,13 +406,12 @@ const GLOBAL_ADMINISTRATOR_TEMPLATE = '62e90394-69f5-4237-9190-012177145e10';
 function redeemSignInCode(ctx: SimContext, req: SimRequest, res: ServerResponse, form: URLSearchParams, tenantSegment: string, now: number): void {
   const origin = ctx.origin();
   const err = (status: number, error: string, code: number, description: string) => sendAadError(res, origin, status, error, code, description, now);
-  const app = ctx.state.app;
   const code = form.get('code');
   if (!code) return err(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'code'.");
   const { clientId, secret } = clientOf(req, form);
   if (!clientId) return err(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
-  if (clientId.toLowerCase() !== app.clientId)
-    return err(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantSegment}'.`);
+  const app = ctx.state.findRegistration(clientId);
+  if (!app) return err(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantSegment}'.`);
   const grant = ctx.state.signIns.get(code);
   if (!grant || grant.clientId !== clientId.toLowerCase()) return err(400, 'invalid_grant', 70000, 'Provided grant is invalid or malformed.');
   if (grant.redeemed)
@@ -426,7 +433,7 @@ function redeemSignInCode(ctx: SimContext, req: SimRequest, res: ServerResponse,
   const generic = ['common', 'organizations'].includes(tenantSegment.toLowerCase());
   if (!generic && ctx.state.resolveTenant(tenantSegment)?.tenantId !== grant.tenantId)
     return err(400, 'invalid_grant', 70000, 'Provided grant is invalid or malformed: the code was issued for another tenant.');
-  const credential = checkCredentials(ctx, form, secret, [tenantSegment, grant.tenantId]);
+  const credential = checkCredentials(ctx, app, form, secret, [tenantSegment, grant.tenantId]);
   if (!credential.ok) return err(credential.status, credential.error, credential.code, credential.message);
   const tenant = ctx.state.tenants.get(grant.tenantId);
   const home = ctx.state.tenants.get(grant.homeTenantId);

@@ -356,7 +356,7 @@ export class GraphApi {
   private throttle(tenant: Tenant, kind: CollectionSpec['throttle'], now: number): void {
     if (!tenant.settings.graphThrottling) return;
     if (kind === 'reports') {
-      const wait = tenant.rateLimit(`graph-reports|${this.ctx.state.app.clientId}`, 5, 10_000, now);
+      const wait = tenant.rateLimit(`graph-reports|${this.ctx.state.registrationFor(tenant.settings.cloud).clientId}`, 5, 10_000, now);
       if (wait > 0) tenant.countLimitThrottled('reports');
       if (wait > 0) throw new GraphError(429, 'TooManyRequests', 'Too many requests.', { 'Retry-After': String(Math.max(1, Math.ceil(wait / 1000))) });
     } else if (kind === 'identityProtection') {
@@ -366,7 +366,7 @@ export class GraphApi {
       if (wait > 0) throw new GraphError(429, 'TooManyRequests', 'Too many requests.');
     } else {
       // Security alerts and incidents: 150 requests per minute per app per tenant.
-      const wait = tenant.rateLimit(`graph-security|${this.ctx.state.app.clientId}`, 150, 60_000, now);
+      const wait = tenant.rateLimit(`graph-security|${this.ctx.state.registrationFor(tenant.settings.cloud).clientId}`, 150, 60_000, now);
       if (wait > 0) tenant.countLimitThrottled('security');
       if (wait > 0) throw new GraphError(429, 'TooManyRequests', 'Too many requests.', { 'Retry-After': String(Math.max(1, Math.ceil(wait / 1000))) });
     }
@@ -634,7 +634,12 @@ export class GraphApi {
       resource: r,
     }));
     if (tenant.servicePrincipal) {
-      list.push({ id: tenant.servicePrincipal.id, appId: this.ctx.state.app.clientId, displayName: this.ctx.state.app.displayName, appRoles: [] });
+      list.push({
+        id: tenant.servicePrincipal.id,
+        appId: this.ctx.state.registrationFor(tenant.settings.cloud).clientId,
+        displayName: this.ctx.state.registrationFor(tenant.settings.cloud).displayName,
+        appRoles: [],
+      });
     }
     return list;
   }
@@ -645,8 +650,9 @@ export class GraphApi {
       accountEnabled: true,
       appDisplayName: sp.displayName,
       appId: sp.appId,
-      appOwnerOrganizationId:
-        sp.appId === this.ctx.state.app.clientId ? uuidFor(`${this.ctx.state.seed}|publisher-tenant`) : 'f8cdef31-a31e-4b4a-93e4-5f571e91255a',
+      appOwnerOrganizationId: this.ctx.state.findRegistration(sp.appId)
+        ? uuidFor(`${this.ctx.state.seed}|publisher-tenant`)
+        : 'f8cdef31-a31e-4b4a-93e4-5f571e91255a',
       appRoleAssignmentRequired: false,
       displayName: sp.displayName,
       servicePrincipalType: 'Application',
@@ -713,7 +719,7 @@ export class GraphApi {
       deletedDateTime: null,
       appRoleId: role.id,
       createdDateTime: a.createdDateTime,
-      principalDisplayName: this.ctx.state.app.displayName,
+      principalDisplayName: this.ctx.state.registrationFor(tenant.settings.cloud).displayName,
       principalId: ours?.id,
       principalType: 'ServicePrincipal',
       resourceDisplayName: resource.displayName,

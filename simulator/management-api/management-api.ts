@@ -150,7 +150,7 @@ export class ManagementApi {
   }
 
   private auditDisabled(res: ServerResponse, tenant: Tenant, operation: string, contentType: string, publisher: string): void {
-    const appId = this.ctx.state.app.clientId;
+    const appId = this.ctx.state.registrationFor(tenant.settings.cloud).clientId;
     const corr = randomUUID();
     const text =
       `${operation} [CorrId=${corr}][TenantId=${tenant.tenantId},ContentType=${contentType},ApplicationId=${appId},PublisherId=${publisher}][AppId=${appId}] failed. ` +

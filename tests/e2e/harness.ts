@@ -161,9 +161,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     M365_ALL_HOSTS: sim.url,
     M365_CLIENT_ID: sim.clientId,
     M365_CLIENT_SECRET: sim.clientSecret,
-    // The simulator has one application registration; the US Government clouds (GCC High, DoD) need theirs named.
-    M365_GCC_HIGH_CLIENT_ID: sim.clientId,
-    M365_GCC_HIGH_CLIENT_SECRET: sim.clientSecret,
+    // The US Government clouds (GCC High, DoD) have their own registration in Entra ID Government.
+    M365_GCC_HIGH_CLIENT_ID: sim.usGovClientId,
+    M365_GCC_HIGH_CLIENT_SECRET: sim.usGovClientSecret,
     CONTROL_PLANE_PORT: String(port),
     CONTROL_PLANE_OPS_PORT: '0',
     CONTROL_PLANE_PUBLIC_URL: publicUrl,

@@ -3,12 +3,11 @@
  * ingest against simulator tenants answering in that form: a P1 tenant and a Free tenant stay Active, with exactly
  * their licence-gated sources `unavailable_licence` and every other source collecting.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SOURCES, type SourceName } from '../../runtime/index.ts';
 import type { LicenceRefusalShape } from '../../simulator/graph/licence-refusals.ts';
 import type { SimTenant } from '../../simulator/index.ts';
-import { startPipeline, waitUntil, type Pipeline } from './harness.ts';
+import { startWholePipeline, waitUntil, type Pipeline } from './harness.ts';
 
 const SHAPES: LicenceRefusalShape[] = ['documented', 'premium-check', 'premium-check-new-wording', 'not-licensed-for-feature', 'no-valid-licence'];
 const FREE_GATED: SourceName[] = [
@@ -34,12 +33,9 @@ interface AppStatus {
 describe('licence refusals keep the connection Active (real control plane, ingest, Kafka)', () => {
   let p: Pipeline;
   beforeAll(async () => {
-    const caFile = inject('simulatorCaFile');
-    if (!caFile) throw new Error('the global setup did not provide the simulator CA');
-    p = await startPipeline({ kafkaBrokers: inject('kafkaBrokers'), opensearchUrl: inject('opensearchUrl'), simulatorStateDir: path.dirname(caFile) });
     // The whole pipeline: Active means data flows to the index, and a normalizer that never consumes m365.raw is
     // a stalled pipeline (needs_attention, pipeline_stalled) once records wait there long enough.
-    for (const name of ['control-plane', 'index', 'normalize', 'ingest'] as const) await p.start(name);
+    p = await startWholePipeline();
   }, 120_000);
   afterAll(async () => {
     await p?.close();

@@ -7,7 +7,7 @@
  *   - the first event is searchable soon after consent;
  *   - a replay of one organization leaves the document count unchanged and re-produces only its events.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { MANAGEMENT_SOURCES as MANAGEMENT, managementContentType, sourceStatusSc
 import type { SimTenant } from '../../simulator/index.ts';
 import {
   organizationDocumentCount,
-  startPipeline,
+  startWholePipeline,
   waitUntil,
   type ConnectedOrganization,
   type EventOnTopic,
@@ -82,10 +82,7 @@ describe('the whole pipeline on simulated tenants with faults (real Kafka and Op
   let events: EventOnTopic[] = [];
 
   beforeAll(async () => {
-    const caFile = inject('simulatorCaFile');
-    if (!caFile) throw new Error('the global setup did not provide the simulator CA');
-    p = await startPipeline({ kafkaBrokers: inject('kafkaBrokers'), opensearchUrl: inject('opensearchUrl'), simulatorStateDir: path.dirname(caFile) });
-    for (const name of ['control-plane', 'index', 'normalize', 'ingest'] as const) await p.start(name);
+    p = await startWholePipeline();
     tenants.push(
       await p.control.createTenant(faultyTenant('E2E Contoso')),
       await p.control.createTenant(faultyTenant('E2E Fabrikam', { licences: { entraP1: true, entraP2: false } })),

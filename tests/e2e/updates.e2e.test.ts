@@ -4,9 +4,8 @@
  * and the collapse query of docs/querying-updates.md shows the alert's current state. A risk detection dismissed an
  * hour after it was detected is a second document.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import path from 'node:path';
-import { startPipeline, waitUntil, type Pipeline } from './harness.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWholePipeline, waitUntil, type Pipeline } from './harness.ts';
 
 interface Hit {
   _source: {
@@ -20,10 +19,7 @@ describe('alerts and risk detections that change', () => {
   let p: Pipeline;
 
   beforeAll(async () => {
-    const caFile = inject('simulatorCaFile');
-    if (!caFile) throw new Error('the global setup did not provide the simulator CA');
-    p = await startPipeline({ kafkaBrokers: inject('kafkaBrokers'), opensearchUrl: inject('opensearchUrl'), simulatorStateDir: path.dirname(caFile) });
-    for (const name of ['control-plane', 'index', 'normalize', 'ingest'] as const) await p.start(name);
+    p = await startWholePipeline();
   }, 120_000);
 
   afterAll(async () => {

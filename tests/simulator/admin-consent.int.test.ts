@@ -164,3 +164,28 @@ describe('admin consent', () => {
     }
   });
 });
+
+describe('admin consent in each Entra instance', () => {
+  it('a GCC High tenant consents to the Entra ID Government registration, not to the commercial one (AADSTS700016)', async () => {
+    const t = await f.tenant({ consent: false, cloud: 'gcc-high', consentPropagationMs: [0, 0] });
+    const commercial = await fetch(consentUrl(t.tenantId, { login_hint: t.adminAccount }));
+    expect(commercial.status).toBe(400);
+    expect(await commercial.text()).toContain(`AADSTS700016: Application with identifier &#39;${f.sim.clientId}&#39; was not found`);
+
+    const url = consentUrl(t.tenantId, { login_hint: t.adminAccount, client_id: f.sim.usGovClientId });
+    const res = await submit(url, await (await fetch(url)).text(), 'accept');
+    expect(res.status).toBe(302);
+    expect(new URL(res.headers.get('location') ?? '').searchParams.get('admin_consent')).toBe('True');
+    expect((await f.control.getTenant(t.tenantId)).servicePrincipal).not.toBeNull();
+  });
+
+  it('through /organizations the account decides: a Government administrator cannot consent to the commercial registration', async () => {
+    const t = await f.tenant({ consent: false, cloud: 'dod' });
+    const res = await fetch(consentUrl('organizations', { login_hint: t.adminAccount }));
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('AADSTS700016');
+    expect(html).toContain(t.name);
+    expect((await f.control.getTenant(t.tenantId)).servicePrincipal).toBeNull();
+  });
+});

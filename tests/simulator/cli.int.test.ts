@@ -21,7 +21,7 @@ describe('m365-siem sim', () => {
         child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
       });
       const ready = JSON.parse(line) as Record<string, string>;
-      expect(Object.keys(ready).sort()).toEqual(['caFile', 'clientId', 'clientSecret', 'url']);
+      expect(Object.keys(ready).sort()).toEqual(['caFile', 'clientId', 'clientSecret', 'url', 'usGovClientId', 'usGovClientSecret']);
       expect(ready.url).toMatch(/^https:\/\/localhost:\d+$/);
       expect(ready.caFile).toBe(inject('simulatorCaFile'));
       const res = await getJson(`${ready.url}/organizations/v2.0/.well-known/openid-configuration`);

@@ -316,3 +316,62 @@ describe('national clouds', () => {
     expect(e.errorMessage).toMatch(/AADSTS500011/);
   });
 });
+
+describe('one application registration per Entra instance', () => {
+  const credentials = (instance: 'global' | 'usgov') =>
+    instance === 'usgov'
+      ? { client_id: f.sim.usGovClientId, client_secret: f.sim.usGovClientSecret }
+      : { client_id: f.sim.clientId, client_secret: f.sim.clientSecret };
+
+  it('the two registrations are distinct applications with their own secrets', async () => {
+    expect(f.sim.usGovClientId).not.toBe(f.sim.clientId);
+    expect(f.sim.usGovClientSecret).not.toBe(f.sim.clientSecret);
+    expect(await f.control.getApp('usgov')).toMatchObject({ instance: 'usgov', clientId: f.sim.usGovClientId });
+    expect(await f.control.getApp()).toMatchObject({ instance: 'global', clientId: f.sim.clientId });
+  });
+
+  it('a GCC High or DoD tenant knows only the Entra ID Government registration: the commercial one is AADSTS700016', async () => {
+    for (const cloud of ['gcc-high', 'dod'] as const) {
+      const t = await f.tenant({ cloud });
+      const commercial = await rawToken(t.tenantId, {
+        grant_type: 'client_credentials',
+        ...credentials('global'),
+        scope: 'https://graph.microsoft.us/.default',
+      });
+      expect(commercial.status).toBe(400);
+      expect(commercial.body).toMatchObject({ error: 'unauthorized_client', error_codes: [700016] });
+      expect((commercial.body as { error_description: string }).error_description).toContain(`Application with identifier '${f.sim.clientId}' was not found`);
+      const audience = cloud === 'dod' ? 'https://dod-graph.microsoft.us' : 'https://graph.microsoft.us';
+      const gov = await rawToken(t.tenantId, { grant_type: 'client_credentials', ...credentials('usgov'), scope: `${audience}/.default` });
+      expect(gov.status).toBe(200);
+      expect(decodeClaims((gov.body as { access_token: string }).access_token)).toMatchObject({ appid: f.sim.usGovClientId, tid: t.tenantId });
+    }
+  });
+
+  it('a commercial or GCC tenant does not know the Entra ID Government registration', async () => {
+    for (const cloud of ['commercial', 'gcc'] as const) {
+      const t = await f.tenant({ cloud });
+      const raw = await rawToken(t.tenantId, { grant_type: 'client_credentials', ...credentials('usgov'), scope: 'https://graph.microsoft.com/.default' });
+      expect(raw.status).toBe(400);
+      expect(raw.body).toMatchObject({ error: 'unauthorized_client', error_codes: [700016] });
+    }
+  });
+
+  it('a secret belongs to its registration: the commercial secret with the Government client id is AADSTS7000215', async () => {
+    const t = await f.tenant({ cloud: 'gcc-high' });
+    const raw = await rawToken(t.tenantId, {
+      grant_type: 'client_credentials',
+      client_id: f.sim.usGovClientId,
+      client_secret: f.sim.clientSecret,
+      scope: 'https://graph.microsoft.us/.default',
+    });
+    expect(raw.status).toBe(401);
+    expect(raw.body).toMatchObject({ error: 'invalid_client', error_codes: [7000215] });
+  });
+
+  it('the control API names an unknown instance as a 400', async () => {
+    const res = await getJson(`${f.sim.url}/_sim/app?instance=china`);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: { field: 'instance' } });
+  });
+});

@@ -161,9 +161,9 @@ export async function startIngestFixture(options: { tenantPartitions?: number; s
     M365_ALL_HOSTS: sim.sim.url,
     M365_CLIENT_ID: sim.sim.clientId,
     M365_CLIENT_SECRET: sim.sim.clientSecret,
-    // The simulator has one application registration; the US Government clouds (GCC High, DoD) need theirs named.
-    M365_GCC_HIGH_CLIENT_ID: sim.sim.clientId,
-    M365_GCC_HIGH_CLIENT_SECRET: sim.sim.clientSecret,
+    // The US Government clouds (GCC High, DoD) have their own registration in Entra ID Government.
+    M365_GCC_HIGH_CLIENT_ID: sim.sim.usGovClientId,
+    M365_GCC_HIGH_CLIENT_SECRET: sim.sim.usGovClientSecret,
     INGEST_PUBLISHER_IDENTIFIER: PUBLISHER_ID,
     INGEST_GROUP_ID: groupId,
     INGEST_POLL_INTERVAL_MS: '500',
