@@ -138,6 +138,9 @@ export interface SiemEventM365 {
   delivery_action?: Opt<string>;
   directionality?: Opt<string>;
   status_additional_details?: Opt<string>;
+  // Schema v5
+  /** The Entra activity report the record belongs to ("Sign-ins", "Audit logs", "Provisioning logs"): SigmaHQ's ActivityDetails. */
+  activity_details?: Opt<string>;
 }
 
 /** One target of an activity (schema v3: `m365.target_resources`). */

@@ -6,6 +6,19 @@ import { isObject, str, type Json } from '../record-values.ts';
 import { toMicros } from '../time.ts';
 import { MappingError } from './management-common.ts';
 
+/**
+ * The Microsoft Entra admin center's activity reports (its Activity section: Sign-ins, Audit logs, Provisioning logs;
+ * Graph's audit logs API overview lists the same reports), in the admin center's words. Microsoft's security
+ * operations guides name the report a detection reads as "Activity details: Sign-ins", which SigmaHQ's rules and
+ * Security Analytics' azure log type carry as the field `ActivityDetails`; the record itself has no such property, so
+ * it is the source's report (m365.activity_details, schema v5).
+ */
+export const ENTRA_ACTIVITY_REPORT = {
+  signIns: 'Sign-ins',
+  auditLogs: 'Audit logs',
+  provisioningLogs: 'Provisioning logs',
+} as const;
+
 export function graphDraft(
   record: Json,
   ctx: MapContext,

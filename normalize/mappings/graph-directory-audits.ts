@@ -10,7 +10,7 @@ import { arr, isObject, nameValues, lookup, str, type Json } from '../record-val
 import type { SiemEventTargetResource } from '../../schemas/index.ts';
 import { modifiedPropertiesText } from './management-common.ts';
 import { classifyDirectoryOperation } from './management-entra.ts';
-import { graphDraft } from './graph-common.ts';
+import { ENTRA_ACTIVITY_REPORT, graphDraft } from './graph-common.ts';
 
 export function mapGraphDirectoryAudit(record: Json, ctx: MapContext): SiemEvent {
   const activity = str(record.activityDisplayName);
@@ -44,6 +44,7 @@ export function mapGraphDirectoryAudit(record: Json, ctx: MapContext): SiemEvent
   const reason = str(record.resultReason);
   if (reason) ev.event.reason = reason;
   m.correlation_id = str(record.correlationId);
+  draft.m365.activity_details = ENTRA_ACTIVITY_REPORT.auditLogs;
 
   const initiatedBy = isObject(record.initiatedBy) ? record.initiatedBy : {};
   const user = isObject(initiatedBy.user) ? initiatedBy.user : null;

@@ -6,7 +6,7 @@
 import type { SiemEvent } from '../../schemas/index.ts';
 import type { MapContext } from '../event-draft.ts';
 import { arr, isObject, str, type Json } from '../record-values.ts';
-import { graphDraft } from './graph-common.ts';
+import { ENTRA_ACTIVITY_REPORT, graphDraft } from './graph-common.ts';
 
 const TYPE_OF_ACTION: Readonly<Record<string, string>> = {
   create: 'creation',
@@ -27,6 +27,7 @@ export function mapGraphProvisioning(record: Json, ctx: MapContext): SiemEvent {
     code: 'provisioningObjectSummary',
   });
   const ev = draft.ev;
+  draft.m365.activity_details = ENTRA_ACTIVITY_REPORT.provisioningLogs;
   draft.classify({
     kind: 'event',
     category: ['iam'],

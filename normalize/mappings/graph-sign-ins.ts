@@ -10,7 +10,7 @@ import { SIGN_IN_SOURCES, isSignInSource, type SignInEventType } from '../../run
 import type { MapContext } from '../event-draft.ts';
 import type { SiemEvent } from '../../schemas/index.ts';
 import { arr, bool, isObject, str, type Json } from '../record-values.ts';
-import { geoOf, graphDraft } from './graph-common.ts';
+import { ENTRA_ACTIVITY_REPORT, geoOf, graphDraft } from './graph-common.ts';
 
 export function mapGraphSignIn(record: Json, ctx: MapContext): SiemEvent {
   const draft = graphDraft(record, ctx, {
@@ -40,6 +40,7 @@ export function mapGraphSignIn(record: Json, ctx: MapContext): SiemEvent {
     ev.message = text;
   }
   m.status_additional_details = details;
+  draft.m365.activity_details = ENTRA_ACTIVITY_REPORT.signIns;
   m.home_tenant_id = str(record.homeTenantId);
   m.resource_tenant_id = str(record.resourceTenantId);
   m.network_location_types = networkLocationTypes(record.networkLocationDetails);

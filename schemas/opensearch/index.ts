@@ -5,10 +5,15 @@ export {
   siemEventProperties,
   indexProperties,
   VENDOR_RECORD_PATH,
-  SECURITY_ANALYTICS_ALIASES,
   mappedLeafPaths,
   organizationAliasName,
   organizationAliasFilter,
 } from './siem-events-template.ts';
+export {
+  SECURITY_ANALYTICS_ALIASES,
+  SECURITY_ANALYTICS_LOG_TYPE_PATHS,
+  SECURITY_ANALYTICS_UNMAPPED,
+  SECURITY_ANALYTICS_VERSION,
+} from './security-analytics.ts';
 export type { FieldMapping, SiemEventsTemplateOptions } from './siem-events-template.ts';
 export { dailyIndexName, parseDailyIndexName, dailyIndexPattern } from './daily-index.ts';

@@ -5,6 +5,7 @@
  * explode the mapping. Works on a bare OpenSearch 2.19 node: only core field types (no analysis-common, no
  * painless, no mapper-extras), see docs/decisions/0041-index-template-and-mappings.md.
  */
+import { SECURITY_ANALYTICS_ALIASES } from './security-analytics.ts';
 
 /** A field mapping as OpenSearch accepts it (a leaf type or an object with `properties`). */
 export interface FieldMapping {
@@ -14,7 +15,7 @@ export interface FieldMapping {
 }
 
 /** Bumped whenever the mappings or settings change; stored in the template's `_meta`. */
-export const SIEM_EVENTS_TEMPLATE_VERSION = 4;
+export const SIEM_EVENTS_TEMPLATE_VERSION = 5;
 
 /** Keywords longer than this are kept in `_source` but not indexed (a huge value must not fail the document). */
 const KEYWORD_IGNORE_ABOVE = 1024;
@@ -228,6 +229,8 @@ export const siemEventProperties: Record<string, FieldMapping> = {
     delivery_action: keywordCi(),
     directionality: keywordCi(),
     status_additional_details: keywordCi(),
+    // schema v5
+    activity_details: keywordCi(),
   }),
   host: object({ id: keyword(), name: keywordCi(), ip: ip(), os: object({ platform: keywordCi() }) }),
   threat: object({ technique: object({ id: keyword() }) }),
@@ -241,46 +244,8 @@ export const siemEventProperties: Record<string, FieldMapping> = {
  */
 export const VENDOR_RECORD_PATH = 'm365.record';
 
+/** An alias field (Security Analytics' paths, decision 0123); it may name a `.ci` twin, whose normalizer queries then apply. */
 const alias = (path: string): FieldMapping => ({ type: 'alias', path });
-
-/**
- * Field aliases at the paths OpenSearch Security Analytics' built-in `azure` and `m365` log types map Sigma's field
- * names to (security-analytics `OSMapping/azure_logtype.json`, `m365_logtype.json`), pointing at our fields, so its
- * detectors find our documents (decision 0123). Only paths our documents can answer; an alias never shadows a field.
- */
-export const SECURITY_ANALYTICS_ALIASES: Readonly<Record<string, string>> = {
-  // azure log type
-  'azure.signinlogs.result_description': 'error.message',
-  'azure.signinlogs.properties.user_id': 'user.id',
-  'azure.signinlogs.properties.conditional_access_status': 'm365.conditional_access_status',
-  'azure.signinlogs.properties.device_detail.is_compliant': 'm365.device.is_compliant',
-  'azure.signinlogs.properties.device_detail.device_id': 'm365.device.id',
-  'azure.signinlogs.properties.device_detail.trust_type': 'm365.device.trust_type',
-  'azure.signinlogs.properties.authentication_requirement': 'm365.auth.requirement',
-  'azure.signinlogs.properties.resource_id': 'm365.resource.id',
-  'azure.signinlogs.properties.network_location_details': 'm365.network_location_types',
-  'azure.signinlogs.properties.resource_tenant_id': 'm365.resource_tenant_id',
-  'azure.signinlogs.properties.home_tenant_id': 'm365.home_tenant_id',
-  'azure.signinlogs.properties.app_id': 'm365.app.id',
-  'azure.signinlogs.properties.client_app_used': 'm365.client_app',
-  'azure.signinlogs.properties.risk_state': 'm365.risk.state',
-  'azure.platformlogs.status': 'event.outcome',
-  'azure.platformlogs.operation_name': 'event.action',
-  'azure.platformlogs.result_type': 'error.code',
-  'azure.auditlogs.properties.logged_by_service': 'event.provider',
-  'azure.auditlogs.properties.activity_display_name': 'event.action',
-  'azure.activitylogs.category': 'event.code',
-  'azure.activitylogs.identity.claims_initiated_by_user.name': 'user.email',
-  resource_display_name: 'm365.resource.name',
-  Workload: 'm365.workload',
-  eventSource: 'm365.workload',
-  eventName: 'event.action',
-  'user_agent.name': 'user_agent.original',
-  // m365 log type (threat-management rules: eventSource = workload, eventName = alert name, status)
-  'rsa.misc.event_source': 'm365.workload',
-  'rsa.misc.event_desc': 'rule.name',
-  'rsa.misc.status': 'm365.result_status',
-};
 
 /** Puts `mapping` at the dotted `path` inside `properties` (creating objects on the way). */
 function setPath(properties: Record<string, FieldMapping>, path: string, mapping: FieldMapping): void {

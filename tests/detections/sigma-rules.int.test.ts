@@ -7,6 +7,7 @@ import { Metrics, type Topics, type TopicSpec } from '../../runtime/index.ts';
 import { SIGMA_INSTALL_COMMAND, SIGMA_PIPELINE_PATH, SIGMA_RULES_DIR, sigmaToolchain, type SigmaToolchain } from '../../detections/index.ts';
 import { startNormalizer, type RunningNormalizer } from '../../normalize/index.ts';
 import { installIndexTemplate, startIndexer, type RunningIndexer } from '../../index/index.ts';
+import { SECURITY_ANALYTICS_ALIASES } from '../../schemas/opensearch/index.ts';
 import { testKafkaClient } from '../helpers/clients.ts';
 import { uniqueName } from '../helpers/resources.ts';
 import { cleanup, indexerEnv, openSearchAt, opensearchUrl, quietLogger, waitFor } from '../index/helpers/fixture.ts';
@@ -173,6 +174,8 @@ describe('Sigma rules through the shipped pipeline fire on exactly the right rec
     expect(await hits({ query_string: { query: 'azure.platformlogs.result_type:53003' } })).toEqual(['signin-blocked-by-ca']);
     expect(await hits({ query_string: { query: 'rsa.misc.event_desc:"Suspicious email forwarding activity"' } })).toEqual(['alert-forwarding']);
     expect(await hits({ query_string: { query: 'event.action.ci:"UPDATE APPLICATION – CERTIFICATES AND SECRETS MANAGEMENT"' } })).toEqual(['app-secret-added']);
+    // ActivityDetails (schema v5) is the Entra report a record is in: every Graph sign-in says "Sign-ins"
+    expect(await hits({ query_string: { query: 'm365.activity_details.ci:"sign-ins" AND m365.client_app.ci:imap4' } })).toEqual(['signin-imap-legacy']);
     // ResultType 0 (success) has something to match now: error.code is kept on success
     expect(await hits({ query_string: { query: 'event.dataset:azure.signinlogs AND error.code:0' } })).toEqual([
       'signin-benign',
@@ -180,5 +183,32 @@ describe('Sigma rules through the shipped pipeline fire on exactly the right rec
       'signin-high-risk',
       'signin-imap-legacy',
     ]);
+  });
+
+  it('resolves every Security Analytics alias on the real node and answers the plugin-style queries case-insensitively', async () => {
+    const paths = Object.keys(SECURITY_ANALYTICS_ALIASES);
+    const caps = await os.fieldCaps({ index: `${prefix}-*`, fields: paths.join(',') });
+    const found = Object.keys((caps.body as { fields: Record<string, unknown> }).fields);
+    expect(paths.filter((p) => !found.includes(p))).toEqual([]);
+    // What a detector of the azure / m365 log type sends: query_string on the log type's path, values as the plugin's
+    // bundled rules write them (not in Microsoft's case).
+    expect(await hits({ query_string: { query: 'ActivityDetails:"Sign-ins" AND azure.signinlogs.properties.client_app_used:"IMAP4"' } })).toEqual([
+      'signin-imap-legacy',
+    ]);
+    expect(await hits({ query_string: { query: 'azure.platformlogs.status:"Failure" AND azure.platformlogs.result_type:53003' } })).toEqual([
+      'signin-blocked-by-ca',
+    ]);
+    expect(await hits({ query_string: { query: 'properties.message:"Update Application – Certificates and secrets management"' } })).toEqual([
+      'app-secret-added',
+    ]);
+    expect(await hits({ query_string: { query: 'azure.auditlogs.properties.logged_by_service:"authentication methods"' } })).toEqual(['mfa-method-deleted']);
+    expect(await hits({ query_string: { query: 'modified_properties.new_value:*keytype=password*' } })).toEqual(['app-secret-added']);
+    expect(await hits({ query_string: { query: 'rsa.misc.event_source:exchange AND eventName:"new-inboxrule"' } })).toEqual([
+      'inbox-rule-forwarding',
+      'inbox-rule-move-only',
+    ]);
+    expect(await hits({ query_string: { query: 'rsa.misc.event_desc:"suspicious email forwarding activity"' } })).toEqual(['alert-forwarding']);
+    const all = await os.count({ index: `${prefix}-*`, body: { query: { exists: { field: 'timestamp' } } } as never });
+    expect((all.body as { count: number }).count).toBe(cases.length);
   });
 });

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { latestSiemEventSchema, siemEventSchemas } from '../../schemas/index.ts';
 import {
   SECURITY_ANALYTICS_ALIASES,
+  SECURITY_ANALYTICS_LOG_TYPE_PATHS,
+  SECURITY_ANALYTICS_UNMAPPED,
+  SECURITY_ANALYTICS_VERSION,
   VENDOR_RECORD_PATH,
   buildSiemEventsTemplate,
   indexProperties,
@@ -112,17 +115,59 @@ describe('index template agrees with the Avro schema', () => {
     expect(mapped.get('@timestamp')).toBe('date');
   });
 
+  /** The mapping at a dotted path of `props`, multi-fields (`event.action.ci`) included. */
+  const mappingAt = (props: Record<string, FieldMapping>, path: string): FieldMapping | undefined => {
+    const parts = path.split('.');
+    for (let i = parts.length; i > 0; i--) {
+      let level: Record<string, FieldMapping> | undefined = props;
+      let found: FieldMapping | undefined;
+      for (const part of parts.slice(0, i)) {
+        found = level?.[part];
+        level = found?.properties;
+      }
+      if (found === undefined) continue;
+      if (i === parts.length) return found;
+      // the rest names a multi-field of the leaf found
+      const rest = parts.slice(i);
+      return rest.length === 1 ? (found.fields as Record<string, FieldMapping> | undefined)?.[rest[0]!] : undefined;
+    }
+    return undefined;
+  };
+
   it('adds the vendor record and the Security Analytics aliases beside the Avro fields, each alias naming a mapped field', () => {
-    const all = mappedLeafPaths(indexProperties());
+    const props = indexProperties();
+    const all = mappedLeafPaths(props);
     expect(all.get(VENDOR_RECORD_PATH)).toBe('flat_object');
     for (const [path, target] of Object.entries(SECURITY_ANALYTICS_ALIASES)) {
       expect(all.get(path), path).toBe('alias');
       expect(mapped.has(path), `${path} shadows an Avro field`).toBe(false);
-      expect(['keyword', 'text', 'boolean', 'ip', 'date', 'integer', 'long'], `${path} → ${target}`).toContain(mapped.get(target));
+      const targetMapping = mappingAt(props, target);
+      expect(['keyword', 'text', 'boolean', 'ip', 'date', 'integer', 'long'], `${path} → ${target}`).toContain(targetMapping?.type);
+      // a string target is the case-insensitive twin wherever the field has one (the plugin's rules are not in Microsoft's case)
+      if (targetMapping?.type === 'keyword' && !target.endsWith('.ci')) expect(mappingAt(props, `${target}.ci`), `${path} → ${target}`).toBeUndefined();
     }
     // every Avro-mirroring path is unchanged in the index mapping
     for (const [path, type] of mapped) expect(all.get(path), path).toBe(type);
     expect(buildSiemEventsTemplate().template.mappings.properties).toEqual(indexProperties());
+  });
+
+  it(`answers every path of Security Analytics ${SECURITY_ANALYTICS_VERSION}' azure and m365 log types, or says why not`, () => {
+    const props = indexProperties();
+    const paths = new Set(Object.values(SECURITY_ANALYTICS_LOG_TYPE_PATHS).flatMap((table) => Object.keys(table)));
+    expect(paths.size).toBeGreaterThanOrEqual(45);
+    const problems: string[] = [];
+    for (const path of paths) {
+      const aliased = path in SECURITY_ANALYTICS_ALIASES;
+      const reason = SECURITY_ANALYTICS_UNMAPPED[path];
+      if (aliased && reason !== undefined) problems.push(`${path} is both aliased and listed as unmapped`);
+      else if (!aliased && !reason?.trim()) problems.push(`${path} has no alias and no reason`);
+      else if (!aliased && mappingAt(props, path) !== undefined) problems.push(`${path} is listed as unmapped but the template maps it`);
+    }
+    for (const path of Object.keys(SECURITY_ANALYTICS_ALIASES)) if (!paths.has(path)) problems.push(`alias ${path} is no path of the log types`);
+    for (const path of Object.keys(SECURITY_ANALYTICS_UNMAPPED)) if (!paths.has(path)) problems.push(`unmapped ${path} is no path of the log types`);
+    expect(problems).toEqual([]);
+    // the plugin's legacy-authentication rule asks for ActivityDetails "Sign-ins": it now has a field behind it
+    expect(SECURITY_ANALYTICS_ALIASES.ActivityDetails).toBe('m365.activity_details.ci');
   });
 
   it('gives event.action, rule.name and the m365 keywords a case-insensitive .ci twin', () => {
