@@ -13,6 +13,7 @@ export {
   SECURITY_ANALYTICS_ALIASES,
   SECURITY_ANALYTICS_LOG_TYPE_PATHS,
   SECURITY_ANALYTICS_UNMAPPED,
+  SECURITY_ANALYTICS_UNTABLED_RULE_FIELDS,
   SECURITY_ANALYTICS_VERSION,
 } from './security-analytics.ts';
 export type { FieldMapping, SiemEventsTemplateOptions } from './siem-events-template.ts';

@@ -69,6 +69,16 @@ export const SECURITY_ANALYTICS_LOG_TYPE_PATHS: Readonly<Record<'azure' | 'm365'
 };
 
 /**
+ * Field names the plugin's bundled rules of these log types use that the tables above do not map: the plugin's query
+ * backend then keeps the rule's own name as the path (security-analytics 2.19.3.0, OSQueryBackend), so these names are
+ * paths too. azure: the risk-detection and PIM rules' riskEventType (26 rules); m365: the audit rules' Operation.
+ */
+export const SECURITY_ANALYTICS_UNTABLED_RULE_FIELDS: Readonly<Record<'azure' | 'm365', readonly string[]>> = {
+  azure: ['riskEventType'],
+  m365: ['Operation'],
+};
+
+/**
  * Aliases at the log types' paths, each pointing at the field that answers it. String fields point at their `.ci`
  * twin (lower-cased keyword, decision 0121), as the shipped pySigma pipeline does (0122): the plugin's bundled rules
  * write "Success" and "Update Application" where Microsoft writes "success" and "Update application", and
@@ -114,6 +124,9 @@ export const SECURITY_ANALYTICS_ALIASES: Readonly<Record<string, string>> = {
   Workload: 'm365.workload.ci',
   eventSource: 'm365.workload.ci',
   eventName: 'event.action.ci',
+  // rule fields outside the tables, queried under their own names
+  riskEventType: 'm365.risk.event_types.ci',
+  Operation: 'event.action.ci',
   // m365 log type (threat-management rules: eventSource = workload, eventName = alert name, status)
   'rsa.misc.event_source': 'm365.workload.ci',
   'rsa.misc.event_desc': 'rule.name.ci',

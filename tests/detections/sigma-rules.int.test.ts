@@ -208,6 +208,9 @@ describe('Sigma rules through the shipped pipeline fire on exactly the right rec
       'inbox-rule-move-only',
     ]);
     expect(await hits({ query_string: { query: 'rsa.misc.event_desc:"suspicious email forwarding activity"' } })).toEqual(['alert-forwarding']);
+    // names the bundled rules use outside the log types' tables, which the plugin queries as they are
+    expect(await hits({ query_string: { query: 'riskEventType:"anonymizedIPAddress"' } })).toEqual(['risk-anonymous-ip']);
+    expect(await hits({ query_string: { query: 'Operation:"FileSyncDownloadedFull"' } })).toEqual(['sync-full-download']);
     const all = await os.count({ index: `${prefix}-*`, body: { query: { exists: { field: 'timestamp' } } } as never });
     expect((all.body as { count: number }).count).toBe(cases.length);
   });
