@@ -1,6 +1,6 @@
 /**
  * What the Kafka client costs per record (issue 16, item 6; docs/decisions/0172): 1 KB records produced with acks=all
- * (idempotent) and consumed back, through runtime/kafka.ts (kafkajs) as the services use it, against Kafka's own
+ * (idempotent) and consumed back, through runtime/kafka/ (the kafkajs adapter) as the services use it, against Kafka's own
  * `ProducerPerformance` / `ConsumerPerformance` tools (the classes behind kafka-producer-perf-test.sh and
  * kafka-consumer-perf-test.sh) on the same broker in the same run. The tools' jars come from Maven Central into the
  * shared cache (~/.cache/m365-siem/kafka-tools-<version>), like the broker's.
@@ -104,7 +104,7 @@ export default async function run(ctx: BenchContext): Promise<BenchResult[]> {
     const javaConsume = Number(consumed.trim().split('\n').at(-1)?.split(',')[9]?.trim());
     if (!(javaProduce > 0) || !(javaConsume > 0)) throw new Error(`could not read the perf tools' figures:\n${produced}\n${consumed}`);
 
-    // runtime/kafka.ts as the services use it: the idempotent producer, batches of 1,000, acks=all.
+    // runtime/kafka/ as the services use it: the idempotent producer, batches of 1,000, acks=all.
     const value = Buffer.alloc(RECORD_BYTES, 'x');
     const producer = kafka.producer();
     await producer.connect();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Import-boundary check: services depend on the shared runtime (and schemas), never on each other; only the
-// runtime's kafka module touches kafkajs; the composition roots (cli/, bench/) reach a module only through its public
+// Import-boundary check: services depend on the shared runtime (and schemas), never on each other; only the Kafka
+// adapter (runtime/kafka/kafkajs-adapter.ts) imports a Kafka client package, in every folder of the project (services,
+// runtime, cli/, bench/, tests/, …: docs/decisions/0172); the composition roots (cli/, bench/) reach a module only through its public
 // entry point (its index.ts), never its internals. Exits 1 listing every violation. Usage: check-boundaries.js [rootDir]
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname, sep } from 'node:path';
@@ -22,8 +23,16 @@ const RULES = {
 /** Folders that wire modules together: they may import runtime/ and schemas/ anywhere, other modules only at index.ts. */
 const ENTRY_POINT_ONLY_CALLERS = ['cli', 'bench'];
 const FREELY_IMPORTED = ['runtime', 'schemas'];
-const KAFKA_CLIENT_OWNER = 'runtime/kafka.ts';
-const KAFKA_PACKAGES = ['kafkajs'];
+const KAFKA_CLIENT_OWNER = 'runtime/kafka/kafkajs-adapter.ts';
+/** Kafka client packages: kafkajs today; the others are what would replace it, and belong in the adapter too. */
+const KAFKA_PACKAGES = ['kafkajs', 'node-rdkafka', '@confluentinc/kafka-javascript', '@platformatic/kafka'];
+
+/** The package a bare specifier names ('kafkajs/x' → 'kafkajs', '@scope/name/x' → '@scope/name'). */
+const packageOf = (spec) =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/');
 
 function* sourceFiles(dir) {
   let entries;
@@ -42,7 +51,7 @@ function* sourceFiles(dir) {
 
 const IMPORT = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]/g;
 
-/** Every import in folder/: the importing file, the specifier and, for a relative one, its path and top folder. */
+/** Every import under folder/ ('' = the whole project): the importing file, the specifier and, for a relative one, its path and top folder. */
 function* importsOf(folder) {
   for (const file of sourceFiles(join(root, folder))) {
     const rel = relative(root, file).split(sep).join('/');
@@ -68,9 +77,13 @@ for (const folder of Object.keys(RULES)) {
       if (!RULES[folder].includes(targetTop)) {
         violations.push(`${rel}: imports ${spec} (${targetTop}/), but ${folder}/ may import only ${[folder, ...RULES[folder]].join(', ')}`);
       }
-    } else if (KAFKA_PACKAGES.includes(spec.split('/')[0]) && rel !== KAFKA_CLIENT_OWNER) {
-      violations.push(`${rel}: imports ${spec}; only ${KAFKA_CLIENT_OWNER} may use the Kafka client`);
     }
+  }
+}
+// The Kafka client behind one module: checked in every folder, not only the services.
+for (const { rel, spec, target } of importsOf('')) {
+  if (target === null && KAFKA_PACKAGES.includes(packageOf(spec)) && rel !== KAFKA_CLIENT_OWNER) {
+    violations.push(`${rel}: imports ${spec}; only ${KAFKA_CLIENT_OWNER} may use the Kafka client`);
   }
 }
 for (const folder of ENTRY_POINT_ONLY_CALLERS) {

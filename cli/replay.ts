@@ -174,8 +174,8 @@ export async function replayOrganization(env: Env, options: ReplayOptions): Prom
     await producer.connect();
     await consumer.connect();
     await consumer.subscribe({ topic: rawTopic, fromBeginning: true });
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      const assigned = e.payload.memberAssignment[rawTopic] ?? [];
+    consumer.onAssigned((assignment) => {
+      const assigned = assignment[rawTopic] ?? [];
       const others = assigned.filter((p) => p !== partition);
       // Only the organization's partition is read: the others are never fetched.
       if (others.length > 0) consumer.pause([{ topic: rawTopic, partitions: others }]);
@@ -183,13 +183,13 @@ export async function replayOrganization(env: Env, options: ReplayOptions): Prom
     });
     // Transaction markers and aborted records never reach eachBatch; the batch instrumentation still sees them, so
     // the end of the partition is detected there.
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      if (e.payload.partition !== partition) return;
-      const last = BigInt(e.payload.lastOffset);
+    consumer.onBatchProcessed((e) => {
+      if (e.partition !== partition) return;
+      const last = BigInt(e.lastOffset);
       if (last + 1n > progress.offset) progress.offset = last + 1n;
       if (progress.offset >= end) markDone();
     });
-    consumer.on(consumer.events.CRASH, (e) => fail(e.payload.error));
+    consumer.onCrash((e) => fail(e.error));
 
     await consumer.run({
       autoCommit: false,

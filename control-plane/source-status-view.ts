@@ -94,7 +94,7 @@ export class SourceStatusView {
         remove();
         reject(new Error(`status consumer did not join its group on ${this.topic} within 60 s`));
       }, 60_000);
-      const remove = consumer.on(consumer.events.GROUP_JOIN, () => {
+      const remove = consumer.onAssigned(() => {
         clearTimeout(timer);
         remove();
         resolve();
@@ -108,12 +108,12 @@ export class SourceStatusView {
     });
     await joined;
     this.running = true;
-    // kafkajs restarts the consumer after a retriable crash; readiness follows it.
-    consumer.on(consumer.events.CRASH, (event) => {
+    // The client restarts the consumer after a retriable crash; readiness follows it.
+    consumer.onCrash((event) => {
       this.running = false;
-      this.logger.error({ err: event.payload.error, restart: event.payload.restart }, 'status consumer crashed');
+      this.logger.error({ err: event.error, restart: event.restart }, 'status consumer crashed');
     });
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    consumer.onAssigned(() => {
       this.running = true;
     });
   }

@@ -9,9 +9,9 @@ import {
   withRetry,
   type OutgoingMessage,
   type SendLimits,
-  type EachBatchPayload,
+  type BatchPayload,
   type KafkaClient,
-  type KafkaMessage,
+  type ConsumedMessage,
   type KafkaProducer,
   type Logger,
   type Metrics,
@@ -53,8 +53,8 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 
 /** One message's fate before OpenSearch: a document to write, or a dead letter already decided. */
 type Prepared =
-  | { kind: 'doc'; message: KafkaMessage; doc: BulkDocument; orgId: string; index: string }
-  | { kind: 'dead-letter'; message: KafkaMessage; orgId: string | null; code: DeadLetterCode; reason: string; input: Buffer | string | null };
+  | { kind: 'doc'; message: ConsumedMessage; doc: BulkDocument; orgId: string; index: string }
+  | { kind: 'dead-letter'; message: ConsumedMessage; orgId: string | null; code: DeadLetterCode; reason: string; input: Buffer | string | null };
 
 /**
  * Consumes `siem.events` (read_committed) in batches and writes each batch to OpenSearch with `_bulk`; a batch's
@@ -127,7 +127,7 @@ export class IndexerService {
     this.deadLetters = metrics.counter('dead_letters', 'events sent to the dead-letter topic, by error code', ['code']);
     this.consumerRestarts = metrics.counter(
       'consumer_restarts',
-      'times the siem.events consumer stopped for good (kafkajs crash without restart) and was started again',
+      'times the siem.events consumer stopped for good (client crash without restart) and was started again',
     );
     this.batches = metrics.counter('batches', 'Kafka batches made durable and committed');
     this.lastCommit = metrics.gauge('last_commit', 'timestamp_seconds', 'time of the last offset commit');
@@ -168,14 +168,13 @@ export class IndexerService {
           // Small fetches keep the pipeline fed: the next batch is fetched and decoded while earlier ones are written.
           maxBytesPerPartition: this.options.fetchMaxBytesPerPartition,
         });
-        consumer.on(consumer.events.GROUP_JOIN, (e) => {
-          // A new generation (or a restarted consumer): kafkajs fetches from the committed offsets again, so forget
+        consumer.onAssigned((assignment) => {
+          // A new generation (or a restarted consumer): the consumer fetches from the committed offsets again, so forget
           // in-flight chains; work of the older generation no longer commits.
           this.generation++;
           this.chains.clear();
           this.committedOffsets.clear();
           this.rewinds.clear();
-          const assignment = e.payload.memberAssignment as Record<string, number[]>;
           this.assigned = Object.values(assignment).reduce((n, p) => n + p.length, 0);
           this.logger.info({ assignment }, 'joined consumer group');
         });
@@ -207,13 +206,13 @@ export class IndexerService {
   }
 
   /**
-   * Called by kafkajs for each fetched batch. The batch is decoded here and handed to a bounded pipeline of
-   * `pipelineDepth` batches being written; this returns as soon as there is room, so kafkajs fetches and decodes
-   * the next batch while OpenSearch indexes the previous ones (kafkajs fetches only after eachBatch returns).
+   * Called by the consumer for each fetched batch. The batch is decoded here and handed to a bounded pipeline of
+   * `pipelineDepth` batches being written; this returns as soon as there is room, so the consumer fetches and decodes
+   * the next batch while OpenSearch indexes the previous ones (it fetches only after eachBatch returns).
    * Offsets are committed per partition in order, each only when its batch and every batch before it are durable.
    * A full pipeline (OpenSearch slow or away) keeps this waiting: no further fetches, backpressure.
    */
-  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+  private async handleBatch(payload: BatchPayload): Promise<void> {
     const { batch, heartbeat, resolveOffset } = payload;
     this.firstBatch ??= performance.now();
     const generation = this.generation;
@@ -263,7 +262,7 @@ export class IndexerService {
     const tracked = committed.then(() => undefined);
     this.inflight.add(tracked);
     void tracked.finally(() => this.inflight.delete(tracked));
-    // Let kafkajs fetch past this batch; nothing is committed until `committed` says so.
+    // Let the consumer fetch past this batch; nothing is committed until `committed` says so.
     resolveOffset(batch.lastOffset());
     while (this.inflight.size >= this.options.pipelineDepth && !hooks.shouldAbort()) {
       await Promise.race([...this.inflight, sleep(1000)]);
@@ -340,7 +339,7 @@ export class IndexerService {
     return true;
   }
 
-  private prepare(message: KafkaMessage): Prepared {
+  private prepare(message: ConsumedMessage): Prepared {
     const key = message.key ? message.key.toString('utf8') : null;
     if (message.value === null || message.value.length === 0) {
       return { kind: 'dead-letter', message, orgId: key, code: 'empty_value', reason: 'message has no value', input: null };
@@ -381,7 +380,7 @@ export class IndexerService {
   private deadLetter(
     topic: string,
     partition: number,
-    message: KafkaMessage,
+    message: ConsumedMessage,
     orgId: string | null,
     code: DeadLetterCode,
     reason: string,

@@ -75,8 +75,8 @@ export class TenantAssignment {
       heartbeatIntervalMs: Math.max(500, Math.floor(this.sessionTimeoutMs / 10)),
       rebalanceTimeoutMs: Math.max(this.sessionTimeoutMs, 10_000),
     });
-    consumer.on(consumer.events.GROUP_JOIN, (event) => {
-      const mine = (event.payload.memberAssignment[this.topic] ?? []).slice().sort((a, b) => a - b);
+    consumer.onAssigned((assignment) => {
+      const mine = (assignment[this.topic] ?? []).slice().sort((a, b) => a - b);
       void this.enqueue(async () => {
         const next = new Set(mine);
         const added = mine.filter((p) => !this.assigned.has(p));

@@ -19,6 +19,6 @@ export function createNormalizeMetrics(withDefaults = true) {
     assignedPartitions: m.gauge('assigned_partitions', 'count', 'm365.raw partitions assigned to this instance'),
     /** Lag of the group on m365.raw: `m365siem_normalize_consumer_lag_records` / `_seconds` (docs/pipeline-health.md). */
     consumerLag: consumerLagGauges(m),
-    consumerRestarts: m.counter('consumer_restarts', 'times the m365.raw consumer stopped for good (kafkajs crash without restart) and was started again'),
+    consumerRestarts: m.counter('consumer_restarts', 'times the m365.raw consumer stopped for good (client crash without restart) and was started again'),
   };
 }

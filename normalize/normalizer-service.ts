@@ -20,7 +20,8 @@ import {
   RAW_HEADERS,
   eventHeaders,
   headerText,
-  type EachBatchPayload,
+  type BatchPayload,
+  type ConsumedMessage,
   type KafkaClient,
   type KafkaProducer,
   type Logger,
@@ -113,8 +114,8 @@ export class NormalizerService {
           sessionTimeoutMs: s.sessionTimeoutMs,
           heartbeatIntervalMs: Math.min(3_000, Math.floor(s.sessionTimeoutMs / 3)),
         });
-        consumer.on(consumer.events.GROUP_JOIN, (e) => {
-          const partitions = new Set<number>(e.payload.memberAssignment[this.topics.raw.name] ?? []);
+        consumer.onAssigned((assignment) => {
+          const partitions = new Set<number>(assignment[this.topics.raw.name] ?? []);
           this.onAssignment(partitions);
         });
         return consumer;
@@ -207,7 +208,7 @@ export class NormalizerService {
   }
 
   /** Maps one chunk of messages into siem.events and dead-letter messages (pure apart from metrics). */
-  private mapChunk(topic: string, partition: number, messages: EachBatchPayload['batch']['messages']): ChunkResult {
+  private mapChunk(topic: string, partition: number, messages: readonly ConsumedMessage[]): ChunkResult {
     const out: ChunkResult = { events: [], deadLetters: [], keys: [], duplicates: 0 };
     const recent = this.recentFor(partition);
     const seen = new Set<string>();
@@ -269,7 +270,7 @@ export class NormalizerService {
     orgId: string | null,
     source: string | null,
     failure: { code: DeadLetterCode; reason: string },
-    m: EachBatchPayload['batch']['messages'][number],
+    m: ConsumedMessage,
     topic: string,
     partition: number,
   ): OutgoingMessage {
@@ -290,7 +291,7 @@ export class NormalizerService {
     );
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: BatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const max = this.config.settings.maxTransactionRecords;
     for (let start = 0; start < batch.messages.length; start += max) {

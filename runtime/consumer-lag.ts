@@ -8,7 +8,7 @@
  * the same way the stage's own gauges would, and one admin round trip per topic serves every partition.
  */
 import type { Gauge } from 'prom-client';
-import type { KafkaClient, KafkaAdmin } from './kafka.ts';
+import type { KafkaClient, KafkaAdmin } from './kafka/index.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 

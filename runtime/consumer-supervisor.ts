@@ -1,12 +1,12 @@
 /**
  * A consumer that stops is never left for dead while the service says "ready" (issue 19, docs/decisions/0092).
- * kafkajs ends a consumer for good on a non-retriable error (CRASH with restart=false: MESSAGE_TOO_LARGE from a
+ * The Kafka client ends a consumer for good on a non-retriable error (a crash with restart=false: MESSAGE_TOO_LARGE from a
  * produce inside eachBatch, an authorization error, an error the handler throws that is not marked retriable) and
  * then nothing consumes while the process lives on. The supervisor notices that, makes readiness say so with the
  * reason, and starts a fresh consumer (same group, same handlers: committed offsets are where work resumes) after a
  * backoff that grows while restarts keep failing. Written once here; normalize, index and ingest use it.
  */
-import type { KafkaConsumer } from './kafka.ts';
+import type { KafkaConsumer } from './kafka/index.ts';
 import type { Logger } from './logger.ts';
 import { backoffDelay } from './retry.ts';
 
@@ -16,7 +16,7 @@ export interface ConsumerSupervisorOptions {
   logger: Logger;
   /** A new consumer with its event handlers (group join, …) attached; called for the first start and each restart. */
   create: () => KafkaConsumer;
-  /** Connects, subscribes and runs the consumer (resolves once kafkajs runs it). */
+  /** Connects, subscribes and runs the consumer (resolves once the client runs it). */
   run: (consumer: KafkaConsumer) => Promise<void>;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -70,9 +70,9 @@ export class ConsumerSupervisor {
     const consumer = this.options.create();
     this.consumer = consumer;
     this.launchedAt = Date.now();
-    consumer.on(consumer.events.CRASH, (event) => {
-      // restart=true: kafkajs restarts this consumer itself (a retriable error); only a final stop is ours to handle.
-      if (!event.payload.restart) this.stopped(consumer, event.payload.error);
+    consumer.onCrash((event) => {
+      // restart=true: the client restarts this consumer itself (a retriable error); only a final stop is ours to handle.
+      if (!event.restart) this.stopped(consumer, event.error);
     });
     await this.options.run(consumer);
   }

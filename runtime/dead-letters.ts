@@ -7,7 +7,7 @@
  */
 import { headerText } from './contracts/siem-events.ts';
 import { deadLetterInput, type DeadLetter, type DeadLetterCode, type DeadLetterStage } from './contracts/dead-letter.ts';
-import type { OutgoingMessage } from './kafka.ts';
+import type { OutgoingMessage } from './kafka/index.ts';
 import { encodedRecordBytes } from './send-limits.ts';
 
 /** Headers of every dead letter, whatever the stage. */

@@ -7,7 +7,7 @@ export * from './outcome.ts';
 export * from './sources.ts';
 export * from './clouds.ts';
 export * from './topics.ts';
-export * from './kafka.ts';
+export * from './kafka/index.ts';
 export * from './send-limits.ts';
 export * from './dead-letters.ts';
 export * from './group-commit.ts';

@@ -3,8 +3,8 @@
  * `RetriableError` may pass later (throttling, 5xx, network); `PermanentError` will always fail for this input.
  */
 /**
- * An error that says itself whether retrying may help. Only these are trusted: a foreign `retriable` field (kafkajs
- * marks an error non-retriable once its own retries are spent) is not a classification of ours.
+ * An error that says itself whether retrying may help. Only these are trusted: a foreign `retriable` field (the Kafka client
+ * marks an error non-retriable once its own retries are spent: KafkaError.retriable) is not a classification of ours.
  */
 export abstract class ClassifiedError extends Error {
   abstract readonly retriable: boolean;

@@ -1,12 +1,12 @@
 /**
- * Every send bounded by what the broker accepts (issue 19). A kafkajs `send` (plain or inside a transaction) becomes
+ * Every send bounded by what the broker accepts (issue 19). A `send` (plain or inside a transaction) becomes
  * one record batch per partition in one produce request, and the broker refuses a batch larger than the topic's
  * `max.message.bytes` with MESSAGE_TOO_LARGE — non-retriable, so a consumer that produced it crashed and its
  * partition stalled for good. Here a list of messages is cut into sends whose encoded size (the whole send, so any
  * one partition's batch too) stays under the limit; the caller keeps the sends inside its transaction, so offsets
  * and cursors still commit with the records they stand for (docs/backpressure-and-recovery.md).
  */
-import type { OutgoingMessage } from './kafka.ts';
+import type { OutgoingMessage } from './kafka/index.ts';
 import { PermanentError } from './retry.ts';
 
 /** The broker's default `message.max.bytes` (1 MiB + the 12-byte log overhead): the limit when none can be read. */
@@ -51,7 +51,7 @@ export class RecordTooLargeError extends PermanentError {
   }
 }
 
-/** Where bounded sends go: a producer or a transaction (both have kafkajs' `send`). */
+/** Where bounded sends go: a producer or a transaction (both have `send`). */
 export interface SendTarget {
   send(record: { topic: string; messages: OutgoingMessage[]; acks?: number }): Promise<unknown>;
 }

@@ -4,7 +4,7 @@ import net from 'node:net';
  * A dependency-free readiness probe for a Kafka broker, speaking two requests of the wire protocol:
  * ApiVersions v3 (answers with the finalized `metadata.version` feature, from which the release line is
  * known) and Metadata v4 (answers with the broker list only once the broker is registered and unfenced).
- * Only runtime/kafka.ts may import kafkajs, and the launcher must not depend on the runtime's client
+ * Only runtime/kafka/kafkajs-adapter.ts may import kafkajs, and the launcher must not depend on the runtime's client
  * settings, so the probe talks the protocol itself. Both versions are kept by Kafka 4.x (KIP-896 removed
  * Metadata v0-v3 only).
  */

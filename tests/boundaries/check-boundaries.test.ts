@@ -5,6 +5,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const checker = join(import.meta.dirname, '../../bin/check-boundaries.js');
+/**
+ * The Kafka client package's name, assembled: the checker reads this file too, and a literal import statement in a
+ * fixture string would count as this file importing the client.
+ */
+const KAFKA_CLIENT = ['kafka', 'js'].join('');
+const ADAPTER = 'runtime/kafka/kafkajs-adapter.ts';
 
 function run(root: string): { code: number; output: string } {
   try {
@@ -47,10 +53,35 @@ describe('import boundary check', () => {
   });
 
   it('fails when a service uses the Kafka client directly', () => {
-    const root = tree({ 'index/consumer.ts': "import { Kafka } from 'kafkajs';" });
+    const root = tree({ 'index/consumer.ts': importing(KAFKA_CLIENT, 'import') });
     const { code, output } = run(root);
     expect(code).toBe(1);
-    expect(output).toContain('only runtime/kafka.ts may use the Kafka client');
+    expect(output).toContain(`index/consumer.ts: imports ${KAFKA_CLIENT}; only ${ADAPTER} may use the Kafka client`);
+  });
+
+  /** An import of `spec` in one of the forms the checker must catch (built here: see KAFKA_CLIENT). */
+  const importing = (spec: string, form: 'import' | 'import type' | 'export type' | 'dynamic'): string =>
+    form === 'dynamic' ? `const client = await import('${spec}');` : `${form} { Client } from '${spec}';`;
+
+  it.each([
+    ['cli/replay.ts', KAFKA_CLIENT, 'import'],
+    ['bench/kafka-client.bench.ts', KAFKA_CLIENT, 'import type'],
+    ['tests/helpers/read-topic.ts', KAFKA_CLIENT, 'import type'],
+    ['tests/e2e/deep/harness.ts', KAFKA_CLIENT, 'dynamic'],
+    ['runtime/consumer-supervisor.ts', `${KAFKA_CLIENT}/types`, 'import type'],
+    ['runtime/kafka/index.ts', KAFKA_CLIENT, 'export type'],
+    ['normalize/consumer.ts', ['@confluentinc', 'kafka-javascript'].join('/'), 'import'],
+  ] as const)('fails when %s, outside the adapter, imports the Kafka client %s', (file, spec, form) => {
+    const root = tree({ [ADAPTER]: importing(KAFKA_CLIENT, 'import'), [file]: importing(spec, form) });
+    const { code, output } = run(root);
+    expect(code).toBe(1);
+    expect(output).toContain(`${file}: imports ${spec}; only ${ADAPTER} may use the Kafka client`);
+    expect(output).not.toContain(`${ADAPTER}: imports`);
+  });
+
+  it('allows a Kafka client package that is not the client itself (the schema registry client) in tests', () => {
+    const root = tree({ 'tests/schemas/decode.test.ts': importing(`@${KAFKA_CLIENT}/confluent-schema-registry`, 'import') });
+    expect(run(root).code).toBe(0);
   });
 
   it.each(['cli', 'bench'])('fails when %s/ imports a service internal instead of its index.ts', (caller) => {
@@ -77,9 +108,10 @@ describe('import boundary check', () => {
 
   it('allows runtime and schemas imports from services', () => {
     const root = tree({
-      'runtime/kafka.ts': "import { Kafka } from 'kafkajs';",
-      'schemas/index.ts': "import '../runtime/kafka.ts';",
-      'index/writer.ts': "import type { A } from '../runtime/kafka.ts';\nimport { b } from '../schemas/index.ts';",
+      [ADAPTER]: importing(KAFKA_CLIENT, 'import'),
+      'runtime/kafka/index.ts': "export * from './kafkajs-adapter.ts';",
+      'schemas/index.ts': "import '../runtime/kafka/index.ts';",
+      'index/writer.ts': "import type { A } from '../runtime/kafka/index.ts';\nimport { b } from '../schemas/index.ts';",
     });
     expect(run(root).code).toBe(0);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, type KafkaClient } from '../../runtime/index.ts';
+import { createLogger, KafkaError, type KafkaClient } from '../../runtime/index.ts';
 import { OrganizationStore, newOrganizationId, ORGANIZATION_ID_PATTERN, type OrganizationRecord } from '../../control-plane/organization-store.ts';
 import type { Actor } from '../../control-plane/auth.ts';
 
@@ -20,9 +20,7 @@ function fakeKafka(initial: Map<string, Buffer | null> = new Map(), historyIniti
         if (topic === 't' ? failNext : failHistory) {
           if (topic === 't') failNext = false;
           else failHistory = false;
-          const error = new Error('broker unavailable');
-          error.name = 'KafkaJSConnectionError';
-          throw error;
+          throw new KafkaError('broker unavailable', 'connection', true);
         }
         (topic === 't' ? sent : historySent).push(...messages);
         return [];

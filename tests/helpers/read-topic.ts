@@ -78,12 +78,12 @@ export async function readTopicAs<T>(
     const finished = new Promise<void>((resolve) => {
       done = resolve;
     });
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      reached(e.payload.partition, e.payload.lastOffset);
+    consumer.onBatchProcessed((e) => {
+      reached(e.partition, e.lastOffset);
       if (pending.size === 0) done();
     });
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      for (const partition of e.payload.memberAssignment[topic] ?? []) {
+    consumer.onAssigned((assignment) => {
+      for (const partition of assignment[topic] ?? []) {
         const start = from.get(partition);
         if (start !== undefined && start > 0n) consumer.seek({ topic, partition, offset: start.toString() });
       }

@@ -41,7 +41,7 @@ export function assertTestResourceNames(names: readonly string[]): void {
   }
 }
 
-/** The part of a Kafka admin client cleanup needs (kafkajs Admin satisfies it). */
+/** The part of a Kafka admin client cleanup needs (KafkaAdmin satisfies it). */
 export interface TopicAdmin {
   listTopics(): Promise<string[]>;
   deleteTopics(options: { topics: string[]; timeout?: number }): Promise<void>;

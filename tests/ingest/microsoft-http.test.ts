@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError, RetriableError, TokenError } from '../../runtime/index.ts';
+import { KafkaError, PermanentError, RetriableError, TokenError } from '../../runtime/index.ts';
 import { classifyResponse, errorBodyOf, failureOf } from '../../ingest/microsoft-http.ts';
 import { parseRetryAfter } from '../../runtime/index.ts';
 import { nextPageUri, withPublisher } from '../../ingest/management-activity-poller.ts';
@@ -68,7 +68,7 @@ describe('response classification (fact sheet §1.7, §2.4)', () => {
     const bug = failureOf(new TypeError("Cannot read properties of undefined (reading 'value')"), () => 'err-7');
     expect(bug).toMatchObject({ reason: 'internal_error', code: 'internal_error', errorId: 'err-7', retriable: true });
     expect(bug.message).toBe("internal error err-7: Cannot read properties of undefined (reading 'value')");
-    const kafka = Object.assign(new Error('Connection timeout'), { name: 'KafkaJSConnectionError' });
+    const kafka = new KafkaError('Connection timeout', 'connection', true);
     expect(failureOf(kafka)).toMatchObject({ reason: 'kafka_unavailable', retriable: true });
     expect(failureOf(new RetriableError('Kafka transaction failed: timeout', 'kafka_unavailable'))).toMatchObject({ reason: 'kafka_unavailable' });
     expect(failureOf(new PermanentError('access token is not a JWT', 'malformed_token'))).toMatchObject({ reason: 'malformed_response', retriable: false });

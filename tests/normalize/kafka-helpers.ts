@@ -1,6 +1,6 @@
 /** Kafka helpers for the normalize integration tests. */
 import { inject } from 'vitest';
-import type { KafkaClient, KafkaMessage, RawEnvelope } from '../../runtime/index.ts';
+import type { KafkaClient, ConsumedMessage, RawEnvelope } from '../../runtime/index.ts';
 import { topicEndOffsets, waitForGroupCommitted } from '../helpers/read-topic.ts';
 import { uniqueName, deleteTestGroups, deleteTestTopics } from '../helpers/resources.ts';
 import { waitUntil } from '../helpers/wait.ts';
@@ -63,12 +63,12 @@ export async function readTopic(
   topic: string,
   options: {
     readCommitted: boolean;
-    enough: (messages: KafkaMessage[]) => boolean;
+    enough: (messages: ConsumedMessage[]) => boolean;
     producedBy?: { groupId: string; input: string };
     timeoutMs?: number;
   },
-): Promise<KafkaMessage[]> {
-  const out: KafkaMessage[] = [];
+): Promise<ConsumedMessage[]> {
+  const out: ConsumedMessage[] = [];
   // One past the last offset each partition's batches covered; transaction markers and aborted records included.
   const reached = new Map<number, bigint>();
   const groupId = uniqueName('reader');
@@ -76,9 +76,9 @@ export async function readTopic(
   const consumer = kafka.consumer({ groupId, readCommitted: options.readCommitted });
   await consumer.connect();
   try {
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      const next = BigInt(e.payload.lastOffset) + 1n;
-      if (next > (reached.get(e.payload.partition) ?? 0n)) reached.set(e.payload.partition, next);
+    consumer.onBatchProcessed((e) => {
+      const next = BigInt(e.lastOffset) + 1n;
+      if (next > (reached.get(e.partition) ?? 0n)) reached.set(e.partition, next);
     });
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({

@@ -4,7 +4,7 @@ import { testKafkaClient } from '../helpers/clients.ts';
 import { deleteTestGroups, deleteTestTopics, uniqueName } from '../helpers/resources.ts';
 
 /**
- * Proves the Kafka the launcher provides works with our client (kafkajs 2.2.4 through runtime/kafka.ts):
+ * Proves the Kafka the launcher provides works with our client (kafkajs 2.2.4 through runtime/kafka/):
  * Kafka 4.x removed old protocol versions (KIP-896), so each feature the pipeline relies on is exercised.
  */
 
@@ -73,7 +73,7 @@ describe('Kafka from the stack launcher with kafkajs', () => {
     // The broker runs with auto.create.topics.enable=false: even a client asking for auto-creation gets no topic.
     const missing = uniqueName('missing');
     topics.push(missing);
-    const producer = track(client.kafka.producer({ allowAutoTopicCreation: true, retry: { retries: 0 } }));
+    const producer = track(client.producer({ allowAutoTopicCreation: true, retries: 1 }));
     await producer.connect();
     await expect(producer.send({ topic: missing, messages: [{ value: 'x' }] })).rejects.toThrow();
     expect(await admin.listTopics()).not.toContain(missing);
