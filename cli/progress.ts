@@ -2,6 +2,8 @@
  * Progress of long CLI work (replay, back-fill): on a terminal one line redrawn in place with a bar, the rate and the
  * time left; elsewhere (CI, a pipe, a log file) a plain line at most every `plainEveryMs`, so logs stay readable.
  */
+import { formatDuration } from '../control-plane/index.ts';
+
 export interface ProgressSnapshot {
   /** units done so far (e.g. offsets read) */
   readonly done: number;
@@ -11,6 +13,12 @@ export interface ProgressSnapshot {
   readonly unit: string;
   /** extra words after the figures, e.g. "1,200 events produced" */
   readonly detail?: string;
+  /**
+   * Rate and time left measured elsewhere (the control plane's status of a back-fill or re-fetch, which began
+   * before this command watched it); otherwise both are measured from this reporter's start.
+   */
+  readonly ratePerSecond?: number | null;
+  readonly etaMs?: number | null;
 }
 
 export interface ProgressOutput {
@@ -19,19 +27,15 @@ export interface ProgressOutput {
   write(text: string): unknown;
 }
 
-const BAR_WIDTH = 24;
+export { formatDuration };
 
-/** "1m05s", "42s", "2h03m". */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
+const BAR_WIDTH = 24;
+const count = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 1 });
 
 /** One line describing a snapshot: bar (when the total is known), counts, rate and ETA. Pure, for the tests. */
 export function renderProgress(p: ProgressSnapshot, elapsedMs: number, options: { bar: boolean }): string {
-  const rate = elapsedMs > 0 ? (p.done / elapsedMs) * 1000 : 0;
+  const measured = p.ratePerSecond !== undefined;
+  const rate = measured ? (p.ratePerSecond ?? 0) : elapsedMs > 0 ? (p.done / elapsedMs) * 1000 : 0;
   const parts: string[] = [];
   if (p.total !== undefined && p.total > 0) {
     const fraction = Math.min(1, p.done / p.total);
@@ -39,12 +43,13 @@ export function renderProgress(p: ProgressSnapshot, elapsedMs: number, options: 
       const filled = Math.round(fraction * BAR_WIDTH);
       parts.push(`[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`);
     }
-    parts.push(`${(fraction * 100).toFixed(fraction >= 1 ? 0 : 1)}%`, `${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} ${p.unit}`);
+    parts.push(`${(fraction * 100).toFixed(fraction >= 1 ? 0 : 1)}%`, `${count(p.done)}/${count(p.total)} ${p.unit}`);
   } else {
-    parts.push(`${p.done.toLocaleString('en-US')} ${p.unit}`);
+    parts.push(`${count(p.done)} ${p.unit}`);
   }
-  parts.push(`${Math.round(rate).toLocaleString('en-US')} ${p.unit}/s`);
-  if (p.total !== undefined && p.total > p.done && rate > 0) parts.push(`ETA ${formatDuration(((p.total - p.done) / rate) * 1000)}`);
+  parts.push(`${measured ? count(rate) : Math.round(rate).toLocaleString('en-US')} ${p.unit}/s`);
+  const eta = measured ? (p.etaMs ?? null) : p.total !== undefined && p.total > p.done && rate > 0 ? ((p.total - p.done) / rate) * 1000 : null;
+  if (eta !== null) parts.push(`ETA ${formatDuration(eta)}`);
   else parts.push(`elapsed ${formatDuration(elapsedMs)}`);
   if (p.detail) parts.push(`— ${p.detail}`);
   return parts.join('  ');

@@ -33,6 +33,7 @@ import {
 import { latestSiemEventSchema } from '../schemas/index.ts';
 import { cliSettingsSpec } from '../control-plane/index.ts';
 import { ProgressReporter, type ProgressSnapshot } from './progress.ts';
+import { followWork } from './work-follow.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -355,7 +356,19 @@ export function registerReplayCommand(program: Command): void {
     .option('--to <time>', 'end: ISO 8601 time or a duration back from now; default the end of m365.raw when the replay starts (not with --refetch)')
     .option('--refetch', "instead re-poll Microsoft for the organization from --from, within Microsoft's 7-day window")
     .option('--backfill', "instead fetch the organization's unified audit log from --from (up to 180 days back) through the Audit Search API")
-    .action(async (opts: { org: string; from?: string; to?: string; refetch?: boolean; backfill?: boolean }) => {
+    .option('--follow', 'with --refetch or --backfill: show its progress until it is done (the default on a terminal)')
+    .option('--no-follow', 'with --refetch or --backfill: only make the request')
+    .action(async (opts: { org: string; from?: string; to?: string; refetch?: boolean; backfill?: boolean; follow?: boolean }) => {
+      const follow = opts.follow ?? process.stderr.isTTY === true;
+      /** Watches the request to its end; a back-fill that did not succeed makes the command fail. */
+      const watch = async (kind: 'backfill' | 'refetch', generation: number) => {
+        process.stderr.write(`[replay] following its progress (Ctrl-C stops following, not the ${kind === 'backfill' ? 'back-fill' : 're-fetch'})\n`);
+        const end = await followWork(process.env, opts.org, kind, generation, { out: process.stderr });
+        if (end.phase === 'failed') {
+          process.stderr.write(`[replay] ${end.summary}\n`);
+          process.exitCode = 1;
+        }
+      };
       let from: Date | undefined;
       let to: Date | undefined;
       try {
@@ -373,6 +386,7 @@ export function registerReplayCommand(program: Command): void {
         process.stderr.write(
           `[replay] back-fill requested for ${opts.org} from ${answer.backfillFrom} (generation ${answer.backfillGeneration}); its progress shows in the Management sources' status (backfill)\n`,
         );
+        if (follow) await watch('backfill', answer.backfillGeneration);
         return;
       }
       if (opts.refetch) {
@@ -386,6 +400,7 @@ export function registerReplayCommand(program: Command): void {
         process.stderr.write(
           `[replay] re-fetch requested for ${opts.org} from ${answer.refetchFrom} (generation ${answer.refetchGeneration}); ingest rewinds its cursors on its next cycle\n`,
         );
+        if (follow) await watch('refetch', answer.refetchGeneration);
         return;
       }
       const reporter = new ProgressReporter('[replay]', process.stderr);

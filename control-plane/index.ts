@@ -41,6 +41,8 @@ export { ConnectionService } from './connection-service.ts';
 export { manifestFor, LATEST_MANIFEST_VERSION, MANIFEST_VERSIONS, requiredRoles, diffPermissions } from './permission-manifest.ts';
 export { REASONS, CONNECTION_REASONS, computeStatus, type PipelineStall } from './status.ts';
 export { PipelineHealth } from './pipeline-health.ts';
+export { formatDuration, progressFigures, workProgressOf, type WorkProgress } from './ui/app/logic/work-progress.ts';
+export type { ConnectionResponse } from './openapi.ts';
 export { organizationRecordSchema, type OrganizationRecord } from './organization-store.ts';
 
 export interface ControlPlaneDeps {

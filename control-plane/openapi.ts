@@ -4,7 +4,7 @@
  * (docs/decisions/0022).
  */
 import { z } from 'zod';
-import { backfillStatusSchema, CLOUDS, dataLossGapSchema, PIPELINE_STAGES, SOURCES } from '../runtime/index.ts';
+import { backfillStatusSchema, CLOUDS, dataLossGapSchema, PIPELINE_STAGES, refetchStatusSchema, SOURCES } from '../runtime/index.ts';
 import { API_ERROR_CODE_NAMES } from './api-error-codes.ts';
 import { ApiError } from './auth.ts';
 import { eventsOpenApiPath, eventsPageSchema } from './events-api.ts';
@@ -91,6 +91,11 @@ const sourceView = z.object({
   backfill: backfillStatusSchema
     .optional()
     .describe('Management sources: the Audit Search back-fill of history before the connection (docs/replay.md § Back-fill)'),
+  refetch: refetchStatusSchema
+    .optional()
+    .describe(
+      "the source's latest re-fetch (replay --refetch): its cursor went back from `until` to `from` at `startedAt` and is at `cursorAt`; done when back at `until`",
+    ),
   gaps: z
     .array(dataLossGapSchema)
     .optional()

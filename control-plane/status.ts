@@ -3,7 +3,16 @@
  * permission diff and the pollers' reports on `m365.status`. Every reason maps to a message and a remedy through
  * one closed table.
  */
-import { SOURCES, STATUS_REASONS, type BackfillStatus, type DataLossGap, type PipelineStage, type SourceName, type SourceStatus } from '../runtime/index.ts';
+import {
+  SOURCES,
+  STATUS_REASONS,
+  type BackfillStatus,
+  type DataLossGap,
+  type PipelineStage,
+  type RefetchStatus,
+  type SourceName,
+  type SourceStatus,
+} from '../runtime/index.ts';
 import type { OrganizationRecord } from './organization-store.ts';
 import { blockingRoles, manifestFor, reducedSources } from './permission-manifest.ts';
 import { REASONS, STATUS_TEXT } from './messages.ts';
@@ -54,6 +63,8 @@ export interface SourceView {
   lagSeconds: number | null;
   /** Management sources: the Audit Search back-fill's progress and outcome (docs/decisions/0155). */
   backfill?: BackfillStatus;
+  /** The latest re-fetch (replay --refetch) as this source runs it: rewound from `until` to `from`, now at `cursorAt`. */
+  refetch?: RefetchStatus;
   /** Data-loss markers: intervals Microsoft will never serve (docs/ingest.md § Gaps), newest last. */
   gaps?: DataLossGap[];
 }
@@ -168,6 +179,7 @@ export function computeStatus(input: StatusInput): StatusView {
       events24h: report?.counts.events24h ?? 0,
       lagSeconds: report?.lagSeconds ?? null,
       ...(report?.backfill ? { backfill: report.backfill } : {}),
+      ...(report?.refetch ? { refetch: report.refetch } : {}),
       ...(report && report.gaps.length > 0 ? { gaps: report.gaps } : {}),
     };
     const paused = pausedBy.get(name);

@@ -21,7 +21,18 @@ export const AUDIT_SEARCH_CLOUDS: Readonly<Record<Cloud, boolean>> = { commercia
 /** Audit (Standard) keeps unified audit log records 180 days (Microsoft Purview, "Audit log retention policies"). */
 export const AUDIT_RETENTION_MS = 180 * 24 * 3_600_000;
 
-const querySchema = z.looseObject({ id: z.string().min(1), status: z.string() });
+/** approximateReturnedRecordCount is Int64, which Graph may send as a string (OData IEEE754Compatible). */
+const querySchema = z.looseObject({
+  id: z.string().min(1),
+  status: z.string(),
+  approximateReturnedRecordCount: z.union([z.number(), z.string()]).nullish(),
+});
+
+/** Microsoft's record count of a query as a whole number, or null when it gave none (or nothing readable). */
+export function recordCountOf(value: number | string | null | undefined): number | null {
+  const n = typeof value === 'string' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.round(n) : null;
+}
 
 /** DLP record types the Management API serves under DLP.All (Management Activity API schema, AuditLogRecordType). */
 const DLP_RECORD_TYPES = new Set([11, 13, 33, 63, 99, 100, 107]);
@@ -89,6 +100,8 @@ export async function runBackfill(
     message: null,
     startedMs: ctx.now(),
     finishedMs: null,
+    recordsExpected: null,
+    fetchingStartedMs: null,
   };
   const set = async (patch: Partial<Backfill>) => {
     state = { ...state, ...patch };
@@ -124,16 +137,18 @@ export async function runBackfill(
       signal,
     );
     let status = created.body.status;
+    let latest = created.body;
     await set({ queryId: created.body.id, queryStatus: status });
     while (status === 'notStarted' || status === 'running') {
       await deps.sleep(ctx.settings.backfillPollMs, signal);
       const got = await attempt(() => ctx.http.json(target, `${queries}/${created.body.id}`, querySchema, { api: 'graph', signal }), signal);
       if (got.body.status !== status) await set({ queryStatus: got.body.status });
       status = got.body.status;
+      latest = got.body;
     }
     if (status !== 'succeeded')
       return set({ state: 'failed', message: `Microsoft's audit log query ended ${status}; run replay --backfill to try again`, finishedMs: ctx.now() });
-    await set({ state: 'fetching' });
+    await set({ state: 'fetching', recordsExpected: recordCountOf(latest.approximateReturnedRecordCount), fetchingStartedMs: ctx.now() });
     for await (const page of graphPages(ctx, target, `${queries}/${created.body.id}/records`, signal)) await publishPage(deps, page, set, () => state);
     return set({ state: 'succeeded', finishedMs: ctx.now() });
   } catch (error) {

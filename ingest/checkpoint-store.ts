@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { BACKFILL_STATES, DATA_LOSS_CAUSES, SOURCES, type BackfillStatus, type SourceName } from '../runtime/index.ts';
+import { BACKFILL_STATES, DATA_LOSS_CAUSES, SOURCES, type BackfillStatus, type RefetchStatus, type SourceName } from '../runtime/index.ts';
 import { CompactIdSet } from './compact-id-set.ts';
 
 /**
@@ -39,8 +39,15 @@ export const backfillSchema = z.object({
   message: z.string().nullable(),
   startedMs: z.number(),
   finishedMs: z.number().nullable(),
+  /** Microsoft's approximateReturnedRecordCount of the succeeded query (the progress total), when it said. */
+  recordsExpected: z.number().int().nonnegative().nullable().default(null),
+  fetchingStartedMs: z.number().nullable().default(null),
 });
 export type Backfill = z.infer<typeof backfillSchema>;
+
+/** The latest operator re-fetch of this source: the cursor went back from `untilMs` to `fromMs` at `startedMs`. */
+export const refetchRunSchema = z.object({ generation: z.number().int().nonnegative(), fromMs: z.number(), untilMs: z.number(), startedMs: z.number() });
+export type RefetchRun = z.infer<typeof refetchRunSchema>;
 
 export const checkpointSchema = z.object({
   v: z.literal(1),
@@ -57,6 +64,7 @@ export const checkpointSchema = z.object({
   segments: z.array(z.object({ n: z.number().int(), lastSeenMs: z.number(), count: z.number().int() })).default([]),
   nextSegment: z.number().int().nonnegative().default(0),
   refetchGeneration: z.number().int().nonnegative().default(0),
+  refetch: refetchRunSchema.nullable().default(null),
   counts: countsSchema.default({ recordsPublished: 0, duplicatesSkipped: 0, deadLettered: 0 }),
   /** [hour since epoch, records published] for the last 24 hours (events24h). */
   hourly: z.array(z.tuple([z.number().int(), z.number().int()])).default([]),
@@ -105,6 +113,7 @@ export function emptyCheckpoint(orgId: string, source: SourceName, tenantId: str
     segments: [],
     nextSegment: 0,
     refetchGeneration: 0,
+    refetch: null,
     counts: { recordsPublished: 0, duplicatesSkipped: 0, deadLettered: 0 },
     hourly: [],
     firstEventMs: null,
@@ -133,6 +142,21 @@ export function backfillStatusOf(b: Backfill | null): BackfillStatus | null {
     message: b.message,
     startedAt: iso(b.startedMs),
     finishedAt: b.finishedMs === null ? null : iso(b.finishedMs),
+    recordsExpected: b.recordsExpected,
+    fetchingStartedAt: b.fetchingStartedMs === null ? null : iso(b.fetchingStartedMs),
+  };
+}
+
+/** The status view of a source's latest re-fetch, with where its cursor stands now. */
+export function refetchStatusOf(r: RefetchRun | null, cursorMs: number | null): RefetchStatus | null {
+  if (!r) return null;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    generation: r.generation,
+    from: iso(r.fromMs),
+    until: iso(r.untilMs),
+    startedAt: iso(r.startedMs),
+    cursorAt: cursorMs === null ? null : iso(cursorMs),
   };
 }
 

@@ -17,7 +17,7 @@ import {
   type Topics,
 } from '../runtime/index.ts';
 import { runBackfill } from './audit-search-backfill.ts';
-import { backfillStatusOf, CheckpointSnapshot, type Backfill, type IdLedger } from './checkpoint-store.ts';
+import { backfillStatusOf, CheckpointSnapshot, refetchStatusOf, type Backfill, type IdLedger } from './checkpoint-store.ts';
 import { TenantQuota } from './tenant-quota.ts';
 import type { IngestConfig } from './config.ts';
 import { GraphPoller } from './graph-poller.ts';
@@ -442,10 +442,25 @@ export class IngestService {
     const from = plan.refetchFrom ? Date.parse(plan.refetchFrom) : NaN;
     const generation = plan.refetchGeneration;
     this.logger.info({ orgId: org.orgId, source: progress.source, generation, from: plan.refetchFrom }, 're-fetch requested: rewinding the cursor');
+    const now = this.now();
+    // Where the cursor stood is where the re-fetch is done: the span between is its progress (status `refetch`).
+    const refetch = Number.isFinite(from) ? { generation, fromMs: from, untilMs: Math.max(from, progress.effectiveCursorMs ?? now), startedMs: now } : null;
     await progress.commit({
       ...(Number.isFinite(from) ? { cursorMs: from, rewind: true, clearIds: true } : {}),
-      mutate: (cp) => ({ ...cp, refetchGeneration: generation, ...(Number.isFinite(from) ? { snapshot: null } : {}) }),
+      mutate: (cp) => ({ ...cp, refetchGeneration: generation, ...(refetch ? { snapshot: null, refetch } : {}) }),
     });
+    // Said at once, not at the end of the (long) cycle that re-fetches: the organization's re-fetch progress counts
+    // this source from its start instead of seeing only the sources that already finished.
+    const prev = this.status.get(org.orgId, progress.source);
+    if (prev && refetch) {
+      const at = new Date(this.now()).toISOString();
+      this.status.report({
+        ...prev,
+        lagSeconds: Math.max(0, Math.round((now - refetch.fromMs) / 1000)),
+        refetch: refetchStatusOf(refetch, refetch.fromMs),
+        updatedAt: at,
+      });
+    }
   }
 
   /** Graceful stop: runners stop (cursors stay committed), writers close, the group is left, status flushed. */

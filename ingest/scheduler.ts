@@ -4,7 +4,7 @@ import { backoffDelay, PERMANENT_REFUSALS, sleep, type SourceStatus, type Source
 const RECENT_GAP_MS = 24 * 3_600_000;
 /** How long a permanently refused source waits if nothing wakes it (a day: the periodic status still reports it). */
 const PARKED_MS = 24 * 3_600_000;
-import { backfillStatusOf, events24h } from './checkpoint-store.ts';
+import { backfillStatusOf, events24h, refetchStatusOf } from './checkpoint-store.ts';
 import { gapMessage, gapView, retentionFor } from './data-loss.ts';
 import { LICENCE_REQUIRED } from './licence-refusals.ts';
 import { failureOf, type ApiFailure } from './microsoft-http.ts';
@@ -158,6 +158,7 @@ export class SourceRunner {
       counts: { ...cp.counts, errors: this.errors, events24h: events24h(cp.hourly, now) },
       updatedAt: new Date(now).toISOString(),
       ...(cp.backfill ? { backfill: backfillStatusOf(cp.backfill) } : {}),
+      ...(cp.refetch ? { refetch: refetchStatusOf(cp.refetch, cursor) } : {}),
     };
   }
 

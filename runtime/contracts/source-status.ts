@@ -101,8 +101,28 @@ export const backfillStatusSchema = z.object({
   message: z.string().nullable(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
+  /**
+   * Microsoft's approximateReturnedRecordCount of the succeeded query: about how many records the fetching pages
+   * hold ("can be higher or lower … due to distributed counting"), the total a progress bar measures against.
+   */
+  recordsExpected: z.number().int().nonnegative().nullable().default(null),
+  /** When the query had succeeded and paging its records began: the start of the fetching rate. */
+  fetchingStartedAt: z.string().nullable().default(null),
 });
 export type BackfillStatus = z.infer<typeof backfillStatusSchema>;
+
+/**
+ * An operator's re-fetch as one source runs it (replay --refetch): its cursor was rewound from `until` (where it
+ * stood) to `from`, and has reached `cursorAt` since `startedAt`; done once the cursor is back at `until`.
+ */
+export const refetchStatusSchema = z.object({
+  generation: z.number().int().nonnegative(),
+  from: z.string(),
+  until: z.string(),
+  startedAt: z.string(),
+  cursorAt: z.string().nullable(),
+});
+export type RefetchStatus = z.infer<typeof refetchStatusSchema>;
 
 /** Why Microsoft will never serve an interval (docs/ingest.md, "Gaps"). */
 export const DATA_LOSS_CAUSES = ['subscription_started', 'subscription_restarted', 'retention_passed'] as const;
@@ -150,6 +170,8 @@ export const sourceStatusSchema = z.object({
   updatedAt: z.string(),
   /** Management sources of an organization that was back-filled; absent elsewhere. */
   backfill: backfillStatusSchema.nullable().optional(),
+  /** The latest re-fetch this source ran, with where its cursor is (absent before the first). */
+  refetch: refetchStatusSchema.nullable().optional(),
 });
 export type SourceStatus = z.infer<typeof sourceStatusSchema>;
 

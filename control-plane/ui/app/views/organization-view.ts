@@ -14,6 +14,9 @@ import { CLOUD_LABELS, formatCount, formatTime, formatTimeShort, shorten } from 
 import { hasPendingUpgrade, pendingRoles, permissionRows, sourceRow, sourceRows, statusView } from '../logic/status-view.ts';
 import { parseTenantInput } from '../logic/tenant-input.ts';
 import { link, type Dispose } from '../navigation.ts';
+import { html, render } from '../components/html.ts';
+import { WorkProgressCard } from '../components/work-progress.ts';
+import { workProgressOf } from '../logic/work-progress.ts';
 import { renderAnalysis } from './analysis-view.ts';
 
 type Tab = 'applications' | 'analysis' | 'history';
@@ -168,7 +171,8 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
   let pollGeneration = 0;
   function schedule(generation: number): void {
     if (disposed || generation !== pollGeneration) return;
-    const fast = (flow !== null && !flow.done) || statusView(app).transient;
+    const working = workProgressOf(app?.sources, Date.now()).some((w) => w.running);
+    const fast = (flow !== null && !flow.done) || statusView(app).transient || working;
     timer = setTimeout(
       async () => {
         await refresh();
@@ -644,6 +648,14 @@ function renderApplications(container: HTMLElement, orgId: string): Dispose {
           ),
         ),
       );
+    }
+
+    // Back-fill and re-fetch progress (a component in a container of its own, decision 0180)
+    const work = workProgressOf(a.sources, Date.now());
+    if (work.length > 0) {
+      const box = h('div', { class: 'work-box' });
+      render(html`<${WorkProgressCard} items=${work} />`, box);
+      out.push(box);
     }
 
     // Auto-upgrade
