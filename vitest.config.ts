@@ -41,6 +41,8 @@ export default defineConfig({
           globalSetup: ['./tests/setup/global-setup.ts'],
           // Integration and e2e tests talk to real services (consumer-group joins, transactions, refreshes).
           hookTimeout: 120_000,
+          // A stack test that runs no expect fails too (decision 0191).
+          expect: { requireAssertions: true },
         },
       },
     ],

@@ -196,7 +196,7 @@ describe('a stalled stage shows as pipeline_stalled on its organizations (real K
     await admin.connect();
     try {
       // Once caught up nothing moves: the gauge must equal end − committed read now, with no waiting seconds.
-      await waitUntil(
+      const matched = await waitUntil(
         'the gauge to match the offsets',
         async () => {
           const [ends, committed] = await Promise.all([
@@ -207,11 +207,16 @@ describe('a stalled stage shows as pipeline_stalled on its organizations (real K
           const at = BigInt(committed[0]?.partitions.find((c) => c.partition === partition)?.offset ?? '-1');
           const expected = Number(end - (at < 0n ? 0n : at));
           const metrics = (await opsGet('/metrics')).text;
-          return expected <= 1 && gaugeOf(metrics, 'records') === expected && gaugeOf(metrics, 'seconds') === 0;
+          const gauges = { records: gaugeOf(metrics, 'records'), seconds: gaugeOf(metrics, 'seconds') };
+          return expected <= 1 && gauges.records === expected && gauges.seconds === 0 ? { expected, ...gauges } : null;
         },
         60_000,
         1_000,
       );
+      // Caught up: at most the transaction marker behind, and the gauges say exactly what the offsets say.
+      expect(matched.expected).toBeLessThanOrEqual(1);
+      expect(matched.records).toBe(matched.expected);
+      expect(matched.seconds).toBe(0);
     } finally {
       await admin.disconnect();
     }

@@ -55,9 +55,16 @@ describe('errors become status; repair fills the gap', () => {
     await fx().sim.control.addRecords(tenant.tenantId, 'management:Audit.Exchange', 30);
     await fx().sim.control.addRecords(tenant.tenantId, 'graph:directoryAudits', 10);
     await fx().status.waitFor(() => latest(orgId, 'graph:directoryAudits')?.reason === 'permission_missing', 20_000, 'permission_missing');
+    expect(latest(orgId, 'graph:directoryAudits')?.state).not.toBe('ok');
+    // Only that source: the Management source, whose permission was granted, collects everything and reports so.
     await waitComplete(orgId, tenant.tenantId, 'management:Audit.Exchange');
+    await fx().status.waitFor(() => latest(orgId, 'management:Audit.Exchange') !== undefined, 20_000, 'a status of Audit.Exchange');
+    expect(latest(orgId, 'management:Audit.Exchange')?.reason).not.toBe('permission_missing');
+    expect(latest(orgId, 'management:Audit.Exchange')?.state).not.toBe('failing');
+    expect(publishedIds(fx().raw.values(), orgId, 'graph:directoryAudits')).toEqual([]);
     await fx().sim.control.grantConsent(tenant.tenantId);
     await waitComplete(orgId, tenant.tenantId, 'graph:directoryAudits', 30_000);
+    expect(duplicatesOf(publishedIds(fx().raw.values(), orgId, 'graph:directoryAudits'))).toEqual([]);
     await ingest.close();
   });
 
