@@ -150,6 +150,11 @@ export class IngestService {
     return this.assignment.partitions;
   }
 
+  /** Organizations this instance holds a connection for right now, polled or paused (not disabled or disconnected). */
+  get assignedOrgs(): string[] {
+    return [...this.orgs.keys()];
+  }
+
   /** Organizations polled by this instance right now. */
   get polledOrgs(): string[] {
     return [...this.orgs.values()].filter((o) => o.runners.size > 0).map((o) => o.orgId);

@@ -132,12 +132,14 @@ describe('the whole pipeline on simulated tenants with faults (real Kafka and Op
 
     const restarts = ['ingest', 'normalize', 'index', 'control-plane'] as const;
     for (let round = 0; round < ROUNDS; round++) {
+      const rawBefore = await p.endOffsets(p.topics.raw.name);
       for (const t of tenants) {
         for (const source of MANAGEMENT_SOURCES) await p.control.addRecords(t.tenantId, source, PER_MANAGEMENT_SOURCE);
         await p.control.addRecords(t.tenantId, 'graph:signIns', PER_SIGN_INS);
       }
-      // Let the round get under way, then restart one service while its records are in flight.
-      await new Promise((r) => setTimeout(r, 2_500));
+      // The round is under way once ingest publishes again after its records were added: then restart one service
+      // while the round's records are in flight (most still at Microsoft, in m365.raw or on siem.events).
+      await waitUntil('ingest to publish records of the round', async () => (await p.readRaw(rawBefore)).length > 0, 60_000, 250);
       await p.restart(restarts[round]!);
     }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Metrics, createLogger, type OpenSearchClient } from '../../runtime/index.ts';
 import { BulkWriter, WriteAbortedError, createBulkWriterMetrics, type BulkDocument } from '../../index/bulk-writer.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 /** A scripted stand-in for `client.bulk`: each call gets the ids it was sent and answers per the script. */
 type Answer = { items: number[] } | { error: { name: string; statusCode?: number } };
@@ -99,6 +100,7 @@ describe('BulkWriter concurrency', () => {
         calls.push(ids);
         inFlight++;
         peak = Math.max(peak, inFlight);
+        // OpenSearch's latency, simulated so that requests overlap; the assertions below need no particular timing.
         await new Promise((r) => setTimeout(r, 5));
         inFlight--;
         return { body: { errors: false, items: ids.map(() => ({ create: { status: 201 } })) } };
@@ -132,7 +134,7 @@ describe('BulkWriter concurrency', () => {
     );
     const gauge = async () => (await metrics.registry.getSingleMetric('m365siem_index_backpressure_active')!.get()).values[0]?.value;
     const slow = w.write([{ index: 'i', id: 'slow0', source: '{}' }]);
-    await new Promise((r) => setTimeout(r, 20));
+    await waitUntil('the throttled write to raise the gauge', async () => (await gauge()) === 1, 5_000, 5);
     expect(await gauge()).toBe(1);
     const since = w.waitingSinceMs;
     expect(since).not.toBeNull();

@@ -13,6 +13,12 @@ import { anyEvent, encode } from './helpers/siem-events.ts';
  * index) while later batches of the same partition are written at once: the committed offset must not move until
  * the block is lifted and the earlier batches are written too.
  */
+/** A counter's value summed over the series whose labels include `labels`. */
+async function counter(indexer: RunningIndexer, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const values = (await indexer.metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
+  return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((n, v) => n + v.value, 0);
+}
+
 describe('indexer pipeline commits in order (real Kafka and OpenSearch)', () => {
   const prefix = uniqueName('siem-events');
   const groupId = uniqueName('index-group');
@@ -54,7 +60,14 @@ describe('indexer pipeline commits in order (real Kafka and OpenSearch)', () => 
     indexer = await startIndexer(env, { topics, logger: quietLogger(), metrics: new Metrics('index', false), opsServer: false });
 
     await waitFor('the later batches written', async () => (await countDocs(os, indexB)) === 50);
-    await new Promise((r) => setTimeout(r, 1000));
+    // The positive signal that a wrong commit had its chance: every later batch finished its write (the indexer
+    // counted its documents, the step right before its commit), and the blocked batches were retried twice more.
+    await waitFor('the later batches done', async () => (await counter(indexer!, 'm365siem_index_documents_total', { outcome: 'indexed' })) >= 50);
+    const retriesThen = await counter(indexer, 'm365siem_index_item_retries_total');
+    await waitFor(
+      'two more retry rounds of the blocked batches',
+      async () => (await counter(indexer!, 'm365siem_index_item_retries_total')) >= retriesThen + 2 * 50,
+    );
     expect((await offsets(groupId, topics.events.name)).committed).toBe(0);
     expect(await countDocs(os, indexA)).toBe(0);
 

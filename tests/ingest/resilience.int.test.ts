@@ -116,7 +116,9 @@ describe('errors become status; repair fills the gap', () => {
     expect(publishedIds(fx().raw.values(), orgId, source)).toHaveLength(15);
     // Disconnected for a while (polling disabled), then connected again: the cursor and ledger are kept.
     await fx().connect(orgId, tenant.tenantId, [source], { polling: { enabled: false } as never });
-    await new Promise((r) => setTimeout(r, 500));
+    // The disconnection took effect (the instance dropped the organization, paused runner and all) before it is
+    // connected again, so the cursor and ledger below come back from Kafka, not from memory.
+    await waitUntil(() => !ingest.service.assignedOrgs.includes(orgId), 10_000, 'the disabled organization dropped by the instance');
     await fx().connect(orgId, tenant.tenantId, [source]);
     await waitComplete(orgId, tenant.tenantId, source);
     await fx().settle(ingest, orgId, [source]);
