@@ -167,7 +167,10 @@ export function toKafkaError(error: unknown): unknown {
   const fencing = chain.find((e) => e.type !== undefined && FENCING_TYPES.has(e.type));
   if (fencing?.type) return new ProducerFencedError(error.message, fencing.type, { cause: error });
   const brokerType = chain.find((e) => e.type !== undefined && e.type !== 'UNKNOWN')?.type;
-  const code = brokerType ?? CLIENT_ERROR_CODES[error.name] ?? 'client_error';
+  // What failed in the end, not that retries ran out: the innermost class the table knows, retries_exhausted last.
+  const kinds = chain.map((e) => CLIENT_ERROR_CODES[e.name]).filter((k): k is string => k !== undefined);
+  const kind = kinds.reverse().find((k) => k !== 'retries_exhausted') ?? kinds[0];
+  const code = brokerType ?? kind ?? 'client_error';
   return new KafkaError(error.message, code, error.retriable !== false, { cause: error });
 }
 

@@ -4,8 +4,18 @@
  * classify Kafka failures without knowing which client runs.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { isKafkaClientError, isProducerFenced, KafkaError, ProducerFencedError, type KafkaProducer } from '../../runtime/index.ts';
+import {
+  createKafkaClient,
+  createLogger,
+  isKafkaClientError,
+  isProducerFenced,
+  KafkaError,
+  parseKafkaSettings,
+  ProducerFencedError,
+  type KafkaProducer,
+} from '../../runtime/index.ts';
 import { testKafkaClient } from '../helpers/clients.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { uniqueName } from '../helpers/resources.ts';
 
 describe('Kafka errors through the client boundary', () => {
@@ -63,6 +73,23 @@ describe('Kafka errors through the client boundary', () => {
     expect((failure as KafkaError).retriable).toBe(false);
     expect(isProducerFenced(failure)).toBe(false);
     expect(isKafkaClientError(failure)).toBe(true);
+  }, 60_000);
+
+  it('reports a cluster nobody answers on as a KafkaError of kind connection, not as the retries running out', async () => {
+    // A port nothing listens on: every connection attempt is refused at once, so only the client's retries take time.
+    const settings = parseKafkaSettings({ KAFKA_BROKERS: `127.0.0.1:${await freePort()}`, KAFKA_CONNECTION_TIMEOUT_MS: '500' });
+    const unreachable = createKafkaClient(settings, createLogger('test', { level: 'silent' }), 'unreachable');
+    const admin = unreachable.admin();
+    const failure = await admin.connect().then(
+      () => null,
+      (error: unknown) => error,
+    );
+    await admin.disconnect().catch(() => undefined);
+    expect(failure).toBeInstanceOf(KafkaError);
+    expect(failure).not.toBeInstanceOf(ProducerFencedError);
+    expect((failure as KafkaError).code).toBe('connection');
+    expect(isKafkaClientError(failure)).toBe(true);
+    expect(isProducerFenced(failure)).toBe(false);
   }, 60_000);
 
   it('leaves errors that are not the client’s alone', () => {
