@@ -106,28 +106,63 @@ export function siemEventProblems(event: unknown): string[] {
  * Throws SiemEventEncodingError('avro_invalid') naming the offending fields when the event does not fit the schema.
  */
 export function encodeSiemEvent(event: SiemEvent, schemaId: number = latestSiemEventSchema.id): Buffer {
+  let start: number;
   let end: number;
+  let target: Buffer;
   try {
-    // Encode into a reusable scratch buffer (avsc's own toBuffer encodes twice when an event exceeds 1 KiB), with the
-    // compiled encoder when the schema allows it (same bytes as avsc, tested), else with avsc.
-    end = compiled ? compiled(event, scratch, 5) : latestType.encode(event, scratch, 5);
-    while (end < 0) {
-      scratch = Buffer.allocUnsafe(scratch.length * 2);
-      end = compiled ? compiled(event, scratch, 5) : latestType.encode(event, scratch, 5);
+    if (compiled) {
+      // Written straight into a shared slab and handed out as a slice of it (as Buffer.allocUnsafe's pool does), so an
+      // event is not copied out of a scratch buffer; a slab is replaced when the next event does not fit in its rest.
+      end = compiled(event, slab, slabUsed + 5);
+      if (end < 0 && slabUsed > 0) {
+        slab = Buffer.allocUnsafe(SLAB_BYTES);
+        slabUsed = 0;
+        end = compiled(event, slab, 5);
+      }
+      if (end >= 0) {
+        target = slab;
+        start = slabUsed;
+        // Next event starts 8-aligned, like the pool's slices.
+        slabUsed = Math.min(slab.length, (end + 7) & ~7);
+      } else {
+        // Larger than a slab: encoded alone into a buffer of its own, grown until it fits.
+        let size = SLAB_BYTES * 2;
+        target = Buffer.allocUnsafe(size);
+        end = compiled(event, target, 5);
+        while (end < 0) {
+          size *= 2;
+          target = Buffer.allocUnsafe(size);
+          end = compiled(event, target, 5);
+        }
+        start = 0;
+      }
+    } else {
+      // avsc's own toBuffer encodes twice when an event exceeds 1 KiB: encode into a reusable scratch buffer instead.
+      end = latestType.encode(event, scratch, 5);
+      while (end < 0) {
+        scratch = Buffer.allocUnsafe(scratch.length * 2);
+        end = latestType.encode(event, scratch, 5);
+      }
+      target = Buffer.allocUnsafe(end);
+      scratch.copy(target, 0, 0, end);
+      start = 0;
     }
   } catch (error) {
     const problems = siemEventProblems(event);
     const detail = problems.length > 0 ? problems.join('; ') : error instanceof Error ? error.message : String(error);
     throw new SiemEventEncodingError(`event does not fit the Avro schema: ${detail}`, 'avro_invalid');
   }
-  const out = Buffer.allocUnsafe(end);
-  scratch.copy(out, 0, 0, end);
+  const out = target.subarray(start, end);
   out[0] = 0;
   out.writeUInt32BE(schemaId, 1);
   return out;
 }
 
-let scratch = Buffer.allocUnsafe(256 * 1024);
+/** Slab size for encoded events: far above a typical event (~1-3 KB), small enough that a slab held by one live event costs little. */
+const SLAB_BYTES = 256 * 1024;
+let slab = Buffer.allocUnsafe(SLAB_BYTES);
+let slabUsed = 0;
+let scratch = Buffer.allocUnsafe(64 * 1024);
 const compiled = compileEncoder(latestSiemEventSchema.schema);
 
 /** Reads the schema id of a Confluent-framed message. */

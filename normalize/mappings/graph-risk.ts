@@ -62,7 +62,7 @@ export function mapGraphRiskDetection(record: Json, ctx: MapContext): SiemEvent 
   draft.actor(record.userPrincipalName, record.userId, record.userDisplayName);
   draft.sourceFrom(record.ipAddress);
   const geo = geoOf(record.location);
-  if (geo) ev.source = { ...(ev.source ?? {}), geo };
+  if (geo) draft.sourceGeo(geo);
   const severity = severityNumber(record.riskLevel);
   if (severity !== null) ev.event.severity = severity;
   ev.message = eventType;
@@ -95,7 +95,7 @@ export function mapGraphServicePrincipalRiskDetection(record: Json, ctx: MapCont
   draft.m365.service_principal = { id: str(record.servicePrincipalId), name: str(record.servicePrincipalDisplayName), credential_key_id: keyIds[0] ?? null };
   draft.sourceFrom(record.ipAddress);
   const geo = geoOf(record.location);
-  if (geo) ev.source = { ...(ev.source ?? {}), geo };
+  if (geo) draft.sourceGeo(geo);
   const severity = severityNumber(record.riskLevel);
   if (severity !== null) ev.event.severity = severity;
   ev.message = eventType;

@@ -47,7 +47,7 @@ export function mapGraphSignIn(record: Json, ctx: MapContext): SiemEvent {
   draft.actor(record.userPrincipalName, record.userId, record.userDisplayName);
   draft.sourceFrom(record.ipAddress);
   const geo = geoOf(record.location);
-  if (geo) ev.source = { ...(ev.source ?? {}), geo };
+  if (geo) draft.sourceGeo(geo);
   const agent = str(record.userAgent);
   if (agent) ev.user_agent = { original: agent };
   m.app = { id: str(record.appId), name: str(record.appDisplayName) };

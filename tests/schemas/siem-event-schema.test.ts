@@ -214,3 +214,81 @@ describe('compiled encoder', () => {
     ).toEqual({ a: 'b' });
   });
 });
+
+describe('compiled encoder edge cases (issue 15: lengths written after the text, room checked per value)', () => {
+  const type = parseAvroTypeForTest();
+  const texts = [
+    '',
+    'a',
+    'x'.repeat(31),
+    'x'.repeat(32),
+    'x'.repeat(63),
+    'x'.repeat(64),
+    'é'.repeat(21),
+    'é'.repeat(22),
+    `${'x'.repeat(30)}é`,
+    '😀'.repeat(40),
+    'x'.repeat(2730),
+    'é'.repeat(2731),
+    '€'.repeat(2731),
+    'x'.repeat(8191),
+    'x'.repeat(8192),
+    'ü'.repeat(70_000),
+  ];
+  const numbers = [0, 1, -1, 63, 64, -64, -65, 2 ** 30 - 1, 2 ** 30, -(2 ** 30), -(2 ** 30) - 1, 2 ** 31, 2 ** 52 + 1, -(2 ** 52) - 1, 1_764_000_000_000_000];
+
+  it('writes avsc’s bytes for strings around every length-prefix boundary and for longs beyond 32 bits', async () => {
+    const { compileEncoder } = await import('../../schemas/fast-encoder.ts');
+    const encode = compileEncoder(latestSiemEventSchema.schema);
+    const scratch = Buffer.alloc(1 << 20);
+    for (const text of texts) {
+      for (const timestamp of numbers) {
+        const event: SiemEvent = { ...sample, timestamp, message: text, event: { ...sample.event, original: text, severity: Math.trunc(timestamp / 2 ** 22) } };
+        const end = encode?.(event, scratch, 3) ?? -1;
+        expect(end).toBeGreaterThan(3);
+        expect(scratch.subarray(3, end).equals(type.toBuffer(event)), `${text.length} chars, ${timestamp}`).toBe(true);
+      }
+    }
+  });
+
+  it('writes a lone surrogate as U+FFFD, as Buffer does (avsc would write the surrogate itself)', () => {
+    for (const text of ['\ud800 lone', `${'x'.repeat(40)}\udc00`]) {
+      expect(decodeSiemEvent(encodeSiemEvent({ ...sample, message: text })).message).toBe(text.replace(/[\ud800-\udfff]/, '\ufffd'));
+    }
+  });
+
+  it('reports -1 instead of writing past the end, for every target size up to the event', async () => {
+    const { compileEncoder } = await import('../../schemas/fast-encoder.ts');
+    const encode = compileEncoder(latestSiemEventSchema.schema);
+    const event: SiemEvent = { ...sample, message: 'é'.repeat(300), event: { ...sample.event, original: 'x'.repeat(500) } };
+    const expected = type.toBuffer(event);
+    for (let size = 0; size < expected.length + 1200; size += 7) {
+      const target = Buffer.alloc(size + 16, 0xab);
+      const end = encode?.(event, target.subarray(0, size), 0) ?? -2;
+      if (end >= 0) expect(target.subarray(0, end).equals(expected)).toBe(true);
+      // Never a byte beyond the target it was given.
+      expect(target.subarray(size).every((b) => b === 0xab)).toBe(true);
+    }
+  });
+
+  it('hands out events as separate slices: later encodes never change earlier ones, also across slabs and for events larger than a slab', () => {
+    const events: SiemEvent[] = [];
+    for (let i = 0; i < 400; i++) {
+      const size = i === 150 ? 600_000 : i % 37 === 0 ? 40_000 : 100 + i;
+      events.push({ ...sample, event: { ...sample.event, id: `e-${i}`, original: String(i % 10).repeat(size) } });
+    }
+    const encoded = events.map((e) => encodeSiemEvent(e));
+    const copies = encoded.map((b) => Buffer.from(b));
+    for (let i = 0; i < 200; i++) encodeSiemEvent({ ...sample, message: 'z'.repeat(5000) });
+    encoded.forEach((buf, i) => {
+      expect(buf.equals(copies[i] as Buffer)).toBe(true);
+      const back = decodeSiemEvent(buf);
+      expect(back.event.id).toBe(`e-${i}`);
+      expect(back.event.original).toBe(events[i]?.event.original);
+    });
+  });
+});
+
+function parseAvroTypeForTest(): avro.Type {
+  return avro.Type.forSchema(latestSiemEventSchema.schema as avro.Schema, { wrapUnions: false });
+}
