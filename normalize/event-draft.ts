@@ -41,7 +41,7 @@ export class EventDraft {
     const env = ctx.envelope;
     // Every field of the root, `event` and `m365` records is present from the start, in the schema's order (null when
     // unset): all events then share one hidden class per record, so the mappings' stores and the encoder's loads stay
-    // monomorphic instead of each mapping growing its own shape (measured: bench/normalize.bench.ts, decision 0203).
+    // monomorphic instead of each mapping growing its own shape (measured: bench/normalize.bench.ts, decision 0205).
     this.ev = {
       timestamp: init.timestamp,
       event: {

@@ -1,7 +1,7 @@
 /**
  * Every event the normalizer builds has all fields of the root, `event` and `m365` records, in the schema's order
  * (null when unset): one hidden class per record for all mappings keeps the mapping and the encoder fast (issue 15,
- * decision 0203). A field added to the schema but not to EventDraft fails here.
+ * decision 0205). A field added to the schema but not to EventDraft fails here.
  */
 import { describe, expect, it } from 'vitest';
 import { normalizeValue } from '../../normalize/mapper.ts';
