@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { SOURCES } from '../runtime/sources.ts';
+import { managementContentType, SOURCES } from '../runtime/sources.ts';
 import { LICENCE_REFUSAL_SHAPES } from './graph/licence-refusals.ts';
-import type { SourceName } from '../runtime/sources.ts';
+import type { ManagementSource, SourceName } from '../runtime/sources.ts';
 import type { EntraInstance } from './app-roles.ts';
 import { ALL_ROLE_VALUES, CLOUDS, ENTRA_INSTANCES } from './app-roles.ts';
 import type { SimContext } from './context.ts';
@@ -11,6 +11,7 @@ import { isLoopback, send, sendJson } from './http.ts';
 import { buildLedger } from './ledger.ts';
 import type { GraphSourceKey } from './records/graph-records.ts';
 import { ENTITY_SOURCES, UPDATABLE_SOURCES } from './records/graph-records.ts';
+import type { ManagementContentType } from './records/management-records.ts';
 import type { Tenant, TenantSettings } from './tenant-state.ts';
 import { INJECTABLE_AADSTS } from './entra/token-service.ts';
 import { DEFAULT_TENANT_SETTINGS } from './tenant-state.ts';
@@ -63,6 +64,8 @@ const recordsBody = z
   .object({
     source: sourceEnum,
     count: z.number().int().min(1).max(1_000_000),
+    // Management sources: render the content blobs into the serving cache now (benchmarks; see ManagementApi.prerender).
+    prerender: z.boolean().optional(),
     // Up to the longest retention Microsoft documents for these logs (sign-ins with P1/P2: 30 days).
     eventsSpanMs: z
       .number()
@@ -83,6 +86,10 @@ const recordsBody = z
   .refine((b) => b.recordBytes === undefined || b.source.startsWith('management:'), {
     path: ['recordBytes'],
     message: 'recordBytes applies to Management Activity API sources (management:*) only',
+  })
+  .refine((b) => b.prerender === undefined || b.source.startsWith('management:'), {
+    path: ['prerender'],
+    message: 'prerender applies to Management Activity API sources (management:*) only',
   })
   .refine((b) => b.eventsSpanMs === undefined || !(b.source.startsWith('graph:') && ENTITY_SOURCES.has(b.source.slice('graph:'.length) as GraphSourceKey)), {
     path: ['eventsSpanMs'],
@@ -196,7 +203,12 @@ async function parsedBody<S extends z.ZodType>(req: SimRequest, res: ServerRespo
   return parsed.data;
 }
 
-export async function handleControl(ctx: SimContext, req: SimRequest, res: ServerResponse, segments: string[]): Promise<void> {
+/** What the control API asks of the simulated services themselves. */
+export interface ControlHooks {
+  prerenderManagement(tenant: Tenant, contentType: ManagementContentType, now: number): number;
+}
+
+export async function handleControl(ctx: SimContext, req: SimRequest, res: ServerResponse, segments: string[], hooks: ControlHooks): Promise<void> {
   if (!isLoopback(req.remoteAddress)) {
     sendJson(res, 403, { error: { code: 'Forbidden', message: 'the control API answers loopback clients only' } });
     return;
@@ -274,6 +286,7 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
       if (input === undefined) return;
       tenant.advance(now);
       const added = tenant.addRecords(input.source, input.count, now, stripUndefined({ eventsSpanMs: input.eventsSpanMs, recordBytes: input.recordBytes }));
+      if (input.prerender) hooks.prerenderManagement(tenant, managementContentType(input.source as ManagementSource) as ManagementContentType, now);
       return sendJson(res, 201, {
         source: input.source,
         count: added.count,

@@ -149,7 +149,7 @@ export class SimulatorControl {
     tenantId: string,
     source: SourceName,
     count: number,
-    options: { eventsSpanMs?: number; recordBytes?: number } = {},
+    options: { eventsSpanMs?: number; recordBytes?: number; prerender?: boolean } = {},
   ): Promise<{ source: SourceName; count: number; firstIndex: number; availableAt: string }> {
     return this.call('POST', `/tenants/${tenantId}/records`, { source, count, ...options });
   }

@@ -64,12 +64,13 @@ export async function startSimulator(options: StartSimulatorOptions): Promise<Ru
   };
   const management = new ManagementApi(ctx, options.blobCacheEntries ?? 2000);
   const graph = new GraphApi(ctx);
+  const controlHooks = { prerenderManagement: management.prerender.bind(management) };
 
   const handler = async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
     const req = toSimRequest(raw, ctx.origin());
     const s = req.segments;
     const [first, second, third, fourth] = s;
-    if (first === '_sim') return handleControl(ctx, req, res, s.slice(1));
+    if (first === '_sim') return handleControl(ctx, req, res, s.slice(1), controlHooks);
     if (first === 'api' && (second === 'v1.0' || second === 'v1')) return management.handle(req, res, s.slice(2));
     if (first === 'v1.0' || first === 'beta') return graph.handle(req, res, s.slice(1).join('/'), first);
     if (!first) return sendJson(res, 404, { error: 'not_found' });

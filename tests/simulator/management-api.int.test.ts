@@ -370,6 +370,23 @@ describe('content blobs', () => {
     expect(ledger.records).toHaveLength(50);
   });
 
+  it('prerender renders the blobs when the records are added: the same records are served, and it is refused for Graph sources', async () => {
+    const { t, token, base } = await ready({ recordsPerBlob: 10 });
+    const added = await f.control.addRecords(t.tenantId, 'management:Audit.Exchange', 30, { prerender: true });
+    expect(added.count).toBe(30);
+    const { items } = await listAll(`${base}/subscriptions/content?contentType=Audit.Exchange`, token);
+    expect(items).toHaveLength(3);
+    const ids = (await blobRecords(items, token)).map((r) => r.Id as string);
+    const ledger = await f.control.ledger(t.tenantId, 'management:Audit.Exchange');
+    expect(ids.sort()).toEqual(ledger.records.map((r) => r.id).sort());
+    const graph = await f.control.addRecords(t.tenantId, 'graph:signIns', 3, { prerender: true }).then(
+      () => null,
+      (e: unknown) => e as { status: number; body: { error: { field: string } } },
+    );
+    expect(graph?.status).toBe(400);
+    expect(graph?.body.error.field).toBe('prerender');
+  });
+
   it('re-serves old records under a new content id at reserveRate', async () => {
     const { t, token, base } = await ready({ reserveRate: 1, recordsPerBlob: 5 });
     await f.control.addRecords(t.tenantId, 'management:Audit.Exchange', 5);
