@@ -15,8 +15,38 @@ function toPort(text: string): number | null {
   return n <= 65535 ? n : null;
 }
 
+/**
+ * Dotted-quad IPv4 without leading zeros (what `net.isIPv4` accepts), by character code: most addresses are IPv4 and
+ * `isIP` tests them with a regular expression. `false` only means "not this form"; `isIP` decides then.
+ */
+export function isPlainIpv4(s: string): boolean {
+  const len = s.length;
+  if (len < 7 || len > 15) return false;
+  let parts = 0;
+  let i = 0;
+  while (i < len) {
+    const start = i;
+    let n = 0;
+    while (i < len) {
+      const c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      n = n * 10 + c;
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || n > 255 || (digits > 1 && s.charCodeAt(start) === 48)) return false;
+    parts++;
+    if (i === len) break;
+    if (s.charCodeAt(i) !== 46 /* . */ || parts === 4) return false;
+    i++;
+    if (i === len) return false;
+  }
+  return parts === 4;
+}
+
 function cleanIp(candidate: string): string | null {
   let ip = candidate.trim();
+  if (isPlainIpv4(ip)) return ip;
   const zone = ip.indexOf('%');
   if (zone > 0) ip = ip.slice(0, zone);
   const mapped = MAPPED_V4.exec(ip);
@@ -36,7 +66,8 @@ function cleanIp(candidate: string): string | null {
 export function parseAddress(raw: unknown): ParsedAddress | null {
   if (typeof raw !== 'string') return null;
   const s = raw.trim();
-  if (EMPTY.has(s.toLowerCase())) return null;
+  // The longest placeholder is 'undefined' (9 characters): longer text needs no lower-cased copy.
+  if (s.length <= 9 && EMPTY.has(s.toLowerCase())) return null;
   if (s.charCodeAt(0) === 91 /* [ */) {
     const end = s.indexOf(']');
     if (end > 1) {

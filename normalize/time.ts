@@ -20,6 +20,16 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil), without a Date call. */
+export function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
 /** Fast path: `YYYY-MM-DDTHH:MM:SS[.f{1,9}][Z]`. Returns null when the text is anything else. */
 function fastMicros(s: string): number | null {
   const len = s.length;
@@ -54,7 +64,8 @@ function fastMicros(s: string): number | null {
     if ((c !== 90 && c !== 122) || pos !== len - 1) return null; // only Z here; offsets take the slow path
   }
   if (day > 28 && day > daysInMonth(year, month)) return null; // e.g. 2026-02-31
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+  // Years below 100 go through Date.UTC, which reads them as 19xx; the arithmetic gives the same for the rest.
+  const ms = year < 100 ? Date.UTC(year, month - 1, day, hour, minute, second) : daysFromCivil(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000;
   return ms * 1000 + micros;
 }
 

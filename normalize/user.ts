@@ -1,9 +1,18 @@
 /** Identity helpers: UPN parsing and object-id recognition (user.email = lower-cased UPN; user.id = GUID only). */
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
+/**
+ * `8-4-4-4-12` hex digits, either case. Checked by character code: it runs several times per record, and the regular
+ * expression it replaces was a visible share of the normalizer's time (decision 0205).
+ */
 export function isGuid(value: unknown): value is string {
-  return typeof value === 'string' && value.length === 36 && GUID.test(value);
+  if (typeof value !== 'string' || value.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = value.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45 /* - */) return false;
+    } else if (!((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102))) return false;
+  }
+  return true;
 }
 
 export interface Identity {

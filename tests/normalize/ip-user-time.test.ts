@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseAddress } from '../../normalize/ip.ts';
+import { isIPv4 } from 'node:net';
+import { isPlainIpv4, parseAddress } from '../../normalize/ip.ts';
 import { isGuid, parseIdentity } from '../../normalize/user.ts';
-import { toMicros } from '../../normalize/time.ts';
+import { daysFromCivil, toMicros } from '../../normalize/time.ts';
 
 describe('parseAddress', () => {
   it.each([
@@ -65,5 +66,51 @@ describe('toMicros', () => {
   it('rejects garbage', () => {
     expect(toMicros('yesterday')).toBeNull();
     expect(toMicros(1700000000)).toBeNull();
+  });
+});
+
+describe('hand-written checks agree with the library ones they stand in for (decision 0205)', () => {
+  it('isGuid accepts exactly what /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i accepts', () => {
+    const reference = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+    const alphabet = '0123456789abcdefABCDEFgG-@ zé`{/:';
+    const base = '8a1e3b4c-5d6f-4a7b-8c9d-0e1f2a3b4c5d';
+    let accepted = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const chars = base.split('');
+      for (let k = 0; k < 1 + (n % 3); k++) chars[(n * 7 + k * 13) % 36] = alphabet[(n * 31 + k * 17) % alphabet.length] as string;
+      const candidate = n % 5 === 0 ? chars.join('').toUpperCase() : chars.join('');
+      expect(isGuid(candidate), candidate).toBe(reference.test(candidate));
+      if (reference.test(candidate)) accepted++;
+    }
+    expect(accepted).toBeGreaterThan(1000);
+    expect(isGuid(`${base} `)).toBe(false);
+    expect(isGuid(42)).toBe(false);
+  });
+
+  it('isPlainIpv4 says yes only where net.isIPv4 does, and for every address it accepts', () => {
+    const parts = ['0', '1', '9', '10', '99', '100', '199', '249', '255', '256', '300', '01', '001', '', '1a', '-1'];
+    let agreed = 0;
+    for (const a of parts)
+      for (const b of parts)
+        for (const c of ['0', '255', '01', ''])
+          for (const d of parts) {
+            const text = `${a}.${b}.${c}.${d}`;
+            expect(isPlainIpv4(text), text).toBe(isIPv4(text));
+            agreed++;
+          }
+    for (const odd of ['1.2.3', '1.2.3.4.5', '1.2.3.4.', '.1.2.3.4', '1..2.3', '1.2.3.4 ', '１.2.3.4', '1.2.3.4:80', '::1', '']) expect(isPlainIpv4(odd), odd).toBe(false);
+    expect(agreed).toBe(parts.length ** 3 * 4);
+  });
+
+  it('daysFromCivil matches Date.UTC from year 100 to 9999', () => {
+    for (let year = 100; year <= 9999; year += 7) {
+      for (let month = 1; month <= 12; month++) {
+        for (const day of [1, 15, 28, 29, 30, 31]) {
+          expect(daysFromCivil(year, month, day) * 86_400_000, `${year}-${month}-${day}`).toBe(Date.UTC(year, month - 1, day));
+        }
+      }
+    }
+    expect(toMicros('0099-03-01T00:00:00Z')).toBe(Date.UTC(99, 2, 1) * 1000); // Date.UTC's two-digit years, as before
+    expect(toMicros('2026-12-31T23:59:60Z')).toBe(Date.UTC(2027, 0, 1) * 1000); // a leap second rolls over, as before
   });
 });
