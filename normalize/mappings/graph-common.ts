@@ -57,9 +57,11 @@ export function geoOf(location: unknown): SiemEventGeo | null {
  * the same parts always give the same id, however often Microsoft serves the record.
  */
 export function derivedEventId(...parts: string[]): string {
-  const h = hash('sha1', parts.join('\u001f'), 'buffer');
-  h[6] = ((h[6] as number) & 0x0f) | 0x50;
-  h[8] = ((h[8] as number) & 0x3f) | 0x80;
-  const hex = h.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  // The digest as hex text directly (no Buffer for it, no second hex pass): the version nibble (character 12) becomes
+  // 5 and the variant bits (top two of character 16) become 10, as in the RFC's byte-wise description.
+  const hex = hash('sha1', parts.join('\u001f'), 'hex');
+  const variant = HEX_DIGITS[(Number.parseInt(hex.charAt(16), 16) & 0x3) | 0x8];
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
+
+const HEX_DIGITS = '0123456789abcdef';

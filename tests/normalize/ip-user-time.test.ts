@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
+import { derivedEventId } from '../../normalize/mappings/graph-common.ts';
 import { isPlainIpv4, parseAddress } from '../../normalize/ip.ts';
 import { isGuid, parseIdentity } from '../../normalize/user.ts';
 import { daysFromCivil, toMicros } from '../../normalize/time.ts';
@@ -112,5 +114,26 @@ describe('hand-written checks agree with the library ones they stand in for (dec
     }
     expect(toMicros('0099-03-01T00:00:00Z')).toBe(Date.UTC(99, 2, 1) * 1000); // Date.UTC's two-digit years, as before
     expect(toMicros('2026-12-31T23:59:60Z')).toBe(Date.UTC(2027, 0, 1) * 1000); // a leap second rolls over, as before
+  });
+});
+
+describe('derivedEventId', () => {
+  it('is the RFC 4122 version-5 layout of the SHA-1 of the parts, as the byte-wise construction gives it', () => {
+    const byteWise = (...parts: string[]): string => {
+      const h = createHash('sha1').update(parts.join('\u001f')).digest();
+      h[6] = ((h[6] as number) & 0x0f) | 0x50;
+      h[8] = ((h[8] as number) & 0x3f) | 0x80;
+      const hex = h.subarray(0, 16).toString('hex');
+      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+    };
+    const variants = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const parts = ['graph:riskyUsers', `user-${i}`, `2026-11-${(i % 28) + 1}T08:00:00Z`, i % 3 === 0 ? 'atRisk' : 'remediated', 'é😀'];
+      const id = derivedEventId(...parts);
+      expect(id).toBe(byteWise(...parts));
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      variants.add(id.charAt(19));
+    }
+    expect(variants.size).toBe(4);
   });
 });
