@@ -49,7 +49,7 @@ export function recordTextOf(text: string, envelope: object): string | null {
   const keys = Object.keys(envelope);
   if (keys[keys.length - 1] !== 'record') return null;
   const at = text.indexOf('"record":');
-  if (at < 0 || text.indexOf('"record":', at + 9) !== -1) return null;
+  if (at < 0 || occursFrom(text, at + 9)) return null;
   let end = text.length - 1;
   while (end > at && text.charCodeAt(end) <= 32) end--;
   if (text.charCodeAt(end) !== 125 /* } */) return null;
@@ -59,6 +59,18 @@ export function recordTextOf(text: string, envelope: object): string | null {
   while (last > start && text.charCodeAt(last) <= 32) last--;
   if (text.charCodeAt(start) !== 123 || text.charCodeAt(last) !== 125) return null;
   return text.slice(start, last + 1);
+}
+
+/**
+ * Whether `"record":` occurs in `text` from `from` on. Searched as `record":` and then checked for the quote before it:
+ * the same answer, but V8's string search skips faster on a pattern that does not start with a character as frequent
+ * in JSON as `"` (this scan covers the whole record, once per record; decision 0205).
+ */
+function occursFrom(text: string, from: number): boolean {
+  for (let i = text.indexOf('record":', from + 1); i !== -1; i = text.indexOf('record":', i + 8)) {
+    if (text.charCodeAt(i - 1) === 34 /* " */) return true;
+  }
+  return false;
 }
 
 export function parseEnvelope(value: Buffer | string | null): Outcome<RawEnvelope> {
