@@ -65,7 +65,10 @@ function fastMicros(s: string): number | null {
   }
   if (day > 28 && day > daysInMonth(year, month)) return null; // e.g. 2026-02-31
   // Years below 100 go through Date.UTC, which reads them as 19xx; the arithmetic gives the same for the rest.
-  const ms = year < 100 ? Date.UTC(year, month - 1, day, hour, minute, second) : daysFromCivil(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000;
+  const ms =
+    year < 100
+      ? Date.UTC(year, month - 1, day, hour, minute, second)
+      : daysFromCivil(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000;
   return ms * 1000 + micros;
 }
 

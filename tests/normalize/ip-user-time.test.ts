@@ -100,7 +100,8 @@ describe('hand-written checks agree with the library ones they stand in for (dec
             expect(isPlainIpv4(text), text).toBe(isIPv4(text));
             agreed++;
           }
-    for (const odd of ['1.2.3', '1.2.3.4.5', '1.2.3.4.', '.1.2.3.4', '1..2.3', '1.2.3.4 ', '１.2.3.4', '1.2.3.4:80', '::1', '']) expect(isPlainIpv4(odd), odd).toBe(false);
+    for (const odd of ['1.2.3', '1.2.3.4.5', '1.2.3.4.', '.1.2.3.4', '1..2.3', '1.2.3.4 ', '１.2.3.4', '1.2.3.4:80', '::1', ''])
+      expect(isPlainIpv4(odd), odd).toBe(false);
     expect(agreed).toBe(parts.length ** 3 * 4);
   });
 
