@@ -5,18 +5,10 @@
  */
 import { formatTime } from '../logic/format.ts';
 import { BUCKET_LABELS, DEFAULT_FILTER, applyFilter, bucketCounts, reasonsOf, type FleetBucket, type FleetFilter, type FleetRow } from '../logic/fleet.ts';
-import { routePath, type Route } from '../logic/routes.ts';
+import type { Route } from '../logic/routes.ts';
 import { navigate } from '../navigation.ts';
+import { AppLink } from './basics.ts';
 import { html, useMemo, useState } from './html.ts';
-
-function AppLink({ route, children, ...rest }: { route: Route; children: unknown; [key: string]: unknown }) {
-  const onClick = (e: MouseEvent) => {
-    if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
-    e.preventDefault();
-    navigate(route);
-  };
-  return html`<a href=${routePath(route)} onClick=${onClick} ...${rest}>${children}</a>`;
-}
 
 const orgRoute = (id: string): Route => ({ view: 'organization', orgId: id, tab: 'applications' });
 

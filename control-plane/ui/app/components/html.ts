@@ -4,4 +4,4 @@
  */
 export { html } from 'htm/preact';
 export { render } from 'preact';
-export { useEffect, useMemo, useState } from 'preact/hooks';
+export { useEffect, useMemo, useRef, useState } from 'preact/hooks';

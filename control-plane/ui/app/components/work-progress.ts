@@ -5,6 +5,7 @@
  * read by logic/work-progress.ts from the connection status the page already polls.
  */
 import { progressFigures, type WorkProgress } from '../logic/work-progress.ts';
+import { Badge } from './basics.ts';
 import { html } from './html.ts';
 
 const TITLES: Record<WorkProgress['kind'], string> = { backfill: 'Back-fill (Audit Search)', refetch: 'Re-fetch from Microsoft' };
@@ -21,7 +22,7 @@ export function WorkProgressItem({ progress }: { progress: WorkProgress }) {
   const figures = progressFigures(progress);
   const title = TITLES[progress.kind];
   return html`<li class="work-progress" data-testid="work-progress" data-kind=${progress.kind} data-phase=${progress.phase} data-running=${String(progress.running)}>
-    <div class="work-progress-head"><strong>${title}</strong> <span class=${`badge badge-${phase.tone}`}>${phase.label}</span></div>
+    <div class="work-progress-head"><strong>${title}</strong> <${Badge} text=${phase.label} tone=${phase.tone} /></div>
     ${
       progress.phase === 'failed'
         ? null
