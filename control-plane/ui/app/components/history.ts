@@ -10,34 +10,15 @@ import { formatTime, formatTimeShort } from '../logic/format.ts';
 import { AppLink, ErrorBanner } from './basics.ts';
 import { html, useEffect, useState } from './html.ts';
 
-function entryTime(e: HistoryEntry): string | undefined {
-  return [e.at, e.time, e.timestamp, e.occurredAt as string | undefined].find((v) => typeof v === 'string');
-}
-function entryWho(e: HistoryEntry): string {
-  const v = e.actor ?? e.who ?? (e.by as string | undefined) ?? (e.user as string | undefined);
-  if (typeof v === 'string') return v;
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return String(o.label ?? o.name ?? o.role ?? o.id ?? 'system');
-  }
-  return 'system';
-}
-function entryWhat(e: HistoryEntry): string {
-  const v = e.what ?? e.action ?? e.type ?? (e.event as string | undefined) ?? (e.change as string | undefined);
-  return typeof v === 'string' ? v : '—';
-}
-function entryDetail(e: HistoryEntry): string {
-  const d = e.details ?? e.detail ?? e.message ?? e.summary;
-  if (d === undefined || d === null) return '';
-  if (typeof d === 'string') return d;
-  if (typeof d === 'object' && !Array.isArray(d)) {
-    return Object.entries(d as Record<string, unknown>)
-      .filter(([, v]) => v !== null && v !== undefined)
-      .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-      .join('; ');
-  }
-  return String(d);
-}
+// The contract's fields (decision 0196), read leniently: a missing one shows as a dash, never breaks the table.
+const entryTime = (e: HistoryEntry): string | undefined => e.at;
+const entryWho = (e: HistoryEntry): string => e.actor?.label ?? e.actor?.role ?? 'system';
+const entryWhat = (e: HistoryEntry): string => e.action ?? '—';
+const entryDetail = (e: HistoryEntry): string =>
+  Object.entries(e.detail ?? {})
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join('; ');
 
 const newestFirst = (entries: HistoryEntry[]) => entries.slice().sort((a, b) => (entryTime(b) ?? '').localeCompare(entryTime(a) ?? ''));
 

@@ -51,11 +51,8 @@ export type MicrosoftManageApplication = Omit<Lenient<ConnectionResponse>, 'stat
 };
 /** A stalled pipeline stage holding up this organization's data (reason pipeline_stalled). */
 export type PipelineStallView = Lenient<PipelineStallResponse> & { stage: string; since: string };
-/**
- * One history entry. The index signature is there only for the history view's guesses at other field names
- * (`time`, `who`, …), which the API has never sent; it goes when that view reads the contract (h3's rewrite).
- */
-export type HistoryEntry = Lenient<HistoryEntryResponse> & Record<string, unknown>;
+/** One history entry: when, who (actor), what (action), and its message and detail. */
+export type HistoryEntry = Lenient<HistoryEntryResponse>;
 export type EventSummary = Lenient<ApiEventSummary> & { id: string; document: unknown };
 export type EventsPage = { total: number; events: EventSummary[] };
 export type OrganizationActivity = Lenient<ApiFleetActivity['items'][number]> & Pick<ApiFleetActivity['items'][number], 'orgId'>;
