@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { TokenSigner } from './entra/jwt.ts';
 import type { Fault, FaultRegistry } from './faults.ts';
 import { send } from './http.ts';
-import type { SimulatorState } from './tenant-state.ts';
+import type { ApiRequestLogEntry, SimulatorState, Tenant } from './tenant-state.ts';
 
 /** What every simulated service handler receives. */
 export interface SimContext {
@@ -15,6 +15,28 @@ export interface SimContext {
   now: () => number;
   /** Moves the simulator's clock forward (tests of expiry and publication delay). */
   advanceClock: (ms: number) => number;
+}
+
+/**
+ * Logs one API request of a tenant (arrival now) and fills in its answer when the response ends: its status and
+ * when it was sent, or when the connection was cut (a truncated answer).
+ */
+export function logApiRequest(
+  ctx: SimContext,
+  tenant: Tenant,
+  api: ApiRequestLogEntry['api'],
+  method: string,
+  path: string,
+  res: ServerResponse,
+): ApiRequestLogEntry {
+  const entry = tenant.logApiRequest(api, method, path, ctx.now());
+  const answered = () => {
+    entry.answeredAtMs ??= ctx.now();
+    entry.status ??= res.headersSent ? res.statusCode : null;
+  };
+  res.once('finish', answered);
+  res.once('close', answered);
+  return entry;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -320,6 +320,9 @@ export async function handleControl(ctx: SimContext, req: SimRequest, res: Serve
         return sendJson(res, 400, { error: { code: 'BadRequest', field: 'source', message: `invalid field 'source': unknown source '${source}'` } });
       return sendJson(res, 200, buildLedger(tenant, parsed.data, now));
     }
+    if (c === 'request-log' && req.method === 'GET') {
+      return sendJson(res, 200, { tenantId: tenant.tenantId, requests: tenant.apiRequestLog });
+    }
     if (c === 'requests' && req.method === 'GET') {
       return sendJson(res, 200, { graph: Object.fromEntries(tenant.graphRequests), limitThrottled: Object.fromEntries(tenant.limitThrottled) });
     }

@@ -2,7 +2,7 @@ import type { LicenceRefusalShape } from './graph/licence-refusals.ts';
 import { Agent, request } from 'node:https';
 import type { SourceName } from '../runtime/sources.ts';
 import type { Fault, FaultSpec } from './faults.ts';
-import type { TenantSettings } from './tenant-state.ts';
+import type { ApiRequestLogEntry, TenantSettings } from './tenant-state.ts';
 import type { EntraInstance } from './app-roles.ts';
 
 /** A small typed client for the simulator's `/_sim/` control API (tests, demo). */
@@ -196,6 +196,10 @@ export class SimulatorControl {
   /** Graph requests the tenant answered by `<version> <path>`, and 429s its documented service limits gave. */
   requests(tenantId: string): Promise<{ graph: Record<string, number>; limitThrottled: Record<string, number> }> {
     return this.call('GET', `/tenants/${tenantId}/requests`);
+  }
+  /** The tenant's Management API and Graph requests, oldest first, on the simulator's clock. */
+  requestLog(tenantId: string): Promise<{ tenantId: string; requests: ApiRequestLogEntry[] }> {
+    return this.call('GET', `/tenants/${tenantId}/request-log`);
   }
   close(): void {
     this.agent.destroy();

@@ -15,6 +15,27 @@ import type { ManagementRecordContext } from './records/management-records.ts';
 
 /** All mutable state of one simulator instance (several instances may live in one process). */
 
+/**
+ * One request a tenant's Management Activity API or Graph received (after its token named the tenant), on the
+ * simulator's clock: when it arrived and when its answer was sent (or the connection ended). What tests measure
+ * a client's pacing with (a pause after throttling), free of the client's own clock and of other tenants.
+ */
+export interface ApiRequestLogEntry {
+  api: 'management' | 'graph';
+  method: string;
+  /** The path without the query (no tokens or secrets are in either). */
+  path: string;
+  receivedAtMs: number;
+  answeredAtMs: number | null;
+  /** HTTP status sent; null until answered. */
+  status: number | null;
+  /** The injected fault that shaped the answer, if any. */
+  fault: string | null;
+}
+
+/** Entries kept per tenant (oldest dropped first): enough for a test's window, bounded for long runs. */
+const REQUEST_LOG_ENTRIES = 5_000;
+
 export interface Licences {
   entraP1: boolean;
   entraP2: boolean;
@@ -155,6 +176,7 @@ export class Tenant {
    */
   readonly graphRequests = new Map<string, number>();
   readonly limitThrottled = new Map<string, number>();
+  readonly apiRequestLog: ApiRequestLogEntry[] = [];
   private batchCounter = 0;
 
   constructor(
@@ -328,6 +350,14 @@ export class Tenant {
   countGraphRequest(version: string, path: string): void {
     const key = `${version} ${path}`;
     this.graphRequests.set(key, (this.graphRequests.get(key) ?? 0) + 1);
+  }
+
+  /** Logs a request as it arrives; the caller fills in the answer (`answered`) once it was sent. */
+  logApiRequest(api: ApiRequestLogEntry['api'], method: string, path: string, now: number): ApiRequestLogEntry {
+    const entry: ApiRequestLogEntry = { api, method, path, receivedAtMs: now, answeredAtMs: null, status: null, fault: null };
+    this.apiRequestLog.push(entry);
+    if (this.apiRequestLog.length > REQUEST_LOG_ENTRIES) this.apiRequestLog.splice(0, this.apiRequestLog.length - REQUEST_LOG_ENTRIES);
+    return entry;
   }
 
   countLimitThrottled(limit: string): void {

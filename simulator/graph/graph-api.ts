@@ -4,7 +4,7 @@ import type { GraphSource } from '../../runtime/sources.ts';
 import type { AppRole, ResourceApp } from '../app-roles.ts';
 import { GRAPH_RESOURCE, MANAGEMENT_RESOURCE, resourceByAppId } from '../app-roles.ts';
 import type { SimContext } from '../context.ts';
-import { applyTransportFault } from '../context.ts';
+import { applyTransportFault, logApiRequest } from '../context.ts';
 import { uuidFor } from '../deterministic.ts';
 import { checkAccessToken } from '../entra/token-service.ts';
 import type { SimRequest } from '../http.ts';
@@ -330,8 +330,10 @@ export class GraphApi {
     if (!tenant) throw new GraphError(401, 'InvalidAuthenticationToken', 'Access token validation failure.');
     const roles = auth.claims.roles ?? [];
 
+    const logged = logApiRequest(ctx, tenant, 'graph', req.method, req.rawPath, res);
     const fault = ctx.faults.take('graph', tenant.tenantId);
     if (fault) {
+      logged.fault = fault.kind;
       if (fault.kind === 'throttle') throw new GraphError(429, 'TooManyRequests', 'Too many requests.', { 'Retry-After': '2' });
       if (fault.kind === 'server-error')
         throw new GraphError(503, 'serviceNotAvailable', 'The service is temporarily unavailable. Please retry later.', { 'Retry-After': '1' });

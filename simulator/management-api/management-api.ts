@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { MANAGEMENT_SOURCES } from '../../runtime/sources.ts';
 import type { ManagementSource } from '../../runtime/sources.ts';
 import type { SimContext } from '../context.ts';
-import { applyTransportFault } from '../context.ts';
+import { applyTransportFault, logApiRequest } from '../context.ts';
 import { checkAccessToken } from '../entra/token-service.ts';
 import type { SimRequest } from '../http.ts';
 import { bearerToken, queryParam, send, sendJson } from '../http.ts';
@@ -113,9 +113,11 @@ export class ManagementApi {
       afError(res, 401, 'AF10001', `The permission set (${roles.join(',')}) sent in the request does not include the expected permission.`);
       return;
     }
+    const logged = logApiRequest(ctx, tenant, 'management', req.method, req.rawPath, res);
     const fault = ctx.faults.take('management', tenant.tenantId);
     const method = methodName(req.method, rest);
     if (fault) {
+      logged.fault = fault.kind;
       if (fault.kind === 'throttle') {
         afError(res, 403, 'AF429', `Too many requests. Method=${method}, PublisherId=${publisher}`);
         return;

@@ -67,6 +67,32 @@ describe('fault injection', () => {
     expect(org.value[0]?.id).toBe(t.tenantId);
   });
 
+  it("the request log holds each of the tenant's API requests with its answer and fault, and no other tenant's", async () => {
+    const t = await f.tenant();
+    const other = await f.tenant();
+    const token = await f.token(t.tenantId, 'https://manage.office.com');
+    const url = `${f.management(t.tenantId)}/subscriptions/list`;
+    await getJson(`${f.management(other.tenantId)}/subscriptions/list`, await f.token(other.tenantId, 'https://manage.office.com'));
+    await f.control.injectFault({ tenantId: t.tenantId, target: 'management', kind: 'throttle', count: 1 });
+    expect((await getJson(url, token)).status).toBe(403);
+    expect((await getJson(`${url}?PublisherIdentifier=${t.tenantId}`, token)).status).toBe(200);
+    const graph = await getJson(`${f.sim.url}/v1.0/organization`, await f.token(t.tenantId, 'https://graph.microsoft.com'));
+    expect(graph.status).toBe(200);
+    const { requests } = await f.control.requestLog(t.tenantId);
+    expect(requests.map((r) => [r.api, r.method, r.path, r.status, r.fault])).toEqual([
+      ['management', 'GET', `/api/v1.0/${t.tenantId}/activity/feed/subscriptions/list`, 403, 'throttle'],
+      ['management', 'GET', `/api/v1.0/${t.tenantId}/activity/feed/subscriptions/list`, 200, null],
+      ['graph', 'GET', '/v1.0/organization', 200, null],
+    ]);
+    for (const [i, r] of requests.entries()) {
+      expect(r.answeredAtMs).toBeGreaterThanOrEqual(r.receivedAtMs);
+      // In order of arrival, each answered before the next one was sent (the client awaited each).
+      const next = requests[i + 1];
+      if (next) expect(next.receivedAtMs).toBeGreaterThanOrEqual(r.answeredAtMs as number);
+    }
+    expect((await f.control.requestLog(other.tenantId)).requests).toHaveLength(1);
+  });
+
   it('graph server-error answers 503 serviceNotAvailable', async () => {
     const t = await f.tenant();
     await f.control.injectFault({ tenantId: t.tenantId, target: 'graph', kind: 'server-error', count: 1 });
