@@ -45,6 +45,8 @@ export interface IngestFixture {
       paused?: NonNullable<TenantConnection['connection']>['polling']['paused'];
     },
   ): Promise<void>;
+  /** Removes an organization's connection (a tombstone on m365.tenants, as a deleted organization): no longer polled. */
+  disconnect(orgId: string): Promise<void>;
   /** Every record id the simulator made available for a tenant's source (its ledger). */
   ledgerIds(tenantId: string, source: SourceName): Promise<string[]>;
   /** Waits until the pollers started the tenant's subscriptions to these content types (any, when none given). */
@@ -225,6 +227,9 @@ export async function startIngestFixture(options: { tenantPartitions?: number; s
         polling: { paused: o.paused ?? [], ...(o.polling ?? {}) },
       });
       await producer.send({ topic: topics.tenants.name, acks: -1, messages: [{ key: orgId, value: JSON.stringify(value) }] });
+    },
+    disconnect: async (orgId) => {
+      await producer.send({ topic: topics.tenants.name, acks: -1, messages: [{ key: orgId, value: null }] });
     },
     ledgerIds: async (tenantId, source) => (await sim.control.ledger(tenantId, source)).records.map((r) => r.id),
     waitForSubscriptions: async (tenantId, contentTypes = []) => {
